@@ -1,0 +1,52 @@
+// Command xtokend is an XMPP server whose way in is the SASL mechanism X-TOKEN.
+//
+// Usage:
+//
+//	xtokend [serve] [-config F]     serve (./config.toml if present, else the built-in default)
+//	xtokend check-config [-config F]
+//	xtokend token [-config F] [-json] JID
+//	xtokend genkey [-bytes N] [-encoding E]
+//	xtokend version
+//
+// Exit codes: 0 done, 1 failed while running, 2 bad usage or configuration.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+// Exit codes of SPEC.md section 4.
+const (
+	exitOK     = 0
+	exitFailed = 1
+	exitUsage  = 2
+)
+
+// A command runs with its arguments (after the subcommand's name) and returns an exit code.
+type command func(args []string, stdout, stderr io.Writer) int
+
+var commands = map[string]command{
+	"serve":        runServe,
+	"check-config": runCheckConfig,
+	"token":        runToken,
+	"genkey":       runGenkey,
+	"version":      runVersion,
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || (len(args[0]) > 0 && args[0][0] == '-') {
+		return runServe(args, stdout, stderr)
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "xtokend: unknown command %q (serve, check-config, token, genkey, version)\n", args[0])
+		return exitUsage
+	}
+	return cmd(args[1:], stdout, stderr)
+}
