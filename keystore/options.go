@@ -1,5 +1,25 @@
 package keystore
 
+import "fmt"
+
+// Key types of KeySpec.Type.
+const (
+	TypeRAM  = "ram"  // random bytes made at start, never written anywhere
+	TypeFile = "file" // a file's bytes
+	TypeEnv  = "env"  // an environment variable's value
+)
+
+// Encodings of KeySpec.Encoding; "" means EncodingRaw.
+const (
+	EncodingRaw    = "raw"
+	EncodingBase32 = "base32"
+	EncodingBase64 = "base64"
+	EncodingHex    = "hex"
+)
+
+// Module is the name errors give the keystore's configuration section.
+const Module = "mod_keystore"
+
 // KeySpec is one entry of mod_keystore's keys list:
 // { name = "access_secret", type = "file", path = "priv/x", encoding = "base32" }.
 type KeySpec struct {
@@ -26,4 +46,80 @@ func DefaultOptions() Options {
 			{Name: "otp_seed", Type: "ram"},
 		},
 	}
+}
+
+// Has reports whether the options name a key called name.
+func (o Options) Has(name string) bool {
+	for _, k := range o.Keys {
+		if k.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Validate checks the options without reading any file or variable: a
+// negative ram_key_size, a key without a name, a name used twice, an unknown
+// type or encoding, a file key without a path, an env key without a variable,
+// a path or var on a key of another type, and a RAM key when ram_key_size is 0
+// (it would be empty). The error is an *Error with Host left empty; New fills
+// it in.
+func (o Options) Validate() error {
+	if o.RAMKeySize < 0 {
+		return &Error{Reason: fmt.Sprintf("ram_key_size %d is negative", o.RAMKeySize)}
+	}
+	seen := make(map[string]bool, len(o.Keys))
+	for i, k := range o.Keys {
+		if k.Name == "" {
+			return &Error{Reason: fmt.Sprintf("keys[%d] has no name", i)}
+		}
+		e := &Error{Key: k.Name}
+		if seen[k.Name] {
+			e.Reason = "name used twice"
+			return e
+		}
+		seen[k.Name] = true
+		switch k.Encoding {
+		case "", EncodingRaw, EncodingBase32, EncodingBase64, EncodingHex:
+		default:
+			e.Reason = fmt.Sprintf("unknown encoding %q (raw, base32, base64, hex)", k.Encoding)
+			return e
+		}
+		switch k.Type {
+		case TypeRAM:
+			if k.Path != "" || k.Var != "" || k.Encoding != "" {
+				e.Reason = "a ram key takes no path, var or encoding"
+				return e
+			}
+			if o.RAMKeySize == 0 {
+				e.Reason = "ram_key_size is 0, so this ram key would be empty"
+				return e
+			}
+		case TypeFile:
+			if k.Var != "" {
+				e.Reason = "a file key takes path, not var"
+				return e
+			}
+			if k.Path == "" {
+				e.Reason = "a file key needs a path"
+				return e
+			}
+		case TypeEnv:
+			if k.Path != "" {
+				e.Reason = "an env key takes var, not path"
+				return e
+			}
+			if k.Var == "" {
+				e.Reason = "an env key needs a var"
+				return e
+			}
+		case "":
+			e.Reason = "no type (ram, file, env)"
+			return e
+		default:
+			e.Reason = fmt.Sprintf("unknown type %q (ram, file, env)", k.Type)
+			return e
+		}
+	}
+	return nil
 }
