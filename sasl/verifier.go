@@ -1,55 +1,297 @@
 package sasl
 
 import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
 	"errors"
+	"fmt"
+	"hash"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	"mellium.im/xmpp/jid"
 )
 
-// STUB signatures: the sasl helper replaces the bodies.
-
-// Condition is a SASL failure condition of RFC 6120 section 6.5.
-type Condition string
-
-const (
-	IncorrectEncoding    Condition = "incorrect-encoding"
-	MalformedRequest     Condition = "malformed-request"
-	InvalidAuthzid       Condition = "invalid-authzid"
-	NotAuthorized        Condition = "not-authorized"
-	TemporaryAuthFailure Condition = "temporary-auth-failure"
-	InvalidMechanism     Condition = "invalid-mechanism"
-	Aborted              Condition = "aborted"
-)
-
-// Error is a verification failure. Reason never holds a key, token or seed.
-type Error struct {
-	Condition Condition
-	Reason    string
+// Verifier mints and verifies X-TOKEN tokens for one host. It reads the
+// host's keys once; a key reload builds a new Verifier (sharing the replay
+// cache). It is safe for concurrent use.
+type Verifier struct {
+	host     string // as configured: what the signature covers
+	domain   string // host as a JID domainpart, for the authzid
+	atHost   []byte // "@" + host, the end of the signed string
+	opts     Options
+	period   int64
+	replay   *ReplayCache
+	states   sync.Pool                // *macState
+	window   atomic.Pointer[otpCodes] // the OTP codes around the latest time step
+	otpBytes int                      // len(otpCodes.codes)
 }
 
-func (e *Error) Error() string { return "sasl: " + string(e.Condition) + ": " + e.Reason }
+// macState is the per-verification scratch: both HMACs keyed once and reset
+// between uses, and buffers, so that a verification allocates nothing here.
+type macState struct {
+	otp     hash.Hash // HMAC-SHA1 keyed with the OTP seed
+	sig     hash.Hash // HMAC-SHA256 keyed with the access secret
+	scratch [64]byte
+	codes   []byte // codes of the accepted windows when the cached ones do not apply
+	node    []byte // a username that normalization changed
+}
 
-// ReplayCache remembers used tokens until they can no longer verify.
-type ReplayCache struct{}
+// otpCodes are the codes of the time steps step-skew .. step+skew, one after
+// the other, otp_digits bytes each. Steps before the epoch get 0xff bytes,
+// which match no digit.
+type otpCodes struct {
+	step  int64
+	codes []byte
+}
 
-// NewReplayCache returns a cache holding at most max tokens.
-func NewReplayCache(max int) *ReplayCache { return &ReplayCache{} }
-
-// Verifier mints and verifies X-TOKEN tokens for one host.
-type Verifier struct{}
-
-// NewVerifier reads the host's keys named by opts once and prepares them.
+// NewVerifier reads the host's keys named by opts (SecretKey and SeedKey) once
+// and prepares them. replay may be nil, which like opts.ReplayProtection =
+// false turns replay protection off.
 func NewVerifier(host string, keys Keys, opts Options, replay *ReplayCache) (*Verifier, error) {
-	return nil, errors.New("sasl: not implemented")
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("sasl: host %q: %w", host, err)
+	}
+	j, err := jid.New("", host, "")
+	if err != nil || host == "" {
+		return nil, fmt.Errorf("sasl: host %q is not a valid domain", host)
+	}
+	secret, err := readKey(keys, host, opts.SecretKey)
+	if err != nil {
+		return nil, err
+	}
+	seed, err := readKey(keys, host, opts.SeedKey)
+	if err != nil {
+		return nil, err
+	}
+	v := &Verifier{
+		host:     host,
+		domain:   j.Domainpart(),
+		atHost:   append([]byte("@"), host...),
+		opts:     opts,
+		period:   int64(opts.OTPPeriod),
+		otpBytes: (2*opts.OTPSkew + 1) * opts.OTPDigits,
+	}
+	if opts.ReplayProtection {
+		v.replay = replay
+	}
+	v.states.New = func() any {
+		return &macState{
+			otp:   hmac.New(sha1.New, seed),
+			sig:   hmac.New(sha256.New, secret),
+			codes: make([]byte, v.otpBytes),
+		}
+	}
+	return v, nil
 }
 
-// Mint returns a fresh token for node at now, and when it stops verifying.
+func readKey(keys Keys, host, name string) ([]byte, error) {
+	k, err := keys.Key(name)
+	if err != nil {
+		return nil, fmt.Errorf("sasl: host %q: key %q: %w", host, name, err)
+	}
+	if len(k) == 0 {
+		return nil, fmt.Errorf("sasl: host %q: key %q is empty", host, name)
+	}
+	return k, nil
+}
+
+// Host returns the virtual host the verifier serves.
+func (v *Verifier) Host() string { return v.host }
+
+// Options returns the verifier's options.
+func (v *Verifier) Options() Options { return v.opts }
+
+// step returns the TOTP time step of now.
+func (v *Verifier) step(now time.Time) (int64, bool) {
+	t := now.Unix()
+	if t < 0 {
+		return 0, false
+	}
+	return t / v.period, true
+}
+
+// expiry is when a token whose OTP is of step s stops verifying.
+func (v *Verifier) expiry(s int64) int64 {
+	return (s + int64(v.opts.OTPSkew) + 1) * v.period
+}
+
+// Mint returns a fresh token for node (a username, normalized like a login's)
+// at now, and the time it stops verifying. The nonce comes from crypto/rand;
+// with nonce_digits 0 it has Prosody's 32 digits.
 func (v *Verifier) Mint(node string, now time.Time) (token string, expiresAt time.Time, err error) {
-	return "", time.Time{}, errors.New("sasl: not implemented")
+	n, e := normalizeUsername(nil, []byte(node))
+	if e != nil {
+		return "", time.Time{}, e
+	}
+	s, ok := v.step(now)
+	if !ok {
+		return "", time.Time{}, errBadTime
+	}
+	nonceDigits := v.opts.NonceDigits
+	if nonceDigits == 0 {
+		nonceDigits = 32
+	}
+	digits := make([]byte, v.opts.OTPDigits+nonceDigits)
+	st := v.states.Get().(*macState)
+	defer v.states.Put(st)
+	hotp(st.otp, st.scratch[:], uint64(s), digits[:v.opts.OTPDigits])
+	if err := randomDigits(digits[v.opts.OTPDigits:]); err != nil {
+		return "", time.Time{}, err
+	}
+	st.sig.Reset()
+	st.sig.Write(digits)
+	st.sig.Write(n)
+	st.sig.Write(v.atHost)
+	sig := st.sig.Sum(st.scratch[:0])
+	b := make([]byte, 0, len(digits)+1+sigLen)
+	b = append(b, digits...)
+	b = append(b, ' ')
+	b = base64.StdEncoding.AppendEncode(b, sig)
+	return string(b), time.Unix(v.expiry(s), 0).UTC(), nil
+}
+
+// randomDigits fills dst with uniformly random decimal digits from crypto/rand.
+func randomDigits(dst []byte) error {
+	var buf [64]byte
+	for i := 0; i < len(dst); {
+		if _, err := rand.Read(buf[:]); err != nil {
+			return errors.New("sasl: reading random bytes: " + err.Error())
+		}
+		for _, b := range buf {
+			if b >= 250 { // 250 = 25*10: keep the digits uniform
+				continue
+			}
+			dst[i] = '0' + b%10
+			i++
+			if i == len(dst) {
+				break
+			}
+		}
+	}
+	return nil
 }
 
 // Verify checks one SASL initial response (already base64-decoded:
-// authzid NUL authcid NUL token) and returns the authenticated node (localpart).
-// A failure is an *Error.
+// authzid NUL authcid NUL token) at time now and returns the authenticated
+// node (the normalized username, a JID localpart). A failure is an *Error
+// whose condition is the one to send to the client.
+//
+// The checks run cheapest first, and the token is recorded in the replay
+// cache only once its OTP and signature are good, so that invalid tokens
+// cannot fill the cache.
 func (v *Verifier) Verify(response []byte, now time.Time) (node string, err error) {
-	return "", &Error{Condition: NotAuthorized, Reason: "not implemented"}
+	authzid, authcid, token, e := splitResponse(response)
+	if e != nil {
+		return "", e
+	}
+	st := v.states.Get().(*macState)
+	defer v.states.Put(st)
+	n, e := normalizeUsername(st.node[:0], authcid)
+	if e != nil {
+		return "", e
+	}
+	if cap(n) > cap(st.node) {
+		st.node = n[:0]
+	}
+	digits, sig, e := parseToken(token, v.opts.OTPDigits, v.opts.NonceDigits)
+	if e != nil {
+		return "", e
+	}
+	if len(authzid) > 0 && !v.isBareJID(authzid, n) {
+		return "", errAuthzid
+	}
+	s, ok := v.step(now)
+	if !ok {
+		return "", errBadTime
+	}
+
+	// Both checks always run in full and compare in constant time, so the
+	// time taken says nothing about which part of a forged token was wrong.
+	codes := v.codes(st, s)
+	otp, d := digits[:v.opts.OTPDigits], v.opts.OTPDigits
+	otpOK, matched := 0, 0
+	for i := 0; i*d < len(codes); i++ {
+		eq := subtle.ConstantTimeCompare(codes[i*d:(i+1)*d], otp)
+		otpOK |= eq
+		matched = subtle.ConstantTimeSelect(eq, i, matched)
+	}
+	st.sig.Reset()
+	st.sig.Write(digits)
+	st.sig.Write(n)
+	st.sig.Write(v.atHost)
+	sigOK := hmac.Equal(st.sig.Sum(st.scratch[:0]), sig[:])
+	switch {
+	case !sigOK:
+		return "", errSignature
+	case otpOK != 1:
+		return "", errOTP
+	}
+
+	if v.replay != nil {
+		step := s - int64(v.opts.OTPSkew) + int64(matched)
+		if e := v.replay.use(v.host, n, digits, v.expiry(step), now.Unix()); e != nil {
+			return "", e
+		}
+	}
+	return string(n), nil
+}
+
+// codes returns the OTP codes of the windows accepted at step s. The codes
+// around the latest step are computed once per step and shared; other steps
+// (a caller with an older clock, a test) are computed into st.
+func (v *Verifier) codes(st *macState, s int64) []byte {
+	w := v.window.Load()
+	if w != nil && w.step == s {
+		return w.codes
+	}
+	v.fillCodes(st, s, st.codes)
+	if w == nil || s > w.step {
+		nw := &otpCodes{step: s, codes: bytes.Clone(st.codes)}
+		v.window.CompareAndSwap(w, nw)
+	}
+	return st.codes
+}
+
+func (v *Verifier) fillCodes(st *macState, s int64, dst []byte) {
+	d, skew := v.opts.OTPDigits, int64(v.opts.OTPSkew)
+	for i := int64(0); i <= 2*skew; i++ {
+		code := dst[i*int64(d) : (i+1)*int64(d)]
+		if c := s - skew + i; c >= 0 {
+			hotp(st.otp, st.scratch[:], uint64(c), code)
+		} else {
+			for j := range code {
+				code[j] = 0xff
+			}
+		}
+	}
+}
+
+// isBareJID reports whether authzid is the bare JID node@host. The common
+// case, the exact bytes, needs no parsing.
+func (v *Verifier) isBareJID(authzid, node []byte) bool {
+	if len(authzid) == len(node)+len(v.atHost) && bytes.HasPrefix(authzid, node) && bytes.HasSuffix(authzid, v.atHost) {
+		return true
+	}
+	j, err := jid.Parse(string(authzid))
+	if err != nil {
+		return false
+	}
+	return j.Resourcepart() == "" && j.Localpart() == string(node) && j.Domainpart() == v.domain
+}
+
+// Mint returns a fresh token for node at host, with the keys named by opts.
+// It is Verifier.Mint for a caller that mints once; a server keeps a Verifier.
+func Mint(keys Keys, opts Options, node, host string, now time.Time) (token string, expiresAt time.Time, err error) {
+	v, err := NewVerifier(host, keys, opts, nil)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	return v.Mint(node, now)
 }

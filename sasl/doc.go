@@ -1,0 +1,31 @@
+// Package sasl implements X-TOKEN, the SASL mechanism by which clients log in
+// to xtokend, in the token layout of Prosody's mod_auth_token.
+//
+// A token is minted by an application backend (or by the server) for one user
+// of one virtual host, and is good for a short time:
+//
+//	token = OTP || NONCE || " " || base64(HMAC-SHA256(access_secret, OTP || NONCE || node "@" host))
+//
+// OTP is the RFC 6238 TOTP code (HMAC-SHA1) of the host's otp_seed key for the
+// current time step, NONCE is a run of random decimal digits of a fixed length,
+// node is the username after PRECIS UsernameCaseMapped (RFC 8265) and host is
+// the virtual host as configured. The client sends it as the SASL initial
+// response in PLAIN's layout, authzid NUL authcid NUL token.
+//
+// A [Verifier] holds one host's two keys and its [Options]; it mints tokens
+// ([Verifier.Mint]) and checks SASL responses ([Verifier.Verify]). Checking is
+// stricter than the original: the nonce must have exactly the configured
+// length (so that the digits of a username such as "1alice" cannot be moved
+// into the nonce), a non-empty authzid must be the user's bare JID, secret
+// derived bytes are compared in constant time, and a [ReplayCache] shared by
+// all hosts accepts each token once for as long as it could verify, refusing
+// logins rather than forgetting tokens when it is full.
+//
+// Every failure is an [*Error] carrying the RFC 6120 section 6.5 condition to
+// send to the client; its text never holds a key, token, OTP or nonce.
+//
+// [Feature] is the server side of the SASL stream feature for mellium.im/xmpp:
+// unlike mellium's own SASLServer it answers every failure with its condition
+// and lets a client try again, up to three times. [ClientMechanism] is the
+// client side, for tests and tools.
+package sasl

@@ -1,0 +1,153 @@
+package sasl
+
+import (
+	"hash/maphash"
+	"math"
+	"sync"
+	"sync/atomic"
+)
+
+// DefaultReplayCacheSize is a replay cache size for NewReplayCache that holds
+// three 30 second windows of logins at more than 10,000 logins per second,
+// about 60 MB when full.
+const DefaultReplayCacheSize = 1 << 20
+
+// replayShards spreads the cache over locks; a power of two.
+const replayShards = 64
+
+// ReplayCache remembers the tokens that logged in, so that each is accepted
+// once, until they can no longer verify. It is shared by every host (a reload
+// makes new verifiers but keeps the cache) and safe for concurrent use.
+//
+// An entry is a 128 bit keyed hash of (host, node, OTP || NONCE): fixed size,
+// cheap to compare, and not something a client can aim collisions at, since
+// the key is random and never leaves the process. The cache never forgets a
+// token that could still verify: when it holds max live entries it refuses
+// new ones (temporary-auth-failure) rather than evict them.
+type ReplayCache struct {
+	max    int64
+	count  atomic.Int64 // live entries over all shards
+	seeds  [2]maphash.Seed
+	shards [replayShards]replayShard
+}
+
+type replayKey [2]uint64
+
+type replayShard struct {
+	mu      sync.Mutex
+	entries map[replayKey]int64   // key -> expiry, Unix seconds
+	expiry  map[int64][]replayKey // expiry -> keys, to drop expired ones without a scan
+	next    int64                 // the earliest expiry in the shard
+	_       [40]byte              // keep shards on separate cache lines
+}
+
+// NewReplayCache returns a cache holding at most max tokens; max < 1 means
+// DefaultReplayCacheSize.
+func NewReplayCache(max int) *ReplayCache {
+	if max < 1 {
+		max = DefaultReplayCacheSize
+	}
+	c := &ReplayCache{max: int64(max)}
+	c.seeds[0], c.seeds[1] = maphash.MakeSeed(), maphash.MakeSeed()
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.entries = make(map[replayKey]int64)
+		s.expiry = make(map[int64][]replayKey)
+		s.next = math.MaxInt64
+	}
+	return c
+}
+
+// Len returns the number of tokens held, expired ones not yet dropped included.
+func (c *ReplayCache) Len() int { return int(c.count.Load()) }
+
+// key hashes the tuple; NUL separates the parts, which cannot hold one.
+func (c *ReplayCache) key(host string, node, digits []byte) replayKey {
+	var k replayKey
+	for i := range k {
+		var h maphash.Hash
+		h.SetSeed(c.seeds[i])
+		h.WriteString(host)
+		h.WriteByte(0)
+		h.Write(node)
+		h.WriteByte(0)
+		h.Write(digits)
+		k[i] = h.Sum64()
+	}
+	return k
+}
+
+// use records the token (host, node, digits) as used until expiresAt (Unix
+// seconds), at time now. It fails with not-authorized if the token is already
+// held, and with temporary-auth-failure if the cache is full of live tokens.
+func (c *ReplayCache) use(host string, node, digits []byte, expiresAt, now int64) *Error {
+	k := c.key(host, node, digits)
+	s := &c.shards[k[0]%replayShards]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if now >= s.next {
+		c.dropExpired(s, now)
+	}
+	if exp, ok := s.entries[k]; ok && exp > now {
+		return errReplay
+	}
+	if c.count.Add(1) > c.max {
+		c.count.Add(-1)
+		// Full: drop what has expired everywhere, then try once more. The
+		// other shards are locked one at a time, never two at once, so this
+		// cannot deadlock with another full insert.
+		s.mu.Unlock()
+		c.sweep(now)
+		s.mu.Lock()
+		if exp, ok := s.entries[k]; ok && exp > now {
+			return errReplay
+		}
+		if c.count.Add(1) > c.max {
+			c.count.Add(-1)
+			return errReplayFull
+		}
+	}
+	if _, ok := s.entries[k]; ok {
+		// An expired entry not yet dropped: it is counted already.
+		c.count.Add(-1)
+	}
+	s.entries[k] = expiresAt
+	s.expiry[expiresAt] = append(s.expiry[expiresAt], k)
+	if expiresAt < s.next {
+		s.next = expiresAt
+	}
+	return nil
+}
+
+// sweep drops the expired entries of every shard.
+func (c *ReplayCache) sweep(now int64) {
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		if now >= s.next {
+			c.dropExpired(s, now)
+		}
+		s.mu.Unlock()
+	}
+}
+
+// dropExpired removes the shard's entries whose expiry is not after now.
+// The shard is locked. An entry re-used after it expired has moved to a later
+// bucket, and is only deleted by the bucket its current expiry names.
+func (c *ReplayCache) dropExpired(s *replayShard, now int64) {
+	next := int64(math.MaxInt64)
+	for exp, keys := range s.expiry {
+		if exp > now {
+			next = min(next, exp)
+			continue
+		}
+		for _, k := range keys {
+			if s.entries[k] == exp {
+				delete(s.entries, k)
+				c.count.Add(-1)
+			}
+		}
+		delete(s.expiry, exp)
+	}
+	s.next = next
+}
