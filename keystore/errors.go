@@ -58,6 +58,9 @@ func (e *Error) withCause(err error) *Error {
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
 		e.Reason = pe.Op
+		if pe.Op == "stat" || pe.Op == "lstat" {
+			e.Reason = "open" // the stat is how we open safely; the operator's word is "open"
+		}
 		e.Err = pe.Err
 		return e
 	}

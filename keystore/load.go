@@ -99,20 +99,24 @@ func (src source) load(spec KeySpec) (Key, *Warning, error) {
 // readKeyFile reads a regular file of at most MaxKeyFileSize bytes and
 // returns its permission bits.
 func readKeyFile(path string) ([]byte, os.FileMode, error) {
+	// Stat before opening: opening a FIFO or a tty would block start-up.
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := regular(fi); err != nil {
+		return nil, 0, err
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
+	if fi, err = f.Stat(); err != nil { // the file opened, not the one stat saw
 		return nil, 0, err
 	}
-	if !fi.Mode().IsRegular() {
-		if fi.IsDir() {
-			return nil, 0, errors.New("is a directory, not a key file")
-		}
-		return nil, 0, errors.New("not a regular file")
+	if err := regular(fi); err != nil {
+		return nil, 0, err
 	}
 	b, err := io.ReadAll(io.LimitReader(f, MaxKeyFileSize+1))
 	if err != nil {
@@ -123,6 +127,17 @@ func readKeyFile(path string) ([]byte, os.FileMode, error) {
 		return nil, 0, fmt.Errorf("larger than %d bytes, not a key file", MaxKeyFileSize)
 	}
 	return b, fi.Mode().Perm(), nil
+}
+
+func regular(fi os.FileInfo) error {
+	switch {
+	case fi.Mode().IsRegular():
+		return nil
+	case fi.IsDir():
+		return errors.New("is a directory, not a key file")
+	default:
+		return errors.New("not a regular file")
+	}
 }
 
 // decode turns a trimmed value into key bytes. Its errors name the encoding

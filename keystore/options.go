@@ -17,6 +17,10 @@ const (
 	EncodingHex    = "hex"
 )
 
+// MaxRAMKeySize bounds ram_key_size: a key is a few hundred bytes at most, and a
+// typo of a few digits must not make start-up allocate gigabytes.
+const MaxRAMKeySize = 1 << 20
+
 // Module is the name errors give the keystore's configuration section.
 const Module = "mod_keystore"
 
@@ -59,7 +63,7 @@ func (o Options) Has(name string) bool {
 }
 
 // Validate checks the options without reading any file or variable: a
-// negative ram_key_size, a key without a name, a name used twice, an unknown
+// negative or huge ram_key_size, a key without a name, a name used twice, an unknown
 // type or encoding, a file key without a path, an env key without a variable,
 // a path or var on a key of another type, and a RAM key when ram_key_size is 0
 // (it would be empty). The error is an *Error with Host left empty; New fills
@@ -67,6 +71,9 @@ func (o Options) Has(name string) bool {
 func (o Options) Validate() error {
 	if o.RAMKeySize < 0 {
 		return &Error{Reason: fmt.Sprintf("ram_key_size %d is negative", o.RAMKeySize)}
+	}
+	if o.RAMKeySize > MaxRAMKeySize {
+		return &Error{Reason: fmt.Sprintf("ram_key_size %d is over %d bytes", o.RAMKeySize, MaxRAMKeySize)}
 	}
 	seen := make(map[string]bool, len(o.Keys))
 	for i, k := range o.Keys {

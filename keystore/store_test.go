@@ -459,3 +459,18 @@ func TestConcurrentReload(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestRefusesHugeRAMKeySizeAndFIFO(t *testing.T) {
+	_, _, err := keystore.New("h", keystore.Options{RAMKeySize: 1 << 40}, "", nil)
+	if err == nil || !strings.Contains(err.Error(), "ram_key_size 1099511627776 is over") {
+		t.Errorf("huge ram_key_size: %v", err)
+	}
+	dir := t.TempDir()
+	if err := syscallMkfifo(filepath.Join(dir, "fifo")); err != nil {
+		t.Skip("no mkfifo:", err)
+	}
+	_, _, err = keystore.New("h", keystore.Options{Keys: []keystore.KeySpec{{Name: "a", Type: "file", Path: "fifo"}}}, dir, nil)
+	if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("fifo: %v", err)
+	}
+}
