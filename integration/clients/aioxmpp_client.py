@@ -1,0 +1,194 @@
+#!/usr/bin/python3
+"""An XMPP client on aioxmpp that logs in with SASL X-TOKEN, for xtokend's integration tests.
+
+Run it with Debian's interpreter (/usr/bin/python3), which sees the python3-aioxmpp package.
+aioxmpp shares no code with slixmpp: its SASL comes from aiosasl and its TLS from pyOpenSSL.
+The arguments, the JSON lines on stdout and the exit codes are those of slixmpp_client.py:
+
+  aioxmpp_client.py ADDR DOMAIN USER TOKEN --ca CERT.pem [--resource R]
+                    [--send-to JID --body TEXT] [--expect-from JID] [--timeout SECONDS]
+
+Exit codes: 0 done, 1 authentication failed, 2 bad usage, 3 any other failure.
+"""
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+
+import aiosasl
+import aioxmpp
+import aioxmpp.connector
+import aioxmpp.dispatcher
+import aioxmpp.errors
+import aioxmpp.sasl
+import aioxmpp.security_layer
+import OpenSSL.SSL
+
+EXIT_OK, EXIT_AUTH, EXIT_USAGE, EXIT_OTHER = 0, 1, 2, 3
+
+
+def emit(**fields):
+    print(json.dumps(fields), flush=True)
+
+
+class XToken(aiosasl.SASLMechanism):
+    """X-TOKEN: PLAIN's layout (authzid NUL username NUL token), one client-first step."""
+
+    def __init__(self, username, token):
+        super().__init__()
+        self._username = username
+        self._token = token
+
+    @classmethod
+    def any_supported(cls, mechanisms):
+        return "X-TOKEN" if "X-TOKEN" in mechanisms else None
+
+    async def authenticate(self, sm, mechanism):
+        payload = b"\0" + self._username.encode() + b"\0" + self._token.encode()
+        state, _ = await sm.initiate(mechanism="X-TOKEN", payload=payload)
+        if state != aiosasl.SASLState.SUCCESS:
+            raise aiosasl.SASLFailure(None, text="X-TOKEN: server did not answer success")
+
+
+class XTokenProvider(aioxmpp.security_layer.SASLProvider):
+    """Offers X-TOKEN, and only on a TLS stream: a token never travels in clear."""
+
+    def __init__(self, token):
+        self._token = token
+
+    async def execute(self, client_jid, features, xmlstream, tls_transport):
+        if tls_transport is None:
+            raise aiosasl.AuthenticationFailure("plaintext-refused", text="X-TOKEN without TLS")
+        mechanism_class, token = self._find_supported(features, [XToken])
+        if mechanism_class is None:
+            return False
+        intf = aioxmpp.sasl.SASLXMPPInterface(xmlstream)
+        return await self._execute(intf, XToken(client_jid.localpart, self._token), token)
+
+
+def ssl_context_factory(cafile):
+    def factory():
+        ctx = aioxmpp.security_layer.default_ssl_context()
+        ctx.load_verify_locations(cafile)
+        return ctx
+    return factory
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("addr", help="host:port of the server")
+    p.add_argument("domain", help="the virtual host (stream 'to', TLS name)")
+    p.add_argument("user", help="the localpart")
+    p.add_argument("token", help="the X-TOKEN token")
+    p.add_argument("--ca", required=True, help="PEM file of the certificate to trust")
+    p.add_argument("--resource", default="", help="resource to ask for")
+    p.add_argument("--send-to", default="", help="send a presence and a message to this JID")
+    p.add_argument("--body", default="hello", help="the message body")
+    p.add_argument("--expect-from", default="", help="wait for a message from this JID")
+    p.add_argument("--timeout", type=float, default=20, help="overall limit, seconds")
+    p.add_argument("--debug", action="store_true", help="log aioxmpp to stderr")
+    args = p.parse_args()
+    host, sep, port = args.addr.rpartition(":")
+    if not sep or not port.isdigit():
+        p.error("addr must be host:port")
+    args.host, args.port = host, int(port)
+    return args
+
+
+def failure_event(exc):
+    """The JSON line and exit code for an exception that ended the connection."""
+    if isinstance(exc, aiosasl.AuthenticationFailure):
+        return EXIT_AUTH, dict(event="auth_failed", condition=exc.opaque_error or "unknown")
+    if isinstance(exc, aiosasl.SASLFailure):
+        return EXIT_AUTH, dict(event="auth_failed", condition=exc.opaque_error or str(exc))
+    if isinstance(exc, aioxmpp.errors.StreamError):
+        return EXIT_OTHER, dict(event="error", error="stream error: %s" % exc.condition)
+    return EXIT_OTHER, dict(event="error", error="%s: %s" % (type(exc).__name__, exc))
+
+
+async def session(args):
+    try:
+        ssl_context_factory(args.ca)()  # a bad --ca file fails here, before connecting
+    except (OSError, OpenSSL.SSL.Error) as e:
+        emit(event="error", error="--ca %s: %s" % (args.ca, e))
+        return EXIT_USAGE
+
+    jid = aioxmpp.JID(args.user, args.domain, args.resource or None)
+    layer = aioxmpp.security_layer.SecurityLayer(
+        ssl_context_factory=ssl_context_factory(args.ca),
+        certificate_verifier_factory=aioxmpp.security_layer.PKIXCertificateVerifier,
+        tls_required=True,
+        sasl_providers=[XTokenProvider(args.token)],
+    )
+    client = aioxmpp.Client(
+        jid, layer,
+        override_peer=[(args.host, args.port, aioxmpp.connector.STARTTLSConnector())],
+        max_initial_attempts=1,  # one try: a refused login is the answer, not a reason to retry
+    )
+    got_message = asyncio.get_running_loop().create_future()
+
+    def on_message(msg):
+        if msg.type_ not in (aioxmpp.MessageType.CHAT, aioxmpp.MessageType.NORMAL):
+            return
+        body = msg.body.any() if msg.body else None
+        emit(event="message", **{"from": str(msg.from_), "body": body})
+        if args.expect_from and str(msg.from_) == args.expect_from and not got_message.done():
+            got_message.set_result(True)
+
+    def on_presence(pres):
+        if pres.from_ == client.local_jid:
+            return
+        emit(event="presence", **{"from": str(pres.from_), "type": pres.type_.value or "available"})
+
+    messages = client.summon(aioxmpp.dispatcher.SimpleMessageDispatcher)
+    messages.register_callback(None, None, on_message)
+    presences = client.summon(aioxmpp.dispatcher.SimplePresenceDispatcher)
+    for ptype in aioxmpp.PresenceType:
+        presences.register_callback(ptype, None, on_presence)
+
+    try:
+        async with client.connected() as stream:
+            emit(event="bound", jid=str(client.local_jid), secure=True)
+            if args.send_to:
+                to = aioxmpp.JID.fromstr(args.send_to)
+                await stream.send(aioxmpp.Presence(type_=aioxmpp.PresenceType.AVAILABLE, to=to))
+                msg = aioxmpp.Message(type_=aioxmpp.MessageType.CHAT, to=to)
+                msg.body[None] = args.body
+                await stream.send(msg)
+                emit(event="sent", to=args.send_to)
+            elif args.expect_from:
+                # The stream's end while waiting is a failure, reported by the except below.
+                stopped = asyncio.get_running_loop().create_future()
+                client.on_stopped.connect(lambda *a: stopped.done() or stopped.set_result(None))
+                client.on_failure.connect(lambda e: stopped.done() or stopped.set_exception(e))
+                done, _ = await asyncio.wait([got_message, stopped], return_when=asyncio.FIRST_COMPLETED)
+                if stopped in done:
+                    stopped.result()
+                    emit(event="error", error="disconnected")
+                    return EXIT_OTHER
+        return EXIT_OK
+    except Exception as exc:  # noqa: BLE001 (every failure becomes one JSON line)
+        code, event = failure_event(exc)
+        emit(**event)
+        return code
+
+
+async def main(args):
+    try:
+        return await asyncio.wait_for(session(args), args.timeout)
+    except asyncio.TimeoutError:
+        emit(event="error", error="timeout after %gs" % args.timeout)
+        return EXIT_OTHER
+
+
+if __name__ == "__main__":
+    args = parse_args()
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.CRITICAL, stream=sys.stderr)
+    try:
+        code = asyncio.run(main(args))
+    except Exception as e:  # an unexpected crash is still one JSON line and a clear exit code
+        emit(event="error", error="%s: %s" % (type(e).__name__, e))
+        code = EXIT_OTHER
+    sys.exit(code)

@@ -1,0 +1,194 @@
+#!/usr/bin/python3
+"""An XMPP client on slixmpp that logs in with SASL X-TOKEN, for xtokend's integration tests.
+
+Run it with Debian's interpreter (/usr/bin/python3), which sees the python3-slixmpp package.
+It connects to ADDR (host:port), upgrades with STARTTLS trusting only the certificate in --ca,
+authenticates as USER@DOMAIN with X-TOKEN, binds a resource and then, depending on the flags:
+
+  (no flag)            prints the bound JID and quits;
+  --send-to JID        sends a directed presence and then a message with --body to JID;
+  --expect-from JID    waits for a message whose from is JID, printing presences on the way.
+
+Every outcome is one JSON object per line on stdout:
+
+  {"event": "bound", "jid": "alice@example.org/r1", "secure": true}
+  {"event": "presence", "from": "...", "type": "available"}
+  {"event": "message", "from": "...", "body": "..."}
+  {"event": "sent", "to": "..."}
+  {"event": "auth_failed", "condition": "not-authorized"}
+  {"event": "error", "error": "..."}
+
+Exit codes: 0 done, 1 authentication failed, 2 bad usage, 3 any other failure (TLS, stream
+error, disconnection, the overall --timeout). It never waits longer than --timeout seconds.
+"""
+
+import argparse
+import asyncio
+import json
+import logging
+import ssl
+import sys
+
+import slixmpp
+from slixmpp.util.sasl import Mech, SASLCancelled, sasl_mech
+
+EXIT_OK, EXIT_AUTH, EXIT_USAGE, EXIT_OTHER = 0, 1, 2, 3
+
+
+@sasl_mech(90)
+class XToken(Mech):
+    """X-TOKEN: PLAIN's layout (authzid NUL username NUL token), one step, TLS only."""
+
+    name = "X-TOKEN"
+    required_credentials = {"username", "token"}
+    optional_credentials = {"authzid"}
+    security = {"encrypted"}
+
+    def setup(self, name):
+        # slixmpp stores force_starttls but does not enforce it: refuse to send a token in clear.
+        if not self.security_settings["encrypted"]:
+            raise SASLCancelled("X-TOKEN without TLS")
+
+    def process(self, challenge=b""):
+        creds = self.credentials
+        return creds["authzid"] + b"\x00" + creds["username"] + b"\x00" + creds["token"]
+
+
+def emit(**fields):
+    print(json.dumps(fields), flush=True)
+
+
+class Client(slixmpp.ClientXMPP):
+    def __init__(self, args, done):
+        jid = "%s@%s" % (args.user, args.domain)
+        if args.resource:
+            jid += "/" + args.resource
+        super().__init__(jid, "")
+        self.args = args
+        self.done = done
+        self.bound = False
+        self.exit_code = None  # set once we close the stream ourselves
+        self.ca_certs = args.ca
+        self.credentials["token"] = args.token
+        self["feature_mechanisms"].use_mech = "X-TOKEN"
+        self.add_event_handler("session_start", self.on_session_start)
+        self.add_event_handler("failed_auth", self.on_failed_auth)
+        self.add_event_handler("failed_all_auth", self.on_failed_all_auth)
+        self.add_event_handler("stream_error", self.on_stream_error)
+        self.add_event_handler("connection_failed", self.on_connection_failed)
+        self.add_event_handler("ssl_invalid_chain", self.on_tls_failed)
+        self.add_event_handler("disconnected", self.on_disconnected)
+        self.add_event_handler("message", self.on_message)
+        self.add_event_handler("presence", self.on_presence)
+
+    async def get_dns_records(self, domain, port=None):
+        # No DNS: the test's domains do not resolve. Connect to --addr, name the domain for TLS.
+        return [(self.args.domain, self.args.host, self.args.port)]
+
+    def finish(self, code, **event):
+        if self.done.done():
+            return
+        if event:
+            emit(**event)
+        self.done.set_result(code)
+
+    def on_session_start(self, _):
+        self.bound = True
+        emit(event="bound", jid=str(self.boundjid), secure="starttls" in self.features)
+        if self.args.send_to:
+            self.send_presence(pto=self.args.send_to)
+            self.send_message(mto=self.args.send_to, mbody=self.args.body, mtype="chat")
+            emit(event="sent", to=self.args.send_to)
+            asyncio.ensure_future(self.quit(EXIT_OK))
+        elif not self.args.expect_from:
+            asyncio.ensure_future(self.quit(EXIT_OK))
+
+    async def quit(self, code):
+        # disconnect() flushes the send queue and closes the stream before the process exits.
+        self.exit_code = code
+        await self.disconnect(wait=5)
+        self.finish(code)
+
+    def on_failed_auth(self, failure):
+        self.finish(EXIT_AUTH, event="auth_failed", condition=failure["condition"] or "unknown")
+
+    def on_failed_all_auth(self, _):
+        self.finish(EXIT_AUTH, event="auth_failed", condition="no-usable-mechanism")
+
+    def on_stream_error(self, error):
+        self.finish(EXIT_OTHER, event="error", error="stream error: %s" % error["condition"])
+
+    def on_connection_failed(self, err):
+        self.finish(EXIT_OTHER, event="error", error="connection failed: %s" % err)
+
+    def on_tls_failed(self, err):
+        self.finish(EXIT_OTHER, event="error", error="TLS: %s" % err)
+
+    def on_disconnected(self, reason):
+        if self.exit_code is not None:
+            self.finish(self.exit_code)
+            return
+        self.finish(EXIT_OTHER, event="error", error="disconnected: %s" % (reason or "by peer"))
+
+    def on_message(self, msg):
+        if msg["type"] not in ("chat", "normal"):
+            return
+        emit(event="message", **{"from": str(msg["from"]), "body": msg["body"]})
+        if self.args.expect_from and str(msg["from"]) == self.args.expect_from:
+            asyncio.ensure_future(self.quit(EXIT_OK))
+
+    def on_presence(self, pres):
+        if pres["from"] == self.boundjid:
+            return
+        emit(event="presence", **{"from": str(pres["from"]), "type": pres["type"]})
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("addr", help="host:port of the server")
+    p.add_argument("domain", help="the virtual host (stream 'to', TLS name)")
+    p.add_argument("user", help="the localpart")
+    p.add_argument("token", help="the X-TOKEN token")
+    p.add_argument("--ca", required=True, help="PEM file of the certificate to trust")
+    p.add_argument("--resource", default="", help="resource to ask for")
+    p.add_argument("--send-to", default="", help="send a presence and a message to this JID")
+    p.add_argument("--body", default="hello", help="the message body")
+    p.add_argument("--expect-from", default="", help="wait for a message from this JID")
+    p.add_argument("--timeout", type=float, default=20, help="overall limit, seconds")
+    p.add_argument("--debug", action="store_true", help="log slixmpp to stderr")
+    args = p.parse_args()
+    host, sep, port = args.addr.rpartition(":")
+    if not sep or not port.isdigit():
+        p.error("addr must be host:port")
+    args.host, args.port = host, int(port)
+    return args
+
+
+async def main(args):
+    try:
+        ssl.create_default_context(cafile=args.ca)  # a bad --ca file fails here, not in a task
+    except (OSError, ssl.SSLError) as e:
+        emit(event="error", error="--ca %s: %s" % (args.ca, e))
+        return EXIT_USAGE
+    done = asyncio.get_running_loop().create_future()
+    client = Client(args, done)
+    client.connect(address=(args.host, args.port), force_starttls=True)
+    # connect() names the TLS peer after the address unless it is an IP, and then leaves it
+    # empty, which turns the certificate's name check off: the name to check is the domain.
+    client.default_domain = args.domain
+    try:
+        return await asyncio.wait_for(done, args.timeout)
+    except asyncio.TimeoutError:
+        emit(event="error", error="timeout after %gs (bound=%s)" % (args.timeout, client.bound))
+        return EXIT_OTHER
+
+
+if __name__ == "__main__":
+    args = parse_args()
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.CRITICAL, stream=sys.stderr)
+    try:
+        code = asyncio.run(main(args))
+    except Exception as e:  # an unexpected crash is still one JSON line and a clear exit code
+        emit(event="error", error="%s: %s" % (type(e).__name__, e))
+        code = EXIT_OTHER
+    sys.exit(code)
