@@ -1,25 +1,302 @@
 package sasl
 
 import (
+	"context"
+	"encoding/base64"
+	"encoding/xml"
+	"errors"
+	"io"
 	"time"
 
+	"mellium.im/xmlstream"
 	"mellium.im/xmpp"
 )
 
+// NS is the XML namespace of SASL in XMPP (RFC 6120 section 6).
+const NS = "urn:ietf:params:xml:ns:xmpp-sasl"
+
+// MaxResponseSize bounds a decoded SASL response: an authzid (a bare JID), a
+// username (a localpart, at most 1023 bytes) and a token (at most 1024 bytes)
+// fit. A longer <auth/> payload is refused with malformed-request without
+// being decoded.
+const MaxResponseSize = 4096
+
+// maxPayload is MaxResponseSize in base64.
+var maxPayload = base64.StdEncoding.EncodedLen(MaxResponseSize)
+
+// DefaultMaxAttempts is how many failed SASL exchanges a connection may have.
+const DefaultMaxAttempts = 3
+
 // FeatureConfig configures the X-TOKEN stream feature of one connection.
 type FeatureConfig struct {
-	// Verifier returns the host's current verifier (a func so a reload takes effect).
+	// Verifier returns the host's current verifier (a func so a reload takes
+	// effect). A nil result fails the attempt with temporary-auth-failure.
 	Verifier func() *Verifier
-	// MaxAttempts is how many <auth/> a connection may send; then a policy-violation stream error. 0 means 3.
+	// MaxAttempts is how many failed exchanges a connection may have; the
+	// next <auth/> gets a policy-violation stream error. 0 means 3.
 	MaxAttempts int
 	// Now returns the time; nil means time.Now.
 	Now func() time.Time
-	// OnResult is called after each attempt: node is set on success, err (an *Error) on failure.
+	// OnResult is called after each attempt, before the answer is written:
+	// node is set on success, err (an *Error) on failure.
 	OnResult func(node string, err error)
 }
 
-// Feature returns the server-side SASL stream feature offering X-TOKEN. Make one per connection.
-// STUB: the sasl helper implements it.
+// ErrTooManyAttempts is returned by the feature's Negotiate when a connection
+// tries SASL again after MaxAttempts failures; the client has been sent a
+// policy-violation stream error and the stream is closed.
+var ErrTooManyAttempts = errors.New("sasl: too many failed authentication attempts")
+
+// errServerTemporary is the failure when there is no verifier for the host.
+var errServerTemporary = &Error{TemporaryAuthFailure, "no verifier for this host"}
+
+// Feature returns the server side of the SASL stream feature, offering only
+// X-TOKEN. Make one per connection.
+//
+// Unlike mellium's SASLServer, it answers every failed exchange with a
+// <failure/> carrying the RFC 6120 condition, lets the client try again, and
+// after MaxAttempts failures answers the next attempt with a policy-violation
+// stream error. On success it sends <success/> and returns the Authn state so
+// that mellium restarts the stream; the authenticated node is the one passed
+// to OnResult, never the stream's from.
 func Feature(cfg FeatureConfig) xmpp.StreamFeature {
-	return xmpp.StreamFeature{}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = DefaultMaxAttempts
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.OnResult == nil {
+		cfg.OnResult = func(string, error) {}
+	}
+	return xmpp.StreamFeature{
+		Name:       xml.Name{Space: NS, Local: "mechanisms"},
+		Necessary:  xmpp.Secure,
+		Prohibited: xmpp.Authn,
+		List: func(ctx context.Context, w xmlstream.TokenWriter, start xml.StartElement) (bool, error) {
+			mech := xml.StartElement{Name: xml.Name{Local: "mechanism"}}
+			_, err := xmlstream.Copy(w, xmlstream.Wrap(
+				xmlstream.Wrap(xmlstream.Token(xml.CharData(MechanismName)), mech),
+				start,
+			))
+			return true, err
+		},
+		Parse: func(ctx context.Context, d *xml.Decoder, start *xml.StartElement) (bool, interface{}, error) {
+			var list struct {
+				Mechanisms []string `xml:"urn:ietf:params:xml:ns:xmpp-sasl mechanism"`
+			}
+			err := d.DecodeElement(&list, start)
+			return true, list.Mechanisms, err
+		},
+		Negotiate: func(ctx context.Context, session *xmpp.Session, _ interface{}) (xmpp.SessionState, io.ReadWriter, error) {
+			if session.State()&xmpp.Received == 0 {
+				return 0, nil, errors.New("sasl: the X-TOKEN feature is for the receiving side only; clients use xmpp.SASL with ClientMechanism")
+			}
+			if _, err := cfg.negotiate(ctx, session); err != nil {
+				return 0, nil, err
+			}
+			return xmpp.Authn, session.Conn(), nil
+		},
+	}
+}
+
+// negotiate runs SASL exchanges until one succeeds, the client gives up, or it
+// has failed too often.
+func (cfg FeatureConfig) negotiate(ctx context.Context, session *xmpp.Session) (string, error) {
+	w := session.TokenWriter()
+	defer w.Close()
+	r := session.TokenReader()
+	defer r.Close()
+	d := xml.NewTokenDecoder(r)
+
+	failures := 0
+	awaitingResponse := false // an empty <auth/> got an empty challenge
+	for {
+		if err := ctx.Err(); err != nil {
+			return "", err
+		}
+		tok, err := d.Token()
+		if err != nil {
+			return "", err
+		}
+		var start xml.StartElement
+		switch t := tok.(type) {
+		case xml.StartElement:
+			start = t
+		case xml.CharData:
+			continue // whitespace between elements; the stream reader refuses other text
+		default:
+			continue
+		}
+		if failures >= cfg.MaxAttempts {
+			return "", policyViolation(w, session)
+		}
+
+		var fail *Error
+		switch start.Name {
+		case xml.Name{Space: NS, Local: "auth"}:
+			mechanism := ""
+			for _, a := range start.Attr {
+				if a.Name.Local == "mechanism" && a.Name.Space == "" {
+					mechanism = a.Value
+				}
+			}
+			payload, perr := readPayload(d, start)
+			switch {
+			case perr == errReadFailed:
+				return "", perr
+			case mechanism != MechanismName:
+				fail = &Error{InvalidMechanism, "mechanism is not " + MechanismName}
+			case perr != nil:
+				fail = perr
+			case isEmptyPayload(payload):
+				awaitingResponse = true
+				if err := writeElement(w, "challenge"); err != nil {
+					return "", err
+				}
+				continue
+			default:
+				awaitingResponse = false
+				var node string
+				node, fail = cfg.attempt(payload)
+				if fail == nil {
+					cfg.OnResult(node, nil)
+					return node, writeElement(w, "success")
+				}
+			}
+			awaitingResponse = false
+		case xml.Name{Space: NS, Local: "response"}:
+			payload, perr := readPayload(d, start)
+			switch {
+			case perr == errReadFailed:
+				return "", perr
+			case !awaitingResponse:
+				fail = &Error{MalformedRequest, "<response/> without an exchange in progress"}
+			case perr != nil:
+				fail = perr
+			case isEmptyPayload(payload):
+				fail = &Error{MalformedRequest, "empty response to the empty challenge"}
+			default:
+				var node string
+				node, fail = cfg.attempt(payload)
+				if fail == nil {
+					cfg.OnResult(node, nil)
+					return node, writeElement(w, "success")
+				}
+			}
+			awaitingResponse = false
+		case xml.Name{Space: NS, Local: "abort"}:
+			if err := d.Skip(); err != nil {
+				return "", err
+			}
+			awaitingResponse = false
+			fail = &Error{Aborted, "the client aborted"}
+		default:
+			if err := d.Skip(); err != nil {
+				return "", err
+			}
+			awaitingResponse = false
+			fail = &Error{MalformedRequest, "unexpected element <" + start.Name.Local + "> during SASL"}
+		}
+		failures++
+		cfg.OnResult("", fail)
+		if err := writeFailure(w, fail.Condition); err != nil {
+			return "", err
+		}
+	}
+}
+
+// attempt decodes and verifies one response payload.
+func (cfg FeatureConfig) attempt(payload []byte) (string, *Error) {
+	buf := make([]byte, base64.StdEncoding.DecodedLen(len(payload)))
+	n, err := base64.StdEncoding.Decode(buf, payload)
+	if err != nil {
+		return "", &Error{IncorrectEncoding, "payload is not base64"}
+	}
+	var v *Verifier
+	if cfg.Verifier != nil {
+		v = cfg.Verifier()
+	}
+	if v == nil {
+		return "", errServerTemporary
+	}
+	node, verr := v.Verify(buf[:n], cfg.Now())
+	if verr != nil {
+		var e *Error
+		if errors.As(verr, &e) {
+			return "", e
+		}
+		return "", &Error{TemporaryAuthFailure, "verification failed"}
+	}
+	return node, nil
+}
+
+// errReadFailed marks a payload that could not be read: the stream is broken.
+var errReadFailed = &Error{MalformedRequest, "stream read failed"}
+
+// readPayload reads the character data of the element started by start, up
+// to maxPayload bytes, and consumes the element.
+func readPayload(d *xml.Decoder, start xml.StartElement) ([]byte, *Error) {
+	var payload []byte
+	var fail *Error
+	for depth := 1; depth > 0; {
+		tok, err := d.Token()
+		if err != nil {
+			return nil, errReadFailed
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			depth++
+			fail = &Error{MalformedRequest, "element inside <" + start.Name.Local + "/>"}
+		case xml.EndElement:
+			depth--
+		case xml.CharData:
+			if depth > 1 || fail != nil {
+				continue
+			}
+			if len(payload)+len(t) > maxPayload {
+				fail = &Error{MalformedRequest, "payload too large"}
+				payload = nil
+				continue
+			}
+			payload = append(payload, t...)
+		}
+	}
+	return payload, fail
+}
+
+// isEmptyPayload reports whether an <auth/> carries no initial response: an
+// empty element, or "=" (RFC 6120 section 6.4.2: a response that is present
+// but empty, which for X-TOKEN is no response at all).
+func isEmptyPayload(p []byte) bool {
+	return len(p) == 0 || len(p) == 1 && p[0] == '='
+}
+
+func writeElement(w xmlstream.TokenWriteFlusher, name string) error {
+	start := xml.StartElement{Name: xml.Name{Space: NS, Local: name}}
+	if _, err := xmlstream.Copy(w, xmlstream.Wrap(nil, start)); err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+func writeFailure(w xmlstream.TokenWriteFlusher, c Condition) error {
+	start := xml.StartElement{Name: xml.Name{Space: NS, Local: "failure"}}
+	cond := xml.StartElement{Name: xml.Name{Local: string(c)}}
+	if _, err := xmlstream.Copy(w, xmlstream.Wrap(xmlstream.Wrap(nil, cond), start)); err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+// policyViolation ends the stream with a policy-violation stream error.
+func policyViolation(w xmlstream.TokenWriteFlusher, session *xmpp.Session) error {
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	const streamErr = `<stream:error><policy-violation xmlns="urn:ietf:params:xml:ns:xmpp-streams"/></stream:error></stream:stream>`
+	if _, err := io.WriteString(session.Conn(), streamErr); err != nil {
+		return err
+	}
+	return ErrTooManyAttempts
 }
