@@ -159,8 +159,8 @@ func failure(c Condition) string {
 }
 
 const (
-	success         = `<success xmlns="urn:ietf:params:xml:ns:xmpp-sasl"></success>`
-	challenge       = `<challenge xmlns="urn:ietf:params:xml:ns:xmpp-sasl"></challenge>`
+	success             = `<success xmlns="urn:ietf:params:xml:ns:xmpp-sasl"></success>`
+	challenge           = `<challenge xmlns="urn:ietf:params:xml:ns:xmpp-sasl"></challenge>`
 	wirePolicyViolation = `<stream:error><policy-violation xmlns="urn:ietf:params:xml:ns:xmpp-streams"/></stream:error></stream:stream>`
 )
 
