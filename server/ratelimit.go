@@ -1,0 +1,227 @@
+package server
+
+import (
+	"fmt"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// Per-IP limits.
+//
+// Two token buckets per client address guard the c2s listener: one for new
+// connections and one for login attempts. The login bucket is charged when an
+// attempt starts and refunded when it succeeds, so what it really counts is
+// failed logins, and a burst of parallel attempts cannot outrun it (a plain
+// "count failures afterwards" check would let N connections try at once).
+//
+// The defaults are meant to stop password-style guessing without hurting a
+// busy NAT or a carrier-grade gateway: 20 new connections a second with a
+// burst of 100, and 5 failed logins a minute with a burst of 10, per address.
+// IPv6 clients are keyed by their /64, since anyone holding one address
+// usually holds the whole prefix.
+
+// LimitOptions is the [limits] section.
+//
+//	[limits]
+//	connections_per_second = 20.0  # new c2s connections per client address; 0 = no limit
+//	connection_burst = 100
+//	failed_logins_per_minute = 5.0 # failed SASL attempts per client address; 0 = no limit
+//	failed_login_burst = 10
+//	max_tracked_addresses = 100000 # bound on the memory the limiters use
+type LimitOptions struct {
+	ConnectionsPerSecond  float64 `toml:"connections_per_second"`
+	ConnectionBurst       int     `toml:"connection_burst"`
+	FailedLoginsPerMinute float64 `toml:"failed_logins_per_minute"`
+	FailedLoginBurst      int     `toml:"failed_login_burst"`
+	MaxTrackedAddresses   int     `toml:"max_tracked_addresses"`
+}
+
+// DefaultLimitOptions are the limits of a config without a [limits] section.
+func DefaultLimitOptions() LimitOptions {
+	return LimitOptions{
+		ConnectionsPerSecond:  20,
+		ConnectionBurst:       100,
+		FailedLoginsPerMinute: 5,
+		FailedLoginBurst:      10,
+		MaxTrackedAddresses:   100000,
+	}
+}
+
+// Validate reports the first option that cannot work, naming it as it is
+// spelled in the config file.
+func (o LimitOptions) Validate() error {
+	switch {
+	case o.ConnectionsPerSecond < 0:
+		return fmt.Errorf("server: limits: connections_per_second is %v, must be 0 (off) or more", o.ConnectionsPerSecond)
+	case o.ConnectionsPerSecond > 0 && o.ConnectionBurst < 1:
+		return fmt.Errorf("server: limits: connection_burst is %d, must be 1 or more", o.ConnectionBurst)
+	case o.FailedLoginsPerMinute < 0:
+		return fmt.Errorf("server: limits: failed_logins_per_minute is %v, must be 0 (off) or more", o.FailedLoginsPerMinute)
+	case o.FailedLoginsPerMinute > 0 && o.FailedLoginBurst < 1:
+		return fmt.Errorf("server: limits: failed_login_burst is %d, must be 1 or more", o.FailedLoginBurst)
+	case o.MaxTrackedAddresses < 1:
+		return fmt.Errorf("server: limits: max_tracked_addresses is %d, must be 1 or more", o.MaxTrackedAddresses)
+	}
+	return nil
+}
+
+// Limiter holds both per-address limiters of a server. A nil *Limiter allows
+// everything.
+type Limiter struct {
+	conns  *ipBuckets // nil: no limit
+	logins *ipBuckets // nil: no limit
+	now    func() time.Time
+}
+
+// NewLimiter builds the limiters of opts, which must be valid.
+func NewLimiter(opts LimitOptions) (*Limiter, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	l := &Limiter{now: time.Now}
+	if opts.ConnectionsPerSecond > 0 {
+		l.conns = newIPBuckets(opts.ConnectionsPerSecond, opts.ConnectionBurst, opts.MaxTrackedAddresses)
+	}
+	if opts.FailedLoginsPerMinute > 0 {
+		l.logins = newIPBuckets(opts.FailedLoginsPerMinute/60, opts.FailedLoginBurst, opts.MaxTrackedAddresses)
+	}
+	return l, nil
+}
+
+// AllowConnection reports whether a new connection from remoteIP may proceed,
+// and charges it.
+func (l *Limiter) AllowConnection(remoteIP string) bool {
+	if l == nil || l.conns == nil {
+		return true
+	}
+	return l.conns.take(limitKey(remoteIP), l.now())
+}
+
+// AllowLogin reports whether a login attempt from remoteIP may proceed, and
+// charges it as a failure until LoginSucceeded refunds it.
+func (l *Limiter) AllowLogin(remoteIP string) bool {
+	if l == nil || l.logins == nil {
+		return true
+	}
+	return l.logins.take(limitKey(remoteIP), l.now())
+}
+
+// LoginSucceeded refunds the charge of an attempt AllowLogin allowed.
+func (l *Limiter) LoginSucceeded(remoteIP string) {
+	if l == nil || l.logins == nil {
+		return
+	}
+	l.logins.refund(limitKey(remoteIP), l.now())
+}
+
+// limitKey is the bucket of a client address: the address itself for IPv4,
+// its /64 for IPv6. It accepts "ip" and "ip:port"; anything else is its own
+// key (a unix socket's peer, say) rather than an error, so a limiter never
+// refuses for want of parsing.
+func limitKey(remote string) string {
+	addr, err := netip.ParseAddr(remote)
+	if err != nil {
+		ap, err2 := netip.ParseAddrPort(remote)
+		if err2 != nil {
+			return remote
+		}
+		addr = ap.Addr()
+	}
+	addr = addr.Unmap().WithZone("")
+	if addr.Is6() {
+		p, _ := addr.Prefix(64)
+		return p.String()
+	}
+	return addr.String()
+}
+
+// ipBuckets is a token bucket per key with a bounded number of keys.
+type ipBuckets struct {
+	rate  float64 // tokens per second
+	burst float64
+	max   int
+
+	mu        sync.Mutex
+	buckets   map[string]*bucket
+	lastSweep time.Time
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// sweepEvery is how often full buckets (which are no different from a missing
+// one) are dropped even when the map is not full.
+const sweepEvery = time.Minute
+
+func newIPBuckets(rate float64, burst, max int) *ipBuckets {
+	return &ipBuckets{rate: rate, burst: float64(burst), max: max, buckets: make(map[string]*bucket)}
+}
+
+// refill brings b up to now.
+func (ib *ipBuckets) refill(b *bucket, now time.Time) {
+	if elapsed := now.Sub(b.last).Seconds(); elapsed > 0 {
+		b.tokens = min(ib.burst, b.tokens+elapsed*ib.rate)
+	}
+	b.last = now
+}
+
+func (ib *ipBuckets) take(key string, now time.Time) bool {
+	ib.mu.Lock()
+	defer ib.mu.Unlock()
+	b, ok := ib.buckets[key]
+	if !ok {
+		ib.makeRoom(now)
+		b = &bucket{tokens: ib.burst, last: now}
+		ib.buckets[key] = b
+	} else {
+		ib.refill(b, now)
+	}
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+func (ib *ipBuckets) refund(key string, now time.Time) {
+	ib.mu.Lock()
+	defer ib.mu.Unlock()
+	if b, ok := ib.buckets[key]; ok {
+		ib.refill(b, now)
+		b.tokens = min(ib.burst, b.tokens+1)
+	}
+}
+
+// makeRoom keeps the map under its bound. Full buckets go first; if every
+// tracked address is still being limited, an arbitrary one is forgotten. That
+// fails open for the forgotten address (it gets a fresh burst) instead of
+// failing closed for every new address, which would let anyone with enough
+// source addresses lock everyone else out.
+func (ib *ipBuckets) makeRoom(now time.Time) {
+	if len(ib.buckets) < ib.max && now.Sub(ib.lastSweep) < sweepEvery {
+		return
+	}
+	ib.lastSweep = now
+	for k, b := range ib.buckets {
+		ib.refill(b, now)
+		if b.tokens >= ib.burst {
+			delete(ib.buckets, k)
+		}
+	}
+	for k := range ib.buckets {
+		if len(ib.buckets) < ib.max {
+			break
+		}
+		delete(ib.buckets, k)
+	}
+}
+
+// len is the number of tracked keys (for tests).
+func (ib *ipBuckets) len() int {
+	ib.mu.Lock()
+	defer ib.mu.Unlock()
+	return len(ib.buckets)
+}

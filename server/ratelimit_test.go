@@ -1,0 +1,184 @@
+package server
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+func TestLimitKey(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"192.0.2.7", "192.0.2.7"},
+		{"192.0.2.7:5222", "192.0.2.7"},
+		{"::ffff:192.0.2.7", "192.0.2.7"},
+		{"2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"},
+		{"[2001:db8:1:2::9]:443", "2001:db8:1:2::/64"},
+		{"fe80::1%eth0", "fe80::/64"},
+		{"@", "@"},
+		{"", ""},
+	} {
+		if got := limitKey(tc.in); got != tc.want {
+			t.Errorf("limitKey(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestLimitOptionsValidate(t *testing.T) {
+	if err := DefaultLimitOptions().Validate(); err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+	off := LimitOptions{MaxTrackedAddresses: 1}
+	if err := off.Validate(); err != nil {
+		t.Fatalf("all off: %v", err)
+	}
+	for name, mutate := range map[string]func(*LimitOptions){
+		"connections_per_second":   func(o *LimitOptions) { o.ConnectionsPerSecond = -1 },
+		"connection_burst":         func(o *LimitOptions) { o.ConnectionBurst = 0 },
+		"failed_logins_per_minute": func(o *LimitOptions) { o.FailedLoginsPerMinute = -0.5 },
+		"failed_login_burst":       func(o *LimitOptions) { o.FailedLoginBurst = -3 },
+		"max_tracked_addresses":    func(o *LimitOptions) { o.MaxTrackedAddresses = 0 },
+	} {
+		o := DefaultLimitOptions()
+		mutate(&o)
+		err := o.Validate()
+		if err == nil {
+			t.Errorf("%s: no error", name)
+			continue
+		}
+		if want := "server: limits: " + name; len(err.Error()) < len(want) || err.Error()[:len(want)] != want {
+			t.Errorf("%s: error %q does not name the option", name, err)
+		}
+		if _, err := NewLimiter(o); err == nil {
+			t.Errorf("%s: NewLimiter accepted it", name)
+		}
+	}
+}
+
+// fakeClock lets the bucket tests move time by hand.
+type fakeClock struct{ t time.Time }
+
+func (c *fakeClock) now() time.Time          { return c.t }
+func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
+
+func newTestLimiter(t *testing.T, opts LimitOptions) (*Limiter, *fakeClock) {
+	t.Helper()
+	l, err := NewLimiter(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	l.now = clock.now
+	return l, clock
+}
+
+func TestConnectionLimit(t *testing.T) {
+	l, clock := newTestLimiter(t, LimitOptions{ConnectionsPerSecond: 2, ConnectionBurst: 5, MaxTrackedAddresses: 10})
+	for i := range 5 {
+		if !l.AllowConnection("192.0.2.1") {
+			t.Fatalf("connection %d of the burst refused", i)
+		}
+	}
+	if l.AllowConnection("192.0.2.1") {
+		t.Fatal("connection past the burst allowed")
+	}
+	if !l.AllowConnection("192.0.2.2") {
+		t.Fatal("another address was limited too")
+	}
+	clock.advance(500 * time.Millisecond) // one token at 2/s
+	if !l.AllowConnection("192.0.2.1") {
+		t.Fatal("refilled token refused")
+	}
+	if l.AllowConnection("192.0.2.1") {
+		t.Fatal("more than the refill allowed")
+	}
+	// The login limiter is off: it never refuses.
+	for range 100 {
+		if !l.AllowLogin("192.0.2.1") {
+			t.Fatal("login refused with the login limit off")
+		}
+	}
+}
+
+func TestFailedLoginLimit(t *testing.T) {
+	l, clock := newTestLimiter(t, LimitOptions{FailedLoginsPerMinute: 6, FailedLoginBurst: 3, MaxTrackedAddresses: 10})
+	ip := "2001:db8::1"
+	// Successful logins are refunded: a busy NAT never runs out.
+	for i := range 50 {
+		if !l.AllowLogin(ip) {
+			t.Fatalf("successful login %d refused", i)
+		}
+		l.LoginSucceeded(ip)
+	}
+	for i := range 3 {
+		if !l.AllowLogin(ip) {
+			t.Fatalf("failure %d of the burst refused", i)
+		}
+	}
+	if l.AllowLogin(ip) {
+		t.Fatal("attempt past the failure burst allowed")
+	}
+	if l.AllowLogin("2001:db8::2") { // same /64
+		t.Fatal("the same /64 was not limited")
+	}
+	if !l.AllowLogin("2001:db8:0:1::2") {
+		t.Fatal("another /64 was limited")
+	}
+	clock.advance(10 * time.Second) // 6/min: one token
+	if !l.AllowLogin(ip) {
+		t.Fatal("refilled attempt refused")
+	}
+	// A refund never lifts a bucket over its burst.
+	clock.advance(time.Hour)
+	for range 10 {
+		l.LoginSucceeded(ip)
+	}
+	allowed := 0
+	for range 10 {
+		if l.AllowLogin(ip) {
+			allowed++
+		}
+	}
+	if allowed != 3 {
+		t.Fatalf("after refunds %d attempts allowed, want the burst of 3", allowed)
+	}
+}
+
+func TestLimiterBounded(t *testing.T) {
+	l, clock := newTestLimiter(t, LimitOptions{ConnectionsPerSecond: 1, ConnectionBurst: 1, MaxTrackedAddresses: 100})
+	for i := range 1000 {
+		ip := fmt.Sprintf("10.0.%d.%d", i/256, i%256)
+		if !l.AllowConnection(ip) {
+			t.Fatalf("first connection of %s refused", ip)
+		}
+		if n := l.conns.len(); n > 100 {
+			t.Fatalf("%d addresses tracked, bound is 100", n)
+		}
+	}
+	// Once every bucket is full again, a sweep drops them all.
+	clock.advance(2 * sweepEvery)
+	l.AllowConnection("10.9.9.9")
+	if n := l.conns.len(); n != 1 {
+		t.Fatalf("%d addresses tracked after the sweep, want 1", n)
+	}
+}
+
+func TestNilLimiterAllows(t *testing.T) {
+	var l *Limiter
+	if !l.AllowConnection("x") || !l.AllowLogin("x") {
+		t.Fatal("nil limiter refused")
+	}
+	l.LoginSucceeded("x")
+}
+
+func BenchmarkAllowConnection(b *testing.B) {
+	l, _ := NewLimiter(DefaultLimitOptions())
+	ips := make([]string, 1024)
+	for i := range ips {
+		ips[i] = fmt.Sprintf("10.1.%d.%d:40000", i/256, i%256)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		l.AllowConnection(ips[i%len(ips)])
+	}
+}
