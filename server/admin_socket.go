@@ -23,17 +23,6 @@ import (
 // another server's socket). Until the link exists, only our user can reach
 // the socket through the private folder.
 
-// AdminSocketPath is where the server of cfg listens for the admin API, and
-// where "xtokend token" looks for it: general.admin_socket, relative to the
-// config file's folder. "" means the admin API is off.
-func AdminSocketPath(cfg *Config) string {
-	p := cfg.General.AdminSocket
-	if p == "" || filepath.IsAbs(p) {
-		return p
-	}
-	return filepath.Join(cfg.Dir, p)
-}
-
 // maxSocketPath is the longest path a unix socket can be bound to on Linux
 // (sun_path is 108 bytes with the terminating NUL).
 const maxSocketPath = 107
@@ -92,7 +81,8 @@ func listenAdminSocket(path string, log *slog.Logger) (net.Listener, os.FileInfo
 	if err := clearStaleSocket(path, log); err != nil {
 		return nil, nil, err
 	}
-	dir, err := os.MkdirTemp(filepath.Dir(path), ".xtokend-admin-")
+	// A short name: the temporary path must fit in sun_path too.
+	dir, err := os.MkdirTemp(filepath.Dir(path), ".xa")
 	if err != nil {
 		return nil, nil, fmt.Errorf("server: admin socket %s: %w", path, err)
 	}

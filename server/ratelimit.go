@@ -19,7 +19,10 @@ import (
 // busy NAT or a carrier-grade gateway: 20 new connections a second with a
 // burst of 100, and 5 failed logins a minute with a burst of 10, per address.
 // IPv6 clients are keyed by their /64, since anyone holding one address
-// usually holds the whole prefix.
+// usually holds the whole prefix. Loopback is exempt by default: the load
+// tools and tests run there, and anyone on the machine is past this defence.
+// (Behind a local TCP proxy every client is loopback: list nothing in exempt
+// then, and know that the limits see only the proxy's address.)
 
 // LimitOptions is the [limits] section.
 //
@@ -29,13 +32,20 @@ import (
 //	failed_logins_per_minute = 5.0 # failed SASL attempts per client address; 0 = no limit
 //	failed_login_burst = 10
 //	max_tracked_addresses = 100000 # bound on the memory the limiters use
+//	exempt = ["127.0.0.0/8", "::1/128"] # addresses never limited
+//
+// The zero LimitOptions (a Config built in code) limits nothing.
 type LimitOptions struct {
-	ConnectionsPerSecond  float64 `toml:"connections_per_second"`
-	ConnectionBurst       int     `toml:"connection_burst"`
-	FailedLoginsPerMinute float64 `toml:"failed_logins_per_minute"`
-	FailedLoginBurst      int     `toml:"failed_login_burst"`
-	MaxTrackedAddresses   int     `toml:"max_tracked_addresses"`
+	ConnectionsPerSecond  float64  `toml:"connections_per_second"`
+	ConnectionBurst       int      `toml:"connection_burst"`
+	FailedLoginsPerMinute float64  `toml:"failed_logins_per_minute"`
+	FailedLoginBurst      int      `toml:"failed_login_burst"`
+	MaxTrackedAddresses   int      `toml:"max_tracked_addresses"` // 0 means 100000
+	Exempt                []string `toml:"exempt"`                // CIDR prefixes or addresses
 }
+
+// defaultMaxTracked is the bound on tracked addresses when none is set.
+const defaultMaxTracked = 100000
 
 // DefaultLimitOptions are the limits of a config without a [limits] section.
 func DefaultLimitOptions() LimitOptions {
@@ -44,7 +54,8 @@ func DefaultLimitOptions() LimitOptions {
 		ConnectionBurst:       100,
 		FailedLoginsPerMinute: 5,
 		FailedLoginBurst:      10,
-		MaxTrackedAddresses:   100000,
+		MaxTrackedAddresses:   defaultMaxTracked,
+		Exempt:                []string{"127.0.0.0/8", "::1/128"},
 	}
 }
 
@@ -60,10 +71,29 @@ func (o LimitOptions) Validate() error {
 		return fmt.Errorf("server: limits: failed_logins_per_minute is %v, must be 0 (off) or more", o.FailedLoginsPerMinute)
 	case o.FailedLoginsPerMinute > 0 && o.FailedLoginBurst < 1:
 		return fmt.Errorf("server: limits: failed_login_burst is %d, must be 1 or more", o.FailedLoginBurst)
-	case o.MaxTrackedAddresses < 1:
-		return fmt.Errorf("server: limits: max_tracked_addresses is %d, must be 1 or more", o.MaxTrackedAddresses)
+	case o.MaxTrackedAddresses < 0:
+		return fmt.Errorf("server: limits: max_tracked_addresses is %d, must be 1 or more (0: the default)", o.MaxTrackedAddresses)
 	}
-	return nil
+	_, err := parseExempt(o.Exempt)
+	return err
+}
+
+// parseExempt reads the exempt list: prefixes ("10.0.0.0/8") or single
+// addresses ("192.0.2.1").
+func parseExempt(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range list {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, err2 := netip.ParseAddr(s)
+			if err2 != nil {
+				return nil, fmt.Errorf("server: limits: exempt: %q is neither an address nor a prefix like 10.0.0.0/8", s)
+			}
+			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // Limiter holds both per-address limiters of a server. A nil *Limiter allows
@@ -71,6 +101,7 @@ func (o LimitOptions) Validate() error {
 type Limiter struct {
 	conns  *ipBuckets // nil: no limit
 	logins *ipBuckets // nil: no limit
+	exempt []netip.Prefix
 	now    func() time.Time
 }
 
@@ -79,14 +110,33 @@ func NewLimiter(opts LimitOptions) (*Limiter, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	l := &Limiter{now: time.Now}
+	exempt, _ := parseExempt(opts.Exempt)
+	l := &Limiter{now: time.Now, exempt: exempt}
+	max := opts.MaxTrackedAddresses
+	if max == 0 {
+		max = defaultMaxTracked
+	}
 	if opts.ConnectionsPerSecond > 0 {
-		l.conns = newIPBuckets(opts.ConnectionsPerSecond, opts.ConnectionBurst, opts.MaxTrackedAddresses)
+		l.conns = newIPBuckets(opts.ConnectionsPerSecond, opts.ConnectionBurst, max)
 	}
 	if opts.FailedLoginsPerMinute > 0 {
-		l.logins = newIPBuckets(opts.FailedLoginsPerMinute/60, opts.FailedLoginBurst, opts.MaxTrackedAddresses)
+		l.logins = newIPBuckets(opts.FailedLoginsPerMinute/60, opts.FailedLoginBurst, max)
 	}
 	return l, nil
+}
+
+// key is the bucket of remote, or "" when remote is exempt.
+func (l *Limiter) key(remote string) string {
+	if len(l.exempt) > 0 {
+		if a, ok := parseRemote(remote); ok {
+			for _, p := range l.exempt {
+				if p.Contains(a) {
+					return ""
+				}
+			}
+		}
+	}
+	return limitKey(remote)
 }
 
 // AllowConnection reports whether a new connection from remoteIP may proceed,
@@ -95,7 +145,8 @@ func (l *Limiter) AllowConnection(remoteIP string) bool {
 	if l == nil || l.conns == nil {
 		return true
 	}
-	return l.conns.take(limitKey(remoteIP), l.now())
+	k := l.key(remoteIP)
+	return k == "" || l.conns.take(k, l.now())
 }
 
 // AllowLogin reports whether a login attempt from remoteIP may proceed, and
@@ -104,7 +155,8 @@ func (l *Limiter) AllowLogin(remoteIP string) bool {
 	if l == nil || l.logins == nil {
 		return true
 	}
-	return l.logins.take(limitKey(remoteIP), l.now())
+	k := l.key(remoteIP)
+	return k == "" || l.logins.take(k, l.now())
 }
 
 // LoginSucceeded refunds the charge of an attempt AllowLogin allowed.
@@ -112,7 +164,9 @@ func (l *Limiter) LoginSucceeded(remoteIP string) {
 	if l == nil || l.logins == nil {
 		return
 	}
-	l.logins.refund(limitKey(remoteIP), l.now())
+	if k := l.key(remoteIP); k != "" {
+		l.logins.refund(k, l.now())
+	}
 }
 
 // limitKey is the bucket of a client address: the address itself for IPv4,
@@ -120,20 +174,29 @@ func (l *Limiter) LoginSucceeded(remoteIP string) {
 // key (a unix socket's peer, say) rather than an error, so a limiter never
 // refuses for want of parsing.
 func limitKey(remote string) string {
-	addr, err := netip.ParseAddr(remote)
-	if err != nil {
-		ap, err2 := netip.ParseAddrPort(remote)
-		if err2 != nil {
-			return remote
-		}
-		addr = ap.Addr()
+	addr, ok := parseRemote(remote)
+	if !ok {
+		return remote
 	}
-	addr = addr.Unmap().WithZone("")
 	if addr.Is6() {
 		p, _ := addr.Prefix(64)
 		return p.String()
 	}
 	return addr.String()
+}
+
+// parseRemote reads "ip" or "ip:port" as an address without zone or
+// IPv4-in-IPv6 mapping.
+func parseRemote(remote string) (netip.Addr, bool) {
+	addr, err := netip.ParseAddr(remote)
+	if err != nil {
+		ap, err2 := netip.ParseAddrPort(remote)
+		if err2 != nil {
+			return netip.Addr{}, false
+		}
+		addr = ap.Addr()
+	}
+	return addr.Unmap().WithZone(""), true
 }
 
 // ipBuckets is a token bucket per key with a bounded number of keys.

@@ -27,16 +27,16 @@ func TestLimitOptionsValidate(t *testing.T) {
 	if err := DefaultLimitOptions().Validate(); err != nil {
 		t.Fatalf("defaults: %v", err)
 	}
-	off := LimitOptions{MaxTrackedAddresses: 1}
-	if err := off.Validate(); err != nil {
-		t.Fatalf("all off: %v", err)
+	if err := (LimitOptions{}).Validate(); err != nil {
+		t.Fatalf("the zero value: %v", err)
 	}
 	for name, mutate := range map[string]func(*LimitOptions){
 		"connections_per_second":   func(o *LimitOptions) { o.ConnectionsPerSecond = -1 },
 		"connection_burst":         func(o *LimitOptions) { o.ConnectionBurst = 0 },
 		"failed_logins_per_minute": func(o *LimitOptions) { o.FailedLoginsPerMinute = -0.5 },
 		"failed_login_burst":       func(o *LimitOptions) { o.FailedLoginBurst = -3 },
-		"max_tracked_addresses":    func(o *LimitOptions) { o.MaxTrackedAddresses = 0 },
+		"max_tracked_addresses":    func(o *LimitOptions) { o.MaxTrackedAddresses = -1 },
+		"exempt":                   func(o *LimitOptions) { o.Exempt = []string{"10.0.0.0/8", "localhost"} },
 	} {
 		o := DefaultLimitOptions()
 		mutate(&o)
@@ -159,6 +159,32 @@ func TestLimiterBounded(t *testing.T) {
 	l.AllowConnection("10.9.9.9")
 	if n := l.conns.len(); n != 1 {
 		t.Fatalf("%d addresses tracked after the sweep, want 1", n)
+	}
+}
+
+func TestLimiterExempt(t *testing.T) {
+	opts := LimitOptions{ConnectionsPerSecond: 1, ConnectionBurst: 1, FailedLoginsPerMinute: 1, FailedLoginBurst: 1,
+		Exempt: []string{"127.0.0.0/8", "::1", "2001:db8:aa::/48"}}
+	l, _ := newTestLimiter(t, opts)
+	for _, ip := range []string{"127.0.0.1", "127.9.9.9:1234", "::1", "[::1]:5222", "::ffff:127.0.0.1", "2001:db8:aa:1::1"} {
+		for i := range 5 {
+			if !l.AllowConnection(ip) || !l.AllowLogin(ip) {
+				t.Fatalf("exempt %s limited at try %d", ip, i)
+			}
+		}
+	}
+	if l.conns.len() != 0 || l.logins.len() != 0 {
+		t.Error("exempt addresses were tracked")
+	}
+	if !l.AllowConnection("192.0.2.1") || l.AllowConnection("192.0.2.1") {
+		t.Error("a non-exempt address was not limited")
+	}
+	// The zero options limit nothing.
+	zero, _ := newTestLimiter(t, LimitOptions{})
+	for range 1000 {
+		if !zero.AllowConnection("192.0.2.1") || !zero.AllowLogin("192.0.2.1") {
+			t.Fatal("the zero LimitOptions limited")
+		}
 	}
 }
 
