@@ -1,7 +1,7 @@
 package sasl
 
 import (
-	"hash/maphash"
+	"encoding/binary"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -19,15 +19,17 @@ const replayShards = 64
 // once, until they can no longer verify. It is shared by every host (a reload
 // makes new verifiers but keeps the cache) and safe for concurrent use.
 //
-// An entry is a 128 bit keyed hash of (host, node, OTP || NONCE): fixed size,
-// cheap to compare, and not something a client can aim collisions at, since
-// the key is random and never leaves the process. The cache never forgets a
-// token that could still verify: when it holds max live entries it refuses
-// new ones (temporary-auth-failure) rather than evict them.
+// An entry is the first 128 bits of the token's signature, which is already a
+// keyed hash of (host, node, OTP || NONCE): HMAC-SHA256 under the host's
+// secret of OTP || NONCE || node "@" host. It is fixed size and cheap to
+// compare, only verified tokens reach the cache, and no client can make two
+// valid signatures collide without the secret. (It is not secret either: the
+// client sent it.) The cache never forgets a token that could still verify:
+// when it holds max live entries it refuses new ones (temporary-auth-failure)
+// rather than evict them.
 type ReplayCache struct {
 	max    int64
 	count  atomic.Int64 // live entries over all shards
-	seeds  [2]maphash.Seed
 	shards [replayShards]replayShard
 }
 
@@ -48,7 +50,6 @@ func NewReplayCache(max int) *ReplayCache {
 		max = DefaultReplayCacheSize
 	}
 	c := &ReplayCache{max: int64(max)}
-	c.seeds[0], c.seeds[1] = maphash.MakeSeed(), maphash.MakeSeed()
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.entries = make(map[replayKey]int64)
@@ -61,27 +62,15 @@ func NewReplayCache(max int) *ReplayCache {
 // Len returns the number of tokens held, expired ones not yet dropped included.
 func (c *ReplayCache) Len() int { return int(c.count.Load()) }
 
-// key hashes the tuple; NUL separates the parts, which cannot hold one.
-func (c *ReplayCache) key(host string, node, digits []byte) replayKey {
-	var k replayKey
-	for i := range k {
-		var h maphash.Hash
-		h.SetSeed(c.seeds[i])
-		h.WriteString(host)
-		h.WriteByte(0)
-		h.Write(node)
-		h.WriteByte(0)
-		h.Write(digits)
-		k[i] = h.Sum64()
-	}
-	return k
+// replayKeyOf is the cache's key for a verified token's signature.
+func replayKeyOf(sig *[32]byte) replayKey {
+	return replayKey{binary.LittleEndian.Uint64(sig[:8]), binary.LittleEndian.Uint64(sig[8:16])}
 }
 
-// use records the token (host, node, digits) as used until expiresAt (Unix
+// use records the token whose signature gives k as used until expiresAt (Unix
 // seconds), at time now. It fails with not-authorized if the token is already
 // held, and with temporary-auth-failure if the cache is full of live tokens.
-func (c *ReplayCache) use(host string, node, digits []byte, expiresAt, now int64) *Error {
-	k := c.key(host, node, digits)
+func (c *ReplayCache) use(k replayKey, expiresAt, now int64) *Error {
 	s := &c.shards[k[0]%replayShards]
 	s.mu.Lock()
 	defer s.mu.Unlock()

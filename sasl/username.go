@@ -29,34 +29,45 @@ func normalizeUsername(buf, authcid []byte) ([]byte, *Error) {
 			ascii = false
 		case c >= 'A' && c <= 'Z':
 			upper = true
+		case forbiddenInLocalpart[c]:
+			return nil, errInvalidUsername
 		}
 		if !ascii {
 			break
 		}
 	}
-	var node []byte
-	switch {
-	case ascii && !upper:
-		node = authcid
-	case ascii:
-		node = append(buf[:0], authcid...)
+	if ascii {
+		if len(authcid) > maxLocalpart {
+			return nil, errInvalidUsername
+		}
+		if !upper {
+			return authcid, nil
+		}
+		node := append(buf[:0], authcid...)
 		for i, c := range node {
 			if c >= 'A' && c <= 'Z' {
 				node[i] = c + 'a' - 'A'
 			}
 		}
-	default:
-		if !utf8.Valid(authcid) {
-			return nil, errInvalidUsername
-		}
-		var err error
-		node, err = precis.UsernameCaseMapped.Append(buf[:0], authcid)
-		if err != nil {
-			return nil, errInvalidUsername
-		}
+		return node, nil
 	}
-	if len(node) == 0 || len(node) > maxLocalpart || bytes.ContainsAny(node, `"&'/:<>@`) {
+	if !utf8.Valid(authcid) {
+		return nil, errInvalidUsername
+	}
+	node, err := precis.UsernameCaseMapped.Append(buf[:0], authcid)
+	if err != nil || len(node) == 0 || len(node) > maxLocalpart || bytes.ContainsAny(node, forbiddenChars) {
 		return nil, errInvalidUsername
 	}
 	return node, nil
 }
+
+// forbiddenChars may not be in a localpart though PRECIS allows them
+// (RFC 7622 section 3.3.1).
+const forbiddenChars = `"&'/:<>@`
+
+var forbiddenInLocalpart = func() (t [256]bool) {
+	for _, c := range []byte(forbiddenChars) {
+		t[c] = true
+	}
+	return t
+}()
