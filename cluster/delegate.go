@@ -1,0 +1,90 @@
+package cluster
+
+import (
+	"log/slog"
+	"strings"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// Messages a node sends another over memberlist (SendReliable).
+const msgKeys byte = 1
+
+// delegate is the node's side of memberlist: it carries the RAM key set in
+// push/pull and hears of members coming and going. memberlist calls the
+// event methods with its own locks held, so they only touch the node's
+// state and never call back into memberlist.
+type delegate struct{ n *Node }
+
+// NodeMeta advertises where this node's links listen.
+func (d *delegate) NodeMeta(limit int) []byte {
+	if len(d.n.linkAddr) > limit {
+		return nil
+	}
+	return []byte(d.n.linkAddr)
+}
+
+func (d *delegate) NotifyMsg(b []byte) {
+	if len(b) == 0 || b[0] != msgKeys {
+		d.n.log.Warn("cluster: unknown memberlist message dropped")
+		return
+	}
+	d.mergeKeys(b[1:])
+}
+
+func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
+
+// LocalState is the whole key set: a joining node receives it inside Join.
+func (d *delegate) LocalState(join bool) []byte { return d.n.keys.encode() }
+
+func (d *delegate) MergeRemoteState(buf []byte, join bool) { d.mergeKeys(buf) }
+
+func (d *delegate) mergeKeys(buf []byte) {
+	remote, err := decodeKeys(buf)
+	if err != nil {
+		d.n.log.Error("cluster: a peer sent a key set that does not decode", "err", err)
+		return
+	}
+	for _, id := range d.n.keys.merge(remote) {
+		d.n.log.Warn("cluster: a RAM key was replaced by an older one from another part of the cluster; tokens minted with the old one no longer verify",
+			"host", id.host, "key", id.name)
+		if d.n.hooks.KeyReplaced != nil {
+			d.n.hooks.KeyReplaced(id.host, id.name)
+		}
+	}
+}
+
+func (d *delegate) NotifyJoin(m *memberlist.Node) { d.n.nudge() }
+
+// NotifyLeave drops the sessions of a node that left or died.
+func (d *delegate) NotifyLeave(m *memberlist.Node) {
+	if m.Name == d.n.name {
+		return
+	}
+	d.n.dir.drop(m.Name)
+	d.n.nudge()
+}
+
+func (d *delegate) NotifyUpdate(m *memberlist.Node) { d.n.nudge() }
+
+// memberlistLog turns memberlist's "[LEVEL] memberlist: text" lines into
+// slog records. memberlist never logs key material.
+type memberlistLog struct{ log *slog.Logger }
+
+func (w *memberlistLog) Write(p []byte) (int, error) {
+	line := strings.TrimSpace(string(p))
+	level := slog.LevelInfo
+	for prefix, l := range map[string]slog.Level{"[DEBUG]": slog.LevelDebug, "[INFO]": slog.LevelInfo, "[WARN]": slog.LevelWarn, "[ERR]": slog.LevelError} {
+		if strings.HasPrefix(line, prefix) {
+			level, line = l, strings.TrimSpace(strings.TrimPrefix(line, prefix))
+			break
+		}
+	}
+	// memberlist reports at INFO what is routine for a cluster; keep the
+	// server's log for what needs a reader.
+	if level == slog.LevelInfo {
+		level = slog.LevelDebug
+	}
+	w.log.Log(nil, level, line)
+	return len(p), nil
+}

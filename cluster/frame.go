@@ -1,0 +1,169 @@
+package cluster
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// A link carries frames: a 4-byte big-endian length, then that many bytes,
+// the first of which is the frame's kind.
+//
+//	hello        name, instance id (16 bytes), protocol version   first frame each way
+//	stanza       the stanza's bytes                                  dialler -> listener
+//	replay?      request id, host, node, token id, expiry            dialler -> listener
+//	replay!      request id, result                                  listener -> dialler
+//	sessions     version, full JIDs                                  dialler -> listener, second frame
+//	session      version, bound?, full JID                           dialler -> listener
+//
+// Each node dials its own link to every other member and sends on it; the
+// links it accepts it only reads from (and answers replay requests on). So a
+// pair of nodes holds two connections, each with one writer, and the order a
+// node sends its session changes in is the order its peers see them.
+
+const (
+	kindHello byte = iota + 1
+	kindStanza
+	kindReplayReq
+	kindReplayResp
+	kindSessions
+	kindSession
+)
+
+const (
+	protocolVersion = 1
+	// maxFrame bounds what a peer can make this node allocate. A session
+	// snapshot of a busy node is the largest frame.
+	maxFrame = 16 << 20
+)
+
+// Replay results.
+const (
+	replayFresh = 0
+	replayUsed  = 1
+	replayFull  = 2
+)
+
+// frame is a decoded frame; which fields mean something depends on kind.
+type frame struct {
+	kind     byte
+	name     string   // hello
+	instance [16]byte // hello
+	version  uint64   // hello: protocol; sessions, session: the sender's session version
+	payload  []byte   // stanza
+	id       uint64   // replay?, replay!
+	host     string   // replay?
+	node     string   // replay?
+	tokenID  []byte   // replay?
+	expiry   int64    // replay?: unix nanoseconds
+	result   uint64   // replay!
+	jids     []string // sessions
+	jid      string   // session
+	bound    bool     // session
+}
+
+func (f *frame) encode() []byte {
+	e := &encoder{b: make([]byte, 4, 64)}
+	e.b = append(e.b, f.kind)
+	switch f.kind {
+	case kindHello:
+		e.string(f.name)
+		e.fixed(f.instance[:])
+		e.uint(f.version)
+	case kindStanza:
+		e.fixed(f.payload)
+	case kindReplayReq:
+		e.uint(f.id)
+		e.string(f.host)
+		e.string(f.node)
+		e.bytes(f.tokenID)
+		e.int(f.expiry)
+	case kindReplayResp:
+		e.uint(f.id)
+		e.uint(f.result)
+	case kindSessions:
+		e.uint(f.version)
+		e.uint(uint64(len(f.jids)))
+		for _, j := range f.jids {
+			e.string(j)
+		}
+	case kindSession:
+		e.uint(f.version)
+		e.bool(f.bound)
+		e.string(f.jid)
+	}
+	binary.BigEndian.PutUint32(e.b, uint32(len(e.b)-4))
+	return e.b
+}
+
+// parseFrame decodes a frame's body (kind and fields, without the length).
+func parseFrame(body []byte) (frame, error) {
+	if len(body) == 0 {
+		return frame{}, errors.New("empty frame")
+	}
+	f := frame{kind: body[0]}
+	d := &decoder{b: body[1:]}
+	switch f.kind {
+	case kindHello:
+		f.name = d.string()
+		d.fixed(f.instance[:])
+		f.version = d.uint()
+	case kindStanza:
+		f.payload = append([]byte(nil), d.b...)
+		d.b = nil
+		if len(f.payload) == 0 {
+			return frame{}, errors.New("empty stanza")
+		}
+	case kindReplayReq:
+		f.id = d.uint()
+		f.host = d.string()
+		f.node = d.string()
+		f.tokenID = d.bytes()
+		f.expiry = d.int()
+	case kindReplayResp:
+		f.id = d.uint()
+		f.result = d.uint()
+		if d.err == nil && f.result > replayFull {
+			return frame{}, fmt.Errorf("unknown replay result %d", f.result)
+		}
+	case kindSessions:
+		f.version = d.uint()
+		n := d.count(1)
+		f.jids = make([]string, 0, n)
+		for i := 0; i < n && d.err == nil; i++ {
+			f.jids = append(f.jids, d.string())
+		}
+	case kindSession:
+		f.version = d.uint()
+		f.bound = d.bool()
+		f.jid = d.string()
+	default:
+		return frame{}, fmt.Errorf("unknown frame kind %d", f.kind)
+	}
+	if err := d.done(); err != nil {
+		return frame{}, fmt.Errorf("frame kind %d: %v", f.kind, err)
+	}
+	return f, nil
+}
+
+// readFrame reads one frame. buf is reused between calls when big enough.
+func readFrame(r io.Reader, buf []byte) (frame, []byte, error) {
+	var hdr [4]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return frame{}, buf, err
+	}
+	n := binary.BigEndian.Uint32(hdr[:])
+	if n == 0 || n > maxFrame {
+		return frame{}, buf, fmt.Errorf("frame of %d bytes (limit %d)", n, maxFrame)
+	}
+	if cap(buf) < int(n) {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return frame{}, buf, err
+	}
+	f, err := parseFrame(buf)
+	return f, buf, err
+}

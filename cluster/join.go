@@ -1,0 +1,120 @@
+package cluster
+
+import (
+	"net"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// joinOrBootstrap runs once per node, in the background of Start.
+//
+// Without seeds the node starts a cluster: it generates the RAM keys. With
+// seeds it tries them until one answers; memberlist's push/pull inside Join
+// hands it the cluster's keys, and it generates only those the cluster lacks.
+// When no seed answers within join_timeout it starts alone after all, logs
+// why, and keeps trying the seeds: when it reaches them, the key merge picks
+// one key per (host, name) for everyone.
+func (n *Node) joinOrBootstrap() {
+	defer n.wg.Done()
+	seeds := n.seeds()
+	if len(seeds) == 0 {
+		n.becomeReady("started a new cluster (no seeds to join)")
+		return
+	}
+	deadline := time.Now().Add(n.opts.JoinTimeout.Duration)
+	wait := 100 * time.Millisecond
+	for {
+		if n.tryJoin(seeds) {
+			n.becomeReady("joined the cluster")
+			break
+		}
+		if time.Now().After(deadline) {
+			n.log.Warn("cluster: no seed answered within join_timeout; starting a cluster alone and still looking for the seeds",
+				"join", seeds, "join_timeout", n.opts.JoinTimeout.Duration)
+			n.becomeReady("started a new cluster (seeds unreachable)")
+			break
+		}
+		if !n.sleep(wait) {
+			return
+		}
+		wait = min(wait*2, 2*time.Second)
+	}
+	// A node alone (its peers all gone, or a partition that outlived
+	// memberlist's memory of the dead) looks for the seeds again.
+	for n.sleep(5 * time.Second) {
+		if n.ml.NumMembers() <= 1 {
+			n.tryJoin(seeds)
+		}
+	}
+}
+
+// tryJoin reports whether the node now has company.
+func (n *Node) tryJoin(seeds []string) bool {
+	if _, err := n.ml.Join(seeds); err != nil {
+		n.log.Debug("cluster: join attempt failed", "join", seeds, "err", err)
+	}
+	return n.ml.NumMembers() > 1
+}
+
+// seeds is the join list without this node's own gossip address, so one
+// list can be given to every node.
+func (n *Node) seeds() []string {
+	self := n.ml.LocalNode()
+	var out []string
+	for _, s := range n.opts.Join {
+		host, port, err := net.SplitHostPort(s)
+		if err == nil && port == strconv.Itoa(int(self.Port)) {
+			if ips, err := net.LookupIP(host); err == nil && slices.ContainsFunc(ips, self.Addr.Equal) {
+				continue
+			}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// becomeReady generates the RAM keys the cluster lacks, sends them to the
+// other members, and opens Ready.
+func (n *Node) becomeReady(how string) {
+	made, err := n.keys.ensure(n.hooks.RAMKeys, time.Now())
+	if err != nil {
+		// crypto/rand failed: nothing sensible can go on.
+		n.log.Error(err.Error())
+		return
+	}
+	if made != nil {
+		n.pushKeys(made)
+	}
+	n.checkKeySizes()
+	n.log.Info("cluster: "+how, "members", n.ml.NumMembers())
+	n.readyOnce.Do(func() { close(n.ready) })
+	n.nudge()
+}
+
+// pushKeys sends newly generated keys to every member over memberlist's
+// encrypted TCP (a 2048-byte key does not fit a gossip packet). A member
+// that misses it still gets it at the next push/pull.
+func (n *Node) pushKeys(encoded []byte) {
+	msg := append([]byte{msgKeys}, encoded...)
+	for _, m := range n.ml.Members() {
+		if m.Name == n.name {
+			continue
+		}
+		if err := n.ml.SendReliable(m, msg); err != nil {
+			n.log.Debug("cluster: pushing RAM keys failed; push/pull will carry them", "peer", m.Name, "err", err)
+		}
+	}
+}
+
+// checkKeySizes logs a key whose size differs from this node's
+// ram_key_size: the nodes' configurations disagree. The cluster's key is
+// used regardless, so that every node verifies every token.
+func (n *Node) checkKeySizes() {
+	for _, w := range n.hooks.RAMKeys {
+		if k, ok := n.keys.get(w.Host, w.Name); ok && len(k) != w.Size {
+			n.log.Error("cluster: the cluster's RAM key has another size than this node's ram_key_size; using the cluster's",
+				"host", w.Host, "key", w.Name, "cluster_size", len(k), "ram_key_size", w.Size)
+		}
+	}
+}

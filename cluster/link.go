@@ -1,0 +1,441 @@
+package cluster
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+)
+
+const (
+	handshakeTimeout = 10 * time.Second
+	writeTimeout     = 10 * time.Second
+	// sendQueue is how many frames wait for a slow peer before the link is
+	// dropped (and re-made with a fresh session snapshot).
+	sendQueue = 4096
+)
+
+var errLinkClosed = errors.New("cluster: link closed")
+
+// outLink is this node's connection to one peer: the only way it sends to
+// that peer. One writer goroutine drains the queue; one reader takes the
+// replies to replay requests.
+type outLink struct {
+	n     *Node
+	peer  string
+	conn  net.Conn
+	queue chan []byte
+	done  chan struct{}
+	once  sync.Once
+
+	mu      sync.Mutex
+	nextID  uint64
+	pending map[uint64]chan uint64
+}
+
+// send queues an encoded frame; it never blocks. A full queue means the
+// peer is not keeping up: the link is dropped rather than let memory grow.
+func (l *outLink) send(b []byte) error {
+	select {
+	case <-l.done:
+		return errLinkClosed
+	default:
+	}
+	select {
+	case l.queue <- b:
+		return nil
+	default:
+		l.n.log.Warn("cluster: link send queue full; dropping the link", "peer", l.peer)
+		l.close()
+		return errLinkClosed
+	}
+}
+
+func (l *outLink) close() {
+	l.once.Do(func() {
+		close(l.done)
+		l.conn.Close()
+		l.n.mu.Lock()
+		if l.n.out[l.peer] == l {
+			delete(l.n.out, l.peer)
+		}
+		l.n.mu.Unlock()
+		l.mu.Lock()
+		for id, ch := range l.pending {
+			close(ch)
+			delete(l.pending, id)
+		}
+		l.mu.Unlock()
+		l.n.nudge()
+	})
+}
+
+func (l *outLink) writeLoop() {
+	defer l.n.wg.Done()
+	w := bufio.NewWriterSize(l.conn, 32<<10)
+	for {
+		select {
+		case <-l.done:
+			return
+		case b := <-l.queue:
+			l.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+			_, err := w.Write(b)
+			// Write what is queued in one go, then flush.
+			for err == nil && len(l.queue) > 0 {
+				_, err = w.Write(<-l.queue)
+			}
+			if err == nil {
+				err = w.Flush()
+			}
+			if err != nil {
+				l.n.log.Debug("cluster: link write failed", "peer", l.peer, "err", err)
+				l.close()
+				return
+			}
+		}
+	}
+}
+
+func (l *outLink) readLoop() {
+	defer l.n.wg.Done()
+	defer l.close()
+	r := bufio.NewReader(l.conn)
+	var buf []byte
+	for {
+		var f frame
+		var err error
+		f, buf, err = readFrame(r, buf)
+		if err != nil {
+			return
+		}
+		if f.kind != kindReplayResp {
+			l.n.log.Warn("cluster: unexpected frame on an outgoing link", "peer", l.peer, "kind", f.kind)
+			return
+		}
+		l.mu.Lock()
+		ch, ok := l.pending[f.id]
+		delete(l.pending, f.id)
+		l.mu.Unlock()
+		if ok {
+			ch <- f.result
+		}
+	}
+}
+
+// request sends a replay request and waits for its answer.
+func (l *outLink) request(ctx context.Context, f frame) (uint64, error) {
+	ch := make(chan uint64, 1)
+	l.mu.Lock()
+	l.nextID++
+	f.id = l.nextID
+	if l.pending == nil {
+		l.pending = make(map[uint64]chan uint64)
+	}
+	l.pending[f.id] = ch
+	l.mu.Unlock()
+	if err := l.send(f.encode()); err != nil {
+		return 0, err
+	}
+	select {
+	case r, ok := <-ch:
+		if !ok {
+			return 0, fmt.Errorf("cluster: link to %q closed before it answered", l.peer)
+		}
+		return r, nil
+	case <-ctx.Done():
+		l.mu.Lock()
+		delete(l.pending, f.id)
+		l.mu.Unlock()
+		return 0, ctx.Err()
+	}
+}
+
+// link returns the link to a live peer, dialling it when there is none.
+// Concurrent callers for one peer share one dial.
+func (n *Node) link(ctx context.Context, peer string) (*outLink, error) {
+	for {
+		n.mu.Lock()
+		if n.stopped {
+			n.mu.Unlock()
+			return nil, ErrStopped
+		}
+		if l := n.out[peer]; l != nil {
+			n.mu.Unlock()
+			return l, nil
+		}
+		if ch, ok := n.dialing[peer]; ok {
+			n.mu.Unlock()
+			select {
+			case <-ch:
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		ch := make(chan struct{})
+		n.dialing[peer] = ch
+		n.mu.Unlock()
+		l, err := n.dial(ctx, peer)
+		n.mu.Lock()
+		delete(n.dialing, peer)
+		close(ch)
+		n.mu.Unlock()
+		return l, err
+	}
+}
+
+func (n *Node) dial(ctx context.Context, peer string) (*outLink, error) {
+	m, ok := n.member(peer)
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownNode, peer)
+	}
+	addr := string(m.Meta)
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: node %q advertises no link address", peer)
+	}
+	if host == "" {
+		addr = net.JoinHostPort(m.Addr.String(), port)
+	}
+	ctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
+	defer cancel()
+	d := tls.Dialer{Config: n.clientTLS}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: link to %q at %s: %v", peer, addr, err)
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	if err := n.hello(conn, peer); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("cluster: link to %q at %s: %v", peer, addr, err)
+	}
+	conn.SetDeadline(time.Time{})
+	l := &outLink{n: n, peer: peer, conn: conn, queue: make(chan []byte, sendQueue), done: make(chan struct{})}
+
+	// Register the link and queue the session snapshot under sessMu, so no
+	// session change slips between the snapshot and the link's first op.
+	n.sessMu.Lock()
+	n.mu.Lock()
+	if n.stopped {
+		n.mu.Unlock()
+		n.sessMu.Unlock()
+		conn.Close()
+		return nil, ErrStopped
+	}
+	if old := n.out[peer]; old != nil {
+		// Lost a race with another dial; keep the one already in use.
+		n.mu.Unlock()
+		n.sessMu.Unlock()
+		conn.Close()
+		return old, nil
+	}
+	n.out[peer] = l
+	n.wg.Add(2)
+	n.mu.Unlock()
+	l.queue <- n.snapshotLocked().encode()
+	n.sessMu.Unlock()
+	go l.writeLoop()
+	go l.readLoop()
+	n.log.Debug("cluster: link up", "peer", peer)
+	return l, nil
+}
+
+// hello exchanges hello frames; want is the peer's expected name, "" on the
+// accepting side (which then checks the name is a live member).
+func (n *Node) hello(conn net.Conn, want string) error {
+	mine := frame{kind: kindHello, name: n.name, instance: n.instance, version: protocolVersion}
+	if _, err := conn.Write(mine.encode()); err != nil {
+		return err
+	}
+	f, _, err := readFrame(conn, nil)
+	if err != nil {
+		return err
+	}
+	if f.kind != kindHello {
+		return fmt.Errorf("first frame is kind %d, not hello", f.kind)
+	}
+	if f.version != protocolVersion {
+		return fmt.Errorf("peer speaks link protocol %d, this node %d", f.version, protocolVersion)
+	}
+	if want != "" && f.name != want {
+		return fmt.Errorf("peer says it is %q", f.name)
+	}
+	return nil
+}
+
+// keepLinks keeps a link to every live member and drops links to members
+// gone. It wakes on membership events, and every second to retry.
+func (n *Node) keepLinks() {
+	defer n.wg.Done()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	ticks := 0
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-n.wake:
+		case <-tick.C:
+			if ticks++; ticks%30 == 0 {
+				n.replay.sweep(time.Now())
+			}
+		}
+		select {
+		case <-n.ready:
+		default:
+			continue
+		}
+		live := make(map[string]bool)
+		for _, name := range n.Members() {
+			live[name] = true
+		}
+		n.mu.Lock()
+		var gone []*outLink
+		for name, l := range n.out {
+			if !live[name] {
+				gone = append(gone, l)
+			}
+		}
+		var goneIn []*inLink
+		for l := range n.in {
+			if !live[l.peer] {
+				goneIn = append(goneIn, l)
+			}
+		}
+		var missing []string
+		for name := range live {
+			if name != n.name && n.out[name] == nil && n.dialing[name] == nil {
+				missing = append(missing, name)
+			}
+		}
+		n.mu.Unlock()
+		for _, l := range gone {
+			l.close()
+		}
+		for _, l := range goneIn {
+			l.conn.Close()
+		}
+		for _, name := range missing {
+			go func() {
+				if _, err := n.link(n.ctx, name); err != nil {
+					n.log.Debug("cluster: link not up yet", "peer", name, "err", err)
+				}
+			}()
+		}
+	}
+}
+
+// inLink is a connection a peer dialled: this node reads stanzas, replay
+// requests and session changes from it, and writes only replay answers.
+type inLink struct {
+	peer     string
+	instance [16]byte
+	conn     net.Conn
+	gen      uint64 // the directory generation of peer when the link came up
+}
+
+func (n *Node) acceptLinks() {
+	defer n.wg.Done()
+	for {
+		c, err := n.ln.Accept()
+		if err != nil {
+			if n.ctx.Err() != nil {
+				return
+			}
+			n.log.Warn("cluster: accepting a link", "err", err)
+			if !n.sleep(100 * time.Millisecond) {
+				return
+			}
+			continue
+		}
+		n.wg.Add(1)
+		go n.serveLink(c)
+	}
+}
+
+func (n *Node) serveLink(raw net.Conn) {
+	defer n.wg.Done()
+	defer raw.Close()
+	conn := tls.Server(raw, n.serverTLS)
+	conn.SetDeadline(time.Now().Add(handshakeTimeout))
+	if err := conn.Handshake(); err != nil {
+		n.log.Warn("cluster: link handshake refused", "remote", raw.RemoteAddr().String(), "err", err)
+		return
+	}
+	// Read the peer's hello first to learn its name, then answer.
+	f, _, err := readFrame(conn, nil)
+	if err != nil || f.kind != kindHello || f.version != protocolVersion {
+		n.log.Warn("cluster: link without a valid hello", "remote", raw.RemoteAddr().String())
+		return
+	}
+	if _, ok := n.member(f.name); !ok || f.name == n.name {
+		n.log.Debug("cluster: link from a node that is not a live member (yet)", "peer", f.name)
+		return
+	}
+	mine := frame{kind: kindHello, name: n.name, instance: n.instance, version: protocolVersion}
+	if _, err := conn.Write(mine.encode()); err != nil {
+		return
+	}
+	conn.SetDeadline(time.Time{})
+	l := &inLink{peer: f.name, instance: f.instance, conn: conn, gen: n.dir.generation(f.name)}
+	n.mu.Lock()
+	if n.stopped {
+		n.mu.Unlock()
+		return
+	}
+	n.in[l] = struct{}{}
+	n.mu.Unlock()
+	defer func() {
+		n.mu.Lock()
+		delete(n.in, l)
+		n.mu.Unlock()
+	}()
+	n.readLink(l)
+}
+
+func (n *Node) readLink(l *inLink) {
+	r := bufio.NewReader(l.conn)
+	w := bufio.NewWriter(l.conn)
+	var buf []byte
+	for {
+		var f frame
+		var err error
+		f, buf, err = readFrame(r, buf)
+		if err != nil {
+			if n.ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
+				n.log.Debug("cluster: link closed", "peer", l.peer, "err", err)
+			}
+			return
+		}
+		switch f.kind {
+		case kindStanza:
+			if n.hooks.Stanza != nil {
+				n.hooks.Stanza(l.peer, f.payload)
+			}
+		case kindReplayReq:
+			res := n.replay.check(f.host, f.node, f.tokenID, time.Unix(0, f.expiry), time.Now())
+			resp := frame{kind: kindReplayResp, id: f.id, result: res}
+			l.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+			if _, err := w.Write(resp.encode()); err != nil {
+				return
+			}
+			if err := w.Flush(); err != nil {
+				return
+			}
+		case kindSessions, kindSession:
+			if err := n.dir.apply(l, f); err != nil {
+				n.log.Warn("cluster: session directory out of step with a peer; re-syncing", "peer", l.peer, "err", err)
+				return
+			}
+		default:
+			n.log.Warn("cluster: unexpected frame on an incoming link", "peer", l.peer, "kind", f.kind)
+			return
+		}
+	}
+}

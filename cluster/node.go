@@ -1,0 +1,310 @@
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// Hooks are what the server plugs into a node.
+type Hooks struct {
+	// RAMKeys are the RAM keys this node's configuration wants. A node that
+	// starts a cluster generates them; a joining node adopts the cluster's
+	// and generates only the ones the cluster lacks.
+	RAMKeys []RAMKeySpec
+	// Stanza receives the stanzas other nodes route here, with the sending
+	// node's name. It runs on the link's reader: it must hand the stanza off
+	// and return, not block. nil drops them.
+	Stanza func(from string, stanza []byte)
+	// KeyReplaced is told when a RAM key this node already used lost a merge
+	// to an older one (two clusters that met); the server rebuilds that host's
+	// verifier. It must not block.
+	KeyReplaced func(host, name string)
+}
+
+// Errors a caller may want to tell apart.
+var (
+	ErrNotReady    = errors.New("cluster: not joined yet")
+	ErrUnknownNode = errors.New("cluster: no such live node")
+	ErrReplayFull  = errors.New("cluster: replay cache full")
+	ErrStopped     = errors.New("cluster: node stopped")
+)
+
+// Node is this process's member of the cluster.
+type Node struct {
+	opts     Options
+	log      *slog.Logger
+	hooks    Hooks
+	name     string
+	instance [16]byte
+
+	keys   *keySet
+	replay *replayStore
+	dir    *directory
+	ml     *memberlist.Memberlist
+
+	ready     chan struct{}
+	readyOnce sync.Once
+
+	ln        net.Listener
+	linkAddr  string // what NodeMeta advertises
+	serverTLS *tls.Config
+	clientTLS *tls.Config
+
+	mu      sync.Mutex
+	out     map[string]*outLink
+	in      map[*inLink]struct{}
+	dialing map[string]chan struct{}
+	stopped bool
+
+	// sessMu orders session changes with the links they are sent on: a
+	// snapshot and every later change reach each peer in version order.
+	sessMu      sync.Mutex
+	sessVersion uint64
+	local       map[string]struct{}
+
+	wake   chan struct{} // nudges the link keeper
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	stop   sync.Once
+}
+
+// Start binds the gossip and link addresses, loads the secret and returns.
+// Joining the seeds (or starting a cluster alone) goes on in the background;
+// Ready is closed when it is done. The node lives until Stop; ctx bounds
+// Start only. opts is given its defaults and validated here.
+func Start(ctx context.Context, opts Options, logger *slog.Logger, hooks Hooks) (*Node, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	opts = opts.WithDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	for _, k := range hooks.RAMKeys {
+		if k.Size <= 0 {
+			return nil, fmt.Errorf("%s: RAM key %q of host %q has size %d", Section, k.Name, k.Host, k.Size)
+		}
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	secret, warning, err := LoadSecret(opts.SecretFile)
+	if err != nil {
+		return nil, err
+	}
+	if warning != "" {
+		logger.Warn(warning)
+	}
+	sec, err := derive(secret)
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{
+		opts:    opts,
+		log:     logger.With("node", opts.NodeName),
+		hooks:   hooks,
+		name:    opts.NodeName,
+		keys:    newKeySet(),
+		replay:  newReplayStore(opts.ReplayMax),
+		dir:     newDirectory(),
+		ready:   make(chan struct{}),
+		out:     make(map[string]*outLink),
+		in:      make(map[*inLink]struct{}),
+		dialing: make(map[string]chan struct{}),
+		local:   make(map[string]struct{}),
+		wake:    make(chan struct{}, 1),
+	}
+	if _, err := rand.Read(n.instance[:]); err != nil {
+		return nil, fmt.Errorf("%s: %v", Section, err)
+	}
+	if n.serverTLS, n.clientTLS, err = linkTLS(sec.linkKey); err != nil {
+		return nil, err
+	}
+	n.ln, err = net.Listen("tcp", opts.LinkListen)
+	if err != nil {
+		return nil, fmt.Errorf("%s: link_listen %q: %v", Section, opts.LinkListen, err)
+	}
+	n.linkAddr = linkAdvertise(opts, n.ln.Addr())
+
+	conf, err := n.memberlistConfig(sec.gossip)
+	if err != nil {
+		n.ln.Close()
+		return nil, err
+	}
+	n.ml, err = memberlist.Create(conf)
+	if err != nil {
+		n.ln.Close()
+		return nil, fmt.Errorf("%s: bind %q: %v", Section, opts.Bind, err)
+	}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	n.wg.Add(3)
+	go n.acceptLinks()
+	go n.keepLinks()
+	go n.joinOrBootstrap()
+	return n, nil
+}
+
+// linkAdvertise is the NodeMeta peers dial: link_advertise, or ":port" to
+// mean "my gossip address, this port".
+func linkAdvertise(opts Options, bound net.Addr) string {
+	if opts.LinkAdvertise != "" {
+		return opts.LinkAdvertise
+	}
+	return ":" + strconv.Itoa(bound.(*net.TCPAddr).Port)
+}
+
+func (n *Node) memberlistConfig(gossipKey []byte) (*memberlist.Config, error) {
+	conf := memberlist.DefaultLANConfig()
+	conf.Name = n.name
+	host, port, _ := net.SplitHostPort(n.opts.Bind)
+	if host == "" {
+		host = "0.0.0.0"
+	}
+	conf.BindAddr = host
+	conf.BindPort, _ = strconv.Atoi(port)
+	conf.AdvertisePort = conf.BindPort
+	if n.opts.Advertise != "" {
+		ah, ap, _ := net.SplitHostPort(n.opts.Advertise)
+		conf.AdvertiseAddr = ah
+		conf.AdvertisePort, _ = strconv.Atoi(ap)
+	}
+	conf.SecretKey = gossipKey
+	conf.GossipVerifyIncoming = true
+	conf.GossipVerifyOutgoing = true
+	// The label keeps another memberlist cluster on the same network (or a
+	// future incompatible xtokend) from mixing with this one.
+	conf.Label = "xtokend/1"
+	// A node that crashed may come back under its name from a new address.
+	conf.DeadNodeReclaimTime = 30 * time.Second
+	d := &delegate{n: n}
+	conf.Delegate = d
+	conf.Events = d
+	conf.Logger = log.New(&memberlistLog{log: n.log}, "", 0)
+	if n.opts.tune != nil {
+		n.opts.tune(conf)
+	}
+	return conf, nil
+}
+
+// Name is this node's name.
+func (n *Node) Name() string { return n.name }
+
+// Ready is closed once the node has joined a cluster or started one alone.
+// Verifying and minting tokens with RAM keys must wait for it.
+func (n *Node) Ready() <-chan struct{} { return n.ready }
+
+// WaitReady blocks until Ready is closed, ctx ends or the node stops.
+func (n *Node) WaitReady(ctx context.Context) error {
+	select {
+	case <-n.ready:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-n.ctx.Done():
+		return ErrStopped
+	}
+}
+
+// RAMKey returns a copy of the cluster's RAM key named name of host; false
+// before Ready or when the cluster has no such key.
+func (n *Node) RAMKey(host, name string) ([]byte, bool) {
+	select {
+	case <-n.ready:
+	default:
+		return nil, false
+	}
+	return n.keys.get(host, name)
+}
+
+// Members returns the names of the live members, this node included.
+func (n *Node) Members() []string {
+	var names []string
+	for _, m := range n.ml.Members() {
+		if m.State == memberlist.StateAlive || m.State == memberlist.StateSuspect {
+			names = append(names, m.Name)
+		}
+	}
+	return names
+}
+
+// member returns a live member by name.
+func (n *Node) member(name string) (*memberlist.Node, bool) {
+	for _, m := range n.ml.Members() {
+		if m.Name == name && (m.State == memberlist.StateAlive || m.State == memberlist.StateSuspect) {
+			return m, true
+		}
+	}
+	return nil, false
+}
+
+// Stop leaves the cluster (telling the others, so they drop this node's
+// sessions at once rather than after failure detection) and closes every
+// link. ctx bounds the leave.
+func (n *Node) Stop(ctx context.Context) error {
+	var err error
+	n.stop.Do(func() {
+		timeout := 2 * time.Second
+		if dl, ok := ctx.Deadline(); ok {
+			timeout = time.Until(dl)
+		}
+		if e := n.ml.Leave(timeout); e != nil {
+			err = fmt.Errorf("%s: leave: %v", Section, e)
+		}
+		n.cancel()
+		n.mu.Lock()
+		n.stopped = true
+		links := make([]*outLink, 0, len(n.out))
+		for _, l := range n.out {
+			links = append(links, l)
+		}
+		ins := make([]*inLink, 0, len(n.in))
+		for l := range n.in {
+			ins = append(ins, l)
+		}
+		n.mu.Unlock()
+		n.ln.Close()
+		for _, l := range links {
+			l.close()
+		}
+		for _, l := range ins {
+			l.conn.Close()
+		}
+		if e := n.ml.Shutdown(); e != nil && err == nil {
+			err = fmt.Errorf("%s: shutdown: %v", Section, e)
+		}
+		n.wg.Wait()
+	})
+	return err
+}
+
+// nudge asks the link keeper to look at the membership now.
+func (n *Node) nudge() {
+	select {
+	case n.wake <- struct{}{}:
+	default:
+	}
+}
+
+// sleep waits d or until the node stops; false when it stopped.
+func (n *Node) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-n.ctx.Done():
+		return false
+	}
+}

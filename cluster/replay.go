@@ -1,0 +1,198 @@
+package cluster
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Replay protection across the cluster.
+//
+// Each (host, node) pair, that is each user, has owners: the two live
+// members that score highest under rendezvous hashing of (member, host,
+// node). A login asks both owners to check and remember the token id, in
+// parallel, and is fresh only when both had not seen it. Asking a node
+// itself is a map lookup; asking a peer is one round trip on its link.
+//
+// Two owners rather than one keep a single membership change from opening a
+// window: when a node joins it takes at most one of a user's two places, and
+// when one leaves the other still holds the user's tokens. What remains:
+//   - two membership changes inside one token's lifetime (the OTP window,
+//     about 90 seconds by default), or a change racing the login itself, can
+//     move both places to nodes that never saw the token, which could then be
+//     used once more;
+//   - during a partition each side has its own owners, so a token can be used
+//     once on each side;
+//   - an owner that does not answer fails the login (temporary-auth-failure)
+//     until memberlist declares it dead, a few seconds.
+
+const replayReplicas = 2
+
+// replayOwners returns the live members that own (host, node), best first.
+func (n *Node) replayOwners(host, node string) []string {
+	return rendezvous(n.Members(), host, node)
+}
+
+// rendezvous ranks members by a hash of (member, host, node) and returns
+// the top replayReplicas. Every node with the same member list picks the
+// same owners, and a member coming or going moves only the users it owns.
+func rendezvous(members []string, host, node string) []string {
+	type scored struct {
+		name  string
+		score uint64
+	}
+	s := make([]scored, len(members))
+	for i, m := range members {
+		h := sha256.New()
+		h.Write([]byte(m))
+		h.Write([]byte{0})
+		h.Write([]byte(host))
+		h.Write([]byte{0})
+		h.Write([]byte(node))
+		s[i] = scored{m, binary.BigEndian.Uint64(h.Sum(nil))}
+	}
+	sort.Slice(s, func(i, j int) bool {
+		if s[i].score != s[j].score {
+			return s[i].score > s[j].score
+		}
+		return s[i].name < s[j].name
+	})
+	out := make([]string, 0, replayReplicas)
+	for i := 0; i < len(s) && i < replayReplicas; i++ {
+		out = append(out, s[i].name)
+	}
+	return out
+}
+
+// CheckAndRemember reports whether tokenID is fresh for node@host, and
+// remembers it until expiry (when it can no longer verify). fresh is false
+// for a token seen before anywhere in the cluster. An error (an owner out of
+// reach, ErrReplayFull, ctx ending) means the login must fail with
+// temporary-auth-failure: forgetting would allow a replay.
+func (n *Node) CheckAndRemember(ctx context.Context, host, node string, tokenID []byte, expiry time.Time) (fresh bool, err error) {
+	select {
+	case <-n.ctx.Done():
+		return false, ErrStopped
+	default:
+	}
+	owners := n.replayOwners(host, node)
+	if len(owners) == 0 {
+		return false, fmt.Errorf("cluster: no live member to own replay state")
+	}
+	results := make([]uint64, len(owners))
+	errs := make([]error, len(owners))
+	var wg sync.WaitGroup
+	for i, owner := range owners {
+		if owner == n.name {
+			results[i] = n.replay.check(host, node, tokenID, expiry, time.Now())
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = n.askReplay(ctx, owner, host, node, tokenID, expiry)
+		}()
+	}
+	wg.Wait()
+	fresh = true
+	for i := range owners {
+		if errs[i] != nil {
+			return false, errs[i]
+		}
+		switch results[i] {
+		case replayUsed:
+			fresh = false
+		case replayFull:
+			return false, ErrReplayFull
+		}
+	}
+	return fresh, nil
+}
+
+func (n *Node) askReplay(ctx context.Context, owner, host, node string, tokenID []byte, expiry time.Time) (uint64, error) {
+	l, err := n.link(ctx, owner)
+	if err != nil {
+		return 0, err
+	}
+	return l.request(ctx, frame{kind: kindReplayReq, host: host, node: node, tokenID: tokenID, expiry: expiry.UnixNano()})
+}
+
+// replayStore is what this node remembers as an owner: token ids until they
+// expire, at most max of them.
+type replayStore struct {
+	mu        sync.Mutex
+	max       int
+	seen      map[string]int64 // host NUL node NUL token id -> expiry, unix ns
+	lastSweep time.Time
+}
+
+func newReplayStore(max int) *replayStore {
+	return &replayStore{max: max, seen: make(map[string]int64)}
+}
+
+func (s *replayStore) check(host, node string, tokenID []byte, expiry, now time.Time) uint64 {
+	key := host + "\x00" + node + "\x00" + string(tokenID)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := s.seen[key]; ok && e > now.UnixNano() {
+		return replayUsed
+	}
+	if len(s.seen) >= s.max {
+		// A full store refuses; sweeping at most once a second keeps a
+		// flood of logins against a full store from costing a scan each.
+		if now.Sub(s.lastSweep) >= time.Second {
+			s.sweepLocked(now)
+		}
+		if len(s.seen) >= s.max {
+			return replayFull
+		}
+	}
+	s.seen[key] = expiry.UnixNano()
+	return replayFresh
+}
+
+// sweep forgets what expired.
+func (s *replayStore) sweep(now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sweepLocked(now)
+}
+
+func (s *replayStore) sweepLocked(now time.Time) {
+	s.lastSweep = now
+	t := now.UnixNano()
+	for k, e := range s.seen {
+		if e <= t {
+			delete(s.seen, k)
+		}
+	}
+}
+
+// Route sends a stanza to the node named to, over the link to it; to may be
+// this node, whose Stanza hook then gets it directly. It returns once the
+// stanza is queued on the link: the receiving node answers a stanza whose
+// recipient is gone with an error stanza routed back, as for any stanza.
+func (n *Node) Route(ctx context.Context, to string, stanza []byte) error {
+	if len(stanza) == 0 {
+		return errors.New("cluster: empty stanza")
+	}
+	if len(stanza) > maxFrame-1 {
+		return fmt.Errorf("cluster: stanza of %d bytes is over the link limit", len(stanza))
+	}
+	if to == n.name {
+		if n.hooks.Stanza != nil {
+			n.hooks.Stanza(n.name, append([]byte(nil), stanza...))
+		}
+		return nil
+	}
+	l, err := n.link(ctx, to)
+	if err != nil {
+		return err
+	}
+	return l.send((&frame{kind: kindStanza, payload: stanza}).encode())
+}
