@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"io"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// runLogins measures full logins (connect to bound resource, then close) per second at
+// each concurrency level, with the latency of each login from dial to the bind result.
+func runLogins(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("logins", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c common
+	c.register(fs)
+	levels := fs.String("c", "1,8,32,128", "concurrency levels (comma-separated)")
+	duration := fs.Duration("duration", 5*time.Second, "measured time per level")
+	warmup := fs.Duration("warmup", time.Second, "unmeasured time before each level")
+	users := fs.Int("users", 1000, "distinct usernames to cycle through (prefix0 .. prefixN-1)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	conc, err := parseInts(*levels)
+	if err != nil {
+		return err
+	}
+	if *users <= 0 {
+		return usageError("-users must be positive")
+	}
+	t, err := c.target()
+	if err != nil {
+		return err
+	}
+	jsonOut, closeOut, err := c.output(stdout)
+	if err != nil {
+		return err
+	}
+	defer closeOut()
+	for _, n := range conc {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		r := measureLogins(ctx, t, &c, n, *users, *warmup, *duration)
+		r.print(stdout, jsonOut)
+	}
+	return nil
+}
+
+func measureLogins(ctx context.Context, t *target, c *common, workers, users int, warmup, duration time.Duration) *result {
+	var (
+		measuring atomic.Bool
+		stop      atomic.Bool
+		wg        sync.WaitGroup
+		mu        sync.Mutex
+		all       []time.Duration
+		ops, errs int
+		firstErr  string
+	)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			wk := newWorker(t)
+			user := c.userPrefix + strconv.Itoa(w%users)
+			samples := make([]time.Duration, 0, 4096)
+			var myOps, myErrs int
+			var myFirst string
+			for seq := 0; !stop.Load() && ctx.Err() == nil; seq++ {
+				start := time.Now()
+				s, err := wk.login(ctx, user, "b"+strconv.Itoa(w)+"-"+strconv.Itoa(seq))
+				lat := time.Since(start)
+				counted := measuring.Load() && !stop.Load()
+				if err != nil {
+					if counted {
+						myErrs++
+						if myFirst == "" {
+							myFirst = err.Error()
+						}
+					}
+					time.Sleep(10 * time.Millisecond) // do not spin on a refusing server
+					continue
+				}
+				s.close(time.Second)
+				if counted {
+					myOps++
+					samples = append(samples, lat)
+				}
+			}
+			mu.Lock()
+			all = append(all, samples...)
+			ops += myOps
+			errs += myErrs
+			if firstErr == "" {
+				firstErr = myFirst
+			}
+			mu.Unlock()
+		}()
+	}
+	sleepCtx(ctx, warmup)
+	cpu := startCPU(c.serverPID)
+	measuring.Store(true)
+	start := time.Now()
+	sleepCtx(ctx, duration)
+	stop.Store(true)
+	elapsed := time.Since(start)
+	cpu.end()
+	// Logins still in flight finish after this point and are not counted; so is their CPU.
+	wg.Wait()
+
+	r := &result{Server: c.server, Mode: "logins", TLS: t.useTLS, Concurrency: workers, Seconds: round3(elapsed.Seconds()),
+		Ops: ops, Errors: errs, FirstError: firstErr, Rate: round3(float64(ops) / elapsed.Seconds())}
+	r.ToolCPUus, r.ServerCPUus = cpu.perOp(ops)
+	r.setLatencies(all)
+	if c.serverPID > 0 {
+		r.RSSKB = procRSS(c.serverPID)
+	}
+	return r
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-ctx.Done():
+	case <-tm.C:
+	}
+}

@@ -1,0 +1,174 @@
+// Command xtokend-bench is a load tool for XMPP servers over TCP: it measures logins per
+// second, messages per second and the memory of idle sessions, the same way for xtokend
+// (SASL X-TOKEN, with tokens it mints itself from the host's key files) and for a peer
+// server such as Prosody (SASL PLAIN), so that both can be compared in one run.
+//
+// Usage:
+//
+//	xtokend-bench logins   [flags]   connect, log in, bind, close; at each -c concurrency
+//	xtokend-bench messages [flags]   -pairs sessions pairs bounce -window messages each
+//	xtokend-bench idle     [flags]   hold -n bound sessions; prints "READY n" on stdout
+//	xtokend-bench report   [flags] results.jsonl...   writes BENCHMARKS.md and an SVG plot
+//
+// It speaks the protocol with pre-built byte strings and a small scanner that only finds
+// where each stanza ends (scan.go), so that the tool costs far less CPU per login than the
+// servers it measures; every result line says how much CPU the tool and the server used.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `usage: xtokend-bench logins|messages|idle|report [flags]  (-h for the flags of each)`
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return 2
+	}
+	if path := os.Getenv("XTOKEND_BENCH_CPUPROFILE"); path != "" {
+		// Profiles the tool itself, to keep it from being the bottleneck.
+		if f, err := os.Create(path); err == nil {
+			pprof.StartCPUProfile(f)
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch args[0] {
+	case "logins":
+		err = runLogins(ctx, args[1:], stdout, stderr)
+	case "messages":
+		err = runMessages(ctx, args[1:], stdout, stderr)
+	case "idle":
+		err = runIdle(ctx, args[1:], stdout, stderr)
+	case "report":
+		err = runReport(args[1:], stdout, stderr)
+	default:
+		fmt.Fprintln(stderr, usage)
+		return 2
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintln(stderr, "xtokend-bench:", err)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "xtokend-bench:", err)
+		return 1
+	}
+	return 0
+}
+
+type usageError string
+
+func (e usageError) Error() string { return string(e) }
+
+// common are the flags every load mode takes.
+type common struct {
+	addr, host, server string
+	mech               string
+	password           string
+	secretFile         string
+	seedFile           string
+	otpDigits          int
+	otpPeriod          int
+	nonceDigits        int
+	useTLS             bool
+	timeout            time.Duration
+	serverPID          int
+	userPrefix         string
+	jsonPath           string
+}
+
+func (c *common) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:5222", "server `host:port` (loopback only)")
+	fs.StringVar(&c.host, "host", "localhost", "virtual host (the stream's to)")
+	fs.StringVar(&c.server, "server", "server", "name of the server in the results")
+	fs.StringVar(&c.mech, "mech", "X-TOKEN", "SASL mechanism: X-TOKEN or PLAIN")
+	fs.StringVar(&c.password, "password", "bench", "password for PLAIN")
+	fs.StringVar(&c.secretFile, "secret-file", "", "X-TOKEN: the host's access_secret file (raw)")
+	fs.StringVar(&c.seedFile, "seed-file", "", "X-TOKEN: the host's otp_seed file (base32)")
+	fs.IntVar(&c.otpDigits, "otp-digits", 8, "X-TOKEN: OTP digits")
+	fs.IntVar(&c.otpPeriod, "otp-period", 30, "X-TOKEN: OTP period in seconds")
+	fs.IntVar(&c.nonceDigits, "nonce-digits", 32, "X-TOKEN: nonce digits")
+	fs.BoolVar(&c.useTLS, "tls", false, "STARTTLS before SASL (the certificate is not verified)")
+	fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "limit for one login")
+	fs.IntVar(&c.serverPID, "server-pid", 0, "the server's `pid`, to report its CPU per op and RSS")
+	fs.StringVar(&c.userPrefix, "user-prefix", "u", "usernames are prefix + number")
+	fs.StringVar(&c.jsonPath, "json", "", "append results as JSON lines to this `file`")
+}
+
+func (c *common) target() (*target, error) {
+	if !isLoopback(c.addr) {
+		return nil, usageError("-addr must be a loopback address: this tool only loads servers on this machine")
+	}
+	t := &target{addr: c.addr, host: c.host, mech: strings.ToUpper(c.mech), password: c.password, useTLS: c.useTLS, timeout: c.timeout}
+	switch t.mech {
+	case "PLAIN":
+	case "X-TOKEN":
+		if c.secretFile == "" || c.seedFile == "" {
+			return nil, usageError("X-TOKEN needs -secret-file and -seed-file")
+		}
+		k, err := loadTokenKeys(c.secretFile, c.seedFile, c.otpDigits, c.otpPeriod, c.nonceDigits)
+		if err != nil {
+			return nil, err
+		}
+		t.keys = k
+	default:
+		return nil, usageError("-mech must be X-TOKEN or PLAIN")
+	}
+	t.init()
+	return t, nil
+}
+
+func (c *common) output(stdout io.Writer) (io.Writer, func(), error) {
+	if c.jsonPath == "" {
+		return nil, func() {}, nil
+	}
+	f, err := os.OpenFile(c.jsonPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, func() { f.Close() }, nil
+}
+
+func isLoopback(addr string) bool {
+	h := addr
+	if i := strings.LastIndexByte(addr, ':'); i >= 0 {
+		h = addr[:i]
+	}
+	h = strings.Trim(h, "[]")
+	return h == "localhost" || h == "::1" || strings.HasPrefix(h, "127.")
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for f := range strings.SplitSeq(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			return nil, usageError(fmt.Sprintf("bad number %q in %q", f, s))
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}

@@ -1,0 +1,327 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"slices"
+	"strings"
+)
+
+// runReport reads result lines (JSON, one per line, from -json of the other modes and from
+// bench/run.sh for idle memory) and writes a Markdown report comparing -subject with -peer,
+// and optionally an SVG plot of logins/s against concurrency.
+func runReport(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("o", "BENCHMARKS.md", "Markdown `file` to write (- for stdout)")
+	svg := fs.String("svg", "", "SVG plot `file` to write (empty: none)")
+	svgLink := fs.String("svg-link", "", "how the Markdown links the SVG (default: -svg)")
+	preamble := fs.String("preamble", "", "Markdown `file` to put first (machine, commands)")
+	subject := fs.String("subject", "xtokend", "the server measured")
+	peer := fs.String("peer", "prosody", "the server it is compared with")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return usageError("report: name at least one results file")
+	}
+	var rs []result
+	for _, path := range fs.Args() {
+		got, err := readResults(path)
+		if err != nil {
+			return err
+		}
+		rs = append(rs, got...)
+	}
+	var b strings.Builder
+	if *preamble != "" {
+		pre, err := os.ReadFile(*preamble)
+		if err != nil {
+			return err
+		}
+		b.Write(pre)
+		b.WriteString("\n")
+	}
+	writeTables(&b, rs, *subject, *peer)
+	if *svg != "" {
+		if err := os.WriteFile(*svg, []byte(plotLogins(rs)), 0o644); err != nil {
+			return err
+		}
+		link := *svgLink
+		if link == "" {
+			link = *svg
+		}
+		fmt.Fprintf(&b, "\n![logins per second against concurrency](%s)\n", link)
+	}
+	if *out == "-" {
+		_, err := io.WriteString(stdout, b.String())
+		return err
+	}
+	return os.WriteFile(*out, []byte(b.String()), 0o644)
+}
+
+func readResults(path string) ([]result, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var rs []result
+	sc := bufio.NewScanner(f)
+	for line := 1; sc.Scan(); line++ {
+		text := strings.TrimSpace(sc.Text())
+		if text == "" {
+			continue
+		}
+		var r result
+		if err := json.Unmarshal([]byte(text), &r); err != nil {
+			return nil, fmt.Errorf("report: %s:%d: %v", path, line, err)
+		}
+		rs = append(rs, r)
+	}
+	return rs, sc.Err()
+}
+
+// find returns the last result matching the key (a later run of the same point wins).
+func find(rs []result, server, mode string, tls bool, level int) *result {
+	for i := len(rs) - 1; i >= 0; i-- {
+		r := &rs[i]
+		if r.Server == server && r.Mode == mode && r.TLS == tls && (r.Concurrency == level || r.Sessions == level && mode == "idle") {
+			return r
+		}
+	}
+	return nil
+}
+
+func levelsOf(rs []result, mode string, tls bool) []int {
+	var ls []int
+	for _, r := range rs {
+		if r.Mode != mode || r.TLS != tls {
+			continue
+		}
+		l := r.Concurrency
+		if mode == "idle" {
+			l = r.Sessions
+		}
+		if !slices.Contains(ls, l) {
+			ls = append(ls, l)
+		}
+	}
+	slices.Sort(ls)
+	return ls
+}
+
+func tlsName(tls bool) string {
+	if tls {
+		return "STARTTLS"
+	}
+	return "plaintext"
+}
+
+func ratio(a, b float64) string {
+	if a <= 0 || b <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.1fx", a/b)
+}
+
+func cell(r *result, f func(*result) string) string {
+	if r == nil {
+		return "–"
+	}
+	if r.Errors > 0 && r.Ops == 0 {
+		return "failed"
+	}
+	return f(r)
+}
+
+func rate(r *result) float64 {
+	if r == nil {
+		return 0
+	}
+	return r.Rate
+}
+
+func writeTables(b *strings.Builder, rs []result, subject, peer string) {
+	for _, mode := range []string{"logins", "messages"} {
+		unit := map[string]string{"logins": "logins/s", "messages": "messages/s"}[mode]
+		levelName := map[string]string{"logins": "concurrency", "messages": "pairs"}[mode]
+		for _, tls := range []bool{false, true} {
+			levels := levelsOf(rs, mode, tls)
+			if len(levels) == 0 {
+				continue
+			}
+			fmt.Fprintf(b, "\n### %s, %s\n\n", strings.ToUpper(mode[:1])+mode[1:], tlsName(tls))
+			fmt.Fprintf(b, "| %s | %s %s | p50 / p99 ms | CPU µs/op | %s %s | p50 / p99 ms | CPU µs/op | %s ratio | CPU ratio |\n",
+				levelName, subject, unit, peer, unit, unit)
+			b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+			for _, l := range levels {
+				x, p := find(rs, subject, mode, tls, l), find(rs, peer, mode, tls, l)
+				fmt.Fprintf(b, "| %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", l,
+					cell(x, rateCell), cell(x, latCell), cell(x, cpuCell),
+					cell(p, rateCell), cell(p, latCell), cell(p, cpuCell),
+					ratio(rate(x), rate(p)), cpuRatio(p, x))
+			}
+			if mode == "logins" {
+				peakNote(b, rs, subject, peer, tls)
+			}
+		}
+	}
+	for _, tls := range []bool{false, true} {
+		levels := levelsOf(rs, "idle", tls)
+		if len(levels) == 0 {
+			continue
+		}
+		fmt.Fprintf(b, "\n### Idle sessions, %s (server RSS)\n\n", tlsName(tls))
+		fmt.Fprintf(b, "| sessions | %s RSS MB | %s KB/session | %s RSS MB | %s KB/session | memory ratio |\n", subject, subject, peer, peer)
+		b.WriteString("|---:|---:|---:|---:|---:|---:|\n")
+		for _, l := range levels {
+			x, p := find(rs, subject, "idle", tls, l), find(rs, peer, "idle", tls, l)
+			fmt.Fprintf(b, "| %d | %s | %s | %s | %s | %s |\n", l,
+				cell(x, rssCell), cell(x, perSessionCell), cell(p, rssCell), cell(p, perSessionCell),
+				ratio(perSession(p), perSession(x)))
+		}
+		b.WriteString("\nKB/session is (RSS with N sessions − RSS of the fresh server) / N; sessions that failed to open are not counted in N.\n")
+	}
+}
+
+func rateCell(r *result) string {
+	s := fmt.Sprintf("%.0f", r.Rate)
+	if r.Errors > 0 {
+		s += fmt.Sprintf(" (%d errors)", r.Errors)
+	}
+	return s
+}
+func latCell(r *result) string { return fmt.Sprintf("%.2f / %.2f", r.P50ms, r.P99ms) }
+func cpuCell(r *result) string {
+	if r.ServerCPUus == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f", r.ServerCPUus)
+}
+func cpuRatio(peer, subject *result) string {
+	if peer == nil || subject == nil {
+		return "–"
+	}
+	return ratio(peer.ServerCPUus, subject.ServerCPUus)
+}
+func rssCell(r *result) string { return fmt.Sprintf("%.1f", float64(r.RSSKB)/1024) }
+func perSession(r *result) float64 {
+	if r == nil || r.Sessions == 0 || r.RSSKB <= r.BaseRSSKB {
+		return 0
+	}
+	return float64(r.RSSKB-r.BaseRSSKB) / float64(r.Sessions)
+}
+func perSessionCell(r *result) string {
+	s := fmt.Sprintf("%.1f", perSession(r))
+	if r.Errors > 0 {
+		s += fmt.Sprintf(" (%d failed)", r.Errors)
+	}
+	return s
+}
+
+// peakNote names the peer's best concurrency and the subject's figures there.
+func peakNote(b *strings.Builder, rs []result, subject, peer string, tls bool) {
+	var best *result
+	for i := range rs {
+		r := &rs[i]
+		if r.Server == peer && r.Mode == "logins" && r.TLS == tls && (best == nil || r.Rate > best.Rate) {
+			best = r
+		}
+	}
+	var top *result
+	for i := range rs {
+		r := &rs[i]
+		if r.Server == subject && r.Mode == "logins" && r.TLS == tls && (top == nil || r.Rate > top.Rate) {
+			top = r
+		}
+	}
+	if best == nil || top == nil {
+		return
+	}
+	at := find(rs, subject, "logins", tls, best.Concurrency)
+	fmt.Fprintf(b, "\nPeaks: %s %.0f logins/s (c=%d), %s %.0f logins/s (c=%d): %s.", subject, top.Rate, top.Concurrency, peer, best.Rate, best.Concurrency, ratio(top.Rate, best.Rate))
+	if at != nil {
+		fmt.Fprintf(b, " At c=%d, where %s peaks, %s's p99 is %.2f ms.", best.Concurrency, peer, subject, at.P99ms)
+	}
+	b.WriteString("\n")
+}
+
+// plotLogins draws logins/s against concurrency (log scale) for every server and mode.
+func plotLogins(rs []result) string {
+	type series struct {
+		name   string
+		points [][2]float64
+	}
+	var ss []*series
+	maxY := 1.0
+	var levels []int
+	for _, r := range rs {
+		if r.Mode != "logins" || r.Ops == 0 {
+			continue
+		}
+		name := r.Server + " " + tlsName(r.TLS)
+		i := slices.IndexFunc(ss, func(s *series) bool { return s.name == name })
+		if i < 0 {
+			ss = append(ss, &series{name: name})
+			i = len(ss) - 1
+		}
+		ss[i].points = append(ss[i].points, [2]float64{float64(r.Concurrency), r.Rate})
+		maxY = math.Max(maxY, r.Rate)
+		if !slices.Contains(levels, r.Concurrency) {
+			levels = append(levels, r.Concurrency)
+		}
+	}
+	slices.Sort(levels)
+	const w, h, left, right, top, bottom = 720, 420, 70, 180, 30, 50
+	pw, ph := float64(w-left-right), float64(h-top-bottom)
+	minL, maxL := 1.0, 2.0
+	if len(levels) > 0 {
+		minL, maxL = float64(levels[0]), float64(levels[len(levels)-1])
+	}
+	if maxL <= minL {
+		maxL = minL * 2
+	}
+	step := math.Pow(10, math.Floor(math.Log10(maxY)))
+	maxY = math.Ceil(maxY/step) * step
+	x := func(c float64) float64 {
+		return float64(left) + pw*(math.Log2(c)-math.Log2(minL))/(math.Log2(maxL)-math.Log2(minL))
+	}
+	y := func(v float64) float64 { return float64(top) + ph*(1-v/maxY) }
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">`+"\n", w, h)
+	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="white"/>`+"\n", w, h)
+	fmt.Fprintf(&b, `<text x="%d" y="18" font-size="14">Logins per second against concurrency (loopback, 2 cores)</text>`+"\n", left)
+	for i := 0; i <= 5; i++ {
+		v := maxY * float64(i) / 5
+		fmt.Fprintf(&b, `<line x1="%d" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#ddd"/><text x="%d" y="%.1f" text-anchor="end">%.0f</text>`+"\n",
+			left, float64(left)+pw, y(v), y(v), left-6, y(v)+4, v)
+	}
+	for _, l := range levels {
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle">%d</text>`+"\n", x(float64(l)), h-bottom+18, l)
+	}
+	fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle">concurrent logins</text>`+"\n", float64(left)+pw/2, h-12)
+	colors := []string{"#1f77b4", "#6baed6", "#d62728", "#ff9896", "#2ca02c", "#98df8a"}
+	for i, s := range ss {
+		slices.SortFunc(s.points, func(a, b [2]float64) int { return int(a[0] - b[0]) })
+		var pts []string
+		for _, p := range s.points {
+			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(p[0]), y(p[1])))
+		}
+		c := colors[i%len(colors)]
+		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>`+"\n", c, strings.Join(pts, " "))
+		for _, p := range s.points {
+			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="3" fill="%s"/>`+"\n", x(p[0]), y(p[1]), c)
+		}
+		ly := top + 20 + 20*i
+		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="%s" stroke-width="2"/><text x="%d" y="%d">%s</text>`+"\n",
+			w-right+10, w-right+30, ly, ly, c, w-right+36, ly+4, s.name)
+	}
+	b.WriteString("</svg>\n")
+	return b.String()
+}
