@@ -1,12 +1,97 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"xtokend/server"
 )
 
-// STUB: replaced by the issue that builds "serve".
+// shutdownGrace is how long SIGTERM waits for sessions to take their
+// system-shutdown stream error before connections are cut.
+const shutdownGrace = 5 * time.Second
+
+// runServe is "xtokend [serve] [-config F]": serve until SIGINT or SIGTERM.
 func runServe(args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "xtokend: serve: not implemented yet")
-	return exitFailed
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return serve(ctx, args, stderr, nil)
+}
+
+// serve runs the server until ctx ends. ready, if not nil, gets the listen
+// address once the server accepts connections (tests).
+func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- net.Addr) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "configuration file (default: ./config.toml if present, else the built-in default)")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "xtokend: serve: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	cfg, err := server.FindConfig(*configPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "xtokend: %v\n", err)
+		return exitUsage
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.General.SlogLevel()}))
+	srv := &server.Server{Config: cfg, Logger: log}
+	if err := srv.Init(); err != nil {
+		fmt.Fprintf(stderr, "xtokend: %v\n", err)
+		return exitUsage
+	}
+	l, err := net.Listen("tcp", cfg.General.Listen)
+	if err != nil {
+		fmt.Fprintf(stderr, "xtokend: listen: %v\n", err)
+		return exitFailed
+	}
+	if cfg.Path == "" {
+		log.Info("no config.toml here: running the built-in default configuration")
+	} else {
+		log.Info("configuration", "file", cfg.Path)
+	}
+	log.Info("get a token", "command", "xtokend token "+exampleJID(cfg),
+		"note", "hosts with RAM keys are asked over the running server's admin socket "+cfg.AdminSocketPath())
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	if ready != nil {
+		ready <- l.Addr()
+	}
+	select {
+	case err := <-served:
+		log.Error("server stopped", "err", err)
+		return exitFailed
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown cut connections", "err", err)
+	}
+	if err := <-served; err != nil && !errors.Is(err, server.ErrServerClosed) {
+		log.Error("server stopped", "err", err)
+		return exitFailed
+	}
+	return exitOK
+}
+
+// exampleJID is alice@ the first host.
+func exampleJID(cfg *server.Config) string {
+	if len(cfg.General.Hosts) == 0 {
+		return "alice@localhost"
+	}
+	return "alice@" + cfg.General.Hosts[0]
 }

@@ -1,0 +1,129 @@
+package server
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+
+	"mellium.im/xmpp/jid"
+)
+
+// routePresence handles presence as RFC 6121 section 4 allows without a
+// roster: broadcasts reach the user's own available resources, directed
+// presence reaches local entities and is remembered so that they get
+// unavailable presence when the session ends. Probes are not answered (no
+// subscriptions exist); subscription requests pass through to the contact's
+// available resources, stamped with the sender's bare JID, for clients that
+// keep their own roster.
+func (s *session) routePresence(st *xmlStanza, to jid.JID) error {
+	if st.to == "" {
+		return s.broadcastPresence(st)
+	}
+	if !s.local(to) || to.Localpart() == "" {
+		return nil // no s2s; presence to a server is not answered
+	}
+	toStr := to.String()
+	switch st.typ {
+	case "", "unavailable":
+		if st.typ == "" {
+			s.directed[toStr] = to
+		} else {
+			delete(s.directed, toStr)
+		}
+		if to.Resourcepart() != "" {
+			if t := s.srv.reg.lookup(toStr); t != nil {
+				return s.deliver(st, s.full, toStr, t)
+			}
+			return nil
+		}
+		return s.deliver(st, s.full, toStr, s.availableResources(toStr, -128)...)
+	case "subscribe", "subscribed", "unsubscribe", "unsubscribed":
+		bare := to.Bare().String()
+		return s.deliver(st, s.bare, bare, s.availableResources(bare, -128)...)
+	case "error":
+		if t := s.srv.reg.lookup(toStr); t != nil {
+			return s.deliver(st, s.full, toStr, t)
+		}
+	}
+	return nil // probes and unknown types
+}
+
+// broadcastPresence handles presence without 'to': the user's availability.
+// RFC 6121 section 4.4.2: it goes to all the user's available resources,
+// including the sender.
+func (s *session) broadcastPresence(st *xmlStanza) error {
+	switch st.typ {
+	case "":
+		prio := int32(0)
+		if text, ok := st.childText("priority"); ok {
+			p, err := strconv.ParseInt(strings.TrimSpace(text), 10, 8)
+			if err != nil {
+				return &clientError{cond: condBadFormat, text: "priority is an integer from -128 to 127"}
+			}
+			prio = int32(p)
+		}
+		b, err := st.encode(s.full, "")
+		if err != nil {
+			return &clientError{cond: condBadFormat, text: "stanza cannot be re-encoded"}
+		}
+		s.priority.Store(prio)
+		s.presence.Store(&b)
+		initial := !s.available.Swap(true)
+		for _, r := range s.availableResources(s.bare, -128) {
+			r.enqueue(b)
+			// The first presence: tell the new resource about the others.
+			if initial && r != s {
+				if p := r.presence.Load(); p != nil {
+					s.enqueue(*p)
+				}
+			}
+		}
+	case "unavailable":
+		b, err := st.encode(s.full, "")
+		if err != nil {
+			return &clientError{cond: condBadFormat, text: "stanza cannot be re-encoded"}
+		}
+		for _, r := range s.availableResources(s.bare, -128) {
+			r.enqueue(b)
+		}
+		s.available.Store(false)
+		s.presence.Store(nil)
+		s.unavailableToDirected()
+	}
+	return nil // other types without 'to' mean nothing without a roster
+}
+
+// unavailableToDirected tells everyone who got directed presence that the
+// session is gone (RFC 6121 section 4.6.3).
+func (s *session) unavailableToDirected() {
+	for key, to := range s.directed {
+		delete(s.directed, key)
+		var b bytes.Buffer
+		openStanza(&b, "presence", "unavailable", "", s.full, key)
+		b.WriteString("</presence>")
+		if to.Resourcepart() != "" {
+			if t := s.srv.reg.lookup(key); t != nil {
+				t.enqueue(b.Bytes())
+			}
+			continue
+		}
+		for _, t := range s.availableResources(key, -128) {
+			t.enqueue(b.Bytes())
+		}
+	}
+}
+
+// goOffline runs when the session ends (after it left the registry):
+// unavailable presence to the user's other resources and to whoever got
+// directed presence.
+func (s *session) goOffline() {
+	if s.available.Swap(false) {
+		var b bytes.Buffer
+		openStanza(&b, "presence", "unavailable", "", s.full, "")
+		b.WriteString("</presence>")
+		for _, r := range s.availableResources(s.bare, -128) {
+			r.enqueue(b.Bytes())
+		}
+	}
+	s.unavailableToDirected()
+}

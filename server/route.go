@@ -1,0 +1,159 @@
+package server
+
+import (
+	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stanza"
+)
+
+// route handles one stanza from s's client: RFC 6120 section 10 and RFC 6121
+// section 8, for local users only (no s2s, no roster, no offline storage).
+func (s *session) route(st *xmlStanza) error {
+	// A 'from' may only repeat the sender's own full or bare JID; anything
+	// else is a forgery and ends the stream (RFC 6120 section 4.9.3.9).
+	if st.from != "" {
+		f, err := jid.Parse(st.from)
+		if err != nil || !(f.Equal(s.jid) || f.Equal(s.jid.Bare())) {
+			return &clientError{cond: condInvalidFrom, text: "'from' is not the sender's JID"}
+		}
+	}
+	var to jid.JID
+	if st.to != "" {
+		var err error
+		to, err = jid.Parse(st.to)
+		if err != nil {
+			s.replyError(st, st.to, stanza.Modify, stanza.JIDMalformed, "'to' is not a valid JID")
+			return nil
+		}
+	}
+	switch st.name {
+	case "message":
+		return s.routeMessage(st, to)
+	case "presence":
+		return s.routePresence(st, to)
+	default:
+		return s.routeIQ(st, to)
+	}
+}
+
+// replyError answers a stanza with a stanza error, unless it is an error
+// itself (errors are never answered, so two entities cannot loop).
+func (s *session) replyError(st *xmlStanza, from string, typ stanza.ErrorType, cond stanza.Condition, text string) {
+	if st.typ == "error" || (st.name == "iq" && st.typ == "result") {
+		return
+	}
+	s.enqueue(stanzaError(st.name, st.id, from, s.full, typ, cond, text))
+}
+
+// deliver sends st to every target with 'from' stamped. It never blocks.
+func (s *session) deliver(st *xmlStanza, from, to string, targets ...*session) error {
+	if len(targets) == 0 {
+		return nil
+	}
+	b, err := st.encode(from, to)
+	if err != nil {
+		return &clientError{cond: condBadFormat, text: "stanza cannot be re-encoded"}
+	}
+	for _, t := range targets {
+		t.enqueue(b)
+	}
+	return nil
+}
+
+// available returns a user's resources that sent presence, with a priority
+// of at least minPriority.
+func (s *session) availableResources(bare string, minPriority int32) []*session {
+	all := s.srv.reg.resources(bare)
+	out := all[:0]
+	for _, r := range all {
+		if r.available.Load() && r.priority.Load() >= minPriority {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// local reports whether to is on a host this server serves.
+func (s *session) local(to jid.JID) bool {
+	return s.srv.lookupHost(to.Domainpart()) != nil
+}
+
+func (s *session) routeMessage(st *xmlStanza, to jid.JID) error {
+	if st.to == "" {
+		// RFC 6120 section 10.3.1: as if addressed to the sender's bare JID.
+		to = s.jid.Bare()
+	}
+	toStr := to.String()
+	switch {
+	case !s.local(to):
+		s.replyError(st, toStr, stanza.Cancel, stanza.RemoteServerNotFound, "this server does not federate")
+		return nil
+	case to.Localpart() == "":
+		s.replyError(st, toStr, stanza.Cancel, stanza.ServiceUnavailable, "")
+		return nil
+	case to.Resourcepart() != "":
+		if t := s.srv.reg.lookup(toStr); t != nil {
+			return s.deliver(st, s.full, toStr, t)
+		}
+		// An offline full JID: the bare JID's rules (RFC 6121 section 8.5.3.2.1).
+	}
+	switch st.typ {
+	case "error":
+		return nil // never bounced
+	case "groupchat":
+		s.replyError(st, toStr, stanza.Cancel, stanza.ServiceUnavailable, "")
+		return nil
+	case "headline":
+		return s.deliver(st, s.full, toStr, s.availableResources(to.Bare().String(), 0)...)
+	}
+	// normal and chat: every available resource of non-negative priority.
+	targets := s.availableResources(to.Bare().String(), 0)
+	if len(targets) == 0 {
+		s.replyError(st, toStr, stanza.Cancel, stanza.ServiceUnavailable, "")
+		return nil
+	}
+	return s.deliver(st, s.full, toStr, targets...)
+}
+
+func (s *session) routeIQ(st *xmlStanza, to jid.JID) error {
+	switch st.typ {
+	case "get", "set":
+		if st.id == "" {
+			s.replyError(st, st.to, stanza.Modify, stanza.BadRequest, "an IQ needs an id")
+			return nil
+		}
+	case "result", "error":
+	default:
+		s.replyError(st, st.to, stanza.Modify, stanza.BadRequest, "an IQ's type is get, set, result or error")
+		return nil
+	}
+	request := st.typ == "get" || st.typ == "set"
+	toStr := to.String()
+	switch {
+	case st.to == "":
+		// RFC 6120 section 10.3.3: the server answers on the account's behalf.
+		s.serverIQ(st, "", false)
+	case !s.local(to):
+		if request {
+			s.replyError(st, toStr, stanza.Cancel, stanza.RemoteServerNotFound, "this server does not federate")
+		}
+	case to.Localpart() == "" && to.Resourcepart() == "":
+		s.serverIQ(st, toStr, true)
+	case to.Localpart() == "":
+		s.replyError(st, toStr, stanza.Cancel, stanza.ServiceUnavailable, "")
+	case to.Resourcepart() == "":
+		// RFC 6120 section 10.5.3.1: the server answers for the account.
+		if to.Equal(s.jid.Bare()) || len(s.srv.reg.resources(toStr)) > 0 {
+			s.serverIQ(st, toStr, false)
+		} else if request {
+			s.replyError(st, toStr, stanza.Cancel, stanza.ServiceUnavailable, "")
+		}
+	default:
+		if t := s.srv.reg.lookup(toStr); t != nil {
+			return s.deliver(st, s.full, toStr, t)
+		}
+		if request {
+			s.replyError(st, toStr, stanza.Cancel, stanza.ServiceUnavailable, "")
+		}
+	}
+	return nil
+}

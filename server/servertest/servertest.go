@@ -1,0 +1,214 @@
+// Package servertest starts a real xtokend server for tests, in the manner of
+// net/http/httptest: a listener on 127.0.0.1:0, a temporary configuration
+// with file keys, a TLS certificate the test's clients can trust, and a
+// clean-up registered with t.Cleanup that shuts the server down and checks
+// that Serve returned ErrServerClosed.
+//
+//	ts := servertest.Start(t, servertest.Options{})
+//	token := ts.Mint(t, "alice@localhost")
+//	conn, _ := net.Dial("tcp", ts.Addr)
+package servertest
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base32"
+	"errors"
+	"log/slog"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"xtokend/keystore"
+	"xtokend/sasl"
+	"xtokend/server"
+)
+
+// Options tune the server under test; the zero value is one host,
+// "localhost", with STARTTLS optional (SASL offered on plaintext).
+type Options struct {
+	// Hosts served; nil means []string{"localhost"}.
+	Hosts []string
+	// RequireStartTLS is tls.require_starttls.
+	RequireStartTLS bool
+	// MaxStanzaSize is general.max_stanza_size; 0 means the default.
+	MaxStanzaSize int
+	// Server tuning, passed through (0 means the server's default).
+	NegotiationTimeout time.Duration
+	WriteTimeout       time.Duration
+	QueueSize          int
+	Hooks              server.Hooks
+}
+
+// Server is a running server under test.
+type Server struct {
+	*server.Server
+	// Addr is the host:port clients dial.
+	Addr string
+	// Config is the configuration it runs with.
+	Config *server.Config
+
+	roots *x509.CertPool
+	logs  *syncBuffer
+}
+
+// Start starts a server and registers its shutdown with t.Cleanup.
+func Start(t testing.TB, opts Options) *Server {
+	t.Helper()
+	hosts := opts.Hosts
+	if hosts == nil {
+		hosts = []string{"localhost"}
+	}
+	dir := t.TempDir()
+	cfg := &server.Config{
+		General: server.General{
+			Hosts:         hosts,
+			Listen:        "127.0.0.1:0",
+			LogLevel:      "debug",
+			MaxStanzaSize: opts.MaxStanzaSize,
+		},
+		TLS:  server.TLSOptions{RequireStartTLS: opts.RequireStartTLS},
+		Dir:  dir,
+		Path: filepath.Join(dir, "config.toml"),
+	}
+	auth := sasl.DefaultOptions()
+	cfg.Modules.AuthToken = &auth
+	for _, h := range hosts {
+		// One file pair per host: hosts never share keys.
+		secret, seed := randomBytes(t, 32), randomBytes(t, 20)
+		writeKey(t, filepath.Join(dir, h+"_access_secret"), secret)
+		writeKey(t, filepath.Join(dir, h+"_otp_seed"), []byte(base32.StdEncoding.EncodeToString(seed)))
+		ks := keystore.Options{Keys: []keystore.KeySpec{
+			{Name: "access_secret", Type: "file", Path: h + "_access_secret"},
+			{Name: "otp_seed", Type: "file", Path: h + "_otp_seed", Encoding: "base32"},
+		}}
+		cfg.HostConfig = append(cfg.HostConfig, server.HostConfig{Host: h, Modules: server.Modules{Keystore: &ks}})
+	}
+
+	cert, roots := certificate(t, hosts)
+	logs := &syncBuffer{}
+	srv := &server.Server{
+		Config:             cfg,
+		Logger:             slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		TLSConfig:          &tls.Config{Certificates: []tls.Certificate{cert}},
+		Hooks:              opts.Hooks,
+		NegotiationTimeout: opts.NegotiationTimeout,
+		WriteTimeout:       opts.WriteTimeout,
+		QueueSize:          opts.QueueSize,
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("servertest: %v", err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	ts := &Server{Server: srv, Addr: l.Addr().String(), Config: cfg, roots: roots, logs: logs}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("servertest: shutdown: %v", err)
+		}
+		if err := <-served; !errors.Is(err, server.ErrServerClosed) {
+			t.Errorf("servertest: Serve returned %v, want ErrServerClosed", err)
+		}
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs.String())
+		}
+	})
+	// Mint once so a broken configuration fails here, not in the test.
+	if _, _, err := srv.Mint("servertest@" + hosts[0]); err != nil {
+		t.Fatalf("servertest: %v", err)
+	}
+	return ts
+}
+
+// Mint returns a fresh token for bareJID or fails the test.
+func (s *Server) Mint(t testing.TB, bareJID string) string {
+	t.Helper()
+	token, _, err := s.Server.Mint(bareJID)
+	if err != nil {
+		t.Fatalf("servertest: mint %s: %v", bareJID, err)
+	}
+	return token
+}
+
+// ClientTLS is a client configuration that trusts the server's certificate.
+func (s *Server) ClientTLS(host string) *tls.Config {
+	return &tls.Config{ServerName: host, RootCAs: s.roots, MinVersion: tls.VersionTLS12}
+}
+
+// Logs returns what the server has logged so far.
+func (s *Server) Logs() string { return s.logs.String() }
+
+func randomBytes(t testing.TB, n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatalf("servertest: %v", err)
+	}
+	return b
+}
+
+func writeKey(t testing.TB, path string, b []byte) {
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatalf("servertest: %v", err)
+	}
+}
+
+// certificate makes a self-signed certificate for hosts and a pool trusting it.
+func certificate(t testing.TB, hosts []string) (tls.Certificate, *x509.CertPool) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatalf("servertest: %v", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: hosts[0]},
+		DNSNames:              hosts,
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatalf("servertest: %v", err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatalf("servertest: %v", err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
+}
+
+// syncBuffer is a log sink safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
