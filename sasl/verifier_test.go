@@ -421,3 +421,67 @@ func TestOptionsValidate(t *testing.T) {
 		t.Error("legacy warning does not name the risk")
 	}
 }
+
+func TestPackageMintVerify(t *testing.T) {
+	v := loadVectors(t)
+	keys := vectorKeys(t, v)
+	tc := v.Tokens[1]
+	now := time.Unix(tc.UnixTime, 0)
+	if node, err := Verify(keys, DefaultOptions(), tc.Node, tc.Token, tc.Host, now); err != nil || node != tc.Node {
+		t.Fatalf("Verify(vector) = %q, %v", node, err)
+	}
+	tok, exp, err := Mint(keys, DefaultOptions(), "Carol", "first.com", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if node, err := Verify(keys, DefaultOptions(), "carol", tok, "first.com", exp.Add(-time.Second)); err != nil || node != "carol" {
+		t.Fatalf("Verify(minted) = %q, %v", node, err)
+	}
+	if _, err := Verify(keys, DefaultOptions(), "carol", tok, "first.com", exp); cond(err) != NotAuthorized {
+		t.Fatalf("Verify at expiry: %v", err)
+	}
+	if _, _, err := Mint(KeyMap{}, DefaultOptions(), "carol", "first.com", now); err == nil {
+		t.Fatal("Mint without keys")
+	}
+}
+
+// TestReplayConcurrent sends one token from many goroutines at once, on two
+// verifiers of the same host sharing the cache (as during a key reload):
+// exactly one login succeeds.
+func TestReplayConcurrent(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	replay := NewReplayCache(1000)
+	old := newTestVerifier(t, "localhost", DefaultOptions(), replay)
+	reloaded := newTestVerifier(t, "localhost", DefaultOptions(), replay)
+	for round := 0; round < 20; round++ {
+		resp := []byte("\x00alice\x00" + mint(t, old, "alice", now))
+		const n = 16
+		results := make(chan error, n)
+		start := make(chan struct{})
+		for i := 0; i < n; i++ {
+			v := old
+			if i%2 == 1 {
+				v = reloaded
+			}
+			go func() {
+				<-start
+				_, err := v.Verify(resp, now)
+				results <- err
+			}()
+		}
+		close(start)
+		ok := 0
+		for i := 0; i < n; i++ {
+			switch err := <-results; cond(err) {
+			case "":
+				ok++
+			case NotAuthorized:
+			default:
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		if ok != 1 {
+			t.Fatalf("round %d: %d logins with one token", round, ok)
+		}
+	}
+}
