@@ -2,14 +2,20 @@ package server
 
 import (
 	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"xtokend/keystore"
 	"xtokend/sasl"
 )
 
-// STUB types: the foundation helper owns this file and fills in loading and validation.
-
-// Config is the whole configuration file.
+// Config is the whole configuration file. Load one with LoadConfig or
+// FindConfig, or start from DefaultConfig. Module sections are pointers: in
+// a HostConfig, nil means "use the global section".
 type Config struct {
 	General    General      `toml:"general"`
 	TLS        TLSOptions   `toml:"tls"`
@@ -20,6 +26,9 @@ type Config struct {
 	Dir string `toml:"-"`
 	// Path is the file the config was read from ("" for the built-in default).
 	Path string `toml:"-"`
+	// LookupEnv reads the variables of env keys; nil means os.LookupEnv.
+	// Tests set it so they need no real environment.
+	LookupEnv func(string) (string, bool) `toml:"-"`
 }
 
 // General is the [general] section.
@@ -59,18 +68,227 @@ type HostSettings struct {
 	AuthToken sasl.Options
 }
 
+// Defaults of the [general] and [tls] sections (SPEC.md section 2).
+const (
+	DefaultListen        = "127.0.0.1:5222"
+	DefaultAdminSocket   = "xtokend.sock"
+	DefaultLogLevel      = "info"
+	DefaultConfigFile    = "config.toml" // what FindConfig looks for in the current folder
+	MinMaxStanzaSize     = 10000         // RFC 6120 section 13.12: a server must take stanzas of 10000 bytes
+	MaxMaxStanzaSize     = 64 << 20
+	maxConfigFileSize    = 4 << 20
+	defaultMaxStanzaSize = 65536
+)
+
+// defaultGeneral and defaultTLS are what a file that leaves an option out gets.
+func defaultGeneral() General {
+	return General{
+		Listen:        DefaultListen,
+		AdminSocket:   DefaultAdminSocket,
+		LogLevel:      DefaultLogLevel,
+		MaxStanzaSize: defaultMaxStanzaSize,
+	}
+}
+
+func defaultTLS() TLSOptions { return TLSOptions{RequireStartTLS: true} }
+
+// DefaultConfig is the built-in default of SPEC.md section 4: host
+// "localhost" with RAM keys, every option at its default, a self-signed
+// certificate, key paths and the admin socket relative to the current folder.
+func DefaultConfig() *Config {
+	dir, err := os.Getwd()
+	if err != nil {
+		dir = "."
+	}
+	g := defaultGeneral()
+	g.Hosts = []string{"localhost"}
+	ks, at := keystore.DefaultOptions(), sasl.DefaultOptions()
+	return &Config{
+		General: g,
+		TLS:     defaultTLS(),
+		Modules: Modules{Keystore: &ks, AuthToken: &at},
+		Dir:     dir,
+	}
+}
+
 // LoadConfig reads and validates the file at path. Errors are one line naming
 // host, module, key and file where they apply.
-func LoadConfig(path string) (*Config, error) { return nil, errors.New("server: not implemented") }
+func LoadConfig(path string) (*Config, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		abs = path
+	}
+	data, err := readConfigFile(abs)
+	if err != nil {
+		return nil, &ConfigError{File: abs, Err: err}
+	}
+	return ParseConfig(data, abs)
+}
 
-// DefaultConfig is the built-in default of SPEC.md section 4.
-func DefaultConfig() *Config { return &Config{} }
+func readConfigFile(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, shortPathError(err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, errors.New("not a regular file")
+	}
+	if fi.Size() > maxConfigFileSize {
+		return nil, fmt.Errorf("larger than %d bytes", maxConfigFileSize)
+	}
+	b, err := os.ReadFile(path)
+	return b, shortPathError(err)
+}
 
-// Host returns the effective settings of one host (false if it is not served).
-func (c *Config) Host(name string) (HostSettings, bool) { return HostSettings{}, false }
+// shortPathError drops the path from an *fs.PathError: the error already names the file.
+func shortPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		op := pe.Op
+		if op == "stat" {
+			op = "open"
+		}
+		return fmt.Errorf("%s: %w", op, pe.Err)
+	}
+	return err
+}
 
-// OpenKeystores builds every host's keystore and checks what spans hosts
-// (shared keys, keys mod_auth_token needs). Errors are start-up errors (exit 2).
-func (c *Config) OpenKeystores() (map[string]*keystore.Store, error) {
-	return nil, errors.New("server: not implemented")
+// FindConfig is what the commands do with their -config flag: path when it
+// is set; else ./config.toml when there is one; else DefaultConfig().
+func FindConfig(path string) (*Config, error) {
+	if path != "" {
+		return LoadConfig(path)
+	}
+	if _, err := os.Stat(DefaultConfigFile); err == nil {
+		return LoadConfig(DefaultConfigFile)
+	}
+	c := DefaultConfig()
+	return c, c.Validate()
+}
+
+// Host returns the effective settings of one host (false if it is not served):
+// the host's own module sections where it has them, else the global ones.
+func (c *Config) Host(name string) (HostSettings, bool) {
+	served := false
+	for _, h := range c.General.Hosts {
+		if h == name {
+			served = true
+			break
+		}
+	}
+	if !served {
+		return HostSettings{}, false
+	}
+	hs := HostSettings{Host: name, Keystore: keystore.DefaultOptions(), AuthToken: sasl.DefaultOptions()}
+	if c.Modules.Keystore != nil {
+		hs.Keystore = *c.Modules.Keystore
+	}
+	if c.Modules.AuthToken != nil {
+		hs.AuthToken = *c.Modules.AuthToken
+	}
+	for _, hc := range c.HostConfig {
+		if hc.Host != name {
+			continue
+		}
+		if hc.Modules.Keystore != nil {
+			hs.Keystore = *hc.Modules.Keystore
+		}
+		if hc.Modules.AuthToken != nil {
+			hs.AuthToken = *hc.Modules.AuthToken
+		}
+	}
+	hs.Keystore.Keys = append([]keystore.KeySpec(nil), hs.Keystore.Keys...)
+	return hs, true
+}
+
+// Resolve makes a path from the config file (a key file, the certificate,
+// the admin socket) absolute, relative to the config file's folder.
+func (c *Config) Resolve(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.Dir, p)
+}
+
+// AdminSocketPath is general.admin_socket made absolute ("" if disabled).
+func (c *Config) AdminSocketPath() string { return c.Resolve(c.General.AdminSocket) }
+
+// SlogLevel is general.log_level as a slog.Level.
+func (g General) SlogLevel() slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(g.LogLevel)); err != nil {
+		return slog.LevelInfo
+	}
+	return l
+}
+
+// Warnings are what the configuration accepts but an operator should hear of
+// at start: a self-signed certificate, SASL on plaintext, legacy nonces,
+// shared keys allowed. Key file modes are checked when the keystores open.
+func (c *Config) Warnings() []string {
+	var w []string
+	if c.TLS.Cert == "" && c.TLS.Key == "" {
+		w = append(w, "tls: cert is empty: a self-signed certificate is made in memory; clients will not trust it")
+	}
+	if !c.TLS.RequireStartTLS {
+		w = append(w, "tls: require_starttls = false: SASL is offered on plaintext; use it on loopback only")
+	}
+	if c.General.AllowSharedKeys {
+		w = append(w, "general: allow_shared_keys = true: hosts may share keys, so a token for one host's user may log in on another's")
+	}
+	for _, h := range c.General.Hosts {
+		hs, _ := c.Host(h)
+		if msg := hs.AuthToken.LegacyNonceWarning(); msg != "" {
+			w = append(w, fmt.Sprintf("host %q: %s", h, msg))
+		}
+	}
+	return w
+}
+
+// ConfigError is a configuration error: one line naming the file, the host,
+// the module and the key involved, e.g.
+//
+//	server: config "/etc/xtokend/config.toml": host "first.com": mod_auth_token: seed_key "otp_seed": no such key in the host's mod_keystore
+type ConfigError struct {
+	File   string // the config file ("" for the built-in default)
+	Host   string
+	Module string
+	Key    string // a keystore key's name, or an option's
+	Reason string
+	Err    error
+}
+
+func (e *ConfigError) Error() string {
+	var b strings.Builder
+	b.WriteString("server: ")
+	if e.File == "" {
+		b.WriteString("built-in config")
+	} else {
+		fmt.Fprintf(&b, "config %q", e.File)
+	}
+	if e.Host != "" {
+		fmt.Fprintf(&b, ": host %q", e.Host)
+	}
+	if e.Module != "" {
+		b.WriteString(": " + e.Module)
+	}
+	if e.Key != "" {
+		fmt.Fprintf(&b, ": key %q", e.Key)
+	}
+	if e.Reason != "" {
+		b.WriteString(": " + e.Reason)
+	}
+	if e.Err != nil {
+		b.WriteString(": " + oneLine(e.Err.Error()))
+	}
+	return b.String()
+}
+
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+func oneLine(s string) string {
+	if !strings.ContainsAny(s, "\r\n") {
+		return s
+	}
+	return strings.Join(strings.Fields(s), " ")
 }

@@ -1,0 +1,141 @@
+package server
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+
+	"xtokend/keystore"
+	"xtokend/sasl"
+)
+
+// Module names, as in [modules.<name>] and errors.
+const (
+	ModKeystore  = keystore.Module // "mod_keystore"
+	ModAuthToken = "mod_auth_token"
+)
+
+// rawConfig is the file as first decoded: module sections are kept as
+// primitives, so each can be decoded later onto fresh defaults (a host's
+// section replaces the global one; it is not merged into it).
+type rawConfig struct {
+	General    General                   `toml:"general"`
+	TLS        TLSOptions                `toml:"tls"`
+	Modules    map[string]toml.Primitive `toml:"modules"`
+	HostConfig []rawHostConfig           `toml:"host_config"`
+}
+
+type rawHostConfig struct {
+	Host    string                    `toml:"host"`
+	Modules map[string]toml.Primitive `toml:"modules"`
+}
+
+// ParseConfig parses and validates a configuration file's contents. path
+// names the file in errors, and its folder is the one relative paths are
+// taken from. It reads no key file; OpenKeystores does.
+func ParseConfig(data []byte, path string) (*Config, error) {
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	c, err := decodeConfig(data, path)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func decodeConfig(data []byte, path string) (*Config, error) {
+	fail := func(format string, args ...any) error {
+		return &ConfigError{File: path, Reason: fmt.Sprintf(format, args...)}
+	}
+	raw := rawConfig{General: defaultGeneral(), TLS: defaultTLS()}
+	md, err := toml.Decode(string(data), &raw)
+	if err != nil {
+		return nil, &ConfigError{File: path, Err: err}
+	}
+	c := &Config{General: raw.General, TLS: raw.TLS, Dir: filepath.Dir(path), Path: path}
+
+	mods, err := decodeModules(&md, raw.Modules, "modules")
+	if err != nil {
+		return nil, &ConfigError{File: path, Err: err}
+	}
+	c.Modules = mods
+	if c.Modules.Keystore == nil {
+		ks := keystore.DefaultOptions()
+		c.Modules.Keystore = &ks
+	}
+	if c.Modules.AuthToken == nil {
+		at := sasl.DefaultOptions()
+		c.Modules.AuthToken = &at
+	}
+	for i, rh := range raw.HostConfig {
+		where := fmt.Sprintf("host_config[%d]", i)
+		if rh.Host != "" {
+			where = fmt.Sprintf("host_config[%d] (host %q)", i, rh.Host)
+		}
+		mods, err := decodeModules(&md, rh.Modules, where+": modules")
+		if err != nil {
+			return nil, &ConfigError{File: path, Err: err}
+		}
+		c.HostConfig = append(c.HostConfig, HostConfig{Host: rh.Host, Modules: mods})
+	}
+
+	// Last, so the module sections decoded above count as known.
+	if undecoded := md.Undecoded(); len(undecoded) > 0 {
+		first := undecoded[0].String()
+		if n := len(undecoded) - 1; n > 0 {
+			return nil, fail("unknown option %q (and %d more)", first, n)
+		}
+		return nil, fail("unknown option %q", first)
+	}
+	return c, nil
+}
+
+// decodeModules decodes each module section onto that module's defaults.
+// A section's keys list, when given, replaces the default list whole.
+func decodeModules(md *toml.MetaData, sections map[string]toml.Primitive, where string) (Modules, error) {
+	var m Modules
+	names := make([]string, 0, len(sections))
+	for name := range sections {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		prim := sections[name]
+		switch name {
+		case ModKeystore:
+			opts := keystore.Options{RAMKeySize: keystore.DefaultOptions().RAMKeySize}
+			if err := md.PrimitiveDecode(prim, &opts); err != nil {
+				return m, fmt.Errorf("%s.%s: %w", where, name, err)
+			}
+			if opts.Keys == nil {
+				opts.Keys = keystore.DefaultOptions().Keys
+			}
+			m.Keystore = &opts
+		case ModAuthToken:
+			opts := sasl.DefaultOptions()
+			if err := md.PrimitiveDecode(prim, &opts); err != nil {
+				return m, fmt.Errorf("%s.%s: %w", where, name, err)
+			}
+			m.AuthToken = &opts
+		default:
+			return m, fmt.Errorf("%s: unknown module %q (%s, %s)", where, name, ModKeystore, ModAuthToken)
+		}
+	}
+	return m, nil
+}
+
+// quoteList is for messages: "a", "b".
+func quoteList(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = fmt.Sprintf("%q", s)
+	}
+	return strings.Join(q, ", ")
+}

@@ -1,0 +1,201 @@
+package server
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+
+	"mellium.im/xmpp/jid"
+
+	"xtokend/keystore"
+)
+
+// maxUnixSocketPath is sun_path's size on Linux less the NUL.
+const maxUnixSocketPath = 107
+
+// Validate checks everything that can be checked without reading key files
+// or environment variables (OpenKeystores does those): hosts, listeners,
+// log level, stanza size, TLS files, and every host's module options,
+// including that each names the keys mod_auth_token needs. The error is a
+// *ConfigError, one line.
+func (c *Config) Validate() error {
+	fail := func(e *ConfigError) error { e.File = c.Path; return e }
+	g := c.General
+	if len(g.Hosts) == 0 {
+		return fail(&ConfigError{Reason: "general.hosts is empty: serve at least one host"})
+	}
+	served := make(map[string]bool, len(g.Hosts))
+	for _, h := range g.Hosts {
+		if err := checkHostName(h); err != nil {
+			return fail(&ConfigError{Reason: fmt.Sprintf("general.hosts: %q: %v", h, err)})
+		}
+		if served[h] {
+			return fail(&ConfigError{Reason: fmt.Sprintf("general.hosts: %q is listed twice", h)})
+		}
+		served[h] = true
+	}
+	if err := checkAddr(g.Listen); err != nil {
+		return fail(&ConfigError{Reason: fmt.Sprintf("general.listen = %q: %v", g.Listen, err)})
+	}
+	if g.MetricsListen != "" {
+		if err := checkAddr(g.MetricsListen); err != nil {
+			return fail(&ConfigError{Reason: fmt.Sprintf("general.metrics_listen = %q: %v", g.MetricsListen, err)})
+		}
+	}
+	if p := c.AdminSocketPath(); len(p) > maxUnixSocketPath {
+		return fail(&ConfigError{Reason: fmt.Sprintf("general.admin_socket: %q is %d bytes, over the %d a unix socket path may have", p, len(p), maxUnixSocketPath)})
+	}
+	switch g.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fail(&ConfigError{Reason: fmt.Sprintf("general.log_level = %q: must be debug, info, warn or error", g.LogLevel)})
+	}
+	if g.MaxStanzaSize < MinMaxStanzaSize || g.MaxStanzaSize > MaxMaxStanzaSize {
+		return fail(&ConfigError{Reason: fmt.Sprintf("general.max_stanza_size = %d: must be %d (RFC 6120 section 13.12) to %d bytes", g.MaxStanzaSize, MinMaxStanzaSize, MaxMaxStanzaSize)})
+	}
+	if err := c.checkTLS(); err != nil {
+		return fail(&ConfigError{Module: "tls", Err: err})
+	}
+
+	// The global sections, even where every host has its own: a broken
+	// section is a typo waiting for the next host that uses it.
+	if ks := c.Modules.Keystore; ks != nil {
+		if err := ks.Validate(); err != nil {
+			return fail(keystoreError("", err))
+		}
+	}
+	if at := c.Modules.AuthToken; at != nil {
+		if err := at.Validate(); err != nil {
+			return fail(&ConfigError{Err: err})
+		}
+	}
+	configured := make(map[string]int, len(c.HostConfig))
+	for i, hc := range c.HostConfig {
+		switch prev, twice := configured[hc.Host]; {
+		case hc.Host == "":
+			return fail(&ConfigError{Reason: fmt.Sprintf("host_config[%d] has no host", i)})
+		case !served[hc.Host]:
+			return fail(&ConfigError{Host: hc.Host, Reason: fmt.Sprintf("host_config[%d] is for a host not in general.hosts (%s)", i, quoteList(g.Hosts))})
+		case twice:
+			return fail(&ConfigError{Host: hc.Host, Reason: fmt.Sprintf("host_config[%d] and host_config[%d] are for the same host", prev, i)})
+		}
+		configured[hc.Host] = i
+	}
+	for _, h := range g.Hosts {
+		hs, _ := c.Host(h)
+		if err := hs.Keystore.Validate(); err != nil {
+			return fail(keystoreError(h, err))
+		}
+		if err := hs.AuthToken.Validate(); err != nil {
+			return fail(&ConfigError{Host: h, Err: err})
+		}
+		for _, need := range []struct{ option, key string }{
+			{"secret_key", hs.AuthToken.SecretKey},
+			{"seed_key", hs.AuthToken.SeedKey},
+		} {
+			if !hs.Keystore.Has(need.key) {
+				return fail(&ConfigError{Host: h, Module: ModAuthToken,
+					Reason: fmt.Sprintf("%s = %q: no such key in the host's %s (add it to its keys)", need.option, need.key, ModKeystore)})
+			}
+		}
+	}
+	return nil
+}
+
+// keystoreError turns a keystore.Options.Validate error into a ConfigError
+// naming the host, the module and the key.
+func keystoreError(host string, err error) *ConfigError {
+	var ke *keystore.Error
+	if errors.As(err, &ke) {
+		return &ConfigError{Host: host, Module: ModKeystore, Key: ke.Key, Reason: ke.Reason, Err: ke.Err}
+	}
+	return &ConfigError{Host: host, Module: ModKeystore, Err: err}
+}
+
+// checkHostName accepts a domainpart in its canonical form (RFC 7622):
+// lower case, IDNA-mapped, without a local or resource part.
+func checkHostName(h string) error {
+	if h == "" {
+		return errors.New("empty host name")
+	}
+	j, err := jid.Parse(h)
+	if err != nil {
+		return fmt.Errorf("not a valid domain: %v", err)
+	}
+	if j.Localpart() != "" || j.Resourcepart() != "" {
+		return errors.New("a host is a domain, without user@ or /resource")
+	}
+	if j.Domainpart() != h {
+		return fmt.Errorf("not in canonical form; write %q", j.Domainpart())
+	}
+	return nil
+}
+
+func checkAddr(addr string) error {
+	if addr == "" {
+		return errors.New("empty address; write host:port")
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("not host:port")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("bad port %q", port)
+	}
+	return nil
+}
+
+// checkTLS loads the certificate and key when they are set, so a bad path or
+// a mismatched pair stops start-up rather than the first STARTTLS.
+func (c *Config) checkTLS() error {
+	t := c.TLS
+	switch {
+	case t.Cert == "" && t.Key == "":
+		return nil
+	case t.Cert == "":
+		return errors.New("key is set but cert is not; set both, or neither for a self-signed certificate")
+	case t.Key == "":
+		return errors.New("cert is set but key is not; set both, or neither for a self-signed certificate")
+	}
+	certPEM, err := readBounded(c.Resolve(t.Cert))
+	if err != nil {
+		return fmt.Errorf("cert %q: %w", c.Resolve(t.Cert), err)
+	}
+	keyPEM, err := readBounded(c.Resolve(t.Key))
+	if err != nil {
+		return fmt.Errorf("key %q: %w", c.Resolve(t.Key), err)
+	}
+	if _, err := tls.X509KeyPair(certPEM, keyPEM); err != nil {
+		return fmt.Errorf("cert %q and key %q: %v", c.Resolve(t.Cert), c.Resolve(t.Key), err)
+	}
+	return nil
+}
+
+// readBounded reads a regular file of at most 1 MiB.
+func readBounded(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, shortPathError(err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, errors.New("not a regular file")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, shortPathError(err)
+	}
+	defer f.Close()
+	const max = 1 << 20
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > max {
+		return nil, fmt.Errorf("larger than %d bytes", max)
+	}
+	return b, nil
+}
