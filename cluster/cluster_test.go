@@ -107,7 +107,7 @@ func startNode(t *testing.T, name, secret string, join []string, joinTimeout tim
 	return testNode{n, in}
 }
 
-func (n testNode) addr() string { return n.ml.LocalNode().Address() }
+func (n testNode) addr() string { return n.GossipAddr() }
 
 func stop(t *testing.T, n testNode) {
 	t.Helper()

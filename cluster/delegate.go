@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"log/slog"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/memberlist"
@@ -54,18 +55,32 @@ func (d *delegate) mergeKeys(buf []byte) {
 	}
 }
 
-func (d *delegate) NotifyJoin(m *memberlist.Node) { d.n.nudge() }
+func (d *delegate) NotifyJoin(m *memberlist.Node)   { d.remember(m) }
+func (d *delegate) NotifyUpdate(m *memberlist.Node) { d.remember(m) }
 
-// NotifyLeave drops the sessions of a node that left or died.
+func (d *delegate) remember(m *memberlist.Node) {
+	c := member{addr: slices.Clone(m.Addr), port: m.Port, meta: string(m.Meta)}
+	d.n.memMu.Lock()
+	if m.Name == d.n.name {
+		d.n.self = c
+	} else {
+		d.n.members[m.Name] = c
+	}
+	d.n.memMu.Unlock()
+	d.n.nudge()
+}
+
+// NotifyLeave forgets a node that left or died, and drops its sessions.
 func (d *delegate) NotifyLeave(m *memberlist.Node) {
 	if m.Name == d.n.name {
 		return
 	}
+	d.n.memMu.Lock()
+	delete(d.n.members, m.Name)
+	d.n.memMu.Unlock()
 	d.n.dir.drop(m.Name)
 	d.n.nudge()
 }
-
-func (d *delegate) NotifyUpdate(m *memberlist.Node) { d.n.nudge() }
 
 // memberlistLog turns memberlist's "[LEVEL] memberlist: text" lines into
 // slog records. memberlist never logs key material.
@@ -80,9 +95,10 @@ func (w *memberlistLog) Write(p []byte) (int, error) {
 			break
 		}
 	}
-	// memberlist reports at INFO what is routine for a cluster; keep the
-	// server's log for what needs a reader.
-	if level == slog.LevelInfo {
+	// memberlist reports at INFO what is routine for a cluster, and at ERR
+	// the sends that race its own shutdown; keep the server's log for what
+	// needs a reader.
+	if level == slog.LevelInfo || strings.Contains(line, "use of closed network connection") {
 		level = slog.LevelDebug
 	}
 	w.log.Log(nil, level, line)

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -24,6 +25,10 @@ type Binding struct {
 	JID  string
 	Node string
 }
+
+// errStaleLink says a link predates its peer's last drop: memberlist saw the
+// peer leave (or flap) since. The link is closed and the peer dials anew.
+var errStaleLink = errors.New("link from before the peer was last dropped")
 
 type origin struct {
 	instance [16]byte
@@ -64,7 +69,7 @@ func (d *directory) apply(l *inLink, f frame) error {
 	defer d.mu.Unlock()
 	if d.gens[l.peer] != l.gen {
 		// The peer was dropped since this link came up: its frames are stale.
-		return fmt.Errorf("link from a node dropped since")
+		return errStaleLink
 	}
 	o := d.origins[l.peer]
 	switch f.kind {

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/hashicorp/memberlist"
 )
 
 // joinOrBootstrap runs once per node, in the background of Start.
@@ -60,12 +62,14 @@ func (n *Node) tryJoin(seeds []string) bool {
 // seeds is the join list without this node's own gossip address, so one
 // list can be given to every node.
 func (n *Node) seeds() []string {
-	self := n.ml.LocalNode()
+	n.memMu.RLock()
+	self := n.self
+	n.memMu.RUnlock()
 	var out []string
 	for _, s := range n.opts.Join {
 		host, port, err := net.SplitHostPort(s)
-		if err == nil && port == strconv.Itoa(int(self.Port)) {
-			if ips, err := net.LookupIP(host); err == nil && slices.ContainsFunc(ips, self.Addr.Equal) {
+		if err == nil && port == strconv.Itoa(int(self.port)) {
+			if ips, err := net.LookupIP(host); err == nil && slices.ContainsFunc(ips, self.addr.Equal) {
 				continue
 			}
 		}
@@ -97,12 +101,15 @@ func (n *Node) becomeReady(how string) {
 // that misses it still gets it at the next push/pull.
 func (n *Node) pushKeys(encoded []byte) {
 	msg := append([]byte{msgKeys}, encoded...)
-	for _, m := range n.ml.Members() {
-		if m.Name == n.name {
-			continue
-		}
-		if err := n.ml.SendReliable(m, msg); err != nil {
-			n.log.Debug("cluster: pushing RAM keys failed; push/pull will carry them", "peer", m.Name, "err", err)
+	n.memMu.RLock()
+	peers := make([]*memberlist.Node, 0, len(n.members))
+	for name, m := range n.members {
+		peers = append(peers, &memberlist.Node{Name: name, Addr: m.addr, Port: m.port})
+	}
+	n.memMu.RUnlock()
+	for _, p := range peers {
+		if err := n.ml.SendReliable(p, msg); err != nil {
+			n.log.Debug("cluster: pushing RAM keys failed; push/pull will carry them", "peer", p.Name, "err", err)
 		}
 	}
 }

@@ -167,3 +167,13 @@ func decodeKeys(b []byte) (map[keyID]ramKey, error) {
 	}
 	return keys, nil
 }
+
+// wipe zeroes and forgets every key: a stopped node keeps none in memory.
+func (s *keySet) wipe() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, k := range s.keys {
+		clear(k.bytes)
+		delete(s.keys, id)
+	}
+}

@@ -193,13 +193,13 @@ func (n *Node) dial(ctx context.Context, peer string) (*outLink, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownNode, peer)
 	}
-	addr := string(m.Meta)
+	addr := m.meta
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: node %q advertises no link address", peer)
 	}
 	if host == "" {
-		addr = net.JoinHostPort(m.Addr.String(), port)
+		addr = net.JoinHostPort(m.addr.String(), port)
 	}
 	ctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
 	defer cancel()
@@ -429,7 +429,10 @@ func (n *Node) readLink(l *inLink) {
 				return
 			}
 		case kindSessions, kindSession:
-			if err := n.dir.apply(l, f); err != nil {
+			if err := n.dir.apply(l, f); errors.Is(err, errStaleLink) {
+				n.log.Debug("cluster: closing a link from before its peer flapped", "peer", l.peer)
+				return
+			} else if err != nil {
 				n.log.Warn("cluster: session directory out of step with a peer; re-syncing", "peer", l.peer, "err", err)
 				return
 			}

@@ -61,6 +61,10 @@ type Node struct {
 	serverTLS *tls.Config
 	clientTLS *tls.Config
 
+	memMu   sync.RWMutex
+	members map[string]member // live peers, kept by the event delegate
+	self    member
+
 	mu      sync.Mutex
 	out     map[string]*outLink
 	in      map[*inLink]struct{}
@@ -120,6 +124,7 @@ func Start(ctx context.Context, opts Options, logger *slog.Logger, hooks Hooks) 
 		replay:  newReplayStore(opts.ReplayMax),
 		dir:     newDirectory(),
 		ready:   make(chan struct{}),
+		members: make(map[string]member),
 		out:     make(map[string]*outLink),
 		in:      make(map[*inLink]struct{}),
 		dialing: make(map[string]chan struct{}),
@@ -225,33 +230,59 @@ func (n *Node) RAMKey(host, name string) ([]byte, bool) {
 	default:
 		return nil, false
 	}
+	if n.ctx.Err() != nil {
+		return nil, false
+	}
 	return n.keys.get(host, name)
 }
 
 // Members returns the names of the live members, this node included.
 func (n *Node) Members() []string {
-	var names []string
-	for _, m := range n.ml.Members() {
-		if m.State == memberlist.StateAlive || m.State == memberlist.StateSuspect {
-			names = append(names, m.Name)
+	n.memMu.RLock()
+	defer n.memMu.RUnlock()
+	names := []string{n.name}
+	for name := range n.members {
+		if name != n.name {
+			names = append(names, name)
 		}
 	}
 	return names
 }
 
+// member is what this node keeps of a live peer. memberlist hands out
+// pointers into its own state, which it goes on changing under its lock; the
+// event delegate copies what is needed while that lock is held.
+type member struct {
+	addr net.IP
+	port uint16
+	meta string // the link address the peer advertises
+}
+
+// gossipAddr is the member's gossip address, host:port.
+func (m member) gossipAddr() string {
+	return net.JoinHostPort(m.addr.String(), strconv.Itoa(int(m.port)))
+}
+
+// GossipAddr is the address this node gossips on, as peers reach it: what
+// other nodes' join lists name.
+func (n *Node) GossipAddr() string {
+	n.memMu.RLock()
+	defer n.memMu.RUnlock()
+	return n.self.gossipAddr()
+}
+
 // member returns a live member by name.
-func (n *Node) member(name string) (*memberlist.Node, bool) {
-	for _, m := range n.ml.Members() {
-		if m.Name == name && (m.State == memberlist.StateAlive || m.State == memberlist.StateSuspect) {
-			return m, true
-		}
-	}
-	return nil, false
+func (n *Node) member(name string) (member, bool) {
+	n.memMu.RLock()
+	defer n.memMu.RUnlock()
+	m, ok := n.members[name]
+	return m, ok
 }
 
 // Stop leaves the cluster (telling the others, so they drop this node's
-// sessions at once rather than after failure detection) and closes every
-// link. ctx bounds the leave.
+// sessions at once rather than after failure detection), closes every link
+// and wipes the RAM keys from memory: RAMKey answers false afterwards. ctx
+// bounds the leave.
 func (n *Node) Stop(ctx context.Context) error {
 	var err error
 	n.stop.Do(func() {
@@ -285,6 +316,7 @@ func (n *Node) Stop(ctx context.Context) error {
 			err = fmt.Errorf("%s: shutdown: %v", Section, e)
 		}
 		n.wg.Wait()
+		n.keys.wipe()
 	})
 	return err
 }

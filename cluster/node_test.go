@@ -1,0 +1,214 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestStartRefuses(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad")
+	os.WriteFile(bad, []byte("c2hvcnQ=\n"), 0o600)
+	secret := writeSecret(t)
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	for _, tc := range []struct {
+		name  string
+		opts  Options
+		hooks Hooks
+		want  string
+	}{
+		{"no secret file", Options{NodeName: "a", Bind: "127.0.0.1:0"}, Hooks{}, "secret_file is required"},
+		{"missing secret", Options{NodeName: "a", Bind: "127.0.0.1:0", SecretFile: filepath.Join(dir, "nope")}, Hooks{}, "no such file"},
+		{"short secret", Options{NodeName: "a", Bind: "127.0.0.1:0", SecretFile: bad}, Hooks{}, "decodes to 5 bytes"},
+		{"link port taken", Options{NodeName: "a", Bind: "127.0.0.1:0", LinkListen: busy.Addr().String(), SecretFile: secret}, Hooks{}, "link_listen"},
+		{"zero key size", Options{NodeName: "a", Bind: "127.0.0.1:0", SecretFile: secret}, Hooks{RAMKeys: []RAMKeySpec{{"h", "k", 0}}}, "size 0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, err := Start(context.Background(), tc.opts, nil, tc.hooks)
+			if err == nil {
+				n.Stop(context.Background())
+				t.Fatal("started")
+			}
+			if !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "cluster: ") {
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// A node with another secret can neither join (gossip does not decrypt)
+// nor open a link: it ends up alone with keys of its own.
+func TestOtherSecretIsKeptOut(t *testing.T) {
+	n1 := startNode(t, "n1", writeSecret(t), nil, deadline)
+	stranger := startNode(t, "x", writeSecret(t), []string{n1.addr()}, 500*time.Millisecond)
+	if got := stranger.Members(); len(got) != 1 {
+		t.Fatalf("stranger sees members %v", got)
+	}
+	if got := n1.Members(); len(got) != 1 {
+		t.Fatalf("n1 sees members %v", got)
+	}
+	k1, _ := n1.RAMKey("a.test", "access_secret")
+	kx, _ := stranger.RAMKey("a.test", "access_secret")
+	if bytes.Equal(k1, kx) {
+		t.Fatal("stranger has the cluster's key")
+	}
+	// The stranger's TLS identity is refused by n1's link listener.
+	conn, err := tls.Dial("tcp", n1.ln.Addr().String(), stranger.clientTLS)
+	if err == nil {
+		// TLS 1.3 reports a refused client certificate on the first read.
+		conn.SetDeadline(time.Now().Add(deadline))
+		_, err = conn.Read(make([]byte, 1))
+		conn.Close()
+	}
+	if err == nil {
+		t.Fatal("n1 accepted a link from a node without the secret")
+	}
+	// Bytes that are not TLS at all get the connection closed.
+	raw, err := net.Dial("tcp", n1.ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw.Write([]byte("GET / HTTP/1.0\r\n\r\n"))
+	raw.SetDeadline(time.Now().Add(deadline))
+	buf := make([]byte, 512)
+	for {
+		if _, err := raw.Read(buf); err != nil {
+			break
+		}
+	}
+	raw.Close()
+}
+
+// Two clusters that started apart meet (a cold start race, a partition
+// older than memberlist's memory): every node ends on the older keys, and
+// the side that lost is told.
+func TestSeparateClustersMerge(t *testing.T) {
+	secret := writeSecret(t)
+	a := startNode(t, "a", secret, nil, deadline)
+	var mu sync.Mutex
+	var replaced []string
+	in := &stanzas{}
+	opts := Options{NodeName: "b", Bind: "127.0.0.1:0", LinkListen: "127.0.0.1:0", SecretFile: secret, tune: fastTimers}
+	b, err := Start(context.Background(), opts, testLogger(t), Hooks{RAMKeys: testKeys, Stanza: in.hook, KeyReplaced: func(host, name string) {
+		mu.Lock()
+		replaced = append(replaced, host+"/"+name)
+		mu.Unlock()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Stop(context.Background())
+	if err := b.WaitReady(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	older := ramKeys(t, a) // a generated first
+	if sameKeys(older, ramKeys(t, testNode{b, in})) {
+		t.Fatal("two separate clusters share keys")
+	}
+	if _, err := b.ml.Join([]string{a.addr()}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "both hold the older keys", func() bool {
+		return sameKeys(older, ramKeys(t, a)) && sameKeys(older, ramKeys(t, testNode{b, in}))
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(replaced) != len(testKeys) {
+		t.Fatalf("KeyReplaced told of %v", replaced)
+	}
+}
+
+// An owner that refuses because its store is full fails the login rather
+// than forget; so does a stopped node.
+func TestReplayFullAndStopped(t *testing.T) {
+	secret := writeSecret(t)
+	opts := Options{NodeName: "full", Bind: "127.0.0.1:0", LinkListen: "127.0.0.1:0", SecretFile: secret, ReplayMax: 1, tune: fastTimers}
+	full, err := Start(context.Background(), opts, testLogger(t), Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer full.Stop(context.Background())
+	other := startNode(t, "other", secret, []string{full.GossipAddr()}, deadline)
+	eventually(t, "two members", sameMembers(testNode{Node: full}, other))
+	ctx := context.Background()
+	exp := time.Now().Add(time.Minute)
+	// With two members both own every user.
+	if fresh, err := other.CheckAndRemember(ctx, "a.test", "alice", tokenID(1), exp); err != nil || !fresh {
+		t.Fatalf("first token: %v %v", fresh, err)
+	}
+	if _, err := other.CheckAndRemember(ctx, "a.test", "alice", tokenID(2), exp); !errors.Is(err, ErrReplayFull) {
+		t.Fatalf("second token on a full owner: %v", err)
+	}
+	if err := full.Stop(ctx); err != nil {
+		t.Log(err)
+	}
+	if _, err := full.CheckAndRemember(ctx, "a.test", "alice", tokenID(3), exp); !errors.Is(err, ErrStopped) {
+		t.Fatalf("stopped node: %v", err)
+	}
+	if _, ok := full.RAMKey("a.test", "access_secret"); ok {
+		t.Fatal("a stopped node still hands out RAM keys")
+	}
+}
+
+// A node whose seeds never answer is not ready until join_timeout, then
+// starts alone; Stop before that ends WaitReady.
+func TestNotReadyUntilJoinedOrAlone(t *testing.T) {
+	secret := writeSecret(t)
+	opts := Options{NodeName: "w", Bind: "127.0.0.1:0", LinkListen: "127.0.0.1:0", SecretFile: secret,
+		Join: []string{"127.0.0.1:1"}, JoinTimeout: Duration{time.Hour}, tune: fastTimers}
+	n, err := Start(context.Background(), opts, testLogger(t), Hooks{RAMKeys: testKeys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-n.Ready():
+		t.Fatal("ready without a seed")
+	default:
+	}
+	if _, ok := n.RAMKey("a.test", "access_secret"); ok {
+		t.Fatal("a key before ready")
+	}
+	done := make(chan error)
+	go func() { done <- n.WaitReady(context.Background()) }()
+	n.Stop(context.Background())
+	if err := <-done; !errors.Is(err, ErrStopped) {
+		t.Fatalf("WaitReady after Stop: %v", err)
+	}
+
+	opts.NodeName, opts.JoinTimeout = "w2", Duration{100 * time.Millisecond}
+	alone := startNode(t, "w2", secret, []string{"127.0.0.1:1"}, 100*time.Millisecond)
+	ramKeys(t, alone)
+}
+
+func TestRouteToSelf(t *testing.T) {
+	n := startNode(t, "solo", writeSecret(t), nil, deadline)
+	if err := n.Route(context.Background(), "solo", []byte("<presence/>")); err != nil {
+		t.Fatal(err)
+	}
+	if !n.in.has("solo: <presence/>") {
+		t.Fatal("stanza to self not delivered")
+	}
+	if err := n.Route(context.Background(), "solo", nil); err == nil {
+		t.Fatal("empty stanza routed")
+	}
+	n.Bind("a@x/1")
+	if node, ok := n.Lookup("a@x/1"); !ok || node != "solo" {
+		t.Fatal("local binding not found")
+	}
+	if got := n.Bindings("a@x"); len(got) != 1 || got[0].Node != "solo" {
+		t.Fatalf("bindings %v", got)
+	}
+}
