@@ -32,8 +32,9 @@ type Hooks struct {
 	OnStanza func(kind string)
 	// AllowConnection gates a new TCP connection; false closes it at once.
 	AllowConnection func(remoteIP string) bool
-	// AllowLogin gates each SASL attempt; false ends the stream with a
-	// policy-violation stream error.
+	// AllowLogin gates each SASL attempt; false fails that attempt with a
+	// temporary-auth-failure <failure/> (it counts toward the connection's
+	// attempts).
 	AllowLogin func(remoteIP string) bool
 }
 

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -248,3 +249,86 @@ func readAll(t testing.TB, conn net.Conn) string {
 	}
 	return string(b)
 }
+
+// rawClient speaks XML over TCP without a client library, for what a
+// library would refuse to send.
+type rawClient struct {
+	t    testing.TB
+	conn net.Conn
+	d    *xml.Decoder
+	jid  string
+}
+
+// rawLogin logs in on plaintext (RequireStartTLS must be false) and binds
+// resource, returning the client and the bound JID.
+func rawLogin(t testing.TB, ts *servertest.Server, node, host, resource string) *rawClient {
+	t.Helper()
+	token := ts.Mint(t, node+"@"+host)
+	c := &rawClient{t: t, conn: rawDial(t, ts, host)}
+	c.conn.SetDeadline(time.Now().Add(waitLimit))
+	c.d = xml.NewDecoder(c.conn)
+	c.expect("features")
+	resp := base64.StdEncoding.EncodeToString([]byte("\x00" + node + "\x00" + token))
+	fmt.Fprintf(c.conn, "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='X-TOKEN'>%s</auth>", resp)
+	c.expect("success")
+	fmt.Fprintf(c.conn, "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0' to='%s'>", host)
+	c.expect("features")
+	fmt.Fprintf(c.conn, "<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>%s</resource></bind></iq>", resource)
+	res := c.expect("iq")
+	j := res.find("jid")
+	if res.attr("type") != "result" || j == nil {
+		t.Fatalf("bind: %s", res)
+	}
+	c.jid = j.Text
+	c.conn.SetDeadline(time.Time{})
+	return c
+}
+
+// next returns the next top-level element (stream headers skipped).
+func (c *rawClient) next() *elem {
+	c.t.Helper()
+	c.conn.SetReadDeadline(time.Now().Add(waitLimit))
+	for {
+		tok, err := c.d.Token()
+		if err != nil {
+			c.t.Fatalf("raw %s: %v", c.jid, err)
+		}
+		start, ok := tok.(xml.StartElement)
+		if !ok || start.Name.Local == "stream" {
+			continue
+		}
+		e := &elem{}
+		if err := c.d.DecodeElement(e, &start); err != nil {
+			c.t.Fatalf("raw %s: %v", c.jid, err)
+		}
+		return e
+	}
+}
+
+// expect returns the next element, which must be named local.
+func (c *rawClient) expect(local string) *elem {
+	c.t.Helper()
+	e := c.next()
+	if e.XMLName.Local != local {
+		c.t.Fatalf("raw %s: got %s, want <%s/>", c.jid, e, local)
+	}
+	return e
+}
+
+// expectStreamError reads until a stream error and returns its condition.
+func (c *rawClient) expectStreamError() string {
+	c.t.Helper()
+	for {
+		e := c.next()
+		if e.XMLName.Local == "error" && e.XMLName.Space == "http://etherx.jabber.org/streams" {
+			for _, ch := range e.Children {
+				if ch.XMLName.Local != "text" {
+					return ch.XMLName.Local
+				}
+			}
+			return ""
+		}
+	}
+}
+
+func newDecoder(c net.Conn) *xml.Decoder { return xml.NewDecoder(c) }

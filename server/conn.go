@@ -12,6 +12,7 @@ import (
 	"mellium.im/xmpp"
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
+	"mellium.im/xmpp/stream"
 
 	"xtokend/sasl"
 )
@@ -30,7 +31,7 @@ type conn struct {
 	host        *host
 	hostUnknown bool
 	node        string // the node the X-TOKEN verifier accepted
-	refused     bool   // AllowLogin said no
+	refused     bool   // AllowLogin said no to the attempt under way
 
 	// mu guards sess, which Shutdown reads from another goroutine.
 	mu   sync.Mutex
@@ -92,18 +93,24 @@ func (c *conn) negotiationFailed(err error, sess *session) {
 		sess.kill("", "negotiation failed")
 	}
 	var ne net.Error
+	var se stream.Error
 	switch {
 	case c.hostUnknown:
 		// Already answered with host-unknown.
-	case c.refused:
-		// Already answered with policy-violation.
 	case c.cc.exceeded():
 		writeStreamError(c.cc, condPolicyViolation, "stanza too large", c.srv.writeTimeout())
 		c.log.Info("negotiation failed", "reason", "stanza too large")
 	case errors.As(err, &ne) && ne.Timeout():
-		// Best effort: a stalled client may not read this either.
-		writeStreamError(c.cc, condConnectionTimeout, "negotiation took too long", time.Second)
+		if c.host != nil {
+			// Best effort (a stalled client may not read it), and only once
+			// the server's stream header is out.
+			writeStreamError(c.cc, condConnectionTimeout, "negotiation took too long", time.Second)
+		}
 		c.log.Info("negotiation failed", "reason", "timeout")
+	case errors.As(err, &se):
+		// mellium's verdict (a feature that was not offered, say): tell the client.
+		writeStreamError(c.cc, se.Err, "", c.srv.writeTimeout())
+		c.log.Info("negotiation failed", "condition", se.Err)
 	case errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed):
 		c.log.Debug("negotiation ended", "reason", "connection closed")
 	default:
@@ -152,37 +159,37 @@ func (c *conn) startTLS() xmpp.StreamFeature {
 	return f
 }
 
-// saslFeature is the host's X-TOKEN feature, gated by Hooks.AllowLogin.
+// saslFeature is the host's X-TOKEN feature. Hooks.AllowLogin gates every
+// attempt that reaches verification: a refused one is answered like any
+// failed attempt, with <failure><temporary-auth-failure/></failure>, and
+// counts toward the connection's attempts.
 func (c *conn) saslFeature() xmpp.StreamFeature {
 	h := c.host
 	s := c.srv
-	f := sasl.Feature(sasl.FeatureConfig{
-		Verifier: h.verifier,
+	return sasl.Feature(sasl.FeatureConfig{
+		Verifier: func() *sasl.Verifier {
+			if allow := s.Hooks.AllowLogin; allow != nil && !allow(c.ip) {
+				c.refused = true
+				return nil // the feature answers temporary-auth-failure
+			}
+			return h.verifier()
+		},
 		OnResult: func(node string, err error) { c.loginResult(node, err) },
 	})
-	inner := f.Negotiate
-	if inner == nil {
-		return f
-	}
-	f.Negotiate = func(ctx context.Context, xs *xmpp.Session, data any) (xmpp.SessionState, io.ReadWriter, error) {
-		if allow := s.Hooks.AllowLogin; allow != nil && !allow(c.ip) {
-			c.refused = true
-			c.log.Info("login", "host", h.name, "result", "refused", "reason", "rate limited")
-			writeStreamError(xs.Conn(), condPolicyViolation, "too many login attempts", s.writeTimeout())
-			return 0, nil, errors.New("server: login refused by policy")
-		}
-		return inner(ctx, xs, data)
-	}
-	return f
 }
 
 // loginResult records and logs one SASL attempt. Never the token.
 func (c *conn) loginResult(node string, err error) {
 	host := c.host.name
 	cond := ""
+	refused := c.refused
+	c.refused = false
 	if err != nil {
 		var se *sasl.Error
-		if errors.As(err, &se) {
+		if refused {
+			cond = string(sasl.TemporaryAuthFailure)
+			c.log.Info("login", "host", host, "result", "refused", "reason", "too many failed logins from this address")
+		} else if errors.As(err, &se) {
 			cond = string(se.Condition)
 			c.log.Info("login", "host", host, "result", "failure", "condition", cond, "reason", se.Reason)
 		} else {
@@ -191,6 +198,7 @@ func (c *conn) loginResult(node string, err error) {
 		}
 	} else {
 		c.node = node
+		c.srv.loginSucceeded(c.ip) // the limit counts failed logins only
 		c.log.Info("login", "host", host, "user", node, "result", "success")
 	}
 	if f := c.srv.Hooks.OnLogin; f != nil {

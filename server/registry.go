@@ -5,16 +5,14 @@ import "sync"
 // registry holds the bound sessions by full JID and by bare JID, for every
 // host (the JIDs carry the host, so one map serves them all).
 type registry struct {
-	mu    sync.RWMutex
-	full  map[string]*session
-	bare  map[string][]*session // in binding order
-	hosts map[string]int        // host -> sessions, for Sessions()
+	mu   sync.RWMutex
+	full map[string]*session
+	bare map[string][]*session // in binding order
 }
 
 func (r *registry) init() {
 	r.full = make(map[string]*session)
 	r.bare = make(map[string][]*session)
-	r.hosts = make(map[string]int)
 }
 
 // bind registers s and returns the session it replaces (same full JID), if any.
@@ -27,7 +25,6 @@ func (r *registry) bind(s *session) (old *session) {
 	}
 	r.full[s.full] = s
 	r.bare[s.bare] = append(r.bare[s.bare], s)
-	r.hosts[s.host]++
 	return old
 }
 
@@ -54,9 +51,6 @@ func (r *registry) removeLocked(s *session) {
 	} else {
 		r.bare[s.bare] = list
 	}
-	if r.hosts[s.host]--; r.hosts[s.host] <= 0 {
-		delete(r.hosts, s.host)
-	}
 }
 
 // lookup returns the session bound to a full JID.
@@ -77,7 +71,7 @@ func (r *registry) resources(bare string) []*session {
 func (r *registry) list() map[string][]string {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	out := make(map[string][]string, len(r.hosts))
+	out := make(map[string][]string)
 	for full, s := range r.full {
 		out[s.host] = append(out[s.host], full)
 	}

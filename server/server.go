@@ -74,6 +74,8 @@ type Server struct {
 	conns     map[*conn]struct{}
 	addr      net.Addr
 	wg        sync.WaitGroup
+
+	ops ops // metrics, limits, admin socket, reload (admin_ops.go)
 }
 
 // host is one virtual host's runtime state.
@@ -148,7 +150,10 @@ func (s *Server) build() error {
 		s.hosts[strings.ToLower(name)] = h
 	}
 	s.tlsConf, err = s.buildTLS()
-	return err
+	if err != nil {
+		return err
+	}
+	return s.initOps()
 }
 
 func (s *Server) logger() *slog.Logger {
@@ -236,6 +241,9 @@ func (s *Server) Serve(l net.Listener) error {
 		l.Close()
 	}()
 
+	if err := s.startOps(); err != nil {
+		return err
+	}
 	log := s.logger()
 	log.Info("listening", "addr", l.Addr().String(), "hosts", s.cfg.General.Hosts)
 	var backoff time.Duration
@@ -344,6 +352,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 	for _, c := range conns {
 		c.shutdown()
+	}
+	if err := s.stopOps(ctx); err != nil {
+		s.logger().Warn("stopping the admin and metrics listeners", "err", err)
 	}
 	done := make(chan struct{})
 	go func() {
