@@ -288,3 +288,7 @@ func (ib *ipBuckets) len() int {
 	defer ib.mu.Unlock()
 	return len(ib.buckets)
 }
+
+// limitOptions are the limits c asks for.
+// TODO(ops): c.Limits once the [limits] section is in Config.
+func limitOptions(c *Config) LimitOptions { return DefaultLimitOptions() }

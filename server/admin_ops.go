@@ -1,0 +1,231 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"net/http"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"xtokend/server/adminclient"
+)
+
+// ops is the operations side of a Server: metrics, per-address limits, the
+// admin socket, the metrics listener and what a reload swaps. It is built
+// with the server's runtime state (init), its listeners start with the first
+// Serve and stop in Shutdown.
+type ops struct {
+	metrics *Metrics
+	limiter *Limiter
+
+	// cert is the configured certificate, swapped by Reload; nil when the
+	// certificate is self-signed or comes from Server.TLSConfig.
+	cert atomic.Pointer[tls.Certificate]
+
+	reloadMu sync.Mutex // one Reload at a time
+
+	startOnce  sync.Once
+	startErr   error
+	mu         sync.Mutex // guards admin and metricsSrv against Shutdown
+	admin      *adminServer
+	metricsSrv *metricsServer
+}
+
+// initOps builds the metrics and limiters and hooks them into s.Hooks (the
+// hooks set by the Server's user still run, first), and makes the configured
+// certificate reloadable. It runs once, at the end of init.
+func (s *Server) initOps() error {
+	o := &s.ops
+	o.metrics = NewMetrics(s.cfg.General.Hosts, s.replay.Len)
+	lim, err := NewLimiter(limitOptions(s.cfg))
+	if err != nil {
+		return err
+	}
+	o.limiter = lim
+	s.Hooks = o.hooks(s.Hooks)
+
+	if s.TLSConfig == nil && s.cfg.TLS.Cert != "" && len(s.tlsConf.Certificates) == 1 {
+		cert := s.tlsConf.Certificates[0]
+		o.cert.Store(&cert)
+		s.tlsConf.Certificates = nil
+		s.tlsConf.GetCertificate = func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			return o.cert.Load(), nil
+		}
+	}
+	return nil
+}
+
+// hooks composes the user's hooks with the metrics and the limiter.
+func (o *ops) hooks(user Hooks) Hooks {
+	m, lim := o.metrics, o.limiter
+	return Hooks{
+		OnLogin: func(host, condition string, ok bool) {
+			if user.OnLogin != nil {
+				user.OnLogin(host, condition, ok)
+			}
+			m.OnLogin(host, condition, ok)
+		},
+		OnSessionStart: func(host string) {
+			if user.OnSessionStart != nil {
+				user.OnSessionStart(host)
+			}
+			m.OnSessionStart(host)
+		},
+		OnSessionEnd: func(host string) {
+			if user.OnSessionEnd != nil {
+				user.OnSessionEnd(host)
+			}
+			m.OnSessionEnd(host)
+		},
+		OnStanza: func(kind string) {
+			if user.OnStanza != nil {
+				user.OnStanza(kind)
+			}
+			m.OnStanza(kind)
+		},
+		AllowConnection: func(ip string) bool {
+			if user.AllowConnection != nil && !user.AllowConnection(ip) {
+				return false
+			}
+			if !lim.AllowConnection(ip) {
+				m.OnLimited("connection")
+				return false
+			}
+			return true
+		},
+		AllowLogin: func(ip string) bool {
+			if user.AllowLogin != nil && !user.AllowLogin(ip) {
+				return false
+			}
+			if !lim.AllowLogin(ip) {
+				m.OnLimited("login")
+				return false
+			}
+			return true
+		},
+	}
+}
+
+// loginSucceeded refunds the failed-login charge of a login that worked, so
+// the limit counts failures only. The connection code calls it with the
+// client's address.
+func (s *Server) loginSucceeded(remoteIP string) {
+	s.ops.limiter.LoginSucceeded(remoteIP)
+}
+
+// startOps starts the admin socket and the metrics listener when configured.
+// It runs once, from the first Serve; the error is every Serve's.
+func (s *Server) startOps() error {
+	o := &s.ops
+	o.startOnce.Do(func() {
+		log := s.logger()
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		if s.closing.Load() {
+			o.startErr = ErrServerClosed
+			return
+		}
+		if addr := s.cfg.General.MetricsListen; addr != "" {
+			ms, err := startMetrics(addr, o.metrics, log)
+			if err != nil {
+				o.startErr = err
+				return
+			}
+			o.metricsSrv = ms
+		}
+		if path := s.cfg.AdminSocketPath(); path != "" {
+			a, err := startAdmin(path, newAdminHandler(serverAdmin{s}, log), log)
+			if err != nil {
+				o.startErr = err
+				if o.metricsSrv != nil {
+					o.metricsSrv.Close(context.Background())
+					o.metricsSrv = nil
+				}
+				return
+			}
+			o.admin = a
+		}
+	})
+	return o.startErr
+}
+
+// stopOps stops the admin socket (removing it) and the metrics listener.
+func (s *Server) stopOps(ctx context.Context) error {
+	o := &s.ops
+	o.mu.Lock()
+	admin, ms := o.admin, o.metricsSrv
+	o.admin, o.metricsSrv = nil, nil
+	o.mu.Unlock()
+	var errs []error
+	if admin != nil {
+		errs = append(errs, admin.Close(ctx))
+	}
+	if ms != nil {
+		errs = append(errs, ms.Close(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// Metrics are the server's Prometheus metrics (nil before the server is
+// initialised by Serve, Mint or Reload).
+func (s *Server) Metrics() *Metrics {
+	if s.init() != nil {
+		return nil
+	}
+	return s.ops.metrics
+}
+
+// MetricsAddr is the address general.metrics_listen is bound to, nil when
+// it is not serving.
+func (s *Server) MetricsAddr() net.Addr {
+	s.ops.mu.Lock()
+	defer s.ops.mu.Unlock()
+	if s.ops.metricsSrv == nil {
+		return nil
+	}
+	return s.ops.metricsSrv.Addr()
+}
+
+// MetricsHandler serves /metrics and /healthz of this server, for a caller
+// that wants them on a listener of its own.
+func (s *Server) MetricsHandler() http.Handler {
+	if m := s.Metrics(); m != nil {
+		return m.Handler()
+	}
+	return http.NotFoundHandler()
+}
+
+// serverAdmin is the admin API's view of a Server.
+type serverAdmin struct{ s *Server }
+
+func (a serverAdmin) HostNames() []string { return a.s.cfg.General.Hosts }
+
+func (a serverAdmin) HostKeys() ([]adminclient.Host, error) {
+	var out []adminclient.Host
+	for host, infos := range a.s.Hosts() {
+		h := adminclient.Host{Host: host, Keys: []adminclient.Key{}}
+		for _, ki := range infos {
+			h.Keys = append(h.Keys, adminclient.Key{Name: ki.Name, Type: ki.Type, Size: ki.Size})
+		}
+		out = append(out, h)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Host < out[j].Host })
+	return out, nil
+}
+
+func (a serverAdmin) Mint(_ context.Context, bare string) (string, time.Time, error) {
+	tok, exp, err := a.s.Mint(bare)
+	switch {
+	case errors.Is(err, ErrBadJID):
+		return "", time.Time{}, &adminclient.APIError{Status: http.StatusBadRequest, Message: err.Error()}
+	case errors.Is(err, ErrUnknownHost):
+		return "", time.Time{}, &adminclient.APIError{Status: http.StatusNotFound, Message: err.Error()}
+	}
+	return tok, exp, err
+}
+
+func (a serverAdmin) Sessions() map[string][]string { return a.s.Sessions() }
