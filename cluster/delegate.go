@@ -35,10 +35,25 @@ func (d *delegate) NotifyMsg(b []byte) {
 
 func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
 
-// LocalState is the whole key set: a joining node receives it inside Join.
-func (d *delegate) LocalState(join bool) []byte { return d.n.keys.encode() }
+// LocalState is the whole key set (a joining node receives it inside Join)
+// and this node's file and env key fingerprints.
+func (d *delegate) LocalState(join bool) []byte { return d.n.encodeState() }
 
-func (d *delegate) MergeRemoteState(buf []byte, join bool) { d.mergeKeys(buf) }
+func (d *delegate) MergeRemoteState(buf []byte, join bool) {
+	keys, sender, fps, err := decodeState(buf)
+	if err != nil {
+		d.n.log.Error("cluster: a peer sent a state that does not decode", "err", err)
+		return
+	}
+	d.merge(keys)
+	for _, id := range d.n.fps.compare(sender, fps) {
+		d.n.log.Error("cluster: a key file or variable differs from a peer's; tokens made with it verify on some nodes only",
+			"peer", sender, "host", id.host, "key", id.name)
+		if d.n.hooks.KeyMismatch != nil {
+			d.n.hooks.KeyMismatch(sender, id.host, id.name)
+		}
+	}
+}
 
 func (d *delegate) mergeKeys(buf []byte) {
 	remote, err := decodeKeys(buf)
@@ -46,6 +61,10 @@ func (d *delegate) mergeKeys(buf []byte) {
 		d.n.log.Error("cluster: a peer sent a key set that does not decode", "err", err)
 		return
 	}
+	d.merge(remote)
+}
+
+func (d *delegate) merge(remote map[keyID]ramKey) {
 	for _, id := range d.n.keys.merge(remote) {
 		d.n.log.Warn("cluster: a RAM key was replaced by an older one from another part of the cluster; tokens minted with the old one no longer verify",
 			"host", id.host, "key", id.name)

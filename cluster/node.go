@@ -30,6 +30,10 @@ type Hooks struct {
 	// to an older one (two clusters that met); the server rebuilds that host's
 	// verifier. It must not block.
 	KeyReplaced func(host, name string)
+	// KeyMismatch is told, once per difference, when a peer's file or env
+	// key differs from this node's (see AnnounceKey). The node logs it
+	// already; the hook is for metrics. It must not block.
+	KeyMismatch func(peer, host, name string)
 }
 
 // Errors a caller may want to tell apart.
@@ -49,6 +53,7 @@ type Node struct {
 	instance [16]byte
 
 	keys   *keySet
+	fps    *fingerprints
 	replay *replayStore
 	dir    *directory
 	ml     *memberlist.Memberlist
@@ -121,6 +126,7 @@ func Start(ctx context.Context, opts Options, logger *slog.Logger, hooks Hooks) 
 		hooks:   hooks,
 		name:    opts.NodeName,
 		keys:    newKeySet(),
+		fps:     newFingerprints(sec.fingerprint),
 		replay:  newReplayStore(opts.ReplayMax),
 		dir:     newDirectory(),
 		ready:   make(chan struct{}),

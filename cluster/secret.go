@@ -18,8 +18,9 @@ const SecretSize = 32
 // secrets are the keys derived from the cluster secret, one per use, so that
 // no two protocols ever share a key.
 type secrets struct {
-	gossip  []byte             // AES-256 key of memberlist's gossip
-	linkKey ed25519.PrivateKey // the links' TLS identity, shared by every node
+	gossip      []byte             // AES-256 key of memberlist's gossip
+	linkKey     ed25519.PrivateKey // the links' TLS identity, shared by every node
+	fingerprint []byte             // HMAC key of file and env key fingerprints
 }
 
 // LoadSecret reads and checks a cluster secret file: 32 bytes written in
@@ -81,5 +82,9 @@ func derive(secret []byte) (secrets, error) {
 	if err != nil {
 		return secrets{}, fmt.Errorf("%s: deriving the link key: %v", Section, err)
 	}
-	return secrets{gossip: gossip, linkKey: ed25519.NewKeyFromSeed(seed)}, nil
+	fp, err := hkdf.Key(sha256.New, secret, nil, "xtokend cluster key fingerprint v1", 32)
+	if err != nil {
+		return secrets{}, fmt.Errorf("%s: deriving the fingerprint key: %v", Section, err)
+	}
+	return secrets{gossip: gossip, linkKey: ed25519.NewKeyFromSeed(seed), fingerprint: fp}, nil
 }
