@@ -33,20 +33,51 @@ var commands = map[string]command{
 	"token":        runToken,
 	"genkey":       runGenkey,
 	"version":      runVersion,
+	"help":         runHelp,
 }
+
+const usage = `xtokend is an XMPP server whose way in is the SASL mechanism X-TOKEN.
+
+Usage:
+  xtokend [serve] [-config F]        serve (./config.toml if present, else the built-in default)
+  xtokend check-config [-config F]   validate a configuration; show each host's keys (never values)
+  xtokend token [-config F] [-json] JID
+                                     print a fresh token for a bare JID
+  xtokend genkey [-bytes N] [-encoding raw|base32|base64|hex]
+                                     print a random key for a key file
+  xtokend version                    print the version
+  xtokend help                       print this
+
+Exit codes: 0 done, 1 failed while running, 2 bad usage or configuration.
+`
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "-h", "-help", "--help":
+			return runHelp(nil, stdout, stderr)
+		}
+	}
 	if len(args) == 0 || (len(args[0]) > 0 && args[0][0] == '-') {
 		return runServe(args, stdout, stderr)
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
-		fmt.Fprintf(stderr, "xtokend: unknown command %q (serve, check-config, token, genkey, version)\n", args[0])
+		fmt.Fprintf(stderr, "xtokend: unknown command %q (serve, check-config, token, genkey, version, help)\n", args[0])
 		return exitUsage
 	}
 	return cmd(args[1:], stdout, stderr)
+}
+
+func runHelp(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		fmt.Fprintf(stderr, "xtokend: help takes no arguments\n")
+		return exitUsage
+	}
+	io.WriteString(stdout, usage)
+	return exitOK
 }

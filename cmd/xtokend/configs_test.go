@@ -1,0 +1,222 @@
+package main
+
+import (
+	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base32"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"xtokend/server"
+)
+
+// repoRoot is where config.toml.example and README.md live.
+const repoRoot = "../.."
+
+// TestConfigExample keeps config.toml.example honest: it passes
+// check-config as a fresh clone has it, key files and all.
+func TestConfigExample(t *testing.T) {
+	path := filepath.Join(repoRoot, "config.toml.example")
+	code, stdout, stderr := runXtokendCmd(t, "check-config", "-config", path)
+	if code != exitOK {
+		t.Fatalf("check-config -config config.toml.example: exit %d\n%s", code, stderr)
+	}
+	for _, want := range []string{"host localhost", "host first.com", "examples/priv/first_otp_seed"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
+		}
+	}
+	// Every option of the file's structure appears in the example.
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, option := range []string{
+		"hosts", "listen", "admin_socket", "metrics_listen", "log_level", "max_stanza_size", "allow_shared_keys",
+		"cert", "key", "require_starttls",
+		"ram_key_size", "keys", "name", "type", "path", "var", "encoding",
+		"otp_digits", "otp_period", "otp_skew", "nonce_digits", "secret_key", "seed_key", "replay_protection",
+		"[[host_config]]", "host", "[host_config.modules.mod_keystore]", "[host_config.modules.mod_auth_token]",
+	} {
+		if !strings.Contains(string(b), option) {
+			t.Errorf("config.toml.example does not show %q", option)
+		}
+	}
+}
+
+// TestReadmeConfigs runs check-config on every ```toml block of README.md,
+// each in a folder of its own where every key file it names exists and
+// every env key it names is set, with random values in the key's encoding.
+// A block whose first line is "# not-a-full-config" is a fragment and only
+// has to be valid TOML syntax (it is parsed, not checked).
+//
+// testdata/README-config.md (the configuration part of the README, as its
+// writer proposed it) is checked the same way.
+func TestReadmeConfigs(t *testing.T) {
+	for _, md := range []string{filepath.Join(repoRoot, "README.md"), "testdata/README-config.md"} {
+		t.Run(filepath.Base(md), func(t *testing.T) { checkTOMLBlocks(t, md) })
+	}
+}
+
+func checkTOMLBlocks(t *testing.T, md string) {
+	blocks := tomlBlocks(t, md)
+	t.Logf("%d toml blocks in %s", len(blocks), md)
+	for i, block := range blocks {
+		t.Run(fmt.Sprintf("block%d", i), func(t *testing.T) {
+			if strings.HasPrefix(block, "# not-a-full-config") {
+				var v map[string]any
+				if _, err := tomlDecode(block, &v); err != nil {
+					t.Fatalf("README toml block %d:\n%s\n%v", i, block, err)
+				}
+				return
+			}
+			dir := t.TempDir()
+			path := filepath.Join(dir, "config.toml")
+			if err := os.WriteFile(path, []byte(block), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			writeTLSFiles(t, dir, block)
+			cfg, err := server.LoadConfig(path)
+			if err != nil {
+				t.Fatalf("README toml block %d:\n%s\n%v", i, block, err)
+			}
+			for _, h := range cfg.General.Hosts {
+				hs, _ := cfg.Host(h)
+				for _, k := range hs.Keystore.Keys {
+					value := randomEncoded(t, k.Encoding)
+					switch k.Type {
+					case "file":
+						p := cfg.Resolve(k.Path)
+						if _, err := os.Stat(p); err == nil {
+							continue // two hosts may name one file (allow_shared_keys)
+						}
+						if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+							t.Fatal(err)
+						}
+						if err := os.WriteFile(p, []byte(value), 0o600); err != nil {
+							t.Fatal(err)
+						}
+					case "env":
+						if _, set := os.LookupEnv(k.Var); !set {
+							t.Setenv(k.Var, value)
+						}
+					}
+				}
+			}
+			code, _, stderr := runXtokendCmd(t, "check-config", "-config", path)
+			if code != exitOK {
+				t.Fatalf("check-config on README toml block %d: exit %d\n%s\n%s", i, code, block, stderr)
+			}
+		})
+	}
+}
+
+// tomlBlocks returns the ```toml fenced blocks of a Markdown file.
+func tomlBlocks(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var (
+		blocks []string
+		cur    *strings.Builder
+		indent string // of the opening fence: a block in a list item is indented
+	)
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		trimmed := strings.TrimSpace(line)
+		switch {
+		case cur == nil && trimmed == "```toml":
+			indent = line[:len(line)-len(strings.TrimLeft(line, " \t"))]
+			cur = new(strings.Builder)
+		case cur != nil && trimmed == "```":
+			blocks = append(blocks, cur.String())
+			cur = nil
+		case cur != nil:
+			cur.WriteString(strings.TrimPrefix(line, indent) + "\n")
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if cur != nil {
+		t.Fatal("README.md: a ```toml block is not closed")
+	}
+	return blocks
+}
+
+func randomEncoded(t *testing.T, encoding string) string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	switch encoding {
+	case "base32":
+		return base32.StdEncoding.EncodeToString(b) + "\n"
+	case "base64":
+		return base64.StdEncoding.EncodeToString(b) + "\n"
+	case "hex":
+		return hex.EncodeToString(b) + "\n"
+	default:
+		return hex.EncodeToString(b) + "\n" // printable: also a fine env value
+	}
+}
+
+// writeTLSFiles makes a self-signed certificate and key where the block's
+// [tls] section says they are.
+func writeTLSFiles(t *testing.T, dir, block string) {
+	t.Helper()
+	var v struct {
+		TLS struct{ Cert, Key string } `toml:"tls"`
+	}
+	if _, err := tomlDecode(block, &v); err != nil || v.TLS.Cert == "" || v.TLS.Key == "" {
+		return // LoadConfig will say what is wrong
+	}
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "xtokend readme test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, blk := range map[string]*pem.Block{
+		v.TLS.Cert: {Type: "CERTIFICATE", Bytes: der},
+		v.TLS.Key:  {Type: "EC PRIVATE KEY", Bytes: keyDER},
+	} {
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, pem.EncodeToMemory(blk), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
