@@ -51,6 +51,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- ne
 		fmt.Fprintf(stderr, "xtokend: %v\n", err)
 		return exitUsage
 	}
+	// SIGHUP reloads keys and certificates (its default would end the process).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	l, err := net.Listen("tcp", cfg.General.Listen)
 	if err != nil {
 		fmt.Fprintf(stderr, "xtokend: listen: %v\n", err)
@@ -69,11 +73,18 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- ne
 	if ready != nil {
 		ready <- l.Addr()
 	}
-	select {
-	case err := <-served:
-		log.Error("server stopped", "err", err)
-		return exitFailed
-	case <-ctx.Done():
+wait:
+	for {
+		select {
+		case err := <-served:
+			log.Error("server stopped", "err", err)
+			return exitFailed
+		case <-hup:
+			log.Info("SIGHUP: reloading keys and certificate")
+			srv.Reload() // logs the outcome; a refused reload keeps what is in force
+		case <-ctx.Done():
+			break wait
+		}
 	}
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)

@@ -75,8 +75,8 @@ func mintToken(args []string, stdout, stderr io.Writer, now func() time.Time) in
 	}
 	for _, name := range []string{hs.AuthToken.SecretKey, hs.AuthToken.SeedKey} {
 		if spec, ok := keySpec(hs.Keystore, name); ok && spec.Type == keystore.TypeRAM {
-			fmt.Fprintf(stderr, "xtokend: token: the key %q of %s is of type \"ram\": RAM keys live only in the running server, so a token for this host must come from it; minting through the admin socket comes with the operations issue. Use file or env keys to mint here.\n", name, host)
-			return exitFailed
+			// RAM keys live only in the running server: ask it (token_remote.go).
+			return mintRemote(cfg, user.Localpart()+"@"+host, host, name, *asJSON, stdout, stderr)
 		}
 	}
 	store, warns, err := keystore.New(host, hs.Keystore, cfg.Dir, cfg.LookupEnv)
