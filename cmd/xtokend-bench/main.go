@@ -94,6 +94,7 @@ type common struct {
 	otpPeriod          int
 	nonceDigits        int
 	useTLS             bool
+	resume             bool
 	timeout            time.Duration
 	serverPID          int
 	userPrefix         string
@@ -112,6 +113,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.otpPeriod, "otp-period", 30, "X-TOKEN: OTP period in seconds")
 	fs.IntVar(&c.nonceDigits, "nonce-digits", 32, "X-TOKEN: nonce digits")
 	fs.BoolVar(&c.useTLS, "tls", false, "STARTTLS before SASL (the certificate is not verified)")
+	fs.BoolVar(&c.resume, "tls-resume", false, "resume TLS sessions from earlier logins (tickets) instead of full handshakes")
 	fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "limit for one login")
 	fs.IntVar(&c.serverPID, "server-pid", 0, "the server's `pid`, to report its CPU per op and RSS")
 	fs.StringVar(&c.userPrefix, "user-prefix", "u", "usernames are prefix + number")
@@ -122,7 +124,7 @@ func (c *common) target() (*target, error) {
 	if !isLoopback(c.addr) {
 		return nil, usageError("-addr must be a loopback address: this tool only loads servers on this machine")
 	}
-	t := &target{addr: c.addr, host: c.host, mech: strings.ToUpper(c.mech), password: c.password, useTLS: c.useTLS, timeout: c.timeout}
+	t := &target{addr: c.addr, host: c.host, mech: strings.ToUpper(c.mech), password: c.password, useTLS: c.useTLS, resume: c.resume, timeout: c.timeout}
 	switch t.mech {
 	case "PLAIN":
 	case "X-TOKEN":
