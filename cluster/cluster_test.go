@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,9 +44,13 @@ func fastTimers(c *memberlist.Config) {
 
 func writeSecret(t *testing.T) string {
 	t.Helper()
+	return writeSecretIn(t, t.TempDir())
+}
+
+func writeSecretIn(t testing.TB, dir string) string {
 	b := make([]byte, SecretSize)
 	rand.Read(b)
-	p := filepath.Join(t.TempDir(), "cluster_secret")
+	p := filepath.Join(dir, "cluster_secret")
 	if err := os.WriteFile(p, []byte(base64.StdEncoding.EncodeToString(b)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +84,8 @@ func (s *stanzas) has(want string) bool {
 
 type testNode struct {
 	*Node
-	in *stanzas
+	in       *stanzas
+	replaced *atomic.Int32 // KeyReplaced calls
 }
 
 func startNode(t *testing.T, name, secret string, join []string, joinTimeout time.Duration) testNode {
@@ -96,7 +102,8 @@ func startNode(t *testing.T, name, secret string, join []string, joinTimeout tim
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
-	n, err := Start(ctx, opts, testLogger(t), Hooks{RAMKeys: testKeys, Stanza: in.hook})
+	replaced := new(atomic.Int32)
+	n, err := Start(ctx, opts, testLogger(t), Hooks{RAMKeys: testKeys, Stanza: in.hook, KeyReplaced: func(string, string) { replaced.Add(1) }})
 	if err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
@@ -104,7 +111,7 @@ func startNode(t *testing.T, name, secret string, join []string, joinTimeout tim
 	if err := n.WaitReady(ctx); err != nil {
 		t.Fatalf("%s not ready: %v", name, err)
 	}
-	return testNode{n, in}
+	return testNode{n, in, replaced}
 }
 
 func (n testNode) addr() string { return n.GossipAddr() }
@@ -208,6 +215,12 @@ func TestThreeNodes(t *testing.T) {
 	if !sameKeys(keys, ramKeys(t, n2)) || !sameKeys(keys, ramKeys(t, n3)) {
 		t.Fatal("joiners did not adopt n1's RAM keys")
 	}
+	// Adopted inside Join: no joiner had keys of its own to give up.
+	for _, n := range []testNode{n1, n2, n3} {
+		if r := n.replaced.Load(); r != 0 {
+			t.Fatalf("%s replaced %d keys: it made its own before adopting", n.name, r)
+		}
+	}
 	if bytes.Equal(keys[keyID{"a.test", "access_secret"}], keys[keyID{"b.test", "access_secret"}]) {
 		t.Fatal("two hosts got the same RAM key")
 	}
@@ -265,8 +278,8 @@ func TestThreeNodes(t *testing.T) {
 	// n1 comes back under its name and adopts the keys the cluster kept.
 	n1 = startNode(t, "n1", secret, []string{n2.addr()}, deadline)
 	eventually(t, "n1 back everywhere", sameMembers(n1, n2, n3))
-	if !sameKeys(keys, ramKeys(t, n1)) {
-		t.Fatal("rejoined n1 did not adopt the cluster's RAM keys")
+	if !sameKeys(keys, ramKeys(t, n1)) || n1.replaced.Load() != 0 {
+		t.Fatal("rejoined n1 did not adopt the cluster's RAM keys inside Join")
 	}
 	n1.Bind("carol@a.test/web")
 	eventually(t, "n3 sees carol on the new n1", func() bool { node, ok := n3.Lookup("carol@a.test/web"); return ok && node == "n1" })

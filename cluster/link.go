@@ -37,8 +37,23 @@ type outLink struct {
 	pending map[uint64]chan uint64
 }
 
-// send queues an encoded frame; it never blocks. A full queue means the
-// peer is not keeping up: the link is dropped rather than let memory grow.
+// sendWait queues an encoded frame, waiting while the queue is full: a
+// stanza or request waits for a slow peer rather than be lost.
+func (l *outLink) sendWait(ctx context.Context, b []byte) error {
+	select {
+	case l.queue <- b:
+		return nil
+	case <-l.done:
+		return errLinkClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// send queues an encoded session change; it never blocks, as it runs with
+// the session lock held. A full queue means the peer is not keeping up: the
+// link is dropped, and the next one starts with a snapshot, which loses
+// nothing.
 func (l *outLink) send(b []byte) error {
 	select {
 	case <-l.done:
@@ -137,7 +152,10 @@ func (l *outLink) request(ctx context.Context, f frame) (uint64, error) {
 	}
 	l.pending[f.id] = ch
 	l.mu.Unlock()
-	if err := l.send(f.encode()); err != nil {
+	if err := l.sendWait(ctx, f.encode()); err != nil {
+		l.mu.Lock()
+		delete(l.pending, f.id)
+		l.mu.Unlock()
 		return 0, err
 	}
 	select {
@@ -322,7 +340,9 @@ func (n *Node) keepLinks() {
 			l.conn.Close()
 		}
 		for _, name := range missing {
+			n.wg.Add(1)
 			go func() {
+				defer n.wg.Done()
 				if _, err := n.link(n.ctx, name); err != nil {
 					n.log.Debug("cluster: link not up yet", "peer", name, "err", err)
 				}

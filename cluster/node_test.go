@@ -115,14 +115,14 @@ func TestSeparateClustersMerge(t *testing.T) {
 		t.Fatal(err)
 	}
 	older := ramKeys(t, a) // a generated first
-	if sameKeys(older, ramKeys(t, testNode{b, in})) {
+	if sameKeys(older, ramKeys(t, testNode{Node: b, in: in})) {
 		t.Fatal("two separate clusters share keys")
 	}
 	if _, err := b.ml.Join([]string{a.addr()}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "both hold the older keys", func() bool {
-		return sameKeys(older, ramKeys(t, a)) && sameKeys(older, ramKeys(t, testNode{b, in}))
+		return sameKeys(older, ramKeys(t, a)) && sameKeys(older, ramKeys(t, testNode{Node: b, in: in}))
 	})
 	mu.Lock()
 	defer mu.Unlock()

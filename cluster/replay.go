@@ -175,8 +175,11 @@ func (s *replayStore) sweepLocked(now time.Time) {
 
 // Route sends a stanza to the node named to, over the link to it; to may be
 // this node, whose Stanza hook then gets it directly. It returns once the
-// stanza is queued on the link: the receiving node answers a stanza whose
-// recipient is gone with an error stanza routed back, as for any stanza.
+// stanza is queued on the link, waiting (up to ctx) while a slow peer's
+// queue is full. Delivery is not acknowledged: the receiving node answers a
+// stanza whose recipient is gone with an error stanza routed back, as for
+// any stanza, and a stanza in flight when a node dies is lost, as on any
+// XMPP connection without stream management.
 func (n *Node) Route(ctx context.Context, to string, stanza []byte) error {
 	if len(stanza) == 0 {
 		return errors.New("cluster: empty stanza")
@@ -194,5 +197,5 @@ func (n *Node) Route(ctx context.Context, to string, stanza []byte) error {
 	if err != nil {
 		return err
 	}
-	return l.send((&frame{kind: kindStanza, payload: stanza}).encode())
+	return l.sendWait(ctx, (&frame{kind: kindStanza, payload: stanza}).encode())
 }
