@@ -6,7 +6,13 @@ import (
 	"strings"
 
 	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stanza"
 )
+
+// maxDirected bounds the entities a session remembers having sent directed
+// presence to (each gets unavailable presence when it ends); past it,
+// directed presence is refused with resource-constraint.
+const maxDirected = 1000
 
 // routePresence handles presence as RFC 6121 section 4 allows without a
 // roster: broadcasts reach the user's own available resources, directed
@@ -26,6 +32,10 @@ func (s *session) routePresence(st *xmlStanza, to jid.JID) error {
 	switch st.typ {
 	case "", "unavailable":
 		if st.typ == "" {
+			if _, ok := s.directed[toStr]; !ok && len(s.directed) >= maxDirected {
+				s.replyError(st, toStr, stanza.Wait, stanza.ResourceConstraint, "too many entities hold directed presence")
+				return nil
+			}
 			s.directed[toStr] = to
 		} else {
 			delete(s.directed, toStr)

@@ -142,11 +142,9 @@ func (s *session) routeIQ(st *xmlStanza, to jid.JID) error {
 		s.replyError(st, toStr, stanza.Cancel, stanza.ServiceUnavailable, "")
 	case to.Resourcepart() == "":
 		// RFC 6120 section 10.5.3.1: the server answers for the account.
-		if to.Equal(s.jid.Bare()) || len(s.srv.reg.resources(toStr)) > 0 {
-			s.serverIQ(st, toStr, false)
-		} else if request {
-			s.replyError(st, toStr, stanza.Cancel, stanza.ServiceUnavailable, "")
-		}
+		// With tokens every local user exists, so the answer is the same
+		// whether the user is online or not: it reveals nothing.
+		s.serverIQ(st, toStr, false)
 	default:
 		if t := s.srv.reg.lookup(toStr); t != nil {
 			return s.deliver(st, s.full, toStr, t)

@@ -40,6 +40,9 @@ func readStanza(r xml.TokenReader) (*xmlStanza, error) {
 	case start.Name.Local != "message" && start.Name.Local != "presence" && start.Name.Local != "iq":
 		return nil, &clientError{cond: condUnsupportedStanzaType, text: "unknown stanza " + start.Name.Local}
 	}
+	if err := checkAttrs(start.Attr); err != nil {
+		return nil, err
+	}
 	st := &xmlStanza{name: start.Name.Local, start: start}
 	for _, a := range start.Attr {
 		if a.Name.Space != "" {
@@ -62,8 +65,11 @@ func readStanza(r xml.TokenReader) (*xmlStanza, error) {
 		if err != nil {
 			return nil, err
 		}
-		switch tok.(type) {
+		switch t := tok.(type) {
 		case xml.StartElement:
+			if err := checkAttrs(t.Attr); err != nil {
+				return nil, err
+			}
 			depth++
 		case xml.EndElement:
 			depth--
@@ -221,4 +227,17 @@ func writeAttr(b *bytes.Buffer, name, value string) {
 
 func isNSDecl(a xml.Attr) bool {
 	return a.Name.Space == "xmlns" || (a.Name.Space == "" && a.Name.Local == "xmlns")
+}
+
+// checkAttrs refuses a repeated attribute, which encoding/xml lets through
+// but which would break every other client's parser once routed.
+func checkAttrs(attrs []xml.Attr) error {
+	for i := range attrs {
+		for j := range i {
+			if attrs[i].Name == attrs[j].Name {
+				return &clientError{cond: condNotWellFormed, text: "attribute " + attrs[i].Name.Local + " repeated"}
+			}
+		}
+	}
+	return nil
 }
