@@ -77,30 +77,33 @@ func (c *ReplayCache) use(k replayKey, expiresAt, now int64) *Error {
 	if now >= s.next {
 		c.dropExpired(s, now)
 	}
-	if exp, ok := s.entries[k]; ok && exp > now {
+	// One map operation in the common case: insert, and learn from the
+	// length whether the token was there already. What is there is live
+	// (expired entries were just dropped) and has the same expiry, since
+	// the same token matches the same time step.
+	n := len(s.entries)
+	s.entries[k] = expiresAt
+	if len(s.entries) == n {
 		return errReplay
 	}
 	if c.count.Add(1) > c.max {
 		c.count.Add(-1)
+		delete(s.entries, k)
 		// Full: drop what has expired everywhere, then try once more. The
-		// other shards are locked one at a time, never two at once, so this
-		// cannot deadlock with another full insert.
+		// shards are locked one at a time, never two at once, so this cannot
+		// deadlock with another full insert.
 		s.mu.Unlock()
 		c.sweep(now)
 		s.mu.Lock()
-		if exp, ok := s.entries[k]; ok && exp > now {
-			return errReplay
+		if _, ok := s.entries[k]; ok {
+			return errReplay // the same token, from another connection meanwhile
 		}
 		if c.count.Add(1) > c.max {
 			c.count.Add(-1)
 			return errReplayFull
 		}
+		s.entries[k] = expiresAt
 	}
-	if _, ok := s.entries[k]; ok {
-		// An expired entry not yet dropped: it is counted already.
-		c.count.Add(-1)
-	}
-	s.entries[k] = expiresAt
 	s.expiry[expiresAt] = append(s.expiry[expiresAt], k)
 	if expiresAt < s.next {
 		s.next = expiresAt
@@ -121,8 +124,8 @@ func (c *ReplayCache) sweep(now int64) {
 }
 
 // dropExpired removes the shard's entries whose expiry is not after now.
-// The shard is locked. An entry re-used after it expired has moved to a later
-// bucket, and is only deleted by the bucket its current expiry names.
+// The shard is locked. An entry is deleted only by the bucket its current
+// expiry names, should it have been recorded again under another.
 func (c *ReplayCache) dropExpired(s *replayShard, now int64) {
 	next := int64(math.MaxInt64)
 	for exp, keys := range s.expiry {

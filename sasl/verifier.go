@@ -244,15 +244,18 @@ func (v *Verifier) Verify(response []byte, now time.Time) (node string, err erro
 }
 
 // codes returns the OTP codes of the windows accepted at step s. The codes
-// around the latest step are computed once per step and shared; other steps
-// (a caller with an older clock, a test) are computed into st.
+// around the current step are computed once per step and shared, so that a
+// verification costs one HMAC (SHA-256) instead of 2*otp_skew+2.
 func (v *Verifier) codes(st *macState, s int64) []byte {
 	w := v.window.Load()
 	if w != nil && w.step == s {
 		return w.codes
 	}
 	v.fillCodes(st, s, st.codes)
-	if w == nil || s > w.step {
+	// The clock moved on (or a caller's clock is off): share the new step's
+	// codes. Two callers straddling a step boundary may swap them a few
+	// times, which costs an allocation each, never a wrong answer.
+	if w == nil || s != w.step {
 		nw := &otpCodes{step: s, codes: bytes.Clone(st.codes)}
 		v.window.CompareAndSwap(w, nw)
 	}
