@@ -42,13 +42,47 @@ func (n *Node) joinOrBootstrap() {
 		}
 		wait = min(wait*2, 2*time.Second)
 	}
-	// A node alone (its peers all gone, or a partition that outlived
-	// memberlist's memory of the dead) looks for the seeds again.
-	for n.sleep(5 * time.Second) {
-		if n.ml.NumMembers() <= 1 {
-			n.tryJoin(seeds)
+	// Seeds that are not members (a partition that outlived memberlist's
+	// memory of the dead, a node that started alone) are tried again, so
+	// that two sides merge as soon as one can reach a seed on the other.
+	every := 5 * time.Second
+	if n.opts.seekEvery > 0 {
+		every = n.opts.seekEvery
+	}
+	for n.sleep(every) {
+		if missing := n.missingSeeds(seeds); len(missing) > 0 {
+			n.tryJoin(missing)
 		}
 	}
+}
+
+// missingSeeds returns the seeds whose address is no live member's.
+func (n *Node) missingSeeds(seeds []string) []string {
+	live := make(map[string]bool)
+	n.memMu.RLock()
+	for _, m := range n.members {
+		live[m.gossipAddr()] = true
+	}
+	n.memMu.RUnlock()
+	var out []string
+	for _, s := range seeds {
+		host, port, err := net.SplitHostPort(s)
+		if err != nil {
+			continue
+		}
+		found := false
+		if ips, err := net.LookupIP(host); err == nil {
+			for _, ip := range ips {
+				if live[net.JoinHostPort(ip.String(), port)] {
+					found = true
+				}
+			}
+		}
+		if !found {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // tryJoin reports whether the node now has company.

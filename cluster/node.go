@@ -38,7 +38,6 @@ type Hooks struct {
 
 // Errors a caller may want to tell apart.
 var (
-	ErrNotReady    = errors.New("cluster: not joined yet")
 	ErrUnknownNode = errors.New("cluster: no such live node")
 	ErrReplayFull  = errors.New("cluster: replay cache full")
 	ErrStopped     = errors.New("cluster: node stopped")

@@ -212,3 +212,51 @@ func TestRouteToSelf(t *testing.T) {
 		t.Fatalf("bindings %v", got)
 	}
 }
+
+// A node that could not reach its seed at start runs alone, then finds the
+// seed when it comes up, and the two merge on the older keys.
+func TestSeedThatComesLater(t *testing.T) {
+	secret := writeSecret(t)
+	var seed testNode
+	for attempt := 0; ; attempt++ {
+		// Reserve a port, free it, and name it as the seed: nothing answers
+		// there until the seed starts on it.
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		opts := Options{NodeName: "early", Bind: "127.0.0.1:0", LinkListen: "127.0.0.1:0", Join: []string{addr},
+			SecretFile: secret, JoinTimeout: Duration{100 * time.Millisecond}, tune: fastTimers, seekEvery: 100 * time.Millisecond}
+		early, err := Start(context.Background(), opts, testLogger(t), Hooks{RAMKeys: testKeys})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { early.Stop(context.Background()) })
+		if err := early.WaitReady(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if len(early.Members()) != 1 {
+			t.Fatalf("early node has company: %v", early.Members())
+		}
+		earlyKeys := ramKeys(t, testNode{Node: early})
+
+		sopts := Options{NodeName: "seed", Bind: addr, LinkListen: "127.0.0.1:0", SecretFile: secret, tune: fastTimers}
+		s, err := Start(context.Background(), sopts, testLogger(t), Hooks{RAMKeys: testKeys})
+		if err != nil {
+			if attempt < 5 && strings.Contains(err.Error(), "bind") {
+				early.Stop(context.Background())
+				continue // someone took the port meanwhile
+			}
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Stop(context.Background()) })
+		seed = testNode{Node: s}
+		eventually(t, "the early node finds the seed", sameMembers(testNode{Node: early}, seed))
+		eventually(t, "both hold the early node's (older) keys", func() bool {
+			return sameKeys(earlyKeys, ramKeys(t, seed)) && sameKeys(earlyKeys, ramKeys(t, testNode{Node: early}))
+		})
+		return
+	}
+}

@@ -53,8 +53,10 @@ type Options struct {
 	// full it refuses logins rather than forget.
 	ReplayMax int `toml:"replay_max"`
 
-	// tune lets tests shorten memberlist's timers.
-	tune func(*memberlist.Config)
+	// tune lets tests shorten memberlist's timers, seekEvery the retry of
+	// seeds that are not members.
+	tune      func(*memberlist.Config)
+	seekEvery time.Duration
 }
 
 // Duration is a time.Duration written in TOML as a string ("10s").
