@@ -88,11 +88,11 @@ func decodeConfig(data []byte, path string) (*Config, error) {
 
 	// Last, so the module sections decoded above count as known.
 	if undecoded := md.Undecoded(); len(undecoded) > 0 {
-		first := undecoded[0].String()
+		msg := unknownOption(data, undecoded[0])
 		if n := len(undecoded) - 1; n > 0 {
-			return nil, fail("unknown option %q (and %d more)", first, n)
+			msg += fmt.Sprintf(" (and %d more)", n)
 		}
-		return nil, fail("unknown option %q", first)
+		return nil, fail("%s", msg)
 	}
 	return c, nil
 }
