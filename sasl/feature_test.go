@@ -325,3 +325,32 @@ func TestFeatureMelliumClient(t *testing.T) {
 		})
 	}
 }
+
+// TestFeatureMaxAttempts: with MaxAttempts 1 the second <auth/> ends the stream.
+func TestFeatureMaxAttempts(t *testing.T) {
+	v := newTestVerifier(t, "localhost", DefaultOptions(), nil)
+	cs, ss := net.Pipe()
+	defer cs.Close()
+	done := make(chan error, 1)
+	go func() {
+		neg := xmpp.NewNegotiator(func(*xmpp.Session, *xmpp.StreamConfig) xmpp.StreamConfig {
+			return xmpp.StreamConfig{Features: []xmpp.StreamFeature{Feature(FeatureConfig{
+				Verifier:    func() *Verifier { return v },
+				MaxAttempts: 1,
+			})}}
+		})
+		_, err := xmpp.ReceiveSession(context.Background(), ss, xmpp.Secure, neg)
+		done <- err
+		ss.Close()
+	}()
+	c := newRawClient(t, cs)
+	c.send(streamHeader)
+	c.expect(`</stream:features>`)
+	c.send(auth("X-TOKEN", "%%%%"))
+	c.expect(failure(IncorrectEncoding))
+	c.send(auth("X-TOKEN", b64("\x00alice\x00"+mint(t, v, "alice", time.Now()))))
+	c.expect(wirePolicyViolation)
+	if err := <-done; !errors.Is(err, ErrTooManyAttempts) {
+		t.Fatalf("ReceiveSession: %v", err)
+	}
+}

@@ -3,6 +3,7 @@ package sasl
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/xml"
 	"errors"
 	"strings"
 	"testing"
@@ -48,6 +49,12 @@ func FuzzParseResponse(f *testing.F) {
 			if !bytes.Equal(bytes.Join([][]byte{a, b, c}, []byte{0}), resp) {
 				t.Fatalf("splitResponse lost bytes of %q", resp)
 			}
+		}
+		// The same bytes as an <auth/> payload: base64 or not, the feature
+		// answers with a condition.
+		cfg := FeatureConfig{Verifier: func() *Verifier { return v }, Now: func() time.Time { return fuzzNow }}
+		if _, e := cfg.attempt(resp); e != nil && !knownConditions[e.Condition] && e.Condition != IncorrectEncoding {
+			t.Fatalf("attempt(%q): %v", resp, e)
 		}
 		for _, ver := range []*Verifier{v, vl} {
 			node, err := ver.Verify(resp, fuzzNow)
@@ -141,6 +148,28 @@ func FuzzUsername(f *testing.F) {
 			t.Fatalf("normalizeUsername(%q) = %q, %v; jid.New: %v", username, got, err, jerr)
 		case err == nil && string(got) != j.Localpart():
 			t.Fatalf("normalizeUsername(%q) = %q, jid.New gives %q", username, got, j.Localpart())
+		}
+	})
+}
+
+// FuzzReadPayload reads arbitrary XML inside <auth/> as the feature does: it
+// must end, bound the payload, and never panic.
+func FuzzReadPayload(f *testing.F) {
+	for _, s := range []string{"", "=", "AGFsaWNl", "<x/>", "<x>y</x>z", "&amp;&lt;", "<![CDATA[AA==]]>", strings.Repeat("A", 6000), "<a><b><c/></b></a>", "</auth><auth>"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, inner string) {
+		d := xml.NewDecoder(strings.NewReader("<auth xmlns='" + NS + "' mechanism='X-TOKEN'>" + inner + "</auth>"))
+		tok, err := d.Token()
+		if err != nil {
+			return
+		}
+		payload, e := readPayload(d, tok.(xml.StartElement))
+		if len(payload) > maxPayload {
+			t.Fatalf("payload of %d bytes", len(payload))
+		}
+		if e != nil && e.Condition != MalformedRequest {
+			t.Fatalf("readPayload: %v", e)
 		}
 	})
 }
