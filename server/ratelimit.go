@@ -125,18 +125,20 @@ func NewLimiter(opts LimitOptions) (*Limiter, error) {
 	return l, nil
 }
 
-// key is the bucket of remote, or "" when remote is exempt.
-func (l *Limiter) key(remote string) string {
-	if len(l.exempt) > 0 {
-		if a, ok := parseRemote(remote); ok {
-			for _, p := range l.exempt {
-				if p.Contains(a) {
-					return ""
-				}
-			}
+// key is the bucket of remote; false when remote is exempt or is not an IP
+// address (then it is not limited: a limiter never refuses for want of
+// parsing).
+func (l *Limiter) key(remote string) (netip.Addr, bool) {
+	addr, ok := parseRemote(remote)
+	if !ok {
+		return netip.Addr{}, false
+	}
+	for _, p := range l.exempt {
+		if p.Contains(addr) {
+			return netip.Addr{}, false
 		}
 	}
-	return limitKey(remote)
+	return limitKey(addr), true
 }
 
 // AllowConnection reports whether a new connection from remoteIP may proceed,
@@ -145,8 +147,8 @@ func (l *Limiter) AllowConnection(remoteIP string) bool {
 	if l == nil || l.conns == nil {
 		return true
 	}
-	k := l.key(remoteIP)
-	return k == "" || l.conns.take(k, l.now())
+	k, ok := l.key(remoteIP)
+	return !ok || l.conns.take(k, l.now())
 }
 
 // AllowLogin reports whether a login attempt from remoteIP may proceed, and
@@ -155,8 +157,8 @@ func (l *Limiter) AllowLogin(remoteIP string) bool {
 	if l == nil || l.logins == nil {
 		return true
 	}
-	k := l.key(remoteIP)
-	return k == "" || l.logins.take(k, l.now())
+	k, ok := l.key(remoteIP)
+	return !ok || l.logins.take(k, l.now())
 }
 
 // LoginSucceeded refunds the charge of an attempt AllowLogin allowed.
@@ -164,25 +166,19 @@ func (l *Limiter) LoginSucceeded(remoteIP string) {
 	if l == nil || l.logins == nil {
 		return
 	}
-	if k := l.key(remoteIP); k != "" {
+	if k, ok := l.key(remoteIP); ok {
 		l.logins.refund(k, l.now())
 	}
 }
 
 // limitKey is the bucket of a client address: the address itself for IPv4,
-// its /64 for IPv6. It accepts "ip" and "ip:port"; anything else is its own
-// key (a unix socket's peer, say) rather than an error, so a limiter never
-// refuses for want of parsing.
-func limitKey(remote string) string {
-	addr, ok := parseRemote(remote)
-	if !ok {
-		return remote
-	}
+// the first address of its /64 for IPv6.
+func limitKey(addr netip.Addr) netip.Addr {
 	if addr.Is6() {
 		p, _ := addr.Prefix(64)
-		return p.String()
+		return p.Addr()
 	}
-	return addr.String()
+	return addr
 }
 
 // parseRemote reads "ip" or "ip:port" as an address without zone or
@@ -206,7 +202,7 @@ type ipBuckets struct {
 	max   int
 
 	mu        sync.Mutex
-	buckets   map[string]*bucket
+	buckets   map[netip.Addr]*bucket
 	lastSweep time.Time
 }
 
@@ -220,7 +216,7 @@ type bucket struct {
 const sweepEvery = time.Minute
 
 func newIPBuckets(rate float64, burst, max int) *ipBuckets {
-	return &ipBuckets{rate: rate, burst: float64(burst), max: max, buckets: make(map[string]*bucket)}
+	return &ipBuckets{rate: rate, burst: float64(burst), max: max, buckets: make(map[netip.Addr]*bucket)}
 }
 
 // refill brings b up to now.
@@ -231,7 +227,7 @@ func (ib *ipBuckets) refill(b *bucket, now time.Time) {
 	b.last = now
 }
 
-func (ib *ipBuckets) take(key string, now time.Time) bool {
+func (ib *ipBuckets) take(key netip.Addr, now time.Time) bool {
 	ib.mu.Lock()
 	defer ib.mu.Unlock()
 	b, ok := ib.buckets[key]
@@ -249,7 +245,7 @@ func (ib *ipBuckets) take(key string, now time.Time) bool {
 	return true
 }
 
-func (ib *ipBuckets) refund(key string, now time.Time) {
+func (ib *ipBuckets) refund(key netip.Addr, now time.Time) {
 	ib.mu.Lock()
 	defer ib.mu.Unlock()
 	if b, ok := ib.buckets[key]; ok {

@@ -7,18 +7,23 @@ import (
 )
 
 func TestLimitKey(t *testing.T) {
+	l, _ := NewLimiter(LimitOptions{})
 	for _, tc := range []struct{ in, want string }{
 		{"192.0.2.7", "192.0.2.7"},
 		{"192.0.2.7:5222", "192.0.2.7"},
 		{"::ffff:192.0.2.7", "192.0.2.7"},
-		{"2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"},
-		{"[2001:db8:1:2::9]:443", "2001:db8:1:2::/64"},
-		{"fe80::1%eth0", "fe80::/64"},
-		{"@", "@"},
+		{"2001:db8:1:2:3:4:5:6", "2001:db8:1:2::"},
+		{"[2001:db8:1:2::9]:443", "2001:db8:1:2::"},
+		{"fe80::1%eth0", "fe80::"},
+		{"@", ""},
 		{"", ""},
 	} {
-		if got := limitKey(tc.in); got != tc.want {
-			t.Errorf("limitKey(%q) = %q, want %q", tc.in, got, tc.want)
+		got := ""
+		if k, ok := l.key(tc.in); ok {
+			got = k.String()
+		}
+		if got != tc.want {
+			t.Errorf("key(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }
