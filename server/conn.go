@@ -111,7 +111,12 @@ func (c *conn) negotiationFailed(err error, sess *session) {
 		// mellium's verdict (a feature that was not offered, say): tell the client.
 		writeStreamError(c.cc, se.Err, "", c.srv.writeTimeout())
 		c.log.Info("negotiation failed", "condition", se.Err)
-	case errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed):
+	case errors.Is(err, io.EOF):
+		if c.host != nil {
+			writeStreamError(c.cc, "", "", time.Second) // the client ended its stream: end ours
+		}
+		c.log.Debug("negotiation ended", "reason", "closed by client")
+	case errors.Is(err, net.ErrClosed):
 		c.log.Debug("negotiation ended", "reason", "connection closed")
 	default:
 		c.log.Info("negotiation failed", "err", err)

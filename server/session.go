@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/hex"
+	"encoding/xml"
 	"errors"
 	"io"
 	"net"
@@ -138,10 +139,15 @@ func (s *session) run(xs *xmpp.Session) {
 	}
 }
 
+// isClosed reports a connection that went away (or was closed by the
+// writer) rather than bad XML: the decoder calls a TCP close in the middle
+// of the stream an unexpected EOF.
 func isClosed(err error) bool {
 	var ne net.Error
+	var syn *xml.SyntaxError
 	return errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		(errors.As(err, &ne) && ne.Timeout())
+		(errors.As(err, &ne) && ne.Timeout()) ||
+		(errors.As(err, &syn) && syn.Msg == "unexpected EOF")
 }
 
 // writeLoop writes queued stanzas (batched when several wait) with a write
