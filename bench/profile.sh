@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Profiles xtokend under the load of cmd/xtokend-bench: CPU and allocations of the login path
+# (plaintext and STARTTLS), CPU of message routing, and the heap, stacks and goroutines of idle
+# sessions. It builds a profiling xtokend by adding bench/pprof/pprof.go.in to cmd/xtokend with
+# `go build -overlay` (the shipped binary has no pprof endpoint), and writes the top entries of
+# each profile to bench/profiles/*.txt (the raw profiles stay in the work folder with KEEP=1).
+#
+#   bench/profile.sh               # about 2 minutes
+#   IDLE=5000 SECONDS_=10 bench/profile.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+IDLE=${IDLE:-5000}
+SECS=${SECONDS_:-10}
+OUTDIR=bench/profiles
+mkdir -p "$OUTDIR"
+
+WORK=$(mktemp -d /tmp/xtokend-profile.XXXXXX)
+PIDS=()
+cleanup() {
+	local pid
+	for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+	if [ -z "${KEEP:-}" ]; then rm -rf "$WORK"; else echo "work folder kept: $WORK" >&2; fi
+}
+trap cleanup EXIT
+log() { echo "== $*" >&2; }
+
+free_port() {
+	local p
+	for p in $(seq "$1" $(($1 + 100))); do
+		ss -ltn "sport = :$p" | grep -q LISTEN || { echo "$p"; return; }
+	done
+	exit 1
+}
+wait_port() {
+	local i
+	for i in $(seq 1 300); do
+		ss -ltn "sport = :$1" | grep -q LISTEN && return 0
+		kill -0 "$2" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+
+printf '{"Replace":{"%s":"%s"}}\n' "$ROOT/cmd/xtokend/zz_bench_pprof.go" "$ROOT/bench/pprof/pprof.go.in" >"$WORK/overlay.json"
+go build -overlay "$WORK/overlay.json" -o "$WORK/xtokend" ./cmd/xtokend
+go build -o "$WORK/xtokend-bench" ./cmd/xtokend-bench
+BENCH="$WORK/xtokend-bench"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+	-subj /CN=localhost -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
+head -c 32 /dev/urandom | base64 | tr -d '=+/\n' >"$WORK/access_secret"
+head -c 20 /dev/urandom | base32 | tr -d '\n' >"$WORK/otp_seed"
+chmod 600 "$WORK/access_secret" "$WORK/otp_seed" "$WORK/key.pem"
+XPORT=$(free_port 26222)
+PPROF=127.0.0.1:$(free_port $((XPORT + 1)))
+
+XPID=""
+start() { # REQUIRE_STARTTLS
+	if [ -n "$XPID" ]; then
+		kill "$XPID"
+		while kill -0 "$XPID" 2>/dev/null; do sleep 0.1; done
+	fi
+	cat >"$WORK/xtokend.toml" <<EOF
+[general]
+hosts = ["localhost"]
+listen = "127.0.0.1:$XPORT"
+admin_socket = "$WORK/xtokend.sock"
+log_level = "warn"
+[tls]
+cert = "$WORK/cert.pem"
+key = "$WORK/key.pem"
+require_starttls = $1
+[modules.mod_keystore]
+keys = [
+  { name = "access_secret", type = "file", path = "access_secret" },
+  { name = "otp_seed", type = "file", path = "otp_seed", encoding = "base32" },
+]
+EOF
+	XTOKEND_PPROF=$PPROF "$WORK/xtokend" serve -config "$WORK/xtokend.toml" >>"$WORK/xtokend.log" 2>&1 &
+	XPID=$!
+	PIDS+=("$XPID")
+	wait_port "$XPORT" "$XPID"
+}
+flags() { echo -addr "127.0.0.1:$XPORT" -server xtokend -secret-file "$WORK/access_secret" -seed-file "$WORK/otp_seed" -server-pid "$XPID"; }
+
+top() { # NAME PROFILE [pprof flags]
+	local name=$1 prof=$2
+	shift 2
+	{
+		echo "# $name (go tool pprof -top $*)"
+		go tool pprof -top -nodecount=40 "$@" "$WORK/xtokend" "$prof" 2>/dev/null | sed -n '1,60p'
+	} >"$OUTDIR/$name.txt"
+	log "wrote $OUTDIR/$name.txt"
+}
+
+load_and_profile() { # NAME TLSFLAG MODE
+	local name=$1 tlsflag=$2 mode=$3 lp
+	curl -s "http://$PPROF/debug/pprof/allocs" -o "$WORK/$name.allocs0.prof"
+	if [ "$mode" = logins ]; then
+		# shellcheck disable=SC2046
+		"$BENCH" logins $(flags) $tlsflag -c 8 -duration $((SECS + 3))s -warmup 1s >"$WORK/$name.load.txt" 2>&1 &
+	else
+		# shellcheck disable=SC2046
+		"$BENCH" messages $(flags) $tlsflag -pairs 16 -duration $((SECS + 3))s -warmup 1s >"$WORK/$name.load.txt" 2>&1 &
+	fi
+	lp=$!
+	PIDS+=("$lp")
+	sleep 1.5
+	curl -s "http://$PPROF/debug/pprof/profile?seconds=$SECS" -o "$WORK/$name.cpu.prof"
+	wait "$lp" || true
+	curl -s "http://$PPROF/debug/pprof/allocs" -o "$WORK/$name.allocs.prof"
+	cat "$WORK/$name.load.txt" >&2
+	top "$name-cpu" "$WORK/$name.cpu.prof"
+	top "$name-alloc-space" "$WORK/$name.allocs.prof" -sample_index=alloc_space -diff_base "$WORK/$name.allocs0.prof"
+	top "$name-alloc-objects" "$WORK/$name.allocs.prof" -sample_index=alloc_objects -diff_base "$WORK/$name.allocs0.prof"
+	{ echo "# load during the profile"; cat "$WORK/$name.load.txt"; } >>"$OUTDIR/$name-cpu.txt"
+}
+
+idle_profile() { # NAME TLSFLAG
+	local name=$1 tlsflag=$2 ip i
+	# shellcheck disable=SC2046
+	"$BENCH" idle $(flags) $tlsflag -user-prefix i -n "$IDLE" -c 32 >"$WORK/$name.idle.out" 2>&1 &
+	ip=$!
+	PIDS+=("$ip")
+	for i in $(seq 1 1200); do
+		grep -q '^READY' "$WORK/$name.idle.out" 2>/dev/null && break
+		sleep 0.1
+	done
+	sleep 1
+	curl -s "http://$PPROF/debug/pprof/heap?gc=1" -o "$WORK/$name.heap.prof"
+	curl -s "http://$PPROF/debug/pprof/heap?debug=1" -o "$WORK/$name.heap.txt"
+	curl -s "http://$PPROF/debug/pprof/goroutine?debug=1" -o "$WORK/$name.goroutines.txt"
+	{
+		echo "# $name: $(head -1 "$WORK/$name.idle.out")"
+		echo "# VmRSS $(awk '/^VmRSS:/ {print $2, $3}' /proc/$XPID/status)"
+		echo "# $(head -1 "$WORK/$name.goroutines.txt")"
+		echo "# goroutines by where they wait (count, first frame of interest):"
+		awk '/^[0-9]+ @/ {n=$1; getline; while ($0 ~ /^#/) { if ($0 !~ /runtime\.|internal\/poll|net\.\(\*|bufio|crypto\/tls|sync\./) { print n, $0; break } ; if (getline <= 0) break } }' "$WORK/$name.goroutines.txt" | sort -rn | head -12
+		echo "# runtime.MemStats:"
+		grep -E '^# (HeapAlloc|HeapInuse|HeapSys|StackInuse|StackSys|Sys|NumGC) ' "$WORK/$name.heap.txt"
+	} >"$OUTDIR/$name-summary.txt"
+	top "$name-inuse" "$WORK/$name.heap.prof" -sample_index=inuse_space
+	kill "$ip"
+	wait "$ip" 2>/dev/null || true
+	log "wrote $OUTDIR/$name-summary.txt"
+}
+
+log "plaintext logins"
+start false
+load_and_profile login-plain "" logins
+load_and_profile messages-plain "" messages
+idle_profile idle-plain ""
+log "STARTTLS logins"
+start true
+load_and_profile login-tls -tls logins
+idle_profile idle-tls -tls
