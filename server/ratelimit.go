@@ -60,19 +60,19 @@ func DefaultLimitOptions() LimitOptions {
 }
 
 // Validate reports the first option that cannot work, naming it as it is
-// spelled in the config file.
+// spelled in the config file ("limits.connection_burst = 0: ...").
 func (o LimitOptions) Validate() error {
 	switch {
 	case o.ConnectionsPerSecond < 0:
-		return fmt.Errorf("server: limits: connections_per_second is %v, must be 0 (off) or more", o.ConnectionsPerSecond)
+		return fmt.Errorf("limits.connections_per_second = %v: must be 0 (no limit) or more", o.ConnectionsPerSecond)
 	case o.ConnectionsPerSecond > 0 && o.ConnectionBurst < 1:
-		return fmt.Errorf("server: limits: connection_burst is %d, must be 1 or more", o.ConnectionBurst)
+		return fmt.Errorf("limits.connection_burst = %d: must be 1 or more", o.ConnectionBurst)
 	case o.FailedLoginsPerMinute < 0:
-		return fmt.Errorf("server: limits: failed_logins_per_minute is %v, must be 0 (off) or more", o.FailedLoginsPerMinute)
+		return fmt.Errorf("limits.failed_logins_per_minute = %v: must be 0 (no limit) or more", o.FailedLoginsPerMinute)
 	case o.FailedLoginsPerMinute > 0 && o.FailedLoginBurst < 1:
-		return fmt.Errorf("server: limits: failed_login_burst is %d, must be 1 or more", o.FailedLoginBurst)
+		return fmt.Errorf("limits.failed_login_burst = %d: must be 1 or more", o.FailedLoginBurst)
 	case o.MaxTrackedAddresses < 0:
-		return fmt.Errorf("server: limits: max_tracked_addresses is %d, must be 1 or more (0: the default)", o.MaxTrackedAddresses)
+		return fmt.Errorf("limits.max_tracked_addresses = %d: must be 1 or more (0: the default, %d)", o.MaxTrackedAddresses, defaultMaxTracked)
 	}
 	_, err := parseExempt(o.Exempt)
 	return err
@@ -87,7 +87,7 @@ func parseExempt(list []string) ([]netip.Prefix, error) {
 		if err != nil {
 			a, err2 := netip.ParseAddr(s)
 			if err2 != nil {
-				return nil, fmt.Errorf("server: limits: exempt: %q is neither an address nor a prefix like 10.0.0.0/8", s)
+				return nil, fmt.Errorf("limits.exempt: %q is neither an address nor a prefix like 10.0.0.0/8", s)
 			}
 			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
 		}
@@ -108,7 +108,7 @@ type Limiter struct {
 // NewLimiter builds the limiters of opts, which must be valid.
 func NewLimiter(opts LimitOptions) (*Limiter, error) {
 	if err := opts.Validate(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("server: %w", err)
 	}
 	exempt, _ := parseExempt(opts.Exempt)
 	l := &Limiter{now: time.Now, exempt: exempt}

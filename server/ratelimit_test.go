@@ -50,7 +50,7 @@ func TestLimitOptionsValidate(t *testing.T) {
 			t.Errorf("%s: no error", name)
 			continue
 		}
-		if want := "server: limits: " + name; len(err.Error()) < len(want) || err.Error()[:len(want)] != want {
+		if want := "limits." + name; len(err.Error()) < len(want) || err.Error()[:len(want)] != want {
 			t.Errorf("%s: error %q does not name the option", name, err)
 		}
 		if _, err := NewLimiter(o); err == nil {
