@@ -293,16 +293,13 @@ func (n *Node) keepLinks() {
 	defer n.wg.Done()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	ticks := 0
 	for {
 		select {
 		case <-n.ctx.Done():
 			return
 		case <-n.wake:
 		case <-tick.C:
-			if ticks++; ticks%30 == 0 {
-				n.replay.sweep(time.Now())
-			}
+			n.replay.sweep(time.Now())
 		}
 		select {
 		case <-n.ready:

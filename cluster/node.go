@@ -153,12 +153,15 @@ func Start(ctx context.Context, opts Options, logger *slog.Logger, hooks Hooks) 
 		n.ln.Close()
 		return nil, err
 	}
+	// memberlist calls the delegate from inside Create: the node must be
+	// whole before it.
+	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.ml, err = memberlist.Create(conf)
 	if err != nil {
+		n.cancel()
 		n.ln.Close()
 		return nil, fmt.Errorf("%s: bind %q: %v", Section, opts.Bind, err)
 	}
-	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.wg.Add(3)
 	go n.acceptLinks()
 	go n.keepLinks()

@@ -134,6 +134,9 @@ func (o Options) Validate() error {
 		if err := checkAddr("advertise", o.Advertise, false); err != nil {
 			return err
 		}
+		if host, _, _ := net.SplitHostPort(o.Advertise); net.ParseIP(host) == nil {
+			return optErr(fmt.Sprintf("advertise %q: give an IP address, not a name", o.Advertise))
+		}
 	}
 	for i, j := range o.Join {
 		if err := checkAddr(fmt.Sprintf("join[%d]", i), j, false); err != nil {

@@ -71,6 +71,7 @@ func TestOptionsValidate(t *testing.T) {
 		{"join no host", func(o *Options) { o.Join = []string{":7946"} }, "join[0] \":7946\" has no host"},
 		{"join port 0", func(o *Options) { o.Join = []string{"a:0"} }, "port 0 cannot be dialled"},
 		{"advertise bad", func(o *Options) { o.Advertise = "x" }, "advertise"},
+		{"advertise name", func(o *Options) { o.Advertise = "node1.example:7946" }, "IP address, not a name"},
 		{"no secret", func(o *Options) { o.SecretFile = "" }, "secret_file is required"},
 		{"link bad", func(o *Options) { o.LinkListen = "x" }, "link_listen"},
 		{"link advertise bad", func(o *Options) { o.LinkAdvertise = "10.0.0.1" }, "link_advertise"},

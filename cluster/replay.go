@@ -123,16 +123,18 @@ func (n *Node) askReplay(ctx context.Context, owner, host, node string, tokenID 
 }
 
 // replayStore is what this node remembers as an owner: token ids until they
-// expire, at most max of them.
+// expire, at most max of them. Entries are also filed by the second after
+// their expiry (rounded up), so dropping the expired ones costs what is dropped, not a
+// scan of everything held.
 type replayStore struct {
-	mu        sync.Mutex
-	max       int
-	seen      map[string]int64 // host NUL node NUL token id -> expiry, unix ns
-	lastSweep time.Time
+	mu      sync.Mutex
+	max     int
+	seen    map[string]int64   // host NUL node NUL token id -> expiry, unix ns
+	buckets map[int64][]string // expiry rounded up to a second -> keys
 }
 
 func newReplayStore(max int) *replayStore {
-	return &replayStore{max: max, seen: make(map[string]int64)}
+	return &replayStore{max: max, seen: make(map[string]int64), buckets: make(map[int64][]string)}
 }
 
 func (s *replayStore) check(host, node string, tokenID []byte, expiry, now time.Time) uint64 {
@@ -142,17 +144,16 @@ func (s *replayStore) check(host, node string, tokenID []byte, expiry, now time.
 	if e, ok := s.seen[key]; ok && e > now.UnixNano() {
 		return replayUsed
 	}
-	if len(s.seen) >= s.max {
-		// A full store refuses; sweeping at most once a second keeps a
-		// flood of logins against a full store from costing a scan each.
-		if now.Sub(s.lastSweep) >= time.Second {
-			s.sweepLocked(now)
-		}
+	if _, ok := s.seen[key]; !ok && len(s.seen) >= s.max {
+		s.sweepLocked(now)
 		if len(s.seen) >= s.max {
-			return replayFull
+			return replayFull // refuse rather than forget
 		}
 	}
-	s.seen[key] = expiry.UnixNano()
+	exp := expiry.UnixNano()
+	s.seen[key] = exp
+	b := (exp + int64(time.Second) - 1) / int64(time.Second) // its expiry, rounded up to a second
+	s.buckets[b] = append(s.buckets[b], key)
 	return replayFresh
 }
 
@@ -164,12 +165,19 @@ func (s *replayStore) sweep(now time.Time) {
 }
 
 func (s *replayStore) sweepLocked(now time.Time) {
-	s.lastSweep = now
 	t := now.UnixNano()
-	for k, e := range s.seen {
-		if e <= t {
-			delete(s.seen, k)
+	for b, keys := range s.buckets {
+		if b*int64(time.Second) > t {
+			continue
 		}
+		for _, k := range keys {
+			// A key used again after it expired sits in a later bucket too;
+			// only the bucket of its current expiry lets it go.
+			if e, ok := s.seen[k]; ok && e <= t {
+				delete(s.seen, k)
+			}
+		}
+		delete(s.buckets, b)
 	}
 }
 

@@ -57,3 +57,24 @@ func TestReplayOwnersAreStable(t *testing.T) {
 		t.Fatalf("n4 owned %d of 200 users: not spread", moved)
 	}
 }
+
+func TestReplayStoreSweep(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	s := newReplayStore(100)
+	for i := range 50 {
+		s.check("a", "u", []byte{byte(i)}, now.Add(time.Duration(i)*time.Second), now)
+	}
+	// Re-used after expiry: its new expiry keeps it past its old bucket.
+	s.check("a", "u", []byte{0}, now.Add(time.Hour), now.Add(time.Second))
+	s.sweep(now.Add(25 * time.Second))
+	if got := len(s.seen); got != 25 { // 25..49 live, and 0 again
+		t.Fatalf("%d entries after sweep, want 25", got)
+	}
+	if got := s.check("a", "u", []byte{0}, now.Add(time.Hour), now.Add(25*time.Second)); got != replayUsed {
+		t.Fatal("a re-used token was forgotten by its old bucket")
+	}
+	s.sweep(now.Add(2 * time.Hour))
+	if len(s.seen) != 0 || len(s.buckets) != 0 {
+		t.Fatalf("left %d entries, %d buckets", len(s.seen), len(s.buckets))
+	}
+}
