@@ -48,6 +48,12 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
+// noSuchKey is the Reason of a lookup of a name the store does not hold.
+const noSuchKey = "no such key"
+
+// Is makes errors.Is(err, ErrNoKey) true for a failed lookup.
+func (e *Error) Is(target error) bool { return target == ErrNoKey && e.Reason == noSuchKey }
+
 // Unwrap returns the cause, so errors.Is(err, fs.ErrNotExist) works.
 func (e *Error) Unwrap() error { return e.Err }
 

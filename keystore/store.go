@@ -1,7 +1,6 @@
 package keystore
 
 import (
-	"fmt"
 	"os"
 	"sort"
 	"sync"
@@ -158,7 +157,7 @@ func (s *Store) Host() string { return s.host }
 func (s *Store) Get(name string) (Key, error) {
 	k, ok := s.set.Load().keys[name]
 	if !ok {
-		return Key{}, fmt.Errorf("%w: host %q: %s: key %q", ErrNoKey, s.host, Module, name)
+		return Key{}, &Error{Host: s.host, Key: name, Reason: noSuchKey}
 	}
 	return k, nil
 }
