@@ -86,7 +86,7 @@ def parse_args():
     p.add_argument("--resource", default="", help="resource to ask for")
     p.add_argument("--send-to", default="", help="send a presence and a message to this JID")
     p.add_argument("--body", default="hello", help="the message body")
-    p.add_argument("--expect-from", default="", help="wait for a message from this JID")
+    p.add_argument("--expect-from", default="", help="wait for a message from this JID (bare: any resource)")
     p.add_argument("--timeout", type=float, default=20, help="overall limit, seconds")
     p.add_argument("--debug", action="store_true", help="log aioxmpp to stderr")
     args = p.parse_args()
@@ -134,7 +134,7 @@ async def session(args):
             return
         body = msg.body.any() if msg.body else None
         emit(event="message", **{"from": str(msg.from_), "body": body})
-        if args.expect_from and str(msg.from_) == args.expect_from and not got_message.done():
+        if args.expect_from in (str(msg.from_), str(msg.from_.bare())) and not got_message.done():
             got_message.set_result(True)
 
     def on_presence(pres):

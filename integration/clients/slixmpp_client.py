@@ -7,7 +7,8 @@ authenticates as USER@DOMAIN with X-TOKEN, binds a resource and then, depending 
 
   (no flag)            prints the bound JID and quits;
   --send-to JID        sends a directed presence and then a message with --body to JID;
-  --expect-from JID    waits for a message whose from is JID, printing presences on the way.
+  --expect-from JID    waits for a message from JID (a bare JID matches any of its resources),
+                       printing presences on the way.
 
 Every outcome is one JSON object per line on stdout:
 
@@ -134,7 +135,7 @@ class Client(slixmpp.ClientXMPP):
         if msg["type"] not in ("chat", "normal"):
             return
         emit(event="message", **{"from": str(msg["from"]), "body": msg["body"]})
-        if self.args.expect_from and str(msg["from"]) == self.args.expect_from:
+        if self.args.expect_from in (str(msg["from"]), msg["from"].bare):
             asyncio.ensure_future(self.quit(EXIT_OK))
 
     def on_presence(self, pres):
@@ -153,7 +154,7 @@ def parse_args():
     p.add_argument("--resource", default="", help="resource to ask for")
     p.add_argument("--send-to", default="", help="send a presence and a message to this JID")
     p.add_argument("--body", default="hello", help="the message body")
-    p.add_argument("--expect-from", default="", help="wait for a message from this JID")
+    p.add_argument("--expect-from", default="", help="wait for a message from this JID (bare: any resource)")
     p.add_argument("--timeout", type=float, default=20, help="overall limit, seconds")
     p.add_argument("--debug", action="store_true", help="log slixmpp to stderr")
     args = p.parse_args()

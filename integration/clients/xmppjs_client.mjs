@@ -9,8 +9,9 @@
 // It connects to ADDR (host:port), upgrades with STARTTLS (xmpp.js does whenever it is offered;
 // the mechanism refuses to run on a stream that is not secure), authenticates as USER@DOMAIN,
 // binds, and then quits, sends a directed presence and a message (--send-to), or waits for a
-// message from a JID (--expect-from). Every outcome is one JSON object per line on stdout, as in
-// slixmpp_client.py: bound, presence, message, sent, auth_failed, error.
+// message from a JID (--expect-from; a bare JID matches any of its resources). Every outcome is
+// one JSON object per line on stdout, as in slixmpp_client.py: bound, presence, message, sent,
+// auth_failed, error.
 // Exit codes: 0 done, 1 authentication failed, 2 bad usage, 3 any other failure (TLS, stream
 // error, disconnection, the overall --timeout).
 
@@ -126,7 +127,8 @@ xmpp.on("stanza", (stanza) => {
     emit({ event: "presence", from, type: stanza.attrs.type || "available" });
   } else if (stanza.is("message") && ["chat", "normal", undefined].includes(stanza.attrs.type)) {
     emit({ event: "message", from, body: stanza.getChildText("body") });
-    if (opts["expect-from"] && from === opts["expect-from"]) {
+    const want = opts["expect-from"];
+    if (want && (from === want || from.split("/")[0] === want)) {
       finish(EXIT_OK);
     }
   }

@@ -1,0 +1,330 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// startTimeout bounds how long a server may take to start accepting; it guards against a hang
+// and is not an assertion on speed.
+const startTimeout = 30 * time.Second
+
+// server is one running `xtokend serve`, with what the tests need to mint tokens for it.
+type server struct {
+	addr       string // host:port of the c2s listener
+	configPath string
+	socketPath string        // admin socket
+	file       prosodyMinter // fileHost's keys, as a Prosody-style issuer holds them
+
+	cmd  *exec.Cmd
+	done chan struct{} // closed when cmd has exited
+	log  *lockedBuffer // the server's stdout and stderr
+
+	mu      sync.Mutex
+	secrets []string // every token and key the test used: none may appear in the log
+}
+
+// startServer writes a configuration with fileHost (file keys in Prosody's format) and ramHost
+// (RAM keys) into t.TempDir(), starts the server on a free loopback port and stops it with SIGTERM
+// in t.Cleanup, which also checks that it exited 0 and logged no secret.
+func startServer(t *testing.T) *server {
+	t.Helper()
+	dir := t.TempDir()
+	s := &server{
+		socketPath: filepath.Join(dir, "admin.sock"),
+		file: prosodyMinter{
+			// Prosody's token_secret is a string and its otp_seed base32, as in its README.
+			secret: []byte(randomBase32(t, 32)),
+			seed:   randomBase32(t, 32), // 20 bytes, whole base32 groups
+			digits: 8,
+			period: 30,
+		},
+	}
+	s.addSecret(string(s.file.secret), s.file.seed)
+	keys := filepath.Join(dir, "keys")
+	if err := os.Mkdir(keys, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// A trailing newline, as an editor or `echo` leaves it: the keystore trims it.
+	writeFile(t, filepath.Join(keys, "file_access_secret"), string(s.file.secret)+"\n")
+	writeFile(t, filepath.Join(keys, "file_otp_seed"), s.file.seed+"\n")
+
+	// The port is free when picked but may be taken before the server binds it: retry then.
+	var lastErr error
+	for range 5 {
+		port := freePort(t)
+		s.addr = net.JoinHostPort("127.0.0.1", port)
+		s.configPath = filepath.Join(dir, "xtokend.toml")
+		writeFile(t, s.configPath, s.config())
+		lastErr = s.start(t)
+		if lastErr == nil {
+			t.Cleanup(func() { s.stop(t) })
+			return s
+		}
+		if !strings.Contains(s.log.String(), "address already in use") {
+			break
+		}
+	}
+	t.Fatalf("xtokend serve did not start: %v\nserver log:\n%s", lastErr, s.log)
+	return nil
+}
+
+// config is the TOML file: SPEC.md section 2, with fileHost configured as a Prosody VirtualHost
+// with token_secret and otp_seed would be ("From Prosody").
+func (s *server) config() string {
+	return fmt.Sprintf(`[general]
+hosts = [%q, %q]
+listen = %q
+admin_socket = %q
+log_level = "debug"
+
+[tls]
+cert = %q
+key = %q
+require_starttls = true
+
+# ramHost has no section of its own: the global keystore, two RAM keys.
+[modules.mod_keystore]
+ram_key_size = 64
+keys = [
+  { name = "access_secret", type = "ram" },
+  { name = "otp_seed", type = "ram" },
+]
+
+[modules.mod_auth_token]
+otp_digits = 8
+otp_period = 30
+otp_skew = 1
+nonce_digits = 32
+replay_protection = true
+
+[[host_config]]
+host = %q
+  [host_config.modules.mod_keystore]
+  keys = [
+    { name = "access_secret", type = "file", path = "keys/file_access_secret" },
+    { name = "otp_seed", type = "file", path = "keys/file_otp_seed", encoding = "base32" },
+  ]
+`, fileHost, ramHost, s.addr, s.socketPath, certPath, keyPath, fileHost)
+}
+
+// start runs the binary and waits until the c2s port accepts, or the process exits, or
+// startTimeout passes.
+func (s *server) start(t *testing.T) error {
+	t.Helper()
+	s.log = &lockedBuffer{}
+	s.cmd = exec.Command(binPath, "serve", "-config", s.configPath)
+	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+	if err := s.cmd.Start(); err != nil {
+		return err
+	}
+	s.done = make(chan struct{})
+	go func() {
+		s.cmd.Wait()
+		close(s.done)
+	}()
+
+	deadline := time.Now().Add(startTimeout)
+	for {
+		select {
+		case <-s.done:
+			return fmt.Errorf("exited during start-up: %v", s.cmd.ProcessState)
+		default:
+		}
+		if s.ready() {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			s.kill()
+			return fmt.Errorf("not accepting on %s after %v", s.addr, startTimeout)
+		}
+		time.Sleep(20 * time.Millisecond) // polling a port: there is nothing to wait on
+	}
+}
+
+func (s *server) ready() bool {
+	c, err := net.DialTimeout("tcp", s.addr, time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// waitAdminSocket waits until the admin socket exists: the server may bind it a moment after the
+// c2s listener.
+func (s *server) waitAdminSocket(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(startTimeout)
+	for {
+		if _, err := os.Stat(s.socketPath); err == nil {
+			return
+		}
+		select {
+		case <-s.done:
+			t.Fatalf("xtokend exited: %v", s.cmd.ProcessState)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no admin socket at %s after %v", s.socketPath, startTimeout)
+		}
+		time.Sleep(20 * time.Millisecond) // polling a path: there is nothing to wait on
+	}
+}
+
+// stop sends SIGTERM and expects exit code 0 (SPEC.md section 4), a clean log and no secret in it.
+func (s *server) stop(t *testing.T) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		t.Errorf("SIGTERM: %v", err)
+	}
+	select {
+	case <-s.done:
+	case <-time.After(startTimeout):
+		s.kill()
+		t.Errorf("xtokend did not exit within %v of SIGTERM", startTimeout)
+	}
+	log := s.log.String()
+	if code := s.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("xtokend exited %d after SIGTERM, want 0", code)
+	}
+	if strings.Contains(log, "WARNING: DATA RACE") {
+		t.Errorf("the race detector fired in xtokend")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, secret := range s.secrets {
+		if strings.Contains(log, secret) {
+			t.Errorf("the server log holds a secret (a token, or part of one, or a key)")
+			break
+		}
+	}
+	if t.Failed() || testing.Verbose() {
+		t.Logf("server log:\n%s", log)
+	}
+}
+
+func (s *server) kill() {
+	s.cmd.Process.Kill()
+	<-s.done
+}
+
+// addSecret records strings that must never reach the server's log.
+func (s *server) addSecret(secrets ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.secrets = append(s.secrets, secrets...)
+}
+
+// addToken records a token's two halves (OTP||NONCE and the HMAC) as secrets.
+func (s *server) addToken(token string) {
+	digits, sig, _ := strings.Cut(token, " ")
+	s.addSecret(token, digits, sig)
+}
+
+// mintedToken is the JSON of `xtokend token -json`.
+type mintedToken struct {
+	JID       string    `json:"jid"`
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// token mints a token for jid with the binary's `token` command: file keys are read from the
+// configuration's files, a RAM-key host is asked over the admin socket.
+func (s *server) token(t *testing.T, jid string) string {
+	t.Helper()
+	if strings.HasSuffix(jid, "@"+ramHost) {
+		s.waitAdminSocket(t)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, binPath, "token", "-config", s.configPath, "-json", jid)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("xtokend token %s: %v\nstderr: %s", jid, err, stderr.String())
+	}
+	var m mintedToken
+	if err := json.Unmarshal(stdout.Bytes(), &m); err != nil {
+		t.Fatalf("xtokend token -json %s: output is not JSON (%v)", jid, err)
+	}
+	if m.Token == "" || m.ExpiresAt.IsZero() || !m.ExpiresAt.After(time.Now().Add(-time.Minute)) {
+		t.Fatalf("xtokend token -json %s: jid %q, expires_at %v, token empty: %t", jid, m.JID, m.ExpiresAt, m.Token == "")
+	}
+	if m.JID != jid {
+		t.Errorf("xtokend token -json %s: jid = %q", jid, m.JID)
+	}
+	s.addToken(m.Token)
+	return m.Token
+}
+
+// prosodyToken mints a token for node@fileHost at a given time with the tests' own minter.
+func (s *server) prosodyToken(t *testing.T, node string, at time.Time) string {
+	t.Helper()
+	tok, err := s.file.token(node, fileHost, at, randomNonce(t, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.addToken(tok)
+	return tok
+}
+
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	return port
+}
+
+func randomBase32(t *testing.T, n int) string {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b)[:n]
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer that a running process and the test may use at once.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

@@ -1,0 +1,166 @@
+package integration
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The tests drive each client through the same cases against a server of its own.
+
+func TestSlixmpp(t *testing.T) { t.Parallel(); clientSuite(t, slixmpp) }
+func TestXmppJS(t *testing.T)  { t.Parallel(); clientSuite(t, xmppjs) }
+func TestAioxmpp(t *testing.T) { t.Parallel(); clientSuite(t, aioxmpp) }
+
+// clientSuite runs every case for one client. The cases run in parallel; each uses users of its
+// own, so no session of one case replaces another's.
+func clientSuite(t *testing.T, c *client) {
+	c.require(t)
+	s := startServer(t)
+
+	t.Run("login/file-keys", func(t *testing.T) {
+		t.Parallel()
+		expectLogin(t, c, s, login{host: fileHost, user: "alice", token: s.token(t, "alice@"+fileHost)})
+	})
+	t.Run("login/ram-keys", func(t *testing.T) {
+		t.Parallel()
+		expectLogin(t, c, s, login{host: ramHost, user: "alice", token: s.token(t, "alice@"+ramHost)})
+	})
+	t.Run("login/prosody-minted", func(t *testing.T) {
+		t.Parallel()
+		// A token an issuer made with Prosody's token_secret and otp_seed logs in unchanged.
+		expectLogin(t, c, s, login{host: fileHost, user: "dora", token: s.prosodyToken(t, "dora", time.Now())})
+	})
+	t.Run("message/same-host", func(t *testing.T) {
+		t.Parallel()
+		exchange(t, c, c, s, "bob@"+fileHost, "carl@"+fileHost)
+	})
+	t.Run("message/across-hosts", func(t *testing.T) {
+		t.Parallel()
+		exchange(t, c, c, s, "dan@"+ramHost, "erin@"+fileHost)
+	})
+	t.Run("refused/other-host", func(t *testing.T) {
+		t.Parallel()
+		// Each host logs in only with its own tokens, both ways.
+		expectRefused(t, c, s, login{host: fileHost, user: "frank", token: s.token(t, "frank@"+ramHost)})
+		expectRefused(t, c, s, login{host: ramHost, user: "frank", token: s.token(t, "frank@"+fileHost)})
+	})
+	t.Run("refused/other-user", func(t *testing.T) {
+		t.Parallel()
+		expectRefused(t, c, s, login{host: fileHost, user: "gina", token: s.token(t, "gino@"+fileHost)})
+	})
+	t.Run("refused/expired", func(t *testing.T) {
+		t.Parallel()
+		// Ten minutes is far outside otp_period 30 s with otp_skew 1.
+		expectRefused(t, c, s, login{host: fileHost, user: "hank", token: s.prosodyToken(t, "hank", time.Now().Add(-10*time.Minute))})
+		expectRefused(t, c, s, login{host: fileHost, user: "hank", token: s.prosodyToken(t, "hank", time.Now().Add(10*time.Minute))})
+	})
+	t.Run("refused/replayed", func(t *testing.T) {
+		t.Parallel()
+		for _, host := range []string{fileHost, ramHost} {
+			l := login{host: host, user: "ivan", token: s.token(t, "ivan@"+host)}
+			expectLogin(t, c, s, l)
+			expectRefused(t, c, s, l)
+		}
+	})
+}
+
+// expectLogin runs a client that must log in over TLS, bind a resource of the user and quit.
+func expectLogin(t *testing.T, c *client, s *server, l login) event {
+	t.Helper()
+	code, events := c.loginOnce(t, s, l)
+	bound, ok := find(events, "bound")
+	if code != 0 || !ok {
+		t.Fatalf("%s: %s@%s did not log in: exit %d, events %v", c.name, l.user, l.host, code, events)
+	}
+	checkBound(t, c, l, bound)
+	return bound
+}
+
+func checkBound(t *testing.T, c *client, l login, bound event) {
+	t.Helper()
+	bare := l.user + "@" + l.host
+	want := bare + "/"
+	if l.resource != "" {
+		want += l.resource
+	}
+	if !strings.HasPrefix(bound.JID, want) || len(bound.JID) == len(bare)+1 {
+		t.Errorf("%s: bound JID %q, want %s<resource>", c.name, bound.JID, want)
+	}
+	if !bound.Secure {
+		t.Errorf("%s: %s logged in on a stream that is not TLS", c.name, bare)
+	}
+}
+
+// expectRefused runs a client whose login must fail with not-authorized: the client reports it
+// and exits 1 on its own, well before its timeout (a hang ends as exit 3 with a timeout event).
+func expectRefused(t *testing.T, c *client, s *server, l login) {
+	t.Helper()
+	code, events := c.loginOnce(t, s, l)
+	failed, ok := find(events, "auth_failed")
+	if _, bound := find(events, "bound"); bound {
+		t.Fatalf("%s: %s@%s logged in with a token that must be refused; events %v", c.name, l.user, l.host, events)
+	}
+	if code != 1 || !ok || failed.Condition != "not-authorized" {
+		t.Errorf("%s: %s@%s: exit %d, events %v; want exit 1 and auth_failed not-authorized", c.name, l.user, l.host, code, events)
+	}
+}
+
+// exchange logs in a receiver with `to` on client rc, then a sender with `from` on client sc,
+// which sends a directed presence and a message; the receiver must get both, stamped by the
+// server with the sender's full JID.
+func exchange(t *testing.T, sc, rc *client, s *server, from, to string) {
+	t.Helper()
+	toUser, toHost, _ := strings.Cut(to, "@")
+	fromUser, fromHost, _ := strings.Cut(from, "@")
+
+	rl := login{host: toHost, user: toUser, token: s.token(t, to), resource: "desk", expectFrom: from}
+	recv := rc.start(t, s, rl)
+	rbound := recv.waitFor("bound")
+	checkBound(t, rc, rl, rbound)
+
+	body := fmt.Sprintf("hello from %s over %s to %s", from, sc.name, rc.name)
+	sl := login{host: fromHost, user: fromUser, token: s.token(t, from), resource: "laptop", sendTo: rbound.JID, body: body}
+	code, sent := sc.loginOnce(t, s, sl)
+	sbound, ok := find(sent, "bound")
+	if _, sentOK := find(sent, "sent"); code != 0 || !ok || !sentOK {
+		t.Fatalf("%s: sender %s: exit %d, events %v", sc.name, from, code, sent)
+	}
+	checkBound(t, sc, sl, sbound)
+
+	rcode, got := recv.wait()
+	msg, ok := find(got, "message")
+	if rcode != 0 || !ok {
+		t.Fatalf("%s: receiver %s got no message from %s: exit %d, events %v", rc.name, rbound.JID, sbound.JID, rcode, got)
+	}
+	if msg.From != sbound.JID || msg.Body != body {
+		t.Errorf("%s: message from %q body %q, want from %q body %q", rc.name, msg.From, msg.Body, sbound.JID, body)
+	}
+	pres, ok := find(got, "presence")
+	if !ok || pres.From != sbound.JID || pres.Type != "available" {
+		t.Errorf("%s: want an available presence from %q before the message; events %v", rc.name, sbound.JID, got)
+	}
+}
+
+// TestInterop sends a message from each client to each other one through one server: the server,
+// not a library's habits, is what they have in common.
+func TestInterop(t *testing.T) {
+	t.Parallel()
+	clients := []*client{slixmpp, xmppjs, aioxmpp}
+	for _, c := range clients {
+		c.require(t)
+	}
+	s := startServer(t)
+	for i, sc := range clients {
+		for j, rc := range clients {
+			if i == j {
+				continue
+			}
+			t.Run(sc.name+"-to-"+rc.name, func(t *testing.T) {
+				t.Parallel()
+				exchange(t, sc, rc, s, fmt.Sprintf("s%d%d@%s", i, j, fileHost), fmt.Sprintf("r%d%d@%s", i, j, ramHost))
+			})
+		}
+	}
+}
