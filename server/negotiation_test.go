@@ -175,51 +175,75 @@ func TestOversizedStanza(t *testing.T) {
 	}
 }
 
-// A client that never reads is disconnected; everyone else keeps talking.
+// A client that never reads is disconnected, by a full queue or by a write
+// timeout; everyone else keeps talking meanwhile.
 func TestSlowClient(t *testing.T) {
-	ts := servertest.Start(t, servertest.Options{QueueSize: 8, WriteTimeout: 500 * time.Millisecond})
-	slow := login(t, ts, "slow@localhost", "", loginOpts{noRead: true})
-	alice := login(t, ts, "alice@localhost", "", loginOpts{})
-	bob := login(t, ts, "bob@localhost", "", loginOpts{})
-	bob.send(`<presence/>`)
-	bob.ping("sync")
+	for _, tc := range []struct {
+		name      string
+		startTLS  bool
+		queueSize int
+	}{
+		{"queue full", false, 8},
+		{"write timeout over TLS", true, 4096},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := servertest.Start(t, servertest.Options{
+				RequireStartTLS: tc.startTLS,
+				QueueSize:       tc.queueSize,
+				WriteTimeout:    500 * time.Millisecond,
+			})
+			o := loginOpts{startTLS: tc.startTLS}
+			slow := login(t, ts, "slow@localhost", "", loginOpts{startTLS: tc.startTLS, noRead: true})
+			alice := login(t, ts, "alice@localhost", "", o)
+			bob := login(t, ts, "bob@localhost", "", o)
+			bob.send(`<presence/>`)
+			bob.ping("sync")
 
-	big := strings.Repeat("z", 8000)
-	stop := make(chan struct{})
-	flooded := make(chan struct{})
-	go func() {
-		defer close(flooded)
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
+			go func() {
+				for range alice.in { // the errors for slow once it is gone
+				}
+			}()
+			big := strings.Repeat("z", 60000)
+			stop := make(chan struct{})
+			flooded := make(chan struct{})
+			go func() {
+				defer close(flooded)
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					alice.conn.SetWriteDeadline(time.Now().Add(waitLimit))
+					if _, err := fmt.Fprintf(alice.conn, "<message to='%s' id='f%d'><body>%s</body></message>", slow.jid, i, big); err != nil {
+						return
+					}
+				}
+			}()
+			// Bob's exchanges go on while slow's queue fills up.
+			for i := range 50 {
+				if e := bob.ping(fmt.Sprintf("b%d", i)); e.attr("type") != "result" {
+					t.Fatalf("bob's ping: %s", e)
+				}
 			}
-			fmt.Fprintf(alice.conn, "<message to='%s' id='f%d'><body>%s</body></message>", slow.jid, i, big)
-		}
-	}()
-	// Bob's exchanges go on while slow's queue fills up.
-	for i := range 50 {
-		if e := bob.ping(fmt.Sprintf("b%d", i)); e.attr("type") != "result" {
-			t.Fatalf("bob's ping: %s", e)
-		}
-	}
-	waitFor(t, func() bool {
-		for _, j := range ts.Sessions()["localhost"] {
-			if j == slow.jid.String() {
-				return false
+			waitFor(t, func() bool {
+				for _, j := range ts.Sessions()["localhost"] {
+					if j == slow.jid.String() {
+						return false
+					}
+				}
+				return true
+			})
+			close(stop)
+			<-flooded
+			bob.send(`<message to='bob@localhost'><body>still here</body></message>`)
+			if m := bob.nextMatching(isMessage); m.find("body").Text != "still here" {
+				t.Errorf("got %s", m)
 			}
-		}
-		return true
-	})
-	close(stop)
-	<-flooded
-	if !strings.Contains(ts.Logs(), "session end") || !strings.Contains(ts.Logs(), slow.jid.String()) {
-		t.Errorf("no session end logged for %s", slow.jid)
-	}
-	bob.send(`<message to='bob@localhost'><body>still here</body></message>`)
-	if m := bob.nextMatching(isMessage); m.find("body").Text != "still here" {
-		t.Errorf("got %s", m)
+			if got := ts.Sessions()["localhost"]; len(got) != 2 {
+				t.Errorf("sessions left: %v", got)
+			}
+		})
 	}
 }
 
