@@ -1,0 +1,23 @@
+package server_test
+
+import (
+	"os"
+	"testing"
+
+	"xtokend/server"
+)
+
+// BenchmarkParseConfig parses and validates the example configuration
+// (no key files read): the cost check-config and start-up pay once.
+func BenchmarkParseConfig(b *testing.B) {
+	data, err := os.ReadFile("../config.toml.example")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := server.ParseConfig(data, "/nonexistent/config.toml"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
