@@ -1,9 +1,14 @@
 package server_test
 
 import (
+	"encoding/base64"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
+	"xtokend/server"
 	"xtokend/server/servertest"
 )
 
@@ -62,5 +67,49 @@ func TestLoginPingDisco(t *testing.T) {
 			}
 			c.close()
 		})
+	}
+}
+
+func TestMintErrors(t *testing.T) {
+	ts := servertest.Start(t, servertest.Options{})
+	for _, tc := range []struct {
+		jid  string
+		want error
+	}{
+		{"localhost", server.ErrBadJID},
+		{"alice@localhost/phone", server.ErrBadJID},
+		{"a@b@c", server.ErrBadJID},
+		{"", server.ErrBadJID},
+		{"alice@example.org", server.ErrUnknownHost},
+	} {
+		t.Run(tc.jid, func(t *testing.T) {
+			token, _, err := ts.Server.Mint(tc.jid)
+			if !errors.Is(err, tc.want) || token != "" {
+				t.Errorf("Mint(%q) = %q, %v; want %v", tc.jid, token, err, tc.want)
+			}
+		})
+	}
+	token, exp, err := ts.Server.Mint("Alice@LOCALHOST")
+	if err != nil || token == "" || !exp.After(time.Now()) {
+		t.Fatalf("Mint: %q %v %v", token, exp, err)
+	}
+	hosts := ts.Hosts()["localhost"]
+	if len(hosts) != 2 || hosts[0].Name != "access_secret" || hosts[0].Size != 32 || hosts[1].Name != "otp_seed" || hosts[1].Size != 20 {
+		t.Errorf("Hosts() = %+v", hosts)
+	}
+}
+
+// Two servers (a second start) never share state: a token of one is refused by the other.
+func TestServersIndependent(t *testing.T) {
+	a := servertest.Start(t, servertest.Options{})
+	b := servertest.Start(t, servertest.Options{})
+	token := a.Mint(t, "alice@localhost")
+	c := &rawClient{t: t, conn: rawDial(t, b, "localhost")}
+	c.d = newDecoder(c.conn)
+	c.expect("features")
+	fmt.Fprintf(c.conn, "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='X-TOKEN'>%s</auth>",
+		base64.StdEncoding.EncodeToString([]byte("\x00alice\x00"+token)))
+	if f := c.expect("failure"); f.find("not-authorized") == nil {
+		t.Errorf("got %s", f)
 	}
 }

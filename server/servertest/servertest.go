@@ -18,6 +18,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base32"
+	"encoding/base64"
 	"errors"
 	"log/slog"
 	"math/big"
@@ -86,10 +87,12 @@ func Start(t testing.TB, opts Options) *Server {
 	for _, h := range hosts {
 		// One file pair per host: hosts never share keys.
 		secret, seed := randomBytes(t, 32), randomBytes(t, 20)
-		writeKey(t, filepath.Join(dir, h+"_access_secret"), secret)
+		// Encoded: raw bytes would lose any whitespace at either end (keys
+		// are trimmed).
+		writeKey(t, filepath.Join(dir, h+"_access_secret"), []byte(base64.StdEncoding.EncodeToString(secret)))
 		writeKey(t, filepath.Join(dir, h+"_otp_seed"), []byte(base32.StdEncoding.EncodeToString(seed)))
 		ks := keystore.Options{Keys: []keystore.KeySpec{
-			{Name: "access_secret", Type: "file", Path: h + "_access_secret"},
+			{Name: "access_secret", Type: "file", Path: h + "_access_secret", Encoding: "base64"},
 			{Name: "otp_seed", Type: "file", Path: h + "_otp_seed", Encoding: "base32"},
 		}}
 		cfg.HostConfig = append(cfg.HostConfig, server.HostConfig{Host: h, Modules: server.Modules{Keystore: &ks}})
