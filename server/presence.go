@@ -25,8 +25,12 @@ func (s *session) routePresence(st *xmlStanza, to jid.JID) error {
 	if st.to == "" {
 		return s.broadcastPresence(st)
 	}
-	if !s.local(to) || to.Localpart() == "" {
-		return nil // no s2s; presence to a server is not answered
+	if !s.local(to) {
+		s.replyError(st, to.String(), stanza.Cancel, stanza.RemoteServerNotFound, "this server does not federate")
+		return nil
+	}
+	if to.Localpart() == "" {
+		return nil // presence to a server is for the server, which has no use for it
 	}
 	toStr := to.String()
 	switch st.typ {

@@ -60,6 +60,11 @@ func TestDirectedPresence(t *testing.T) {
 	if p := bob.expect("presence"); p.attr("from") != "alice@localhost/a" || p.attr("type") != "unavailable" {
 		t.Fatalf("bob got %s", p)
 	}
+	// No federation: presence to another server bounces.
+	fmt.Fprintf(bob.conn, "<presence to='dave@elsewhere.net'/>")
+	if p := bob.expect("presence"); p.attr("type") != "error" || p.find("remote-server-not-found") == nil {
+		t.Fatalf("bob got %s", p)
+	}
 	// Subscription requests pass through, stamped with the bare JID.
 	carol := rawLogin(t, ts, "carol", "localhost", "c")
 	fmt.Fprintf(bob.conn, "<presence/>")
