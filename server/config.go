@@ -19,6 +19,7 @@ import (
 type Config struct {
 	General    General      `toml:"general"`
 	TLS        TLSOptions   `toml:"tls"`
+	Limits     LimitOptions `toml:"limits"`
 	Modules    Modules      `toml:"modules"`
 	HostConfig []HostConfig `toml:"host_config"`
 
@@ -106,6 +107,7 @@ func DefaultConfig() *Config {
 	return &Config{
 		General: g,
 		TLS:     defaultTLS(),
+		Limits:  DefaultLimitOptions(),
 		Modules: Modules{Keystore: &ks, AuthToken: &at},
 		Dir:     dir,
 	}

@@ -24,6 +24,7 @@ const (
 type rawConfig struct {
 	General    General                   `toml:"general"`
 	TLS        TLSOptions                `toml:"tls"`
+	Limits     LimitOptions              `toml:"limits"`
 	Modules    map[string]toml.Primitive `toml:"modules"`
 	HostConfig []rawHostConfig           `toml:"host_config"`
 }
@@ -54,12 +55,12 @@ func decodeConfig(data []byte, path string) (*Config, error) {
 	fail := func(format string, args ...any) error {
 		return &ConfigError{File: path, Reason: fmt.Sprintf(format, args...)}
 	}
-	raw := rawConfig{General: defaultGeneral(), TLS: defaultTLS()}
+	raw := rawConfig{General: defaultGeneral(), TLS: defaultTLS(), Limits: DefaultLimitOptions()}
 	md, err := toml.Decode(string(data), &raw)
 	if err != nil {
 		return nil, &ConfigError{File: path, Err: err}
 	}
-	c := &Config{General: raw.General, TLS: raw.TLS, Dir: filepath.Dir(path), Path: path}
+	c := &Config{General: raw.General, TLS: raw.TLS, Limits: raw.Limits, Dir: filepath.Dir(path), Path: path}
 
 	mods, err := decodeModules(&md, raw.Modules, "modules")
 	if err != nil {

@@ -84,6 +84,9 @@ func TestLoadTwoHosts(t *testing.T) {
 		g.MaxStanzaSize != 65536 || g.AllowSharedKeys || !c.TLS.RequireStartTLS {
 		t.Errorf("defaults: %+v %+v", g, c.TLS)
 	}
+	if c.Limits.ConnectionBurst != 100 || len(c.Limits.Exempt) != 2 {
+		t.Errorf("limits defaults: %+v", c.Limits)
+	}
 	if got := c.AdminSocketPath(); got != filepath.Join(dir, "xtokend.sock") {
 		t.Errorf("AdminSocketPath = %q", got)
 	}
@@ -250,6 +253,9 @@ func TestRefusals(t *testing.T) {
 		{"tls cert without key", head + "[tls]\ncert = \"c.pem\"\n", nil, []string{": tls: cert is set but key is not"}},
 		{"tls key without cert", head + "[tls]\nkey = \"k.pem\"\n", nil, []string{": tls: key is set but cert is not"}},
 		{"tls missing cert", head + "[tls]\ncert = \"nope.pem\"\nkey = \"nope.key\"\n", nil, []string{`tls: cert "`, `nope.pem": open: no such file or directory`}},
+		{"negative limit", head + "[limits]\nconnections_per_second = -1.0\n", nil, []string{"limits.connections_per_second = -1: must be 0"}},
+		{"bad exempt", head + "[limits]\nexempt = [\"10.0.0.0/33\"]\n", nil, []string{`limits.exempt: "10.0.0.0/33"`}},
+		{"unknown limits option", head + "[limits]\nconnection_brust = 5\n", nil, []string{`unknown option "limits.connection_brust" (line 4; did you mean "connection_burst"?)`}},
 		{"tls bad pair", head + "[tls]\ncert = \"cert.pem\"\nkey = \"cert.pem\"\n", nil, []string{`tls: cert "`, `and key "`}},
 
 		// host_config.
@@ -424,5 +430,22 @@ func TestSlogLevel(t *testing.T) {
 		if got := (server.General{LogLevel: level}).SlogLevel().String(); got != want {
 			t.Errorf("%s: %s", level, got)
 		}
+	}
+}
+
+func TestLimitsSection(t *testing.T) {
+	c, err := server.ParseConfig([]byte(`
+[general]
+hosts = ["a.example"]
+[limits]
+connections_per_second = 0.0
+exempt = ["10.0.0.0/8"]
+`), filepath.Join(t.TempDir(), "config.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := c.Limits
+	if l.ConnectionsPerSecond != 0 || l.ConnectionBurst != 100 || l.FailedLoginsPerMinute != 5 || len(l.Exempt) != 1 || l.Exempt[0] != "10.0.0.0/8" {
+		t.Errorf("limits: %+v", l)
 	}
 }

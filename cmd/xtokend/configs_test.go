@@ -15,6 +15,8 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -38,20 +40,25 @@ func TestConfigExample(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, stdout)
 		}
 	}
-	// Every option of the file's structure appears in the example.
+	// Every option of the file's structure appears in the example: an
+	// option added to a package's Options without a line here fails.
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, option := range []string{
-		"hosts", "listen", "admin_socket", "metrics_listen", "log_level", "max_stanza_size", "allow_shared_keys",
-		"cert", "key", "require_starttls",
-		"ram_key_size", "keys", "name", "type", "path", "var", "encoding",
-		"otp_digits", "otp_period", "otp_skew", "nonce_digits", "secret_key", "seed_key", "replay_protection",
-		"[[host_config]]", "host", "[host_config.modules.mod_keystore]", "[host_config.modules.mod_auth_token]",
-	} {
-		if !strings.Contains(string(b), option) {
-			t.Errorf("config.toml.example does not show %q", option)
+	options := tomlOptions(reflect.TypeOf(server.Config{}), "", map[reflect.Type]bool{})
+	if len(options) < 30 {
+		t.Fatalf("found only %d options: %q", len(options), options)
+	}
+	for _, option := range options {
+		name := option[strings.LastIndex(option, ".")+1:]
+		if !regexp.MustCompile(`(?m)(^|[\s{,])` + regexp.QuoteMeta(name) + `\s*=`).Match(b) {
+			t.Errorf("config.toml.example does not show %s", option)
+		}
+	}
+	for _, section := range []string{"[[host_config]]", "[host_config.modules.mod_keystore]", "[host_config.modules.mod_auth_token]"} {
+		if !strings.Contains(string(b), section) {
+			t.Errorf("config.toml.example does not show %s", section)
 		}
 	}
 }
@@ -219,4 +226,40 @@ func writeTLSFiles(t *testing.T, dir, block string) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// tomlOptions lists the dotted names of every option under t's toml tags.
+func tomlOptions(t reflect.Type, prefix string, seen map[reflect.Type]bool) []string {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct || seen[t] {
+		return nil
+	}
+	seen[t] = true
+	defer delete(seen, t)
+	var out []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+		if tag == "" || tag == "-" || !f.IsExported() {
+			continue
+		}
+		name := prefix + tag
+		ft := f.Type
+		for ft.Kind() == reflect.Pointer || ft.Kind() == reflect.Slice {
+			ft = ft.Elem()
+		}
+		if ft.Kind() == reflect.Struct {
+			if sub := tomlOptions(ft, name+".", seen); len(sub) > 0 {
+				out = append(out, sub...)
+				if f.Type.Kind() == reflect.Slice && tag == "keys" {
+					out = append(out, name) // keys = [...] itself
+				}
+				continue
+			}
+		}
+		out = append(out, name)
+	}
+	return out
 }
