@@ -37,13 +37,19 @@ type rawHostConfig struct {
 // ParseConfig parses and validates a configuration file's contents. path
 // names the file in errors, and its folder is the one relative paths are
 // taken from. It reads no key file; OpenKeystores does.
+//
+// An empty path means the data came from no file: errors say "built-in
+// config" and relative paths are taken from the current folder.
 func ParseConfig(data []byte, path string) (*Config, error) {
-	if abs, err := filepath.Abs(path); err == nil {
+	if abs, err := filepath.Abs(path); err == nil && path != "" {
 		path = abs
 	}
 	c, err := decodeConfig(data, path)
 	if err != nil {
 		return nil, err
+	}
+	if path == "" {
+		c.Dir = DefaultConfig().Dir
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err

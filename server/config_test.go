@@ -449,3 +449,15 @@ exempt = ["10.0.0.0/8"]
 		t.Errorf("limits: %+v", l)
 	}
 }
+
+func TestParseConfigWithoutPath(t *testing.T) {
+	c, err := server.ParseConfig([]byte("[general]\nhosts = [\"a.example\"]\n"), "")
+	wd, _ := os.Getwd()
+	if err != nil || c.Path != "" || c.Dir != wd {
+		t.Fatalf("ParseConfig(data, \"\") = %+v, %v", c, err)
+	}
+	_, err = server.ParseConfig([]byte("[general]\nhosts = []\n"), "")
+	if err == nil || !strings.HasPrefix(err.Error(), "server: built-in config: ") {
+		t.Errorf("error: %v", err)
+	}
+}
