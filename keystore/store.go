@@ -150,12 +150,20 @@ func (s *Store) Reload() ([]Warning, error) {
 	return warns, nil
 }
 
+// current is the generation in force; a zero Store holds no keys.
+func (s *Store) current() *keySet {
+	if set := s.set.Load(); set != nil {
+		return set
+	}
+	return &keySet{}
+}
+
 // Host is the virtual host the store belongs to.
 func (s *Store) Host() string { return s.host }
 
 // Get returns the named key, or an error wrapping ErrNoKey.
 func (s *Store) Get(name string) (Key, error) {
-	k, ok := s.set.Load().keys[name]
+	k, ok := s.current().keys[name]
 	if !ok {
 		return Key{}, &Error{Host: s.host, Key: name, Reason: noSuchKey}
 	}
@@ -174,13 +182,13 @@ func (s *Store) Key(name string) ([]byte, error) {
 
 // Has reports whether the store holds a key called name.
 func (s *Store) Has(name string) bool {
-	_, ok := s.set.Load().keys[name]
+	_, ok := s.current().keys[name]
 	return ok
 }
 
 // List describes every key, in configuration order, without its value.
 func (s *Store) List() []KeyInfo {
-	return append([]KeyInfo(nil), s.set.Load().infos...)
+	return append([]KeyInfo(nil), s.current().infos...)
 }
 
 // SameKey reports whether s and other both hold a key called name with the

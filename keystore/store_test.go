@@ -484,3 +484,16 @@ func TestParallelReloads(t *testing.T) {
 		t.Errorf("f = %q", k)
 	}
 }
+
+func TestZeroStore(t *testing.T) {
+	var s keystore.Store
+	if _, err := s.Key("access_secret"); !errors.Is(err, keystore.ErrNoKey) {
+		t.Errorf("zero Store: %v", err)
+	}
+	if s.Has("x") || len(s.List()) != 0 {
+		t.Error("zero Store holds keys")
+	}
+	if _, err := s.Reload(); err != nil {
+		t.Errorf("zero Store Reload: %v", err)
+	}
+}
