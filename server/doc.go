@@ -1,22 +1,28 @@
 // Package server is xtokend's client-to-server (c2s) XMPP listener.
 //
 // A Server accepts TCP connections and negotiates each stream with
-// mellium.im/xmpp: the virtual host is the stream's 'to', STARTTLS comes first
-// (unless tls.require_starttls is false), then SASL X-TOKEN verified against
-// that host's keystore (package sasl), then resource binding. The identity of
-// a session is the node the X-TOKEN verifier recorded plus the host, never the
-// 'from' a client claims in its stream header.
+// mellium.im/xmpp: the virtual host is the stream's 'to' (anything else gets
+// host-unknown), STARTTLS comes first (unless tls.require_starttls is false),
+// then SASL X-TOKEN verified against that host's keystore (package sasl),
+// then resource binding. The identity of a session is the node the X-TOKEN
+// verifier accepted plus the host, never the 'from' a client claims in its
+// stream header. A new session for a bound full JID replaces the old one,
+// which gets a conflict stream error.
 //
 // After binding, the server reads whole stanzas itself and routes them between
-// local sessions (across every host it serves), stamping 'from' with the
-// sender's full JID. Every session has one bounded outbound queue and one
-// writer goroutine with write deadlines, so a client that stops reading is
-// disconnected and never slows anyone else down.
+// local sessions, across every host it serves, stamping 'from' with the
+// sender's full JID; a 'from' that is neither the sender's full nor bare JID
+// ends the stream with invalid-from. Every session has one bounded outbound
+// queue and one writer goroutine with write deadlines, so a client that stops
+// reading is disconnected and never slows anyone else down. Each stanza is
+// counted as it is decoded and one over general.max_stanza_size ends the
+// stream with policy-violation before it is buffered whole.
 //
-// What is left out: rosters and subscriptions, offline storage and
-// server-to-server federation. Presence goes to the user's own resources and
-// to whoever got directed presence; a message to a user with no available
-// resource is answered with service-unavailable.
+// What is left out: rosters and subscriptions (subscription requests pass
+// through to online resources, probes are not answered), offline storage (a
+// message for a user with no available resource is answered with
+// service-unavailable), server-to-server federation (remote-server-not-found),
+// and stream management (XEP-0198).
 //
 // The zero Server is useful: it serves DefaultConfig().
 //
@@ -24,4 +30,6 @@
 //	go srv.ListenAndServe()
 //	...
 //	srv.Shutdown(ctx) // every session gets a system-shutdown stream error
+//
+// Package servertest starts one on 127.0.0.1:0 for tests.
 package server
