@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"fmt"
 	"strings"
@@ -283,5 +284,34 @@ func waitFor(t testing.TB, cond func() bool) {
 			t.Fatalf("condition not met")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestTLSVersion(t *testing.T) {
+	ts := servertest.Start(t, servertest.Options{RequireStartTLS: true})
+	for _, tc := range []struct {
+		name    string
+		max     uint16
+		succeed bool
+	}{
+		{"TLS 1.1 refused", tls.VersionTLS11, false},
+		{"TLS 1.2", tls.VersionTLS12, true},
+		{"TLS 1.3", tls.VersionTLS13, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &rawClient{t: t, conn: rawDial(t, ts, "localhost")}
+			c.d = newDecoder(c.conn)
+			c.expect("features")
+			fmt.Fprintf(c.conn, "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+			c.expect("proceed")
+			cfg := ts.ClientTLS("localhost")
+			cfg.MinVersion, cfg.MaxVersion = tls.VersionTLS10, tc.max
+			tc2 := tls.Client(c.conn, cfg)
+			tc2.SetDeadline(time.Now().Add(waitLimit))
+			err := tc2.Handshake()
+			if (err == nil) != tc.succeed {
+				t.Errorf("handshake: %v", err)
+			}
+		})
 	}
 }
