@@ -3,8 +3,12 @@ package server_test
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"fmt"
+	"io"
+	"log/slog"
+	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -313,5 +317,41 @@ func TestTLSVersion(t *testing.T) {
 				t.Errorf("handshake: %v", err)
 			}
 		})
+	}
+}
+
+// Without a certificate, STARTTLS uses one made in memory for the hosts.
+func TestSelfSignedCertificate(t *testing.T) {
+	ts := servertest.Start(t, servertest.Options{RequireStartTLS: true})
+	cfg := *ts.Config
+	srv := &server.Server{Config: &cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Shutdown(context.Background()) })
+
+	conn, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	c := &rawClient{t: t, conn: conn, d: newDecoder(conn)}
+	fmt.Fprintf(conn, "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0' to='localhost'>")
+	c.expect("features")
+	fmt.Fprintf(conn, "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+	c.expect("proceed")
+	tc := tls.Client(conn, &tls.Config{InsecureSkipVerify: true})
+	tc.SetDeadline(time.Now().Add(waitLimit))
+	if err := tc.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	leaf := tc.ConnectionState().PeerCertificates[0]
+	if err := leaf.VerifyHostname("localhost"); err != nil {
+		t.Errorf("self-signed certificate: %v", err)
+	}
+	if leaf.PublicKeyAlgorithm != x509.ECDSA {
+		t.Errorf("key algorithm %v", leaf.PublicKeyAlgorithm)
 	}
 }
