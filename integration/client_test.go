@@ -38,6 +38,8 @@ type client struct {
 	name    string // as in the tests' names
 	pkg     string // what to install when it is missing
 	command func(args ...string) *exec.Cmd
+	// sendOnly is a client that cannot wait for messages and does not report its bound JID.
+	sendOnly bool
 
 	once sync.Once
 	err  error // why it cannot run, nil if it can
@@ -68,6 +70,14 @@ var (
 			return cmd
 		},
 	}
+	sendxmpp = &client{
+		name:     "sendxmpp",
+		pkg:      "Debian package sendxmpp (apt-get install -y sendxmpp)",
+		sendOnly: true,
+		command: func(args ...string) *exec.Cmd {
+			return exec.Command("clients/sendxmpp_client.sh", withCA(args)...)
+		},
+	}
 )
 
 func withCA(args []string) []string { return append(args, "--ca", certPath) }
@@ -81,6 +91,8 @@ func (c *client) check() error {
 			probe = exec.Command(debianPython, "-c", "import slixmpp")
 		case aioxmpp:
 			probe = exec.Command(debianPython, "-c", "import aioxmpp, aiosasl")
+		case sendxmpp:
+			probe = exec.Command("perl", "-e", "use Net::XMPP; use Authen::SASL; exit(system('sendxmpp', '--help') == 0 ? 0 : 1)")
 		case xmppjs:
 			probe = exec.Command("node", "--input-type=module", "-e", `
 const [maj, min] = process.versions.node.split(".").map(Number);
