@@ -98,6 +98,7 @@ func (d *delegate) NotifyLeave(m *memberlist.Node) {
 	delete(d.n.members, m.Name)
 	d.n.memMu.Unlock()
 	d.n.dir.drop(m.Name)
+	d.n.closeLinksOf(m.Name)
 	d.n.nudge()
 }
 

@@ -264,8 +264,8 @@ func (n *Node) dial(ctx context.Context, peer string) (*outLink, error) {
 	return l, nil
 }
 
-// hello exchanges hello frames; want is the peer's expected name, "" on the
-// accepting side (which then checks the name is a live member).
+// hello exchanges hello frames on the dialling side; want is the peer's
+// expected name.
 func (n *Node) hello(conn net.Conn, want string) error {
 	mine := frame{kind: kindHello, name: n.name, instance: n.instance, version: protocolVersion}
 	if _, err := conn.Write(mine.encode()); err != nil {
@@ -334,13 +334,26 @@ func (n *Node) keepLinks() {
 			l.close()
 		}
 		for _, l := range goneIn {
-			l.conn.Close()
+			l.raw.Close()
 		}
 		for _, name := range missing {
 			n.wg.Add(1)
 			go func() {
 				defer n.wg.Done()
-				if _, err := n.link(n.ctx, name); err != nil {
+				_, err := n.link(n.ctx, name)
+				n.mu.Lock()
+				first := err != nil && !n.failing[name]
+				if err != nil {
+					n.failing[name] = true
+				} else {
+					delete(n.failing, name)
+				}
+				n.mu.Unlock()
+				switch {
+				case first && n.ctx.Err() == nil:
+					// Once per outage: a firewall closing link_listen shows.
+					n.log.Warn("cluster: cannot open a link to a member; retrying every second", "peer", name, "err", err)
+				case err != nil:
 					n.log.Debug("cluster: link not up yet", "peer", name, "err", err)
 				}
 			}()
@@ -354,7 +367,45 @@ type inLink struct {
 	peer     string
 	instance [16]byte
 	conn     net.Conn
-	gen      uint64 // the directory generation of peer when the link came up
+	raw      net.Conn // under the TLS: closing it never blocks
+	gen      uint64   // the directory generation of peer when the link came up
+}
+
+// awaitMember waits up to d for name to be a live member.
+func (n *Node) awaitMember(name string, d time.Duration) bool {
+	end := time.Now().Add(d)
+	for {
+		if _, ok := n.member(name); ok {
+			return true
+		}
+		if time.Now().After(end) || !n.sleep(20*time.Millisecond) {
+			return false
+		}
+	}
+}
+
+// closeLinksOf closes both links with a peer memberlist declared gone. Its
+// sessions are dropped already; when it comes back, the links are made anew
+// and start with a snapshot. It runs inside memberlist's callbacks, so the
+// closing (which takes locks and may write) is done aside.
+func (n *Node) closeLinksOf(peer string) {
+	n.mu.Lock()
+	out := n.out[peer]
+	var ins []*inLink
+	for l := range n.in {
+		if l.peer == peer {
+			ins = append(ins, l)
+		}
+	}
+	n.mu.Unlock()
+	go func() {
+		if out != nil {
+			out.close()
+		}
+		for _, l := range ins {
+			l.raw.Close()
+		}
+	}()
 }
 
 func (n *Node) acceptLinks() {
@@ -391,8 +442,12 @@ func (n *Node) serveLink(raw net.Conn) {
 		n.log.Warn("cluster: link without a valid hello", "remote", raw.RemoteAddr().String())
 		return
 	}
-	if _, ok := n.member(f.name); !ok || f.name == n.name {
-		n.log.Debug("cluster: link from a node that is not a live member (yet)", "peer", f.name)
+	// The peer proved it holds the cluster secret; it must also be a live
+	// member, so that its sessions are only listened to between memberlist's
+	// join and leave of it. Gossip may be a little behind the peer's Join:
+	// give it a moment.
+	if f.name == n.name || !n.awaitMember(f.name, handshakeTimeout/4) {
+		n.log.Debug("cluster: link from a node that is not a live member", "peer", f.name)
 		return
 	}
 	mine := frame{kind: kindHello, name: n.name, instance: n.instance, version: protocolVersion}
@@ -400,7 +455,7 @@ func (n *Node) serveLink(raw net.Conn) {
 		return
 	}
 	conn.SetDeadline(time.Time{})
-	l := &inLink{peer: f.name, instance: f.instance, conn: conn, gen: n.dir.generation(f.name)}
+	l := &inLink{peer: f.name, instance: f.instance, conn: conn, raw: raw, gen: n.dir.generation(f.name)}
 	n.mu.Lock()
 	if n.stopped {
 		n.mu.Unlock()

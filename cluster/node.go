@@ -73,6 +73,7 @@ type Node struct {
 	out     map[string]*outLink
 	in      map[*inLink]struct{}
 	dialing map[string]chan struct{}
+	failing map[string]bool // peers whose last dial failed (warned once)
 	stopped bool
 
 	// sessMu orders session changes with the links they are sent on: a
@@ -133,6 +134,7 @@ func Start(ctx context.Context, opts Options, logger *slog.Logger, hooks Hooks) 
 		out:     make(map[string]*outLink),
 		in:      make(map[*inLink]struct{}),
 		dialing: make(map[string]chan struct{}),
+		failing: make(map[string]bool),
 		local:   make(map[string]struct{}),
 		wake:    make(chan struct{}, 1),
 	}
@@ -291,19 +293,29 @@ func (n *Node) member(name string) (member, bool) {
 // sessions at once rather than after failure detection), closes every link
 // and wipes the RAM keys from memory: RAMKey answers false afterwards. ctx
 // bounds the leave.
-func (n *Node) Stop(ctx context.Context) error {
+func (n *Node) Stop(ctx context.Context) error { return n.shutdown(ctx, true) }
+
+// shutdown is Stop; tests pass leave = false to play a crash, which the
+// others notice only by failure detection.
+func (n *Node) shutdown(ctx context.Context, leave bool) error {
 	var err error
 	n.stop.Do(func() {
+		// Stop making links and answering first, so that nothing re-links
+		// to a peer that has already heard this node leave.
+		n.cancel()
+		n.mu.Lock()
+		n.stopped = true
+		n.mu.Unlock()
 		timeout := 2 * time.Second
 		if dl, ok := ctx.Deadline(); ok {
 			timeout = time.Until(dl)
 		}
-		if e := n.ml.Leave(timeout); e != nil {
+		if !leave {
+			// nothing: the others find out by probing
+		} else if e := n.ml.Leave(timeout); e != nil {
 			err = fmt.Errorf("%s: leave: %v", Section, e)
 		}
-		n.cancel()
 		n.mu.Lock()
-		n.stopped = true
 		links := make([]*outLink, 0, len(n.out))
 		for _, l := range n.out {
 			links = append(links, l)
@@ -318,7 +330,7 @@ func (n *Node) Stop(ctx context.Context) error {
 			l.close()
 		}
 		for _, l := range ins {
-			l.conn.Close()
+			l.raw.Close()
 		}
 		if e := n.ml.Shutdown(); e != nil && err == nil {
 			err = fmt.Errorf("%s: shutdown: %v", Section, e)

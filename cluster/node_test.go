@@ -260,3 +260,32 @@ func TestSeedThatComesLater(t *testing.T) {
 		return
 	}
 }
+
+// A node that dies without leaving is found out by memberlist's probes: its
+// sessions go, and the others keep checking tokens without it.
+func TestCrashedNode(t *testing.T) {
+	secret := writeSecret(t)
+	n1 := startNode(t, "n1", secret, nil, deadline)
+	n2 := startNode(t, "n2", secret, []string{n1.GossipAddr()}, deadline)
+	n3 := startNode(t, "n3", secret, []string{n1.GossipAddr()}, deadline)
+	eventually(t, "three members", sameMembers(n1, n2, n3))
+	n3.Bind("dave@a.test/x")
+	eventually(t, "n1 sees dave on n3", func() bool { _, ok := n1.Lookup("dave@a.test/x"); return ok })
+	for i := range 10 {
+		checkFresh(t, n1, "dave"+string(rune('0'+i)), tokenID(i), true)
+	}
+
+	n3.shutdown(context.Background(), false)
+	eventually(t, "n1 and n2 declare n3 dead", sameMembers(n1, n2))
+	eventually(t, "dave went with n3", func() bool {
+		_, ok1 := n1.Lookup("dave@a.test/x")
+		_, ok2 := n2.Lookup("dave@a.test/x")
+		return !ok1 && !ok2
+	})
+	for i := range 10 {
+		user := "dave" + string(rune('0'+i))
+		checkFresh(t, n2, user, tokenID(i), false) // one of its two owners lives
+		checkFresh(t, n2, user, tokenID(100+i), true)
+		checkFresh(t, n1, user, tokenID(100+i), false)
+	}
+}
