@@ -29,6 +29,11 @@ const (
 // valid signatures collide without the secret. (It is not secret either: the
 // client sent it.)
 //
+// Entries are grouped by the time step of the token's OTP, which a token
+// carries in itself: one step's tokens all stop verifying at the same moment,
+// and are then dropped together, map and all, with no work per token. So a
+// check is one map operation, and there is no clean-up to pay per login.
+//
 // The cache never forgets a token that could still verify: when it is full it
 // refuses new ones (temporary-auth-failure) rather than evict them. Entries
 // are spread over up to 64 shards by their hash, each holding its share of
@@ -43,12 +48,20 @@ type ReplayCache struct {
 type replayKey [2]uint64
 
 type replayShard struct {
-	mu      sync.Mutex
-	limit   int                   // this shard's share of the maximum
-	entries map[replayKey]int64   // key -> expiry, Unix seconds
-	expiry  map[int64][]replayKey // expiry -> keys, to drop expired ones without a scan
-	next    int64                 // the earliest expiry in the shard
-	_       [64]byte              // keep shards' locks on separate cache lines
+	mu    sync.Mutex
+	limit int          // this shard's share of the maximum
+	n     int          // entries held
+	steps []*replayGen // one per OTP time step with tokens held
+	free  []*replayGen // emptied, kept to be reused without growing a map again
+	next  int64        // the earliest expiry of steps
+	_     [64]byte     // keep shards' locks on separate cache lines
+}
+
+// replayGen holds the used tokens of one OTP time step.
+type replayGen struct {
+	start   int64 // the step's first second, Unix time
+	expires int64 // when its tokens stop verifying
+	keys    map[replayKey]struct{}
 }
 
 // NewReplayCache returns a cache holding at most max tokens; max < 1 means
@@ -68,8 +81,6 @@ func NewReplayCache(max int) *ReplayCache {
 		if i < max%n {
 			s.limit++
 		}
-		s.entries = make(map[replayKey]int64)
-		s.expiry = make(map[int64][]replayKey)
 		s.next = math.MaxInt64
 	}
 	return c
@@ -81,7 +92,7 @@ func (c *ReplayCache) Len() int {
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.Lock()
-		n += len(s.entries)
+		n += s.n
 		s.mu.Unlock()
 	}
 	return n
@@ -95,36 +106,64 @@ func replayKeyOf(sig *[32]byte) replayKey {
 	return replayKey{binary.LittleEndian.Uint64(sig[:8]), binary.LittleEndian.Uint64(sig[8:16])}
 }
 
-// use records the token whose signature gives k as used until expiresAt (Unix
-// seconds), at time now. It fails with not-authorized if the token is already
-// held, and with temporary-auth-failure if the cache is full of live tokens.
-func (c *ReplayCache) use(k replayKey, expiresAt, now int64) *Error {
+// use records the token whose signature gives k, and whose OTP is of the
+// time step starting at step (Unix seconds), as used until expiresAt, at time
+// now. It fails with not-authorized if the token is already held, and with
+// temporary-auth-failure if the cache is full of live tokens.
+func (c *ReplayCache) use(k replayKey, step, expiresAt, now int64) *Error {
 	s := &c.shards[k[0]&uint64(len(c.shards)-1)]
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if now >= s.next {
 		s.dropExpired(now)
 	}
-	// One map operation in the common case: insert, and learn from the
-	// length whether the token was there already. What is there is live
-	// (expired entries were just dropped) and has the same expiry, since
-	// the same token matches the same time step.
-	n := len(s.entries)
-	if n >= s.limit {
-		if _, ok := s.entries[k]; ok {
-			return errReplay
+	var g *replayGen
+	for _, sg := range s.steps {
+		if sg.start == step {
+			g = sg
+			break
+		}
+	}
+	if s.n >= s.limit {
+		if g != nil {
+			if _, ok := g.keys[k]; ok {
+				return errReplay
+			}
 		}
 		return errReplayFull
 	}
-	s.entries[k] = expiresAt
-	if len(s.entries) == n {
+	if g == nil {
+		g = s.newGen(step)
+	}
+	// Insert, and learn from the length whether the token was there already:
+	// one map operation.
+	l := len(g.keys)
+	g.keys[k] = struct{}{}
+	if len(g.keys) == l {
 		return errReplay
 	}
-	s.expiry[expiresAt] = append(s.expiry[expiresAt], k)
-	if expiresAt < s.next {
-		s.next = expiresAt
+	s.n++
+	// Verifiers of other options (a reload) may see the same step expire
+	// later: the step's tokens are kept until the latest.
+	if expiresAt > g.expires {
+		g.expires = expiresAt
+	}
+	if g.expires < s.next {
+		s.next = g.expires
 	}
 	return nil
+}
+
+func (s *replayShard) newGen(step int64) *replayGen {
+	var g *replayGen
+	if n := len(s.free); n > 0 {
+		g, s.free = s.free[n-1], s.free[:n-1]
+	} else {
+		g = &replayGen{keys: make(map[replayKey]struct{})}
+	}
+	g.start, g.expires = step, 0
+	s.steps = append(s.steps, g)
+	return g
 }
 
 // sweep drops the expired entries of every shard.
@@ -139,20 +178,24 @@ func (c *ReplayCache) sweep(now int64) {
 	}
 }
 
-// dropExpired removes the shard's entries whose expiry is not after now.
-// The shard is locked. A key is in the bucket of the expiry it was recorded
-// with, and only there.
+// dropExpired drops the steps whose tokens no longer verify at now, keeping
+// a few emptied maps for the steps to come. The shard is locked.
 func (s *replayShard) dropExpired(now int64) {
 	next := int64(math.MaxInt64)
-	for exp, keys := range s.expiry {
-		if exp > now {
-			next = min(next, exp)
+	live := s.steps[:0]
+	for _, g := range s.steps {
+		if g.expires > now {
+			next = min(next, g.expires)
+			live = append(live, g)
 			continue
 		}
-		for _, k := range keys {
-			delete(s.entries, k)
+		s.n -= len(g.keys)
+		if len(s.free) < 4 {
+			clear(g.keys)
+			s.free = append(s.free, g)
 		}
-		delete(s.expiry, exp)
 	}
+	clear(s.steps[len(live):])
+	s.steps = live
 	s.next = next
 }

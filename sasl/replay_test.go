@@ -40,7 +40,7 @@ func TestReplayCacheFills(t *testing.T) {
 	for {
 		var sig [32]byte
 		rand.Read(sig[:])
-		if e := c.use(replayKeyOf(&sig), exp, now); e != nil {
+		if e := c.use(replayKeyOf(&sig), 990, exp, now); e != nil {
 			if e != errReplayFull {
 				t.Fatal(e)
 			}
@@ -57,7 +57,7 @@ func TestReplayCacheFills(t *testing.T) {
 	// Once they expire there is room again, and nothing is left behind.
 	var sig [32]byte
 	rand.Read(sig[:])
-	if e := c.use(replayKeyOf(&sig), exp+30, exp); e != nil {
+	if e := c.use(replayKeyOf(&sig), 1020, exp+30, exp); e != nil {
 		t.Fatal(e)
 	}
 	c.sweep(exp)

@@ -237,7 +237,7 @@ func (v *Verifier) Verify(response []byte, now time.Time) (node string, err erro
 
 	if v.replay != nil {
 		step := s - int64(v.opts.OTPSkew) + int64(matched)
-		if e := v.replay.use(replayKeyOf(&sig), v.expiry(step), now.Unix()); e != nil {
+		if e := v.replay.use(replayKeyOf(&sig), step*v.period, v.expiry(step), now.Unix()); e != nil {
 			return "", e
 		}
 	}
