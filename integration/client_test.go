@@ -101,7 +101,7 @@ await import("@xmpp/client");`)
 			probe.Dir = "clients" // resolve @xmpp/client as the script will
 		}
 		if out, err := probe.CombinedOutput(); err != nil {
-			c.err = fmt.Errorf("%v: %s", err, strings.TrimSpace(lastLine(string(out))))
+			c.err = fmt.Errorf("%v: %s", err, errorLine(string(out)))
 		}
 	})
 	return c.err
@@ -273,7 +273,13 @@ func find(events []event, name string) (event, bool) {
 	return event{}, false
 }
 
-func lastLine(s string) string {
+// errorLine picks the telling line of a probe's output: the first naming an error, else the last.
+func errorLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return lines[len(lines)-1]
+	for _, l := range lines {
+		if strings.Contains(l, "Error") || strings.Contains(l, "error") {
+			return strings.TrimSpace(l)
+		}
+	}
+	return strings.TrimSpace(lines[len(lines)-1])
 }
