@@ -30,16 +30,14 @@ func parseToken(token []byte, otpDigits, nonceDigits int) (digits []byte, sig [3
 	if len(token) > MaxTokenSize {
 		return nil, sig, errTokenTooLong
 	}
-	sp := bytes.IndexByte(token, ' ')
-	if sp < 0 || len(token)-sp-1 != sigLen {
+	sp := 0
+	for sp < len(token) && token[sp]-'0' <= 9 { // a byte below '0' wraps around
+		sp++
+	}
+	if sp == len(token) || token[sp] != ' ' || len(token)-sp-1 != sigLen {
 		return nil, sig, errTokenShape
 	}
 	digits = token[:sp]
-	for _, c := range digits {
-		if c < '0' || c > '9' {
-			return nil, sig, errTokenShape
-		}
-	}
 	if nonceDigits > 0 && len(digits) != otpDigits+nonceDigits || len(digits) < otpDigits {
 		return nil, sig, errTokenDigits
 	}
