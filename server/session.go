@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/hex"
@@ -9,9 +8,7 @@ import (
 	"errors"
 	"io"
 	"net"
-	"sync"
 	"sync/atomic"
-	"time"
 
 	"mellium.im/xmpp"
 	"mellium.im/xmpp/jid"
@@ -19,21 +16,17 @@ import (
 )
 
 // session is a bound resource. Other sessions' goroutines deliver to it with
-// enqueue, which never blocks; its writer goroutine is the only one writing
+// enqueue, which never blocks; its writer (writer.go) is the only one writing
 // to the connection once negotiation is over.
 type session struct {
-	c     *conn
-	srv   *Server
-	jid   jid.JID
-	full  string // jid.String()
-	bare  string
-	host  string
-	queue chan []byte
-	done  chan struct{} // closed by kill
+	c    *conn
+	srv  *Server
+	jid  jid.JID
+	full string // jid.String()
+	bare string
+	host string
 
-	killOnce sync.Once
-	trailer  []byte // what the writer sends last (stream error, stream end)
-	reason   string // why the session ended, for the log
+	out outbox // the outbound queue and its writer
 
 	available atomic.Bool
 	priority  atomic.Int32
@@ -44,17 +37,17 @@ type session struct {
 }
 
 func newSession(c *conn, full jid.JID) *session {
-	return &session{
+	s := &session{
 		c:        c,
 		srv:      c.srv,
 		jid:      full,
 		full:     full.String(),
 		bare:     full.Bare().String(),
 		host:     c.host.name,
-		queue:    make(chan []byte, c.srv.queueSize()),
-		done:     make(chan struct{}),
 		directed: make(map[string]jid.JID),
 	}
+	s.out.init(c.srv.queueSize(), c.srv.writeTimeout())
+	return s
 }
 
 func randomResource() string {
@@ -66,31 +59,23 @@ func randomResource() string {
 // enqueue hands an encoded stanza to the session's writer. It never blocks:
 // a client whose queue is full has stopped reading and is disconnected.
 func (s *session) enqueue(b []byte) bool {
-	select {
-	case <-s.done:
-		return false
-	default:
-	}
-	select {
-	case s.queue <- b:
+	switch s.out.add(b) {
+	case added:
 		return true
-	default:
+	case full:
 		s.kill(condResourceConstraint, "outbound queue full")
-		return false
 	}
+	return false
 }
 
 // kill ends the session once: the writer sends the stream error (if cond is
 // not empty) and the stream end, then closes the connection.
-func (s *session) kill(cond, reason string) {
-	s.killOnce.Do(func() {
-		s.trailer = streamErrorBytes(cond, reason)
-		s.reason = reason
-		if cond != "" {
-			s.reason = cond + ": " + reason
-		}
-		close(s.done)
-	})
+func (s *session) kill(cond, text string) {
+	reason := text
+	if cond != "" {
+		reason = cond + ": " + text
+	}
+	s.out.close(streamErrorBytes(cond, text), reason)
 }
 
 // run serves the session until it ends: the writer in a new goroutine, the
@@ -104,12 +89,7 @@ func (s *session) run(xs *xmpp.Session) {
 		f(s.host)
 	}
 
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		s.writeLoop(out)
-	}()
-
+	s.out.start(out)
 	err := s.readLoop(xs)
 	switch {
 	case err == nil || errors.Is(err, io.EOF):
@@ -132,8 +112,8 @@ func (s *session) run(xs *xmpp.Session) {
 	}
 	srv.reg.unbind(s)
 	s.goOffline()
-	<-writerDone
-	log.Info("session end", "host", s.host, "reason", s.reason)
+	reason := s.out.wait()
+	log.Info("session end", "host", s.host, "reason", reason)
 	if f := srv.Hooks.OnSessionEnd; f != nil {
 		f(s.host)
 	}
@@ -148,49 +128,6 @@ func isClosed(err error) bool {
 	return errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		(errors.As(err, &ne) && ne.Timeout()) ||
 		(errors.As(err, &syn) && syn.Msg == "unexpected EOF")
-}
-
-// writeLoop writes queued stanzas (batched when several wait) with a write
-// deadline, then the trailer, then closes the connection so the read loop
-// ends too.
-func (s *session) writeLoop(w net.Conn) {
-	timeout := s.srv.writeTimeout()
-	var buf bytes.Buffer
-	for {
-		select {
-		case b := <-s.queue:
-			buf.Reset()
-			buf.Write(b)
-		batch:
-			for buf.Len() < 64*1024 {
-				select {
-				case b := <-s.queue:
-					buf.Write(b)
-				default:
-					break batch
-				}
-			}
-			w.SetWriteDeadline(time.Now().Add(timeout))
-			if _, err := w.Write(buf.Bytes()); err != nil {
-				s.kill("", "write failed: "+errText(err))
-				w.Close()
-				return
-			}
-		case <-s.done:
-			w.SetWriteDeadline(time.Now().Add(timeout))
-			w.Write(s.trailer)
-			w.Close()
-			return
-		}
-	}
-}
-
-func errText(err error) string {
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return "timeout"
-	}
-	return err.Error()
 }
 
 // readLoop reads whole stanzas and routes them until the stream ends.

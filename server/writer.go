@@ -1,0 +1,149 @@
+package server
+
+import (
+	"errors"
+	"net"
+	"sync"
+	"time"
+)
+
+// outbox is a session's outbound queue and its writer. The writer is a
+// goroutine that exists only while there is something to write: an idle
+// session costs no goroutine and no buffer on this side, and there is never
+// more than one writer, so stanzas go out in the order they were queued.
+type outbox struct {
+	limit   int
+	timeout time.Duration
+
+	mu      sync.Mutex
+	pending [][]byte // encoded stanzas waiting
+	conn    net.Conn // set by start; nil while negotiating
+	writing bool     // a writer goroutine is running
+	closed  bool     // close was called
+	trailer []byte   // the last bytes: stream error and stream end
+	reason  string
+	done    chan struct{} // closed when the writer has closed conn
+}
+
+func (o *outbox) init(limit int, timeout time.Duration) {
+	o.limit, o.timeout = limit, timeout
+	o.done = make(chan struct{})
+}
+
+// Results of add.
+const (
+	added = iota
+	full
+	gone
+)
+
+// add queues b without blocking.
+func (o *outbox) add(b []byte) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	switch {
+	case o.closed:
+		return gone
+	case len(o.pending) >= o.limit:
+		return full
+	}
+	o.pending = append(o.pending, b)
+	o.wakeLocked()
+	return added
+}
+
+// start hands the writer the connection once negotiation is over: what was
+// queued in the meantime (between the bind result and now) goes out first.
+func (o *outbox) start(conn net.Conn) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.conn = conn
+	o.wakeLocked()
+}
+
+// close ends the session once: pending stanzas are dropped, the writer sends
+// trailer and closes the connection. The first reason is kept.
+func (o *outbox) close(trailer []byte, reason string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return
+	}
+	o.closed = true
+	o.trailer, o.reason = trailer, reason
+	o.pending = nil
+	o.wakeLocked()
+}
+
+// wait blocks until the writer has closed the connection (after close and
+// start) and returns why the session ended.
+func (o *outbox) wait() string {
+	<-o.done
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.reason
+}
+
+// wakeLocked starts a writer if there is work and none is running.
+func (o *outbox) wakeLocked() {
+	if o.conn == nil || o.writing || (len(o.pending) == 0 && !o.closed) {
+		return
+	}
+	o.writing = true
+	go o.write()
+}
+
+// write is the writer: it writes batches with a deadline until the queue is
+// empty (then it exits) or the outbox is closed (then it writes the trailer
+// and closes the connection, and stays the last writer).
+func (o *outbox) write() {
+	var buf []byte
+	for {
+		o.mu.Lock()
+		if o.closed {
+			trailer, conn := o.trailer, o.conn
+			o.mu.Unlock()
+			conn.SetWriteDeadline(time.Now().Add(o.timeout))
+			conn.Write(trailer)
+			conn.Close()
+			close(o.done)
+			return
+		}
+		if len(o.pending) == 0 {
+			o.writing = false
+			o.pending = nil // an idle session holds no queue memory
+			o.mu.Unlock()
+			return
+		}
+		batch := o.pending
+		o.pending = make([][]byte, 0, min(len(batch), 16))
+		conn := o.conn
+		o.mu.Unlock()
+
+		// Few writes (few TLS records), in chunks of bounded size.
+		buf = buf[:0]
+		for i, b := range batch {
+			buf = append(buf, b...)
+			if len(buf) < maxWrite && i < len(batch)-1 {
+				continue
+			}
+			conn.SetWriteDeadline(time.Now().Add(o.timeout))
+			if _, err := conn.Write(buf); err != nil {
+				o.close(nil, "write failed: "+errText(err))
+				break
+			}
+			buf = buf[:0]
+		}
+	}
+}
+
+// maxWrite is the size a batch of small stanzas is written in.
+const maxWrite = 64 << 10
+
+func errText(err error) string {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return "timeout"
+	}
+	return err.Error()
+}

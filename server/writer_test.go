@@ -1,0 +1,77 @@
+package server
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestOutbox(t *testing.T) {
+	server, client := net.Pipe()
+	defer client.Close()
+	var o outbox
+	o.init(8, 10*time.Second)
+
+	// Queued before start (the bind gap), in order, up to the limit.
+	for i := range 8 {
+		if got := o.add(fmt.Appendf(nil, "<m%d/>", i)); got != added {
+			t.Fatalf("add %d: %d", i, got)
+		}
+	}
+	if got := o.add([]byte("<late/>")); got != full {
+		t.Fatalf("add past the limit: %d, want full", got)
+	}
+	read := make(chan string)
+	go func() {
+		b, _ := io.ReadAll(client)
+		read <- string(b)
+	}()
+	o.start(server)
+	for i := 8; i < 100; i++ {
+		for o.add(fmt.Appendf(nil, "<m%d/>", i)) == full {
+			time.Sleep(time.Millisecond) // the pipe reader drains it
+		}
+	}
+	// Wait for the queue to drain so close does not drop anything.
+	for {
+		o.mu.Lock()
+		idle := !o.writing
+		o.mu.Unlock()
+		if idle {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	o.close([]byte("</end>"), "because")
+	o.close([]byte("</again>"), "second reason")
+	if reason := o.wait(); reason != "because" {
+		t.Errorf("reason %q", reason)
+	}
+	var want strings.Builder
+	for i := range 100 {
+		fmt.Fprintf(&want, "<m%d/>", i)
+	}
+	want.WriteString("</end>")
+	if got := <-read; got != want.String() {
+		t.Errorf("wrote\n%s\nwant\n%s", got, want.String())
+	}
+	if got := o.add([]byte("<after/>")); got != gone {
+		t.Errorf("add after close: %d, want gone", got)
+	}
+}
+
+// A writer blocked on a client that does not read gives up at the deadline.
+func TestOutboxWriteTimeout(t *testing.T) {
+	server, client := net.Pipe() // unbuffered: nothing is read
+	defer client.Close()
+	var o outbox
+	o.init(8, 50*time.Millisecond)
+	o.start(server)
+	o.add([]byte("<never-read/>"))
+	if reason := o.wait(); reason != "write failed: timeout" {
+		t.Errorf("reason %q", reason)
+	}
+}
