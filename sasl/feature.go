@@ -141,10 +141,10 @@ func (cfg FeatureConfig) negotiate(ctx context.Context, session *xmpp.Session) (
 					mechanism = a.Value
 				}
 			}
-			payload, perr := readPayload(d, start)
+			payload, perr, err := readPayload(d, start)
 			switch {
-			case perr == errReadFailed:
-				return "", perr
+			case err != nil:
+				return "", err
 			case mechanism != MechanismName:
 				fail = &Error{InvalidMechanism, "mechanism is not " + MechanismName}
 			case perr != nil:
@@ -166,10 +166,10 @@ func (cfg FeatureConfig) negotiate(ctx context.Context, session *xmpp.Session) (
 			}
 			awaitingResponse = false
 		case xml.Name{Space: NS, Local: "response"}:
-			payload, perr := readPayload(d, start)
+			payload, perr, err := readPayload(d, start)
 			switch {
-			case perr == errReadFailed:
-				return "", perr
+			case err != nil:
+				return "", err
 			case !awaitingResponse:
 				fail = &Error{MalformedRequest, "<response/> without an exchange in progress"}
 			case perr != nil:
@@ -196,7 +196,7 @@ func (cfg FeatureConfig) negotiate(ctx context.Context, session *xmpp.Session) (
 				return "", err
 			}
 			awaitingResponse = false
-			fail = &Error{MalformedRequest, "unexpected element <" + start.Name.Local + "> during SASL"}
+			fail = &Error{MalformedRequest, "unexpected element <" + truncate(start.Name.Local, 64) + "> during SASL"}
 		}
 		failures++
 		cfg.OnResult("", fail)
@@ -231,18 +231,14 @@ func (cfg FeatureConfig) attempt(payload []byte) (string, *Error) {
 	return node, nil
 }
 
-// errReadFailed marks a payload that could not be read: the stream is broken.
-var errReadFailed = &Error{MalformedRequest, "stream read failed"}
-
 // readPayload reads the character data of the element started by start, up
-// to maxPayload bytes, and consumes the element.
-func readPayload(d *xml.Decoder, start xml.StartElement) ([]byte, *Error) {
-	var payload []byte
-	var fail *Error
+// to maxPayload bytes, and consumes the element. fail is the answer to an
+// element that is too large or has children; err a broken stream.
+func readPayload(d *xml.Decoder, start xml.StartElement) (payload []byte, fail *Error, err error) {
 	for depth := 1; depth > 0; {
 		tok, err := d.Token()
 		if err != nil {
-			return nil, errReadFailed
+			return nil, nil, err
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
@@ -262,7 +258,15 @@ func readPayload(d *xml.Decoder, start xml.StartElement) ([]byte, *Error) {
 			payload = append(payload, t...)
 		}
 	}
-	return payload, fail
+	return payload, fail, nil
+}
+
+// truncate cuts s to at most n bytes, for client-chosen text in a reason.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }
 
 // isEmptyPayload reports whether an <auth/> carries no initial response: an
