@@ -254,6 +254,16 @@ func TestThreeNodes(t *testing.T) {
 	if got := n2.Bindings("alice@a.test"); len(got) != 1 || got[0] != (Binding{"alice@a.test/phone", "n3"}) {
 		t.Fatalf("bindings seen from n2: %v", got)
 	}
+	for _, n := range []testNode{n1, n2, n3} {
+		st := n.Stats()
+		if !st.Ready || st.Members != 3 || st.ReplayHeld == 0 {
+			t.Fatalf("%s stats %+v", n.name, st)
+		}
+	}
+	eventually(t, "n2 links to both peers and knows both sessions", func() bool {
+		st := n2.Stats()
+		return st.Links == 2 && st.RemoteSessions == 2
+	})
 	n3.Unbind("alice@a.test/phone")
 	eventually(t, "n1 sees alice gone", func() bool { _, ok := n1.Lookup("alice@a.test/phone"); return !ok })
 
