@@ -8,7 +8,7 @@
 #
 # Knobs (environment): LOGIN_LEVELS="1 8 32 128", MSG_PAIRS="1 32", DURATION=5s, WARMUP=1s,
 # IDLE_COUNTS="1000 5000 15000", IDLE_PER_PROC=5000, OUT=BENCHMARKS.md, KEEP=1 (keep the
-# work folder), PROFILE=1 (also take CPU and heap profiles of xtokend: bench/profile.sh).
+# work folder), LOAD_PHASES="plain tls" and IDLE_PHASES="plain tls" (empty: skip), PROFILE=1 (also take CPU and heap profiles of xtokend: bench/profile.sh).
 #
 # Each point runs Prosody and then xtokend right after it, so both see the same background
 # load. Both servers serve plaintext PLAIN/X-TOKEN and STARTTLS with the same certificate
@@ -154,7 +154,7 @@ xtokend_flags() { echo -addr "127.0.0.1:$XPORT" -server xtokend -mech X-TOKEN -s
 prosody_flags() { echo -addr "127.0.0.1:$PPORT" -server prosody -mech PLAIN -password bench -server-pid "$PPID_"; }
 
 # ---- logins and messages, plaintext then STARTTLS ----
-for phase in plain tls; do
+for phase in ${LOAD_PHASES-plain tls}; do
 	if [ "$phase" = plain ]; then
 		start_servers false
 		tlsflag=""
@@ -199,11 +199,12 @@ idle_run() { # WHO PID TLSFLAG
 			procs+=($!)
 			PIDS+=($!)
 			for i in $(seq 1 3000); do
-				grep -q '^READY' "$out" && break
+				grep -q '^READY' "$out" 2>/dev/null && break
 				kill -0 "${procs[-1]}" 2>/dev/null || break
 				sleep 0.1
 			done
 			got=$(awk '/^READY/ {print $2}' "$out")
+			grep -h "first error" "$out" >&2 || true
 			errors=$((errors + n - ${got:-0}))
 			held=$((held + n))
 		done
@@ -222,7 +223,7 @@ idle_run() { # WHO PID TLSFLAG
 	done
 }
 
-for phase in plain tls; do
+for phase in ${IDLE_PHASES-plain tls}; do
 	if [ "$phase" = plain ]; then
 		start_servers false
 		tlsflag=""

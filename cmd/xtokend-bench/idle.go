@@ -37,6 +37,7 @@ func runIdle(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 	var (
 		next, errs, dropped atomic.Int64
+		closing             atomic.Bool
 		mu                  sync.Mutex
 		sessions            = make([]*session, 0, *n)
 		firstErr            string
@@ -73,7 +74,7 @@ func runIdle(ctx context.Context, args []string, stdout, stderr io.Writer) error
 					var buf [64]byte
 					for {
 						if _, err := s.conn.Read(buf[:]); err != nil {
-							if ctx.Err() == nil {
+							if !closing.Load() {
 								dropped.Add(1)
 							}
 							return
@@ -93,6 +94,7 @@ func runIdle(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	} else {
 		<-ctx.Done()
 	}
+	closing.Store(true)
 	for _, s := range sessions {
 		s.conn.Write(streamEnd)
 		s.conn.Close()

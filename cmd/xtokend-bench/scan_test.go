@@ -163,3 +163,37 @@ func FuzzScanner(f *testing.F) {
 		t.Fatal("more items than bytes")
 	})
 }
+
+// BenchmarkScanLogin scans what a server sends during one plaintext login, to show the
+// tool's parsing is a small part of the cost of a login.
+func BenchmarkScanLogin(b *testing.B) {
+	transcript := []byte(`<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' id='a1b2c3' from='localhost' version='1.0'>` +
+		`<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>X-TOKEN</mechanism></mechanisms></stream:features>` +
+		`<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>` +
+		`<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' id='d4e5f6' from='localhost' version='1.0'>` +
+		`<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>` +
+		`<iq type='result' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>u1@localhost/b1-1</jid></bind></iq></stream:stream>`)
+	r := bytes.NewReader(transcript)
+	sc := newScanner(r, 2048, 1<<20)
+	b.SetBytes(int64(len(transcript)))
+	b.ReportAllocs()
+	for b.Loop() {
+		r.Reset(transcript)
+		sc.pos, sc.end, sc.depth = 0, 0, 0
+		for {
+			el, err := sc.next()
+			if err != nil {
+				b.Fatalf("%v after %q", err, el.Raw)
+			}
+			if el.Kind == kindEnd {
+				break
+			}
+			if el.Is("success") {
+				sc.reset(r) // the stream restart after SASL
+			}
+			if el.Kind == kindChild && el.Is("iq") && len(attr(el.Raw, "type")) == 0 {
+				b.Fatal("no type")
+			}
+		}
+	}
+}
