@@ -212,8 +212,8 @@ idle_run() { # WHO PID TLSFLAG
 		local now
 		now=$(rss "$pid")
 		log "idle $who ${tlsflag:-plain} $held sessions ($errors failed): RSS $now KB (fresh: $base KB)"
-		printf '{"server":"%s","mode":"idle","tls":%s,"sessions":%d,"ops":%d,"errors":%d,"rss_kb":%d,"base_rss_kb":%d}\n' \
-			"$who" "$([ -n "$tlsflag" ] && echo true || echo false)" "$((held - errors))" "$((held - errors))" "$errors" "$now" "$base" >>"$RESULTS"
+		printf '{"server":"%s","mode":"idle","tls":%s,"concurrency":%d,"sessions":%d,"ops":%d,"errors":%d,"rss_kb":%d,"base_rss_kb":%d}\n' \
+			"$who" "$([ -n "$tlsflag" ] && echo true || echo false)" "$held" "$((held - errors))" "$((held - errors))" "$errors" "$now" "$base" >>"$RESULTS"
 	done
 	for i in "${procs[@]}"; do
 		kill "$i" 2>/dev/null || true

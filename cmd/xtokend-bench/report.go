@@ -91,7 +91,7 @@ func readResults(path string) ([]result, error) {
 func find(rs []result, server, mode string, tls bool, level int) *result {
 	for i := len(rs) - 1; i >= 0; i-- {
 		r := &rs[i]
-		if r.Server == server && r.Mode == mode && r.TLS == tls && (r.Concurrency == level || r.Sessions == level && mode == "idle") {
+		if r.Server == server && r.Mode == mode && r.TLS == tls && r.Concurrency == level {
 			return r
 		}
 	}
@@ -104,10 +104,7 @@ func levelsOf(rs []result, mode string, tls bool) []int {
 		if r.Mode != mode || r.TLS != tls {
 			continue
 		}
-		l := r.Concurrency
-		if mode == "idle" {
-			l = r.Sessions
-		}
+		l := r.Concurrency // for idle: the sessions tried
 		if !slices.Contains(ls, l) {
 			ls = append(ls, l)
 		}
@@ -186,7 +183,7 @@ func writeTables(b *strings.Builder, rs []result, subject, peer string) {
 				cell(x, rssCell), cell(x, perSessionCell), cell(p, rssCell), cell(p, perSessionCell),
 				ratio(perSession(p), perSession(x)))
 		}
-		b.WriteString("\nKB/session is (RSS with N sessions − RSS of the fresh server) / N; sessions that failed to open are not counted in N.\n")
+		b.WriteString("\nKB/session is (RSS with N sessions − RSS of the fresh server) / N, N counting only the sessions that opened.\n")
 	}
 }
 

@@ -17,7 +17,7 @@ type result struct {
 	Server      string  `json:"server"`
 	Mode        string  `json:"mode"` // logins, messages, idle
 	TLS         bool    `json:"tls"`
-	Concurrency int     `json:"concurrency,omitempty"` // logins: workers; messages: pairs
+	Concurrency int     `json:"concurrency,omitempty"` // logins: workers; messages: pairs; idle: sessions tried
 	Window      int     `json:"window,omitempty"`      // messages in flight per pair
 	Seconds     float64 `json:"seconds,omitempty"`
 	Ops         int     `json:"ops"`

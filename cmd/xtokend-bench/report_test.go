@@ -1,0 +1,41 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestReport(t *testing.T) {
+	dir := t.TempDir()
+	results := filepath.Join(dir, "results.jsonl")
+	lines := `{"server":"prosody","mode":"logins","tls":false,"concurrency":8,"ops":1000,"errors":0,"rate":400,"p50_ms":10,"p99_ms":40,"server_cpu_us_per_op":2000}
+{"server":"xtokend","mode":"logins","tls":false,"concurrency":8,"ops":5000,"errors":0,"rate":4000,"p50_ms":1,"p99_ms":4,"server_cpu_us_per_op":250}
+{"server":"xtokend","mode":"idle","tls":true,"concurrency":1000,"sessions":1000,"ops":1000,"errors":0,"rss_kb":36000,"base_rss_kb":16000}
+{"server":"prosody","mode":"idle","tls":true,"concurrency":1000,"sessions":500,"ops":500,"errors":500,"rss_kb":41000,"base_rss_kb":16000}
+`
+	if err := os.WriteFile(results, []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, svg := filepath.Join(dir, "B.md"), filepath.Join(dir, "p.svg")
+	if code := run([]string{"report", "-o", out, "-svg", svg, results}, os.Stdout, os.Stderr); code != 0 {
+		t.Fatalf("report exited %d", code)
+	}
+	md, _ := os.ReadFile(out)
+	for _, want := range []string{
+		"| 8 | 4000 | 1.00 / 4.00 | 250 | 400 | 10.00 / 40.00 | 2000 | 10.0x | 8.0x |",
+		"| 1000 | 35.2 | 20.0 | 40.0 | 50.0 (500 failed) | 2.5x |",
+		"Peaks: xtokend 4000 logins/s (c=8), prosody 400 logins/s (c=8): 10.0x.",
+	} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+	if b, err := os.ReadFile(svg); err != nil || !strings.Contains(string(b), "<polyline") {
+		t.Errorf("svg: %v, %.200s", err, b)
+	}
+	if code := run([]string{"report", filepath.Join(dir, "missing.jsonl")}, os.Stdout, os.Stderr); code == 0 {
+		t.Error("a missing results file: exit 0")
+	}
+}
