@@ -30,8 +30,9 @@ type server struct {
 	socketPath string        // admin socket
 	file       prosodyMinter // fileHost's keys, as a Prosody-style issuer holds them
 
-	cmd  *exec.Cmd
-	done chan struct{} // closed when cmd has exited
+	cmd      *exec.Cmd
+	done     chan struct{} // closed when cmd has exited
+	stopOnce sync.Once
 	log  *lockedBuffer // the server's stdout and stderr
 
 	mu      sync.Mutex
@@ -187,7 +188,13 @@ func (s *server) waitAdminSocket(t *testing.T) {
 }
 
 // stop sends SIGTERM and expects exit code 0 (SPEC.md section 4), a clean log and no secret in it.
+// A test may call it; t.Cleanup calls it anyway, and only the first call does anything.
 func (s *server) stop(t *testing.T) {
+	t.Helper()
+	s.stopOnce.Do(func() { s.stopNow(t) })
+}
+
+func (s *server) stopNow(t *testing.T) {
 	t.Helper()
 	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		t.Errorf("SIGTERM: %v", err)

@@ -64,6 +64,30 @@ func clientSuite(t *testing.T, c *client) {
 		expectRefused(t, c, s, login{host: fileHost, user: "hank", token: s.prosodyToken(t, "hank", time.Now().Add(-10*time.Minute))})
 		expectRefused(t, c, s, login{host: fileHost, user: "hank", token: s.prosodyToken(t, "hank", time.Now().Add(10*time.Minute))})
 	})
+	t.Run("shutdown", func(t *testing.T) {
+		t.Parallel()
+		if c.sendOnly {
+			t.Skipf("%s does not stay connected", c.name)
+		}
+		// A server of its own, stopped with clients on both hosts connected: each gets the
+		// system-shutdown stream error (SPEC.md section 4) and reports it, and the server exits 0.
+		s := startServer(t)
+		var runs []*run
+		for _, host := range []string{fileHost, ramHost} {
+			l := login{host: host, user: "kate", token: s.token(t, "kate@"+host), expectFrom: "nobody@" + host}
+			r := c.start(t, s, l)
+			checkBound(t, c, l, r.waitFor("bound"))
+			runs = append(runs, r)
+		}
+		s.stop(t)
+		for _, r := range runs {
+			code, events := r.wait()
+			e, ok := find(events, "stream_error")
+			if code != 3 || !ok || e.Condition != "system-shutdown" {
+				t.Errorf("%s: exit %d, events %v; want exit 3 and stream_error system-shutdown", r.name, code, events)
+			}
+		}
+	})
 	t.Run("refused/replayed", func(t *testing.T) {
 		t.Parallel()
 		for _, host := range []string{fileHost, ramHost} {

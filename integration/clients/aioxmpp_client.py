@@ -104,7 +104,8 @@ def failure_event(exc):
     if isinstance(exc, aiosasl.SASLFailure):
         return EXIT_AUTH, dict(event="auth_failed", condition=exc.opaque_error or str(exc))
     if isinstance(exc, aioxmpp.errors.StreamError):
-        return EXIT_OTHER, dict(event="error", error="stream error: %s" % exc.condition)
+        cond = getattr(exc.condition, "value", exc.condition)  # (namespace, name) in aioxmpp 0.13
+        return EXIT_OTHER, dict(event="stream_error", condition=cond[1] if isinstance(cond, tuple) else str(cond))
     return EXIT_OTHER, dict(event="error", error="%s: %s" % (type(exc).__name__, exc))
 
 
@@ -161,8 +162,16 @@ async def session(args):
             elif args.expect_from:
                 # The stream's end while waiting is a failure, reported by the except below.
                 stopped = asyncio.get_running_loop().create_future()
-                client.on_stopped.connect(lambda *a: stopped.done() or stopped.set_result(None))
-                client.on_failure.connect(lambda e: stopped.done() or stopped.set_exception(e))
+                # aioxmpp reconnects after a stream ends; on_stream_suspended gives the reason.
+                def lost(reason=None):
+                    if not stopped.done():
+                        if isinstance(reason, BaseException):
+                            stopped.set_exception(reason)
+                        else:
+                            stopped.set_result(None)
+                client.on_stream_suspended.connect(lost)
+                client.on_stopped.connect(lambda *a: lost())
+                client.on_failure.connect(lost)
                 done, _ = await asyncio.wait([got_message, stopped], return_when=asyncio.FIRST_COMPLETED)
                 if stopped in done:
                     stopped.result()

@@ -17,6 +17,7 @@ Every outcome is one JSON object per line on stdout:
   {"event": "message", "from": "...", "body": "..."}
   {"event": "sent", "to": "..."}
   {"event": "auth_failed", "condition": "not-authorized"}
+  {"event": "stream_error", "condition": "system-shutdown"}
   {"event": "error", "error": "..."}
 
 Exit codes: 0 done, 1 authentication failed, 2 bad usage, 3 any other failure (TLS, stream
@@ -117,7 +118,7 @@ class Client(slixmpp.ClientXMPP):
         self.finish(EXIT_AUTH, event="auth_failed", condition="no-usable-mechanism")
 
     def on_stream_error(self, error):
-        self.finish(EXIT_OTHER, event="error", error="stream error: %s" % error["condition"])
+        self.finish(EXIT_OTHER, event="stream_error", condition=error["condition"])
 
     def on_connection_failed(self, err):
         self.finish(EXIT_OTHER, event="error", error="connection failed: %s" % err)

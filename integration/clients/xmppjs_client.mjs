@@ -11,7 +11,7 @@
 // binds, and then quits, sends a directed presence and a message (--send-to), or waits for a
 // message from a JID (--expect-from; a bare JID matches any of its resources). Every outcome is
 // one JSON object per line on stdout, as in slixmpp_client.py: bound, presence, message, sent,
-// auth_failed, error.
+// auth_failed, stream_error, error.
 // Exit codes: 0 done, 1 authentication failed, 2 bad usage, 3 any other failure (TLS, stream
 // error, disconnection, the overall --timeout).
 
@@ -114,6 +114,10 @@ timer.unref();
 
 xmpp.on("error", (err) => {
   if (err.name === "SASLError") return; // reported by start()'s rejection
+  if (err.name === "StreamError") {
+    finish(EXIT_OTHER, { event: "stream_error", condition: err.condition });
+    return;
+  }
   finish(EXIT_OTHER, { event: "error", error: `${err.name}: ${err.message}` });
 });
 
