@@ -33,7 +33,7 @@ type server struct {
 	cmd      *exec.Cmd
 	done     chan struct{} // closed when cmd has exited
 	stopOnce sync.Once
-	log  *lockedBuffer // the server's stdout and stderr
+	log      *lockedBuffer // the server's stdout and stderr
 
 	mu      sync.Mutex
 	secrets []string // every token and key the test used: none may appear in the log
