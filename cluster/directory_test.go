@@ -14,20 +14,23 @@ func TestDirectoryApply(t *testing.T) {
 		want    []Binding // bindings of a@x after the step
 	}{
 		{frame{kind: kindSession, version: 1, bound: true, jid: "a@x/1"}, true, nil}, // before a snapshot
-		{frame{kind: kindSessions, version: 2, jids: []string{"a@x/1", "b@x/1"}}, false, []Binding{{"a@x/1", "n2"}}},
+		{frame{kind: kindSessions, version: 2, sessions: []session{{"a@x/1", 1}, {"b@x/1", 1}}}, false, []Binding{{"a@x/1", "n2"}}},
 		{frame{kind: kindSession, version: 3, bound: true, jid: "a@x/2"}, false, []Binding{{"a@x/1", "n2"}, {"a@x/2", "n2"}}},
 		{frame{kind: kindSession, version: 3, bound: false, jid: "a@x/2"}, false, []Binding{{"a@x/1", "n2"}, {"a@x/2", "n2"}}}, // seen: ignored
 		{frame{kind: kindSession, version: 4, bound: false, jid: "a@x/1"}, false, []Binding{{"a@x/2", "n2"}}},
-		{frame{kind: kindSession, version: 6, bound: true, jid: "a@x/3"}, true, []Binding{{"a@x/2", "n2"}}}, // gap
-		{frame{kind: kindSessions, version: 1, jids: []string{"a@x/9"}}, false, []Binding{{"a@x/2", "n2"}}}, // older snapshot
-		{frame{kind: kindSessions, version: 9, jids: []string{"a@x/9"}}, false, []Binding{{"a@x/9", "n2"}}},
+		{frame{kind: kindSession, version: 6, bound: true, jid: "a@x/3"}, true, []Binding{{"a@x/2", "n2"}}},           // gap
+		{frame{kind: kindSessions, version: 1, sessions: []session{{"a@x/9", 1}}}, false, []Binding{{"a@x/2", "n2"}}}, // older snapshot
+		{frame{kind: kindSessions, version: 9, sessions: []session{{"a@x/9", 1}}}, false, []Binding{{"a@x/9", "n2"}}},
 	}
 	for i, st := range steps {
-		err := d.apply(l, st.f)
+		_, err := d.apply(l, st.f)
 		if (err != nil) != st.wantErr {
 			t.Fatalf("step %d: err %v", i, err)
 		}
-		got := d.bindings("a@x")
+		var got []Binding
+		for _, p := range d.bindings("a@x") {
+			got = append(got, Binding{p.jid, p.node})
+		}
 		if len(got) > 1 && got[0].JID > got[1].JID {
 			got[0], got[1] = got[1], got[0]
 		}
@@ -37,13 +40,13 @@ func TestDirectoryApply(t *testing.T) {
 	}
 	// A restarted peer (new instance) replaces the old one's sessions.
 	l2 := &inLink{peer: "n2", instance: [16]byte{2}}
-	if err := d.apply(l2, frame{kind: kindSessions, version: 0, jids: []string{"c@x/1"}}); err != nil {
+	if _, err := d.apply(l2, frame{kind: kindSessions, version: 0, sessions: []session{{"c@x/1", 1}}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := d.lookup("a@x/9"); ok {
 		t.Fatal("old instance's session survived")
 	}
-	if node, ok := d.lookup("c@x/1"); !ok || node != "n2" {
+	if p, ok := d.lookup("c@x/1"); !ok || p.node != "n2" {
 		t.Fatal("new instance's session missing")
 	}
 	// A node that leaves takes its sessions; its old links are stale.
@@ -51,10 +54,34 @@ func TestDirectoryApply(t *testing.T) {
 	if _, ok := d.lookup("c@x/1"); ok {
 		t.Fatal("session of a dropped node survived")
 	}
-	if err := d.apply(l2, frame{kind: kindSessions, version: 1, jids: []string{"c@x/1"}}); err == nil {
+	if _, err := d.apply(l2, frame{kind: kindSessions, version: 1, sessions: []session{{"c@x/1", 1}}}); err == nil {
 		t.Fatal("a link from before the drop was listened to")
 	}
 	if len(d.byBare) != 0 {
 		t.Fatalf("index not emptied: %v", d.byBare)
+	}
+}
+
+func TestDirectoryConflictKeepsBoth(t *testing.T) {
+	d := newDirectory()
+	a := &inLink{peer: "a", instance: [16]byte{1}}
+	b := &inLink{peer: "b", instance: [16]byte{2}}
+	d.apply(a, frame{kind: kindSessions, sessions: []session{{"x@h/r", 10}}})
+	bound, _ := d.apply(b, frame{kind: kindSessions, sessions: []session{{"x@h/r", 20}}})
+	if len(bound) != 1 || bound[0] != (session{"x@h/r", 20}) {
+		t.Fatalf("bound %v", bound)
+	}
+	if p, _ := d.lookup("x@h/r"); p.node != "b" {
+		t.Fatalf("lookup picked %v, want the newer, b", p)
+	}
+	// The older one unbinding leaves the newer in place, whatever the order
+	// the binds arrived in.
+	d.apply(a, frame{kind: kindSession, version: 1, jid: "x@h/r"})
+	if p, ok := d.lookup("x@h/r"); !ok || p.node != "b" {
+		t.Fatalf("after a's unbind: %v %v", p, ok)
+	}
+	d.apply(b, frame{kind: kindSession, version: 1, jid: "x@h/r"})
+	if _, ok := d.lookup("x@h/r"); ok || len(d.byBare) != 0 {
+		t.Fatal("binding survived both unbinds")
 	}
 }

@@ -14,8 +14,8 @@ import (
 //	stanza       the stanza's bytes                                  dialler -> listener
 //	replay?      request id, host, node, token id, expiry            dialler -> listener
 //	replay!      request id, result                                  listener -> dialler
-//	sessions     version, full JIDs                                  dialler -> listener, second frame
-//	session      version, bound?, full JID                           dialler -> listener
+//	sessions     version, (full JID, bound at)...                    dialler -> listener, second frame
+//	session      version, bound?, full JID, bound at                 dialler -> listener
 //
 // Each node dials its own link to every other member and sends on it; the
 // links it accepts it only reads from (and answers replay requests on). So a
@@ -48,19 +48,26 @@ const (
 // frame is a decoded frame; which fields mean something depends on kind.
 type frame struct {
 	kind     byte
-	name     string   // hello
-	instance [16]byte // hello
-	version  uint64   // hello: protocol; sessions, session: the sender's session version
-	payload  []byte   // stanza
-	id       uint64   // replay?, replay!
-	host     string   // replay?
-	node     string   // replay?
-	tokenID  []byte   // replay?
-	expiry   int64    // replay?: unix nanoseconds
-	result   uint64   // replay!
-	jids     []string // sessions
-	jid      string   // session
-	bound    bool     // session
+	name     string    // hello
+	instance [16]byte  // hello
+	version  uint64    // hello: protocol; sessions, session: the sender's session version
+	payload  []byte    // stanza
+	id       uint64    // replay?, replay!
+	host     string    // replay?
+	node     string    // replay?
+	tokenID  []byte    // replay?
+	expiry   int64     // replay?: unix nanoseconds
+	result   uint64    // replay!
+	sessions []session // sessions
+	jid      string    // session
+	at       int64     // session: when it was bound (unix ns); 0 for an unbind
+	bound    bool      // session
+}
+
+// session is one bound full JID in a snapshot, with the time it was bound.
+type session struct {
+	jid string
+	at  int64
 }
 
 func (f *frame) encode() []byte {
@@ -84,14 +91,16 @@ func (f *frame) encode() []byte {
 		e.uint(f.result)
 	case kindSessions:
 		e.uint(f.version)
-		e.uint(uint64(len(f.jids)))
-		for _, j := range f.jids {
-			e.string(j)
+		e.uint(uint64(len(f.sessions)))
+		for _, se := range f.sessions {
+			e.string(se.jid)
+			e.int(se.at)
 		}
 	case kindSession:
 		e.uint(f.version)
 		e.bool(f.bound)
 		e.string(f.jid)
+		e.int(f.at)
 	}
 	binary.BigEndian.PutUint32(e.b, uint32(len(e.b)-4))
 	return e.b
@@ -129,15 +138,16 @@ func parseFrame(body []byte) (frame, error) {
 		}
 	case kindSessions:
 		f.version = d.uint()
-		n := d.count(1)
-		f.jids = make([]string, 0, n)
+		n := d.count(2)
+		f.sessions = make([]session, 0, n)
 		for i := 0; i < n && d.err == nil; i++ {
-			f.jids = append(f.jids, d.string())
+			f.sessions = append(f.sessions, session{jid: d.string(), at: d.int()})
 		}
 	case kindSession:
 		f.version = d.uint()
 		f.bound = d.bool()
 		f.jid = d.string()
+		f.at = d.int()
 	default:
 		return frame{}, fmt.Errorf("unknown frame kind %d", f.kind)
 	}

@@ -11,9 +11,9 @@ var sampleFrames = []frame{
 	{kind: kindStanza, payload: []byte("<message to='a@b/c'><body>hi</body></message>")},
 	{kind: kindReplayReq, id: 7, host: "a.test", node: "alice", tokenID: []byte("12345678" + "0123"), expiry: 1_700_000_000_000_000_000},
 	{kind: kindReplayResp, id: 7, result: replayUsed},
-	{kind: kindSessions, version: 3, jids: []string{"a@b/c", "d@e/f"}},
-	{kind: kindSessions, version: 0, jids: []string{}},
-	{kind: kindSession, version: 4, bound: true, jid: "a@b/c"},
+	{kind: kindSessions, version: 3, sessions: []session{{"a@b/c", 1}, {"d@e/f", -2}}},
+	{kind: kindSessions, version: 0, sessions: []session{}},
+	{kind: kindSession, version: 4, bound: true, jid: "a@b/c", at: 1_700_000_000_000_000_000},
 }
 
 func TestFrameRoundTrip(t *testing.T) {
@@ -38,7 +38,7 @@ func TestFrameRefuses(t *testing.T) {
 		"empty stanza":  {0, 0, 0, 1, kindStanza},
 		"short hello":   {0, 0, 0, 3, kindHello, 5, 'a'},
 		"bad result":    {0, 0, 0, 3, kindReplayResp, 1, 9},
-		"bad bool":      {0, 0, 0, 5, kindSession, 1, 2, 1, 'a'},
+		"bad bool":      {0, 0, 0, 6, kindSession, 1, 2, 1, 'a', 0},
 		"huge jid list": {0, 0, 0, 7, kindSessions, 0, 0xff, 0xff, 0xff, 0xff, 0x0f},
 		"truncated":     {0, 0, 0, 9, kindStanza, 'a'},
 	} {

@@ -501,13 +501,15 @@ func (n *Node) readLink(l *inLink) {
 				return
 			}
 		case kindSessions, kindSession:
-			if err := n.dir.apply(l, f); errors.Is(err, errStaleLink) {
+			bound, err := n.dir.apply(l, f)
+			if errors.Is(err, errStaleLink) {
 				n.log.Debug("cluster: closing a link from before its peer flapped", "peer", l.peer)
 				return
 			} else if err != nil {
 				n.log.Warn("cluster: session directory out of step with a peer; re-syncing", "peer", l.peer, "err", err)
 				return
 			}
+			n.conflicts(l.peer, bound)
 		default:
 			n.log.Warn("cluster: unexpected frame on an incoming link", "peer", l.peer, "kind", f.kind)
 			return

@@ -30,6 +30,11 @@ type Hooks struct {
 	// to an older one (two clusters that met); the server rebuilds that host's
 	// verifier. It must not block.
 	KeyReplaced func(host, name string)
+	// Conflict is told when a full JID bound on this node was bound anew on
+	// another node: the server closes the local session with a conflict
+	// stream error and calls Unbind, as it does when a client binds a
+	// resource in use on the same node. It must not block.
+	Conflict func(full string)
 	// KeyMismatch is told, once per difference, when a peer's file or env
 	// key differs from this node's (see AnnounceKey). The node logs it
 	// already; the hook is for metrics. It must not block.
@@ -80,7 +85,7 @@ type Node struct {
 	// snapshot and every later change reach each peer in version order.
 	sessMu      sync.Mutex
 	sessVersion uint64
-	local       map[string]struct{}
+	local       map[string]int64 // full JID -> bound at, unix ns
 
 	wake   chan struct{} // nudges the link keeper
 	ctx    context.Context
@@ -135,7 +140,7 @@ func Start(ctx context.Context, opts Options, logger *slog.Logger, hooks Hooks) 
 		in:      make(map[*inLink]struct{}),
 		dialing: make(map[string]chan struct{}),
 		failing: make(map[string]bool),
-		local:   make(map[string]struct{}),
+		local:   make(map[string]int64),
 		wake:    make(chan struct{}, 1),
 	}
 	if _, err := rand.Read(n.instance[:]); err != nil {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -287,5 +288,58 @@ func TestCrashedNode(t *testing.T) {
 		checkFresh(t, n2, user, tokenID(i), false) // one of its two owners lives
 		checkFresh(t, n2, user, tokenID(100+i), true)
 		checkFresh(t, n1, user, tokenID(100+i), false)
+	}
+}
+
+// One full JID bound on two nodes is a conflict: the node with the older
+// session is told to close it, and every node routes to the newer.
+func TestResourceConflictAcrossNodes(t *testing.T) {
+	secret := writeSecret(t)
+	var mu sync.Mutex
+	var conflicts []string
+	start := func(name string, join []string) testNode {
+		opts := Options{NodeName: name, Bind: "127.0.0.1:0", LinkListen: "127.0.0.1:0", Join: join, SecretFile: secret, tune: fastTimers}
+		n, err := Start(context.Background(), opts, testLogger(t), Hooks{Conflict: func(full string) {
+			mu.Lock()
+			conflicts = append(conflicts, name+" "+full)
+			mu.Unlock()
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { n.Stop(context.Background()) })
+		if err := n.WaitReady(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return testNode{Node: n}
+	}
+	n1 := start("n1", nil)
+	n2 := start("n2", []string{n1.GossipAddr()})
+	n3 := start("n3", []string{n1.GossipAddr()})
+	eventually(t, "three members", sameMembers(n1, n2, n3))
+	eventually(t, "all links up", func() bool {
+		return n1.Stats().Links == 2 && n2.Stats().Links == 2 && n3.Stats().Links == 2
+	})
+	const jid = "eve@a.test/r"
+	n1.Bind(jid)
+	eventually(t, "n3 sees eve on n1", func() bool { node, _ := n3.Lookup(jid); return node == "n1" })
+	n2.Bind(jid)
+	eventually(t, "n1 is told its session is displaced", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Contains(conflicts, "n1 "+jid)
+	})
+	for _, n := range []testNode{n1, n2, n3} {
+		eventually(t, n.name+" routes eve to n2", func() bool { node, _ := n.Lookup(jid); return node == "n2" })
+	}
+	n1.Unbind(jid) // what the server does on closing the old session
+	eventually(t, "n3 still routes eve to n2", func() bool {
+		b := n3.Bindings("eve@a.test")
+		return len(b) == 1 && b[0].Node == "n2"
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if slices.Contains(conflicts, "n2 "+jid) || slices.Contains(conflicts, "n3 "+jid) {
+		t.Fatalf("the newer session was told off: %v", conflicts)
 	}
 }
