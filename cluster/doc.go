@@ -29,7 +29,9 @@
 //     bound on it (Bind, Unbind), over its link: a snapshot when the link
 //     comes up, then each change in order. Lookup and Bindings answer from
 //     memory. When memberlist declares a node gone, its sessions go with it,
-//     so stanzas for them get service-unavailable rather than vanish.
+//     so stanzas for them get service-unavailable rather than vanish. One
+//     full JID bound on two nodes is a resource conflict: the newer bind
+//     stays, and the node of the older one is told through Hooks.Conflict.
 //
 //   - Stanzas. Route sends a stanza's bytes to another node, whose
 //     Hooks.Stanza delivers it.
@@ -69,5 +71,6 @@
 // Ready before opening the keystores with RAMKey as the source of their RAM
 // keys; hands CheckAndRemember to the token verifier as its replay check;
 // calls Bind and Unbind as sessions come and go, and Lookup, Bindings and
-// Route for recipients not bound locally; and calls Stop on shutdown.
+// Route for recipients not bound locally; announces its file and env keys
+// with AnnounceKey; and calls Stop on shutdown.
 package cluster
