@@ -182,6 +182,11 @@ func TestNotReadyUntilJoinedOrAlone(t *testing.T) {
 	if _, ok := n.RAMKey("a.test", "access_secret"); ok {
 		t.Fatal("a key before ready")
 	}
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := n.CheckAndRemember(short, "a.test", "u", tokenID(1), time.Now().Add(time.Minute)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("replay check before ready: %v", err)
+	}
 	done := make(chan error)
 	go func() { done <- n.WaitReady(context.Background()) }()
 	n.Stop(context.Background())

@@ -73,12 +73,18 @@ func rendezvous(members []string, host, node string) []string {
 // remembers it until expiry (when it can no longer verify). fresh is false
 // for a token seen before anywhere in the cluster. An error (an owner out of
 // reach, ErrReplayFull, ctx ending) means the login must fail with
-// temporary-auth-failure: forgetting would allow a replay.
+// temporary-auth-failure: forgetting would allow a replay. It waits for
+// Ready.
 func (n *Node) CheckAndRemember(ctx context.Context, host, node string, tokenID []byte, expiry time.Time) (fresh bool, err error) {
 	select {
 	case <-n.ctx.Done():
 		return false, ErrStopped
 	default:
+	}
+	// Before the join the node sees itself alone and would be every
+	// user's only owner.
+	if err := n.WaitReady(ctx); err != nil {
+		return false, err
 	}
 	owners := n.replayOwners(host, node)
 	if len(owners) == 0 {
