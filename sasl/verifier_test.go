@@ -487,3 +487,24 @@ func TestReplayConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestRandomDigitsUniform: every digit about as often as the others (the
+// bounds are ten standard deviations wide: this fails only if it is broken).
+func TestRandomDigitsUniform(t *testing.T) {
+	buf := make([]byte, 100_000)
+	if err := randomDigits(buf); err != nil {
+		t.Fatal(err)
+	}
+	var counts [10]int
+	for _, c := range buf {
+		if c < '0' || c > '9' {
+			t.Fatalf("not a digit: %q", c)
+		}
+		counts[c-'0']++
+	}
+	for d, n := range counts {
+		if n < 9_000 || n > 11_000 {
+			t.Errorf("digit %d: %d times in 100000", d, n)
+		}
+	}
+}
