@@ -59,55 +59,57 @@ func (s *Server) initOps() error {
 	return nil
 }
 
-// hooks composes the user's hooks with the metrics and the limiter.
+// hooks composes the user's hooks with the metrics and the limiter. It
+// starts from a copy of the user's, so a hook it does not know of passes
+// through unchanged.
 func (o *ops) hooks(user Hooks) Hooks {
 	m, lim := o.metrics, o.limiter
-	return Hooks{
-		OnLogin: func(host, condition string, ok bool) {
-			if user.OnLogin != nil {
-				user.OnLogin(host, condition, ok)
-			}
-			m.OnLogin(host, condition, ok)
-		},
-		OnSessionStart: func(host string) {
-			if user.OnSessionStart != nil {
-				user.OnSessionStart(host)
-			}
-			m.OnSessionStart(host)
-		},
-		OnSessionEnd: func(host string) {
-			if user.OnSessionEnd != nil {
-				user.OnSessionEnd(host)
-			}
-			m.OnSessionEnd(host)
-		},
-		OnStanza: func(kind string) {
-			if user.OnStanza != nil {
-				user.OnStanza(kind)
-			}
-			m.OnStanza(kind)
-		},
-		AllowConnection: func(ip string) bool {
-			if user.AllowConnection != nil && !user.AllowConnection(ip) {
-				return false
-			}
-			if !lim.AllowConnection(ip) {
-				m.OnLimited("connection")
-				return false
-			}
-			return true
-		},
-		AllowLogin: func(ip string) bool {
-			if user.AllowLogin != nil && !user.AllowLogin(ip) {
-				return false
-			}
-			if !lim.AllowLogin(ip) {
-				m.OnLimited("login")
-				return false
-			}
-			return true
-		},
+	h := user
+	h.OnLogin = func(host, condition string, ok bool) {
+		if user.OnLogin != nil {
+			user.OnLogin(host, condition, ok)
+		}
+		m.OnLogin(host, condition, ok)
 	}
+	h.OnSessionStart = func(host string) {
+		if user.OnSessionStart != nil {
+			user.OnSessionStart(host)
+		}
+		m.OnSessionStart(host)
+	}
+	h.OnSessionEnd = func(host string) {
+		if user.OnSessionEnd != nil {
+			user.OnSessionEnd(host)
+		}
+		m.OnSessionEnd(host)
+	}
+	h.OnStanza = func(kind string) {
+		if user.OnStanza != nil {
+			user.OnStanza(kind)
+		}
+		m.OnStanza(kind)
+	}
+	h.AllowConnection = func(ip string) bool {
+		if user.AllowConnection != nil && !user.AllowConnection(ip) {
+			return false
+		}
+		if !lim.AllowConnection(ip) {
+			m.OnLimited("connection")
+			return false
+		}
+		return true
+	}
+	h.AllowLogin = func(ip string) bool {
+		if user.AllowLogin != nil && !user.AllowLogin(ip) {
+			return false
+		}
+		if !lim.AllowLogin(ip) {
+			m.OnLimited("login")
+			return false
+		}
+		return true
+	}
+	return h
 }
 
 // loginSucceeded refunds the failed-login charge of a login that worked, so
