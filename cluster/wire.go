@@ -15,17 +15,18 @@ var errShort = errors.New("truncated or malformed field")
 
 type encoder struct{ b []byte }
 
-func (e *encoder) uint(v uint64)      { e.b = binary.AppendUvarint(e.b, v) }
-func (e *encoder) bytes(p []byte)     { e.uint(uint64(len(p))); e.b = append(e.b, p...) }
-func (e *encoder) string(s string)    { e.uint(uint64(len(s))); e.b = append(e.b, s...) }
-func (e *encoder) int(v int64)        { e.b = binary.AppendVarint(e.b, v) }
-func (e *encoder) fixed(p []byte)     { e.b = append(e.b, p...) }
-func (e *encoder) bool(v bool)        { e.uint(map[bool]uint64{false: 0, true: 1}[v]) }
-func (e *encoder) Bytes() []byte      { return e.b }
-func newEncoder(kind byte) *encoder   { return &encoder{b: []byte{kind}} }
-func (e *encoder) reset(kind byte)    { e.b = append(e.b[:0], kind) }
-func (e *encoder) len() int           { return len(e.b) }
-func (e *encoder) appendRaw(p []byte) { e.b = append(e.b, p...) }
+func (e *encoder) uint(v uint64)   { e.b = binary.AppendUvarint(e.b, v) }
+func (e *encoder) bytes(p []byte)  { e.uint(uint64(len(p))); e.b = append(e.b, p...) }
+func (e *encoder) string(s string) { e.uint(uint64(len(s))); e.b = append(e.b, s...) }
+func (e *encoder) int(v int64)     { e.b = binary.AppendVarint(e.b, v) }
+func (e *encoder) fixed(p []byte)  { e.b = append(e.b, p...) }
+func (e *encoder) bool(v bool) {
+	if v {
+		e.uint(1)
+	} else {
+		e.uint(0)
+	}
+}
 
 type decoder struct {
 	b   []byte
