@@ -44,3 +44,31 @@ func FuzzClientStream(f *testing.F) {
 		c.conn.Close()
 	})
 }
+
+// FuzzNegotiation: whatever an unauthenticated client sends after its stream
+// header, the server neither panics nor hangs.
+func FuzzNegotiation(f *testing.F) {
+	for _, s := range []string{
+		"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='X-TOKEN'>AGFsaWNlADEyMw==</auth>",
+		"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='X-TOKEN'/><response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>=</response>",
+		"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGEAYg==</auth>",
+		"<abort xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>",
+		"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>",
+		"<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>",
+		"<message to='alice@localhost'/>",
+		"<stream:stream to='localhost' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>",
+		"</stream:stream>",
+	} {
+		f.Add([]byte(s))
+	}
+	ts := servertest.Start(f, servertest.Options{MaxStanzaSize: 10000})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		conn := rawDial(t, ts, "localhost")
+		conn.SetDeadline(time.Now().Add(waitLimit))
+		conn.Write(data)
+		conn.(*net.TCPConn).CloseWrite()
+		if _, err := io.Copy(io.Discard, conn); err != nil {
+			t.Fatalf("after %q: the server did not close the stream: %v", data, err)
+		}
+	})
+}
