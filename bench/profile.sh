@@ -7,6 +7,7 @@
 #
 #   bench/profile.sh               # about 2 minutes
 #   IDLE=5000 SECONDS_=10 bench/profile.sh
+#   ONLY=idle GCS=3 bench/profile.sh  # idle sessions only; GCS garbage collections before reading
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -127,7 +128,9 @@ idle_profile() { # NAME TLSFLAG
 		sleep 0.1
 	done
 	sleep 1
-	curl -s "http://$PPROF/debug/pprof/heap?gc=1" -o "$WORK/$name.heap.prof"
+	for _ in $(seq 1 "${GCS:-1}"); do # each GC may halve the stacks of idle goroutines
+		curl -s "http://$PPROF/debug/pprof/heap?gc=1" -o "$WORK/$name.heap.prof"
+	done
 	curl -s "http://$PPROF/debug/pprof/heap?debug=1" -o "$WORK/$name.heap.txt"
 	curl -s "http://$PPROF/debug/pprof/goroutine?debug=1" -o "$WORK/$name.goroutines.txt"
 	{
@@ -137,7 +140,7 @@ idle_profile() { # NAME TLSFLAG
 		echo "# goroutines by where they wait (count, first frame of interest):"
 		awk '/^[0-9]+ @/ {n=$1; getline; while ($0 ~ /^#/) { if ($0 !~ /runtime\.|internal\/poll|net\.\(\*|bufio|crypto\/tls|sync\./) { print n, $0; break } ; if (getline <= 0) break } }' "$WORK/$name.goroutines.txt" | sort -rn | head -12
 		echo "# runtime.MemStats:"
-		grep -E '^# (HeapAlloc|HeapInuse|HeapSys|StackInuse|StackSys|Sys|NumGC) ' "$WORK/$name.heap.txt"
+		grep -E '^# (HeapAlloc|HeapInuse|HeapSys|Stack|Sys|NumGC) ' "$WORK/$name.heap.txt"
 	} >"$OUTDIR/$name-summary.txt"
 	top "$name-inuse" "$WORK/$name.heap.prof" -sample_index=inuse_space
 	kill "$ip"
@@ -145,12 +148,14 @@ idle_profile() { # NAME TLSFLAG
 	log "wrote $OUTDIR/$name-summary.txt"
 }
 
-log "plaintext logins"
+log "plaintext"
 start false
-load_and_profile login-plain "" logins
-load_and_profile messages-plain "" messages
+if [ "${ONLY:-}" != idle ]; then
+	load_and_profile login-plain "" logins
+	load_and_profile messages-plain "" messages
+fi
 idle_profile idle-plain ""
-log "STARTTLS logins"
+log "STARTTLS"
 start true
-load_and_profile login-tls -tls logins
+[ "${ONLY:-}" != idle ] && load_and_profile login-tls -tls logins
 idle_profile idle-tls -tls
