@@ -24,10 +24,10 @@ const (
 )
 
 // startSlots bounds how many clients are starting (loading their library, connecting, logging
-// in) at once. Starting is CPU work (importing aioxmpp alone takes half a CPU second) and two
-// cores shared by a dozen processes at once slow every one of them down. A slot is held until the
+// in) at once. Starting is mostly CPU work (loading a Python or Node library) and two cores
+// shared by a dozen processes at once slow every one of them down past any sane hang guard. A slot is held until the
 // client's first event, so a receiver waiting for a message holds none: no exchange can deadlock.
-var startSlots = make(chan struct{}, max(2, runtime.NumCPU()))
+var startSlots = make(chan struct{}, 2*runtime.NumCPU())
 
 // debianPython is Debian's interpreter: the python3 on PATH may be a build that cannot see the
 // python3-* packages.
