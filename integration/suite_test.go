@@ -19,6 +19,7 @@ func TestSendxmpp(t *testing.T) { t.Parallel(); clientSuite(t, sendxmpp) }
 // clientSuite runs every case for one client. The cases run in parallel; each uses users of its
 // own, so no session of one case replaces another's.
 func clientSuite(t *testing.T, c *client) {
+	skipShort(t)
 	c.require(t)
 	receiver := c
 	if c.sendOnly {
@@ -221,6 +222,7 @@ func exchange(t *testing.T, sc, rc *client, s *server, from, to string) {
 // not a library's habits.
 func TestInterop(t *testing.T) {
 	t.Parallel()
+	skipShort(t)
 	for _, c := range []*client{slixmpp, xmppjs, aioxmpp, sendxmpp} {
 		c.require(t)
 	}
@@ -232,5 +234,13 @@ func TestInterop(t *testing.T) {
 			t.Parallel()
 			exchange(t, sc, rc, s, fmt.Sprintf("s%d@%s", i, fileHost), fmt.Sprintf("r%d@%s", i, ramHost))
 		})
+	}
+}
+
+// skipShort skips the tests that start servers and clients under -short.
+func skipShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration: real clients and a real server; skipped in -short mode")
 	}
 }
