@@ -68,13 +68,8 @@ func TestConfigExample(t *testing.T) {
 // every env key it names is set, with random values in the key's encoding.
 // A block whose first line is "# not-a-full-config" is a fragment and only
 // has to be valid TOML syntax (it is parsed, not checked).
-//
-// testdata/README-config.md (the configuration part of the README, as its
-// writer proposed it) is checked the same way.
 func TestReadmeConfigs(t *testing.T) {
-	for _, md := range []string{filepath.Join(repoRoot, "README.md"), "testdata/README-config.md"} {
-		t.Run(filepath.Base(md), func(t *testing.T) { checkTOMLBlocks(t, md) })
-	}
+	checkTOMLBlocks(t, filepath.Join(repoRoot, "README.md"))
 }
 
 func checkTOMLBlocks(t *testing.T, md string) {
