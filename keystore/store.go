@@ -13,6 +13,7 @@ type Store struct {
 	host string
 	opts Options // a private copy
 	src  source
+	ram  RAMSource // nil: RAM keys come from crypto/rand (ram_source.go)
 
 	reload sync.Mutex // one Reload at a time
 	set    atomic.Pointer[keySet]
@@ -42,6 +43,10 @@ type KeyInfo struct {
 //
 // The warnings are for the caller to log; the error is an *Error.
 func New(host string, opts Options, dir string, lookupEnv func(string) (string, bool)) (*Store, []Warning, error) {
+	return newStore(host, opts, dir, lookupEnv, nil)
+}
+
+func newStore(host string, opts Options, dir string, lookupEnv func(string) (string, bool), ram RAMSource) (*Store, []Warning, error) {
 	if err := opts.Validate(); err != nil {
 		err.(*Error).Host = host
 		return nil, nil, err
@@ -53,6 +58,7 @@ func New(host string, opts Options, dir string, lookupEnv func(string) (string, 
 		host: host,
 		opts: Options{RAMKeySize: opts.RAMKeySize, Keys: append([]KeySpec(nil), opts.Keys...)},
 		src:  source{host: host, dir: dir, lookupEnv: lookupEnv},
+		ram:  ram,
 	}
 	set, warns, err := s.build(nil)
 	if err != nil {
@@ -105,6 +111,12 @@ func (s *Store) build(old *keySet) (*keySet, []Warning, error) {
 				break
 			}
 			var err error
+			if s.ram != nil {
+				if k, err = s.ramFromSource(spec.Name); err != nil {
+					return nil, nil, err
+				}
+				break
+			}
 			if k, err = newRAMKey(s.opts.RAMKeySize); err != nil {
 				return nil, nil, &Error{Host: s.host, Key: spec.Name, Reason: "crypto/rand", Err: err}
 			}

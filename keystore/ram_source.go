@@ -1,0 +1,74 @@
+package keystore
+
+import (
+	"fmt"
+	"slices"
+)
+
+// RAMSource gives a store its RAM keys in place of crypto/rand: in a
+// cluster, every node must use the cluster's one key per (host, name), so
+// the server fills them from the cluster node. It is called once per RAM key
+// when the store is built (never by Reload) with the key's name and the
+// configured ram_key_size; the bytes returned are copied.
+type RAMSource func(name string, size int) ([]byte, error)
+
+// NewWithRAM is New with RAM keys taken from ram rather than drawn from
+// crypto/rand. A nil ram is New.
+func NewWithRAM(host string, opts Options, dir string, lookupEnv func(string) (string, bool), ram RAMSource) (*Store, []Warning, error) {
+	return newStore(host, opts, dir, lookupEnv, ram)
+}
+
+// ramFromSource asks the store's RAMSource for one RAM key.
+func (s *Store) ramFromSource(name string) (Key, error) {
+	b, err := s.ram(name, s.opts.RAMKeySize)
+	if err != nil {
+		return Key{}, &Error{Host: s.host, Key: name, Reason: "RAM key source", Err: err}
+	}
+	if len(b) == 0 {
+		return Key{}, &Error{Host: s.host, Key: name, Reason: "RAM key source gave an empty key"}
+	}
+	return Key{b: slices.Clone(b)}, nil
+}
+
+// ReplaceRAM swaps the bytes of the RAM key called name, as Reload swaps a
+// generation: lookups see the old key or the new one, never a mix. A cluster
+// calls it when two clusters met and this node's key lost the merge. The
+// caller builds new verifiers from the store afterwards. The bytes are
+// copied.
+func (s *Store) ReplaceRAM(name string, key []byte) error {
+	if len(key) == 0 {
+		return &Error{Host: s.host, Key: name, Reason: "empty key"}
+	}
+	s.reload.Lock()
+	defer s.reload.Unlock()
+	cur := s.current()
+	old, ok := cur.keys[name]
+	if !ok {
+		return &Error{Host: s.host, Key: name, Reason: noSuchKey}
+	}
+	typ := ""
+	for _, info := range cur.infos {
+		if info.Name == name {
+			typ = info.Type
+		}
+	}
+	if typ != TypeRAM {
+		return &Error{Host: s.host, Key: name, Reason: fmt.Sprintf("a %s key, not a ram key", typ)}
+	}
+	k := Key{b: slices.Clone(key)}
+	if old.Equal(k) {
+		return nil
+	}
+	set := &keySet{keys: make(map[string]Key, len(cur.keys)), infos: slices.Clone(cur.infos)}
+	for n, v := range cur.keys {
+		set.keys[n] = v
+	}
+	set.keys[name] = k
+	for i := range set.infos {
+		if set.infos[i].Name == name {
+			set.infos[i].Size = k.Len()
+		}
+	}
+	s.set.Store(set)
+	return nil
+}
