@@ -140,9 +140,12 @@ func (e event) String() string {
 // login describes one client run: who logs in where, and what it does once bound.
 type login struct {
 	host, user, token string
-	resource          string
-	sendTo, body      string // send a directed presence and a message
-	expectFrom        string // wait for a message from this full JID
+	// mint, if set, makes the token once the client may start: waiting for a start slot on a
+	// loaded machine must not eat into a token's lifetime.
+	mint         func() string
+	resource     string
+	sendTo, body string // send a directed presence and a message
+	expectFrom   string // wait for a message from this full JID
 }
 
 func (l login) args(addr string) []string {
@@ -163,6 +166,7 @@ func (l login) args(addr string) []string {
 type run struct {
 	t       *testing.T
 	name    string
+	login   login // as run, with its token
 	cmd     *exec.Cmd
 	events  chan event // every line, in order; closed at the end of stdout
 	stderr  *lockedBuffer
@@ -176,27 +180,38 @@ type run struct {
 // start launches the client; the run is killed in t.Cleanup if it is still going.
 func (c *client) start(t *testing.T, s *server, l login) *run {
 	t.Helper()
+	startSlots <- struct{}{}
+	release := sync.OnceFunc(func() { <-startSlots })
+	started := false
+	defer func() {
+		if !started {
+			release() // a t.Fatal below must not keep the slot from the other tests
+		}
+	}()
+	if l.mint != nil {
+		l.token = l.mint()
+	}
+	s.addToken(l.token)
 	cmd := c.command(l.args(s.addr)...)
 	r := &run{
-		t:      t,
-		name:   fmt.Sprintf("%s %s@%s", c.name, l.user, l.host),
-		cmd:    cmd,
-		events: make(chan event, 16),
-		stderr: &lockedBuffer{},
-		waited: make(chan struct{}),
+		t:       t,
+		name:    fmt.Sprintf("%s %s@%s", c.name, l.user, l.host),
+		login:   l,
+		cmd:     cmd,
+		events:  make(chan event, 16),
+		stderr:  &lockedBuffer{},
+		waited:  make(chan struct{}),
+		release: release,
 	}
 	cmd.Stderr = r.stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	startSlots <- struct{}{}
-	r.release = sync.OnceFunc(func() { <-startSlots })
 	if err := cmd.Start(); err != nil {
-		r.release()
 		t.Fatalf("%s: %v", r.name, err)
 	}
-	s.addToken(l.token)
+	started = true
 	go r.read(stdout)
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
 	r.cancel = cancel

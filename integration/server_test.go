@@ -250,9 +250,15 @@ type mintedToken struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-// token mints a token for jid with the binary's `token` command: file keys are read from the
-// configuration's files, a RAM-key host is asked over the admin socket.
-func (s *server) token(t *testing.T, jid string) string {
+// cli returns a function minting a token for jid with the binary's `token` command, for a
+// login's mint: file keys are read from the configuration's files, a RAM-key host is asked over
+// the admin socket.
+func (s *server) cli(t *testing.T, jid string) func() string {
+	return func() string { return s.mint(t, jid).Token }
+}
+
+// mint runs `xtokend token -config F -json jid` and checks its output.
+func (s *server) mint(t *testing.T, jid string) mintedToken {
 	t.Helper()
 	if strings.HasSuffix(jid, "@"+ramHost) {
 		s.waitAdminSocket(t)
@@ -276,7 +282,13 @@ func (s *server) token(t *testing.T, jid string) string {
 		t.Errorf("xtokend token -json %s: jid = %q", jid, m.JID)
 	}
 	s.addToken(m.Token)
-	return m.Token
+	return m
+}
+
+// prosody returns a function minting a token for node@fileHost at now+offset with the tests'
+// own minter, for a login's mint.
+func (s *server) prosody(t *testing.T, node string, offset time.Duration) func() string {
+	return func() string { return s.prosodyToken(t, node, time.Now().Add(offset)) }
 }
 
 // prosodyToken mints a token for node@fileHost at a given time with the tests' own minter.
