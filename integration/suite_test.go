@@ -99,15 +99,15 @@ func clientSuite(t *testing.T, c *client) {
 		}
 		// A server of its own, stopped with clients on both hosts connected: each gets the
 		// system-shutdown stream error (SPEC.md section 4) and reports it, and the server exits 0.
-		s := startServer(t)
+		own := startServer(t)
 		var runs []*run
 		for _, host := range []string{fileHost, ramHost} {
-			l := login{host: host, user: "kate", mint: s.cli(t, "kate@"+host), expectFrom: "nobody@" + host}
-			r := c.start(t, s, l)
+			l := login{host: host, user: "kate", mint: own.cli(t, "kate@"+host), expectFrom: "nobody@" + host}
+			r := c.start(t, own, l)
 			checkBound(t, c, l, r.waitFor("bound"))
 			runs = append(runs, r)
 		}
-		s.stop(t)
+		own.stop(t)
 		for _, r := range runs {
 			code, events := r.wait()
 			e, ok := find(events, "stream_error")
