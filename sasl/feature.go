@@ -158,7 +158,7 @@ func (cfg FeatureConfig) negotiate(ctx context.Context, session *xmpp.Session) (
 			default:
 				awaitingResponse = false
 				var node string
-				node, fail = cfg.attempt(payload)
+				node, fail = cfg.attemptCtx(ctx, payload)
 				if fail == nil {
 					cfg.OnResult(node, nil)
 					return node, writeElement(w, "success")
@@ -178,7 +178,7 @@ func (cfg FeatureConfig) negotiate(ctx context.Context, session *xmpp.Session) (
 				fail = &Error{MalformedRequest, "empty response to the empty challenge"}
 			default:
 				var node string
-				node, fail = cfg.attempt(payload)
+				node, fail = cfg.attemptCtx(ctx, payload)
 				if fail == nil {
 					cfg.OnResult(node, nil)
 					return node, writeElement(w, "success")
@@ -208,6 +208,12 @@ func (cfg FeatureConfig) negotiate(ctx context.Context, session *xmpp.Session) (
 
 // attempt decodes and verifies one response payload.
 func (cfg FeatureConfig) attempt(payload []byte) (string, *Error) {
+	return cfg.attemptCtx(context.Background(), payload)
+}
+
+// attemptCtx is attempt within the negotiation's context, which bounds a
+// replay check that asks other cluster nodes.
+func (cfg FeatureConfig) attemptCtx(ctx context.Context, payload []byte) (string, *Error) {
 	buf := make([]byte, base64.StdEncoding.DecodedLen(len(payload)))
 	n, err := base64.StdEncoding.Decode(buf, payload)
 	if err != nil {
@@ -220,7 +226,7 @@ func (cfg FeatureConfig) attempt(payload []byte) (string, *Error) {
 	if v == nil {
 		return "", errServerTemporary
 	}
-	node, verr := v.Verify(buf[:n], cfg.Now())
+	node, verr := v.VerifyContext(ctx, buf[:n], cfg.Now())
 	if verr != nil {
 		var e *Error
 		if errors.As(verr, &e) {

@@ -2,6 +2,7 @@ package sasl
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha1"
@@ -28,6 +29,7 @@ type Verifier struct {
 	opts     Options
 	period   int64
 	replay   *ReplayCache
+	shared   SharedReplay             // a cluster's replay check, in place of replay (replay_iface.go)
 	states   sync.Pool                // *macState
 	window   atomic.Pointer[otpCodes] // the OTP codes around the latest time step
 	otpBytes int                      // len(otpCodes.codes)
@@ -188,6 +190,13 @@ func randomDigits(dst []byte) error {
 // cache only once its OTP and signature are good, so that invalid tokens
 // cannot fill the cache.
 func (v *Verifier) Verify(response []byte, now time.Time) (node string, err error) {
+	return v.VerifyContext(context.Background(), response, now)
+}
+
+// VerifyContext is Verify with a context, which bounds the replay check of a
+// verifier made by NewSharedVerifier (a round trip to other cluster nodes).
+// A single-node verifier never blocks and ignores ctx.
+func (v *Verifier) VerifyContext(ctx context.Context, response []byte, now time.Time) (node string, err error) {
 	authzid, authcid, token, e := splitResponse(response)
 	if e != nil {
 		return "", e
@@ -240,6 +249,9 @@ func (v *Verifier) Verify(response []byte, now time.Time) (node string, err erro
 		if e := v.replay.use(replayKeyOf(&sig), step*v.period, v.expiry(step), now.Unix()); e != nil {
 			return "", e
 		}
+	} else if v.shared != nil {
+		step := s - int64(v.opts.OTPSkew) + int64(matched)
+		return v.useShared(ctx, string(n), [replayIDSize]byte(sig[:replayIDSize]), v.expiry(step))
 	}
 	return string(n), nil
 }
