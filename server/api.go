@@ -8,7 +8,6 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"xtokend/keystore"
-	"xtokend/sasl"
 )
 
 // Errors of Mint, told apart with errors.Is (the admin API maps them to 400
@@ -83,10 +82,11 @@ func (s *Server) ReplaceKeys(hostName string, store *keystore.Store) error {
 	if h == nil {
 		return fmt.Errorf("%w: %q", ErrUnknownHost, hostName)
 	}
-	v, err := sasl.NewVerifier(h.name, store, h.settings.AuthToken, s.replay)
+	v, err := s.newVerifier(h.name, store, h.settings.AuthToken)
 	if err != nil {
 		return fmt.Errorf("server: host %q: %w", h.name, err)
 	}
 	h.keys.Store(&hostKeys{store: store, verifier: v})
+	s.announceKeys(h.name, store) // a cluster compares file and env keys
 	return nil
 }

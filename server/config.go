@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"xtokend/cluster"
 	"xtokend/keystore"
 	"xtokend/sasl"
 )
@@ -22,6 +23,9 @@ type Config struct {
 	Limits     LimitOptions `toml:"limits"`
 	Modules    Modules      `toml:"modules"`
 	HostConfig []HostConfig `toml:"host_config"`
+	// Cluster is the [cluster] section; nil when the file has none, which
+	// is what keeps a server on its own (cluster.go).
+	Cluster *cluster.Options `toml:"cluster"`
 
 	// Dir is the folder of the config file; key file paths are relative to it.
 	Dir string `toml:"-"`
@@ -235,6 +239,7 @@ func (c *Config) Warnings() []string {
 	if !c.TLS.RequireStartTLS {
 		w = append(w, "tls: require_starttls = false: SASL is offered on plaintext; use it on loopback only")
 	}
+	w = append(w, c.clusterWarnings()...)
 	if c.General.AllowSharedKeys {
 		w = append(w, "general: allow_shared_keys = true: hosts may share keys, so a token for one host's user may log in on another's")
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"xtokend/cluster"
 	"xtokend/keystore"
 	"xtokend/sasl"
 )
@@ -27,6 +28,7 @@ type rawConfig struct {
 	Limits     LimitOptions              `toml:"limits"`
 	Modules    map[string]toml.Primitive `toml:"modules"`
 	HostConfig []rawHostConfig           `toml:"host_config"`
+	Cluster    *cluster.Options          `toml:"cluster"`
 }
 
 type rawHostConfig struct {
@@ -66,7 +68,7 @@ func decodeConfig(data []byte, path string) (*Config, error) {
 	if err != nil {
 		return nil, &ConfigError{File: path, Err: err}
 	}
-	c := &Config{General: raw.General, TLS: raw.TLS, Limits: raw.Limits, Dir: filepath.Dir(path), Path: path}
+	c := &Config{General: raw.General, TLS: raw.TLS, Limits: raw.Limits, Cluster: raw.Cluster, Dir: filepath.Dir(path), Path: path}
 
 	mods, err := decodeModules(&md, raw.Modules, "modules")
 	if err != nil {

@@ -63,6 +63,9 @@ func (c *Config) Validate() error {
 	if err := c.Limits.Validate(); err != nil {
 		return fail(&ConfigError{Err: err})
 	}
+	if err := c.checkCluster(); err != nil {
+		return fail(&ConfigError{Err: err})
+	}
 
 	// The global sections, even where every host has its own: a broken
 	// section is a typo waiting for the next host that uses it.

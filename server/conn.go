@@ -89,7 +89,7 @@ func (c *conn) serve() {
 func (c *conn) negotiationFailed(err error, sess *session) {
 	if sess != nil {
 		// Bound, then something broke: give the JID back.
-		c.srv.reg.unbind(sess)
+		c.srv.unbindSession(sess)
 		sess.kill("", "negotiation failed")
 	}
 	var ne net.Error
@@ -234,7 +234,7 @@ func (c *conn) bind(_ jid.JID, resource string) (jid.JID, error) {
 	sess := newSession(c, full)
 	// Registered before the bind result is written: stanzas routed to it in
 	// the moment before its writer starts wait in its queue.
-	old := c.srv.reg.bind(sess)
+	old := c.srv.bindSession(sess)
 	c.mu.Lock()
 	c.sess = sess
 	c.mu.Unlock()

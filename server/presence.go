@@ -48,11 +48,18 @@ func (s *session) routePresence(st *xmlStanza, to jid.JID) error {
 			if t := s.srv.reg.lookup(toStr); t != nil {
 				return s.deliver(st, s.full, toStr, t)
 			}
-			return nil
+			_, err := s.routeRemote(st, s.full, toStr)
+			return err
+		}
+		if err := s.forward(st, s.full, toStr, s.remoteNodes(toStr)); err != nil {
+			return err
 		}
 		return s.deliver(st, s.full, toStr, s.availableResources(toStr, -128)...)
 	case "subscribe", "subscribed", "unsubscribe", "unsubscribed":
 		bare := to.Bare().String()
+		if err := s.forward(st, s.bare, bare, s.remoteNodes(bare)); err != nil {
+			return err
+		}
 		return s.deliver(st, s.bare, bare, s.availableResources(bare, -128)...)
 	case "error":
 		if t := s.srv.reg.lookup(toStr); t != nil {

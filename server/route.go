@@ -94,6 +94,9 @@ func (s *session) routeMessage(st *xmlStanza, to jid.JID) error {
 		if t := s.srv.reg.lookup(toStr); t != nil {
 			return s.deliver(st, s.full, toStr, t)
 		}
+		if ok, err := s.routeRemote(st, s.full, toStr); ok || err != nil {
+			return err // bound on another node of the cluster
+		}
 		// An offline full JID: the bare JID's rules (RFC 6121 section 8.5.3.2.1).
 	}
 	switch st.typ {
@@ -102,14 +105,25 @@ func (s *session) routeMessage(st *xmlStanza, to jid.JID) error {
 	case "groupchat":
 		s.replyError(st, toStr, stanza.Cancel, stanza.ServiceUnavailable, "")
 		return nil
-	case "headline":
-		return s.deliver(st, s.full, toStr, s.availableResources(to.Bare().String(), 0)...)
+	}
+	// Other nodes of a cluster with resources of the user apply the same
+	// rules to theirs (remote is nil without a cluster).
+	bare := to.Bare().String()
+	remote := s.remoteNodes(bare)
+	if st.typ == "headline" {
+		if err := s.forward(st, s.full, toStr, remote); err != nil {
+			return err
+		}
+		return s.deliver(st, s.full, toStr, s.availableResources(bare, 0)...)
 	}
 	// normal and chat: every available resource of non-negative priority.
-	targets := s.availableResources(to.Bare().String(), 0)
-	if len(targets) == 0 {
+	targets := s.availableResources(bare, 0)
+	if len(targets) == 0 && len(remote) == 0 {
 		s.replyError(st, toStr, stanza.Cancel, stanza.ServiceUnavailable, "")
 		return nil
+	}
+	if err := s.forward(st, s.full, toStr, remote); err != nil {
+		return err
 	}
 	return s.deliver(st, s.full, toStr, targets...)
 }
@@ -148,6 +162,9 @@ func (s *session) routeIQ(st *xmlStanza, to jid.JID) error {
 	default:
 		if t := s.srv.reg.lookup(toStr); t != nil {
 			return s.deliver(st, s.full, toStr, t)
+		}
+		if ok, err := s.routeRemote(st, s.full, toStr); ok || err != nil {
+			return err // bound on another node of the cluster
 		}
 		if request {
 			s.replyError(st, toStr, stanza.Cancel, stanza.ServiceUnavailable, "")

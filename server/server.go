@@ -62,6 +62,7 @@ type Server struct {
 	cfg      *Config
 	hosts    map[string]*host
 	replay   *sasl.ReplayCache
+	clus     *clusterState // nil without [cluster] (cluster.go)
 	tlsConf  *tls.Config
 	reg      registry
 
@@ -100,7 +101,11 @@ func (s *Server) Init() error { return s.init() }
 
 // init builds the runtime state once: keystores, verifiers, TLS.
 func (s *Server) init() error {
-	s.initOnce.Do(func() { s.initErr = s.build() })
+	s.initOnce.Do(func() {
+		if s.initErr = s.build(); s.initErr != nil {
+			s.stopCluster() // a node that started must not outlive a failed start
+		}
+	})
 	return s.initErr
 }
 
@@ -117,7 +122,10 @@ func (s *Server) build() error {
 	if len(cfg.General.Hosts) == 0 {
 		return errors.New("server: no hosts configured")
 	}
-	stores, warnings, err := cfg.OpenKeystoresWithWarnings()
+	if err := s.startCluster(); err != nil {
+		return err
+	}
+	stores, warnings, err := s.openKeystores()
 	if err != nil {
 		return err
 	}
@@ -141,7 +149,7 @@ func (s *Server) build() error {
 		if !ok {
 			return fmt.Errorf("server: host %q: no keystore", name)
 		}
-		v, err := sasl.NewVerifier(name, store, settings.AuthToken, s.replay)
+		v, err := s.newVerifier(name, store, settings.AuthToken)
 		if err != nil {
 			return fmt.Errorf("server: host %q: %w", name, err)
 		}
@@ -153,7 +161,11 @@ func (s *Server) build() error {
 	if err != nil {
 		return err
 	}
-	return s.initOps()
+	if err := s.initOps(); err != nil {
+		return err
+	}
+	s.clusterStarted()
+	return nil
 }
 
 func (s *Server) logger() *slog.Logger {
@@ -363,6 +375,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}()
 	select {
 	case <-done:
+		s.stopCluster() // after every session had its system-shutdown
 		s.logger().Info("shut down")
 		return nil
 	case <-ctx.Done():
@@ -373,6 +386,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		s.mu.Unlock()
 		<-done
+		s.stopCluster()
 		return ctx.Err()
 	}
 }

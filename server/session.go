@@ -110,7 +110,7 @@ func (s *session) run(xs *xmpp.Session) {
 			s.kill(condNotWellFormed, err.Error())
 		}
 	}
-	srv.reg.unbind(s)
+	srv.unbindSession(s)
 	s.goOffline()
 	reason := s.out.wait()
 	log.Info("session end", "host", s.host, "reason", reason)

@@ -30,6 +30,7 @@ import (
 	"testing"
 	"time"
 
+	"xtokend/cluster"
 	"xtokend/keystore"
 	"xtokend/sasl"
 	"xtokend/server"
@@ -49,6 +50,10 @@ type Options struct {
 	WriteTimeout       time.Duration
 	QueueSize          int
 	Hooks              server.Hooks
+	// Cluster, when set, is the [cluster] section: the server is a node of
+	// that cluster, and its hosts have the default RAM keys (the cluster's,
+	// shared by every node) rather than file keys of their own.
+	Cluster *cluster.Options
 }
 
 // Server is a running server under test.
@@ -78,13 +83,19 @@ func Start(t testing.TB, opts Options) *Server {
 			LogLevel:      "debug",
 			MaxStanzaSize: opts.MaxStanzaSize,
 		},
-		TLS:  server.TLSOptions{RequireStartTLS: opts.RequireStartTLS},
-		Dir:  dir,
-		Path: filepath.Join(dir, "config.toml"),
+		TLS:     server.TLSOptions{RequireStartTLS: opts.RequireStartTLS},
+		Dir:     dir,
+		Path:    filepath.Join(dir, "config.toml"),
+		Cluster: opts.Cluster,
 	}
 	auth := sasl.DefaultOptions()
 	cfg.Modules.AuthToken = &auth
 	for _, h := range hosts {
+		if opts.Cluster != nil {
+			ks := keystore.DefaultOptions() // RAM keys: the cluster's
+			cfg.HostConfig = append(cfg.HostConfig, server.HostConfig{Host: h, Modules: server.Modules{Keystore: &ks}})
+			continue
+		}
 		// One file pair per host: hosts never share keys.
 		secret, seed := randomBytes(t, 32), randomBytes(t, 20)
 		// Encoded: raw bytes would lose any whitespace at either end (keys

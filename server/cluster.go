@@ -1,0 +1,459 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stanza"
+
+	"xtokend/cluster"
+	"xtokend/keystore"
+	"xtokend/sasl"
+)
+
+// The server's side of a cluster ([cluster] in the configuration; see
+// package cluster for what the nodes share and how).
+//
+//   - Start: the node starts before the keystores open, and the server
+//     waits until it has joined the cluster or started one alone (at most
+//     join_timeout), so that RAM keys are the cluster's before any token is
+//     verified or minted.
+//   - Keys: RAM keys come from the node (keystore.NewWithRAM); file and env
+//     keys stay the node's own and their fingerprints are announced, at start
+//     and after each reload, so a node whose copy differs logs an error. A RAM
+//     key replaced by a cluster merge (Hooks.KeyReplaced) rebuilds that
+//     host's verifier.
+//   - Replay: verifiers check tokens with the node's CheckAndRemember
+//     (sasl.NewSharedVerifier) instead of the local cache.
+//   - Sessions: every bind and unbind is told to the node; a stanza for a
+//     full JID not bound here goes to the node that has it, one for a bare
+//     JID also to every node with a resource of it. A node that is gone
+//     takes its sessions with it: stanzas for them get service-unavailable.
+//   - Shutdown: the node leaves after the sessions got their
+//     system-shutdown stream error.
+
+// clusterState is a clustered server's node and what orders its bindings.
+type clusterState struct {
+	srv  *Server
+	node atomic.Pointer[cluster.Node] // set once Start returns; hooks may run before
+
+	// bindMu orders the registry and the node's view of local sessions, so
+	// that a session replaced on this node is never unbound from the
+	// cluster after its successor was bound.
+	bindMu sync.Mutex
+}
+
+// clusterRouteTimeout bounds the wait to hand a stanza to a slow peer's link.
+const clusterRouteTimeout = 5 * time.Second
+
+// ClusterNode is the server's cluster node, nil when the configuration has
+// no [cluster] section (or before Init).
+func (s *Server) ClusterNode() *cluster.Node {
+	if s.clus == nil {
+		return nil
+	}
+	return s.clus.node.Load()
+}
+
+// startCluster starts the node when [cluster] is configured and waits until
+// it is ready. It runs in build, before the keystores open.
+func (s *Server) startCluster() error {
+	opts, ok := s.cfg.ClusterOptions()
+	if !ok {
+		return nil
+	}
+	var ram []cluster.RAMKeySpec
+	for _, h := range s.cfg.General.Hosts {
+		hs, _ := s.cfg.Host(h)
+		for _, k := range hs.Keystore.Keys {
+			if k.Type == keystore.TypeRAM {
+				ram = append(ram, cluster.RAMKeySpec{Host: h, Name: k.Name, Size: hs.Keystore.RAMKeySize})
+			}
+		}
+	}
+	cs := &clusterState{srv: s}
+	log := s.logger()
+	node, err := cluster.Start(s.ctx, opts, log, cluster.Hooks{
+		RAMKeys:     ram,
+		Stanza:      cs.receive,
+		KeyReplaced: cs.keyReplaced,
+		Conflict:    cs.conflict,
+	})
+	if err != nil {
+		return err
+	}
+	cs.node.Store(node)
+	s.clus = cs
+	log.Info("cluster: node started, joining", "node", node.Name(), "gossip", node.GossipAddr(), "join", opts.Join)
+	if err := node.WaitReady(s.ctx); err != nil {
+		return fmt.Errorf("server: cluster: %w", err)
+	}
+	return nil
+}
+
+// stopCluster leaves the cluster; Shutdown calls it once the sessions got
+// their stream errors, and a failed build calls it so no node lingers.
+func (s *Server) stopCluster() {
+	node := s.ClusterNode()
+	if node == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), clusterRouteTimeout)
+	defer cancel()
+	if err := node.Stop(ctx); err != nil {
+		s.logger().Warn("cluster: leaving", "err", err)
+	}
+}
+
+// openKeystores opens every host's keystore: with the cluster's RAM keys in
+// a cluster, else as OpenKeystoresWithWarnings does.
+func (s *Server) openKeystores() (map[string]*keystore.Store, []keystore.Warning, error) {
+	node := s.ClusterNode()
+	if node == nil {
+		return s.cfg.OpenKeystoresWithWarnings()
+	}
+	c := s.cfg
+	stores := make(map[string]*keystore.Store, len(c.General.Hosts))
+	var warns []keystore.Warning
+	for _, h := range c.General.Hosts {
+		hs, ok := c.Host(h)
+		if !ok {
+			return nil, nil, &ConfigError{File: c.Path, Host: h, Reason: "not served"}
+		}
+		ram := func(name string, _ int) ([]byte, error) {
+			b, ok := node.RAMKey(h, name)
+			if !ok {
+				return nil, errors.New("the cluster has no such RAM key (the node is not ready or stopped)")
+			}
+			return b, nil
+		}
+		st, w, err := keystore.NewWithRAM(h, hs.Keystore, c.Dir, c.LookupEnv, ram)
+		if err != nil {
+			return nil, nil, &ConfigError{File: c.Path, Err: err}
+		}
+		warns = append(warns, w...)
+		stores[h] = st
+	}
+	if err := c.CheckKeystores(stores); err != nil {
+		return nil, nil, err
+	}
+	return stores, warns, nil
+}
+
+// newVerifier builds a host's verifier: with the cluster's replay check in a
+// cluster, the shared local cache otherwise.
+func (s *Server) newVerifier(host string, store *keystore.Store, opts sasl.Options) (*sasl.Verifier, error) {
+	if node := s.ClusterNode(); node != nil {
+		return sasl.NewSharedVerifier(host, store, opts, node)
+	}
+	return sasl.NewVerifier(host, store, opts, s.replay)
+}
+
+// announceKeys tells the cluster the fingerprints of a host's file and env
+// keys (never the keys), so that a node whose copy differs from a peer's
+// logs an error.
+func (s *Server) announceKeys(host string, store *keystore.Store) {
+	node := s.ClusterNode()
+	if node == nil {
+		return
+	}
+	for _, info := range store.List() {
+		if info.Type != keystore.TypeFile && info.Type != keystore.TypeEnv {
+			continue
+		}
+		k, err := store.Key(info.Name)
+		if err != nil {
+			continue
+		}
+		node.AnnounceKey(host, info.Name, k)
+		clear(k)
+	}
+}
+
+// clusterStarted runs at the end of build: the fingerprints of the keys
+// opened, and the cluster's gauges.
+func (s *Server) clusterStarted() {
+	node := s.ClusterNode()
+	if node == nil {
+		return
+	}
+	for _, h := range s.hosts {
+		s.announceKeys(h.name, h.keys.Load().store)
+	}
+	if m := s.ops.metrics; m != nil {
+		gauge := func(name, help string, f func(cluster.Stats) int) {
+			m.Registry().MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help},
+				func() float64 { return float64(f(node.Stats())) }))
+		}
+		gauge("xtokend_cluster_members", "Live cluster members, this node included.", func(st cluster.Stats) int { return st.Members })
+		gauge("xtokend_cluster_links", "Links up from this node to its peers.", func(st cluster.Stats) int { return st.Links })
+		gauge("xtokend_cluster_remote_sessions", "Sessions bound on other nodes, as this node knows them.", func(st cluster.Stats) int { return st.RemoteSessions })
+		gauge("xtokend_cluster_replay_tokens", "Token ids this node holds as a replay owner.", func(st cluster.Stats) int { return st.ReplayHeld })
+		gauge("xtokend_cluster_ready", "1 once the node joined the cluster or started it alone.", func(st cluster.Stats) int {
+			if st.Ready {
+				return 1
+			}
+			return 0
+		})
+	}
+}
+
+// keyReplaced is Hooks.KeyReplaced: a RAM key lost a merge to an older one
+// (two clusters met). The host's store takes the cluster's key and its
+// verifier is rebuilt; tokens minted with the old key stop verifying.
+func (cs *clusterState) keyReplaced(host, name string) {
+	go func() { // the hook must not block; init may still be running
+		s := cs.srv
+		if s.init() != nil {
+			return
+		}
+		node := cs.node.Load()
+		h := s.lookupHost(host)
+		if node == nil || h == nil {
+			return
+		}
+		s.ops.reloadMu.Lock() // not at the same time as a Reload's swap
+		defer s.ops.reloadMu.Unlock()
+		b, ok := node.RAMKey(host, name)
+		if !ok {
+			return
+		}
+		defer clear(b)
+		store := h.keys.Load().store
+		if err := store.ReplaceRAM(name, b); err != nil {
+			s.logger().Error("cluster: taking the cluster's RAM key", "host", host, "key", name, "err", err)
+			return
+		}
+		if err := s.ReplaceKeys(host, store); err != nil {
+			s.logger().Error("cluster: rebuilding the verifier", "host", host, "err", err)
+			return
+		}
+		s.logger().Warn("cluster: this host's RAM key was replaced by the cluster's older one; tokens minted with the old key no longer verify", "host", host, "key", name)
+	}()
+}
+
+// conflict is Hooks.Conflict: the full JID was bound anew on another node.
+// The local session ends as it would for a bind on this node.
+func (cs *clusterState) conflict(full string) {
+	if sess := cs.srv.reg.lookup(full); sess != nil {
+		sess.kill(condConflict, "replaced by a new session on another node")
+	}
+}
+
+// bindSession registers sess and tells the cluster; it returns the local
+// session it replaces, if any.
+func (s *Server) bindSession(sess *session) *session {
+	cs := s.clus
+	if cs == nil {
+		return s.reg.bind(sess)
+	}
+	cs.bindMu.Lock()
+	defer cs.bindMu.Unlock()
+	old := s.reg.bind(sess)
+	node := cs.node.Load()
+	if old != nil {
+		node.Unbind(sess.full) // so the new bind carries a new time
+	}
+	node.Bind(sess.full)
+	return old
+}
+
+// unbindSession removes sess, and tells the cluster when no local session
+// of its full JID is left.
+func (s *Server) unbindSession(sess *session) {
+	cs := s.clus
+	if cs == nil {
+		s.reg.unbind(sess)
+		return
+	}
+	cs.bindMu.Lock()
+	defer cs.bindMu.Unlock()
+	s.reg.unbind(sess)
+	if s.reg.lookup(sess.full) == nil {
+		cs.node.Load().Unbind(sess.full)
+	}
+}
+
+// routeRemote sends st, addressed to the full JID to, to the node that has
+// it bound. It reports false when no other node has it (or the node is out
+// of reach), and the caller answers as for a user who is offline.
+func (s *session) routeRemote(st *xmlStanza, from, to string) (bool, error) {
+	cs := s.srv.clus
+	if cs == nil {
+		return false, nil
+	}
+	node := cs.node.Load()
+	where, ok := node.Lookup(to)
+	if !ok || where == node.Name() {
+		return false, nil
+	}
+	b, err := st.encode(from, to)
+	if err != nil {
+		return false, &clientError{cond: condBadFormat, text: "stanza cannot be re-encoded"}
+	}
+	return cs.send(where, b), nil
+}
+
+// remoteNodes are the other nodes where bare has a resource bound; nil
+// without a cluster.
+func (s *session) remoteNodes(bare string) []string {
+	cs := s.srv.clus
+	if cs == nil {
+		return nil
+	}
+	node := cs.node.Load()
+	var out []string
+	for _, b := range node.Bindings(bare) {
+		if b.Node != node.Name() && !contains(out, b.Node) {
+			out = append(out, b.Node)
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// forward sends st, stamped from and to, to each of nodes; each delivers it
+// to its own resources of the bare JID to (deliverRemote).
+func (s *session) forward(st *xmlStanza, from, to string, nodes []string) error {
+	if len(nodes) == 0 {
+		return nil
+	}
+	b, err := st.encode(from, to)
+	if err != nil {
+		return &clientError{cond: condBadFormat, text: "stanza cannot be re-encoded"}
+	}
+	for _, n := range nodes {
+		s.srv.clus.send(n, b)
+	}
+	return nil
+}
+
+// forwardBytes sends an already encoded stanza to the other nodes where
+// bare has resources (presence the server makes itself).
+func (s *session) forwardBytes(bare string, b []byte) {
+	for _, n := range s.remoteNodes(bare) {
+		s.srv.clus.send(n, b)
+	}
+}
+
+// send hands b to the link to node; false when it could not.
+func (cs *clusterState) send(node string, b []byte) bool {
+	n := cs.node.Load()
+	if n == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(cs.srv.ctx, clusterRouteTimeout)
+	defer cancel()
+	if err := n.Route(ctx, node, b); err != nil {
+		cs.srv.logger().Info("cluster: routing a stanza failed", "peer", node, "err", err)
+		return false
+	}
+	return true
+}
+
+// receive is Hooks.Stanza: a stanza another node routed here, as
+// session.deliver encoded it (to and from stamped). It runs on the link's
+// reader, so it only queues: to a full JID, that session; to a bare JID,
+// its available resources here. A full JID no longer bound here gets an
+// error stanza routed back (never in answer to an error).
+func (cs *clusterState) receive(fromNode string, b []byte) {
+	s := cs.srv
+	h, err := stanzaHead(b)
+	if err != nil {
+		s.logger().Warn("cluster: dropping a routed stanza that does not parse", "peer", fromNode, "err", err)
+		return
+	}
+	to, err := jid.Parse(h.to)
+	if err != nil || to.Localpart() == "" {
+		s.logger().Warn("cluster: dropping a routed stanza without a user's JID in 'to'", "peer", fromNode)
+		return
+	}
+	if to.Resourcepart() != "" {
+		if t := s.reg.lookup(h.to); t != nil {
+			t.enqueue(b)
+			return
+		}
+		if h.name == "presence" || h.typ == "error" || (h.name == "iq" && h.typ == "result") {
+			return
+		}
+		reply := stanzaError(h.name, h.id, h.to, h.from, stanza.Cancel, stanza.ServiceUnavailable, "")
+		go cs.send(fromNode, reply) // not on the link's reader
+		return
+	}
+	minPriority := int32(0) // messages: RFC 6121 section 8.5.2.1
+	if h.name == "presence" {
+		minPriority = -128
+	} else if h.name != "message" {
+		return // an IQ to a bare JID is answered by the sender's node
+	}
+	for _, t := range s.reg.resources(to.String()) {
+		if t.available.Load() && t.priority.Load() >= minPriority {
+			t.enqueue(b)
+		}
+	}
+}
+
+// routedHead is the start tag of a routed stanza.
+type routedHead struct {
+	name, to, from, typ, id string
+}
+
+// stanzaHead reads the start tag of an encoded stanza.
+func stanzaHead(b []byte) (routedHead, error) {
+	d := xml.NewDecoder(bytes.NewReader(b))
+	for {
+		tok, err := d.RawToken()
+		if err != nil {
+			return routedHead{}, err
+		}
+		start, ok := tok.(xml.StartElement)
+		if !ok {
+			continue
+		}
+		h := routedHead{name: start.Name.Local}
+		switch h.name {
+		case "message", "presence", "iq":
+		default:
+			return routedHead{}, fmt.Errorf("not a stanza: <%s>", truncateName(h.name))
+		}
+		for _, a := range start.Attr {
+			if a.Name.Space != "" {
+				continue
+			}
+			switch a.Name.Local {
+			case "to":
+				h.to = a.Value
+			case "from":
+				h.from = a.Value
+			case "type":
+				h.typ = a.Value
+			case "id":
+				h.id = a.Value
+			}
+		}
+		return h, nil
+	}
+}
+
+func truncateName(s string) string {
+	if len(s) > 32 {
+		return s[:32] + "..."
+	}
+	return s
+}
