@@ -47,6 +47,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 		b.Write(pre)
 		b.WriteString("\n")
 	}
+	writeTargets(&b, rs, *subject, *peer)
 	writeTables(&b, rs, *subject, *peer)
 	if *svg != "" {
 		if err := os.WriteFile(*svg, []byte(plotLogins(rs)), 0o644); err != nil {
@@ -224,20 +225,7 @@ func perSessionCell(r *result) string {
 
 // peakNote names the peer's best concurrency and the subject's figures there.
 func peakNote(b *strings.Builder, rs []result, subject, peer string, tls bool) {
-	var best *result
-	for i := range rs {
-		r := &rs[i]
-		if r.Server == peer && r.Mode == "logins" && r.TLS == tls && (best == nil || r.Rate > best.Rate) {
-			best = r
-		}
-	}
-	var top *result
-	for i := range rs {
-		r := &rs[i]
-		if r.Server == subject && r.Mode == "logins" && r.TLS == tls && (top == nil || r.Rate > top.Rate) {
-			top = r
-		}
-	}
+	top, best := peaks(rs, subject, peer, tls)
 	if best == nil || top == nil {
 		return
 	}
@@ -321,4 +309,76 @@ func plotLogins(rs []result) string {
 	}
 	b.WriteString("</svg>\n")
 	return b.String()
+}
+
+// peaks returns the subject's and the peer's best logins/s results.
+func peaks(rs []result, subject, peer string, tls bool) (top, best *result) {
+	for i := range rs {
+		r := &rs[i]
+		if r.Mode != "logins" || r.TLS != tls {
+			continue
+		}
+		if r.Server == subject && (top == nil || r.Rate > top.Rate) {
+			top = r
+		}
+		if r.Server == peer && (best == nil || r.Rate > best.Rate) {
+			best = r
+		}
+	}
+	return top, best
+}
+
+// writeTargets checks the figures against issue 7's targets.
+func writeTargets(b *strings.Builder, rs []result, subject, peer string) {
+	type row struct{ target, measured, verdict string }
+	var rows []row
+	verdict := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "**not met**"
+	}
+	for _, c := range []struct {
+		tls  bool
+		want float64
+	}{{false, 10}, {true, 5}} {
+		top, best := peaks(rs, subject, peer, c.tls)
+		if top == nil || best == nil || best.Rate == 0 {
+			continue
+		}
+		got := top.Rate / best.Rate
+		rows = append(rows, row{fmt.Sprintf("peak logins/s, %s: ≥ %.0fx %s's", tlsName(c.tls), c.want, peer),
+			fmt.Sprintf("%.1fx (%.0f vs %.0f)", got, top.Rate, best.Rate), verdict(got >= c.want)})
+		if at := find(rs, subject, "logins", c.tls, best.Concurrency); at != nil {
+			rows = append(rows, row{fmt.Sprintf("p99 < 20 ms at c=%d (%s's peak), %s", best.Concurrency, peer, tlsName(c.tls)),
+				fmt.Sprintf("%.2f ms", at.P99ms), verdict(at.P99ms < 20)})
+		}
+	}
+	for _, c := range []struct {
+		tls  bool
+		want float64
+	}{{false, 16}, {true, 24}} {
+		var last *result
+		for i := range rs {
+			r := &rs[i]
+			if r.Server == subject && r.Mode == "idle" && r.TLS == c.tls && (last == nil || r.Sessions > last.Sessions) {
+				last = r
+			}
+		}
+		if last == nil {
+			continue
+		}
+		kb := perSession(last)
+		rows = append(rows, row{fmt.Sprintf("≤ %.0f KB per idle session, %s", c.want, tlsName(c.tls)),
+			fmt.Sprintf("%.1f KB at %d sessions", kb, last.Sessions), verdict(kb > 0 && kb <= c.want)})
+		rows = append(rows, row{fmt.Sprintf("≥ 15,000 idle sessions held, %s", tlsName(c.tls)),
+			fmt.Sprintf("%d", last.Sessions), verdict(last.Sessions >= 15000)})
+	}
+	if len(rows) == 0 {
+		return
+	}
+	b.WriteString("\n### Against the targets of issue 7\n\n| target | measured | |\n|---|---|---|\n")
+	for _, r := range rows {
+		fmt.Fprintf(b, "| %s | %s | %s |\n", r.target, r.measured, r.verdict)
+	}
 }

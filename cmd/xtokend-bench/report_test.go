@@ -27,6 +27,10 @@ func TestReport(t *testing.T) {
 		"| 8 | 4000 | 1.00 / 4.00 | 250 | 400 | 10.00 / 40.00 | 2000 | 10.0x | 8.0x |",
 		"| 1000 | 35.2 | 20.0 | 40.0 | 50.0 (500 failed) | 2.5x |",
 		"Peaks: xtokend 4000 logins/s (c=8), prosody 400 logins/s (c=8): 10.0x.",
+		"| peak logins/s, plaintext: ≥ 10x prosody's | 10.0x (4000 vs 400) | met |",
+		"| p99 < 20 ms at c=8 (prosody's peak), plaintext | 4.00 ms | met |",
+		"| ≤ 24 KB per idle session, STARTTLS | 20.0 KB at 1000 sessions | met |",
+		"| ≥ 15,000 idle sessions held, STARTTLS | 1000 | **not met** |",
 	} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("report lacks %q:\n%s", want, md)
