@@ -57,6 +57,7 @@ func runCheckConfig(args []string, stdout, stderr io.Writer) int {
 	}
 	g := cfg.General
 	fmt.Fprintf(stdout, "listen %s, require_starttls %t, admin_socket %s\n", g.Listen, cfg.TLS.RequireStartTLS, orNone(cfg.AdminSocketPath()))
+	printCluster(stdout, cfg)
 	for _, h := range g.Hosts {
 		hs, _ := cfg.Host(h)
 		at := hs.AuthToken
