@@ -284,6 +284,9 @@ bench/run.sh        # installs Prosody from Debian if absent; about 10 minutes
   the same with \`-mech PLAIN -password bench\` for Prosody, \`xtokend-bench messages ... -pairs N\`,
   \`xtokend-bench idle ... -n N -offset K\`.
 
+Where xtokend's time and memory go, with the proposed fixes: [bench/PROFILE.md](bench/PROFILE.md)
+(\`bench/profile.sh\` takes the profiles).
+
 ## Results
 EOF
 "$BENCH" report -o "$OUT" -svg bench/logins.svg -svg-link bench/logins.svg -preamble "$WORK/preamble.md" "$RESULTS"
