@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"net"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -133,6 +134,13 @@ func refused(t *testing.T, ts *servertest.Server, bare, token, why string) {
 	}
 }
 
+// scrape returns what the server's /metrics serves.
+func scrape(ts *servertest.Server) string {
+	rec := httptest.NewRecorder()
+	ts.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	return rec.Body.String()
+}
+
 func shutdown(t *testing.T, ts *servertest.Server) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), clusterWait)
@@ -166,6 +174,10 @@ func TestClusterThreeNodes(t *testing.T) {
 	n3 := startNode(t, "node3", secret, n1, n2)
 	all := []*servertest.Server{n1, n2, n3}
 	clusterEventually(t, "three members seen by every node", members(all, "node1", "node2", "node3"))
+	clusterEventually(t, "node 2's cluster gauges", func() bool {
+		body := scrape(n2)
+		return strings.Contains(body, "\nxtokend_cluster_members 3\n") && strings.Contains(body, "\nxtokend_cluster_ready 1\n")
+	})
 
 	// A token minted on node 1 logs in on node 2, and is then refused on
 	// node 3 (and on node 2 again).
