@@ -259,3 +259,44 @@ func TestClusterThreeNodes(t *testing.T) {
 	refused(t, fresh, "heidi@localhost", old, "a token of a cluster that is gone")
 	mustLoginToken(t, fresh, "heidi@localhost", fresh.Mint(t, "heidi@localhost")).close()
 }
+
+// TestClusterMergeReplacesKeys: two nodes that each started a cluster alone
+// meet; every node keeps the older RAM keys, and the node whose keys lost
+// rebuilds its verifier (Hooks.KeyReplaced), so tokens of the older node
+// verify on it and its own earlier tokens no longer do.
+func TestClusterMergeReplacesKeys(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two cluster nodes")
+	}
+	secret := writeClusterSecret(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed := l.Addr().String() // free once closed: the newer node binds it later
+	l.Close()
+
+	// The older node starts first, alone: its seed is not up yet. It keeps
+	// looking for it.
+	older := servertest.Start(t, servertest.Options{RequireStartTLS: true, Cluster: &cluster.Options{
+		NodeName: "older", Bind: "127.0.0.1:0", LinkListen: "127.0.0.1:0", Join: []string{seed},
+		SecretFile: secret, JoinTimeout: cluster.Duration{Duration: 50 * time.Millisecond},
+	}})
+	// The newer node starts alone on the seed's address, with keys of its own.
+	newer := servertest.Start(t, servertest.Options{RequireStartTLS: true, Cluster: &cluster.Options{
+		NodeName: "newer", Bind: seed, LinkListen: "127.0.0.1:0", SecretFile: secret,
+	}})
+	before := newer.Mint(t, "ivan@localhost")
+
+	clusterEventually(t, "the two nodes met", members([]*servertest.Server{older, newer}, "older", "newer"))
+	clusterEventually(t, "a token of the older node logs in on the newer one", func() bool {
+		c, err := loginToken(t, newer, "judy@localhost", older.Mint(t, "judy@localhost"))
+		if err != nil {
+			return false
+		}
+		c.close()
+		return true
+	})
+	refused(t, newer, "ivan@localhost", before, "a token of the keys that lost the merge")
+	mustLoginToken(t, older, "ivan@localhost", newer.Mint(t, "ivan@localhost")).close()
+}
