@@ -285,6 +285,7 @@ func (ib *ipBuckets) len() int {
 	return len(ib.buckets)
 }
 
-// limitOptions are the limits c asks for.
-// TODO(ops): c.Limits once the [limits] section is in Config.
-func limitOptions(c *Config) LimitOptions { return DefaultLimitOptions() }
+// limitOptions are the limits c asks for: the [limits] section, on its
+// defaults when the file has none (a Config built in code without Limits
+// limits nothing).
+func limitOptions(c *Config) LimitOptions { return c.Limits }
