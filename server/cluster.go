@@ -457,3 +457,45 @@ func truncateName(s string) string {
 	}
 	return s
 }
+
+// forwardTo sends an encoded stanza to the node where the full JID to is
+// bound, when that is another node of the cluster.
+func (s *session) forwardTo(to string, b []byte) {
+	cs := s.srv.clus
+	if cs == nil {
+		return
+	}
+	node := cs.node.Load()
+	if where, ok := node.Lookup(to); ok && where != node.Name() {
+		cs.send(where, b)
+	}
+}
+
+// forwardOffline sends the unavailable presence of a session that ended to
+// the user's resources on other nodes.
+func (s *session) forwardOffline(b []byte) {
+	if s.srv.clus == nil {
+		return
+	}
+	if nodes := s.remoteNodes(s.bare); len(nodes) > 0 {
+		b = addressed(b, s.bare)
+		for _, n := range nodes {
+			s.srv.clus.send(n, b)
+		}
+	}
+}
+
+// addressed returns a presence the server made without 'to' (openStanza's
+// "<presence xmlns='jabber:client' ...>") with 'to' set, so that the nodes
+// it is forwarded to know whose resources it is for.
+func addressed(b []byte, to string) []byte {
+	const open = "<presence xmlns='jabber:client'"
+	if !bytes.HasPrefix(b, []byte(open)) {
+		return b
+	}
+	var out bytes.Buffer
+	out.WriteString(open)
+	writeAttr(&out, "to", to)
+	out.Write(b[len(open):])
+	return out.Bytes()
+}

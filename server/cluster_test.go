@@ -217,6 +217,19 @@ func TestClusterThreeNodes(t *testing.T) {
 		t.Fatalf("message to nobody: %s", e)
 	}
 
+	// Presence of the user's own resources crosses nodes: carol's second
+	// resource, on node 1, comes online and goes away.
+	carol2 := mustLoginToken(t, n1, "carol@localhost", n1.Mint(t, "carol@localhost"))
+	carol2Full := carol2.jid.String()
+	carol2.send(`<presence/>`)
+	carol.nextMatching(func(e *elem) bool {
+		return e.XMLName.Local == "presence" && e.attr("from") == carol2Full && e.attr("type") == ""
+	})
+	carol2.close()
+	carol.nextMatching(func(e *elem) bool {
+		return e.XMLName.Local == "presence" && e.attr("from") == carol2Full && e.attr("type") == "unavailable"
+	})
+
 	// Node 1 stops: its sessions get system-shutdown, it leaves, and nodes
 	// 2 and 3 keep verifying (new tokens log in, used ones stay refused).
 	unused1 := n1.Mint(t, "erin@localhost")

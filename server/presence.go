@@ -89,6 +89,9 @@ func (s *session) broadcastPresence(st *xmlStanza) error {
 		}
 		s.priority.Store(prio)
 		s.presence.Store(&b)
+		if err := s.forward(st, s.full, s.bare, s.remoteNodes(s.bare)); err != nil {
+			return err // the user's resources on other nodes of a cluster
+		}
 		initial := !s.available.Swap(true)
 		for _, r := range s.availableResources(s.bare, -128) {
 			r.enqueue(b)
@@ -106,6 +109,9 @@ func (s *session) broadcastPresence(st *xmlStanza) error {
 		}
 		for _, r := range s.availableResources(s.bare, -128) {
 			r.enqueue(b)
+		}
+		if err := s.forward(st, s.full, s.bare, s.remoteNodes(s.bare)); err != nil {
+			return err
 		}
 		s.available.Store(false)
 		s.presence.Store(nil)
@@ -125,12 +131,15 @@ func (s *session) unavailableToDirected() {
 		if to.Resourcepart() != "" {
 			if t := s.srv.reg.lookup(key); t != nil {
 				t.enqueue(b.Bytes())
+			} else {
+				s.forwardTo(key, b.Bytes())
 			}
 			continue
 		}
 		for _, t := range s.availableResources(key, -128) {
 			t.enqueue(b.Bytes())
 		}
+		s.forwardBytes(key, b.Bytes())
 	}
 }
 
@@ -145,6 +154,7 @@ func (s *session) goOffline() {
 		for _, r := range s.availableResources(s.bare, -128) {
 			r.enqueue(b.Bytes())
 		}
+		s.forwardOffline(b.Bytes())
 	}
 	s.unavailableToDirected()
 }
