@@ -313,3 +313,45 @@ func TestClusterMergeReplacesKeys(t *testing.T) {
 	refused(t, newer, "ivan@localhost", before, "a token of the keys that lost the merge")
 	mustLoginToken(t, older, "ivan@localhost", newer.Mint(t, "ivan@localhost")).close()
 }
+
+// TestClusterResourceConflict: one full JID bound on two nodes. The newer
+// session stays; the older one, on the other node, ends with a conflict
+// stream error, as a resource bound twice on one node does.
+func TestClusterResourceConflict(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two cluster nodes")
+	}
+	secret := writeClusterSecret(t)
+	plain := func(name string, seeds ...*servertest.Server) *servertest.Server {
+		var join []string
+		for _, s := range seeds {
+			join = append(join, s.ClusterNode().GossipAddr())
+		}
+		// Plaintext, so that rawLogin can bind a resource of its choice.
+		return servertest.Start(t, servertest.Options{Cluster: &cluster.Options{
+			NodeName: name, Bind: "127.0.0.1:0", LinkListen: "127.0.0.1:0", Join: join,
+			SecretFile: secret, JoinTimeout: cluster.Duration{Duration: clusterWait},
+		}})
+	}
+	n1 := plain("node1")
+	n2 := plain("node2", n1)
+	clusterEventually(t, "two members", members([]*servertest.Server{n1, n2}, "node1", "node2"))
+
+	first := rawLogin(t, n1, "mallory", "localhost", "same")
+	clusterEventually(t, "node 2 sees the first session", func() bool {
+		where, ok := n2.ClusterNode().Lookup(first.jid)
+		return ok && where == "node1"
+	})
+	second := rawLogin(t, n2, "mallory", "localhost", "same")
+	if second.jid != first.jid {
+		t.Fatalf("bound %s, then %s", first.jid, second.jid)
+	}
+	if cond := first.expectStreamError(); cond != "conflict" {
+		t.Fatalf("the older session got %q, want conflict", cond)
+	}
+	clusterEventually(t, "both nodes place the JID on node 2 only", func() bool {
+		w1, ok1 := n1.ClusterNode().Lookup(first.jid)
+		w2, ok2 := n2.ClusterNode().Lookup(first.jid)
+		return ok1 && ok2 && w1 == "node2" && w2 == "node2"
+	})
+}
