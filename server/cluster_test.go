@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"fmt"
 	"net"
 	"net/http/httptest"
 	"os"
@@ -215,6 +216,19 @@ func TestClusterThreeNodes(t *testing.T) {
 	message(bob, "dave@localhost", "nobody")
 	if e := bob.nextMatching(func(e *elem) bool { return e.attr("id") == "m-nobody" }); e.attr("type") != "error" || e.find("service-unavailable") == nil {
 		t.Fatalf("message to nobody: %s", e)
+	}
+
+	// A stanza that reaches a node after its recipient left it (a stale
+	// directory) comes back as an error stanza to the sender's node.
+	ctx, cancel := context.WithTimeout(context.Background(), clusterWait)
+	defer cancel()
+	stale := fmt.Sprintf(`<message to='nobody@localhost/gone' from='%s' type='chat' id='m-stale'><body>stale</body></message>`, bobFull)
+	if err := n1.ClusterNode().Route(ctx, "node3", []byte(stale)); err != nil {
+		t.Fatal(err)
+	}
+	if e := bob.nextMatching(func(e *elem) bool { return e.attr("id") == "m-stale" }); e.attr("type") != "error" ||
+		e.find("service-unavailable") == nil || e.attr("from") != "nobody@localhost/gone" {
+		t.Fatalf("a stanza for a session gone from its node: %s", e)
 	}
 
 	// Presence of the user's own resources crosses nodes: carol's second
