@@ -66,11 +66,15 @@
 //
 // # Wiring
 //
-// The server starts a node with the [cluster] options and, in Hooks, the RAM
-// keys its hosts want and the function that takes routed stanzas; waits for
-// Ready before opening the keystores with RAMKey as the source of their RAM
-// keys; hands CheckAndRemember to the token verifier as its replay check;
-// calls Bind and Unbind as sessions come and go, and Lookup, Bindings and
-// Route for recipients not bound locally; announces its file and env keys
-// with AnnounceKey; and calls Stop on shutdown.
+// The server (xtokend/server, cluster.go) starts a node with the [cluster]
+// options and, in Hooks, the RAM keys its hosts want and the function that
+// takes routed stanzas; waits for Ready before opening the keystores with
+// RAMKey as the source of their RAM keys (keystore.NewWithRAM); hands the
+// node to the token verifiers as their replay check (sasl.NewSharedVerifier:
+// *Node is a sasl.SharedReplay); calls Bind and Unbind as sessions come and
+// go, and Lookup, Bindings and Route for recipients not bound locally;
+// announces its file and env keys with AnnounceKey at start and after each
+// reload; rebuilds a host's verifier on KeyReplaced; closes a session on
+// Conflict; and calls Stop on shutdown, after its sessions got their
+// system-shutdown stream error.
 package cluster
