@@ -240,6 +240,10 @@ if [ -n "${PROFILE:-}" ]; then
 	bash bench/profile.sh
 fi
 
+# ---- token verification against its bare cryptography (sasl's own benchmarks) ----
+log "sasl: BenchmarkVerify against BenchmarkCryptoFloor"
+VERIFY=$(go test -run '^$' -bench 'Verify|CryptoFloor' -benchmem -benchtime "${VERIFY_TIME:-1s}" ./sasl 2>&1 | grep -E '^Benchmark' || echo "(sasl benchmarks failed)")
+
 # ---- the report ----
 GOV=$(go version | awk '{print $3}')
 CPU=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
@@ -283,6 +287,16 @@ bench/run.sh        # installs Prosody from Debian if absent; about 10 minutes
   \`xtokend-bench logins -addr 127.0.0.1:PORT -mech X-TOKEN -secret-file \$WORK/access_secret -seed-file \$WORK/otp_seed [-tls] -c N -duration $DURATION\`,
   the same with \`-mech PLAIN -password bench\` for Prosody, \`xtokend-bench messages ... -pairs N\`,
   \`xtokend-bench idle ... -n N -offset K\`.
+
+### Token verification
+
+\`go test -run '^\$' -bench 'Verify|CryptoFloor' -benchmem ./sasl\`: a whole X-TOKEN check
+(\`BenchmarkVerify\`: parse, TOTP window, HMAC-SHA256, constant-time compare, replay cache) beside the
+bare HMAC-SHA1 and HMAC-SHA256 it must compute (\`BenchmarkCryptoFloor\`):
+
+\`\`\`
+$VERIFY
+\`\`\`
 
 Where xtokend's time and memory go, with the proposed fixes: [bench/PROFILE.md](bench/PROFILE.md)
 (\`bench/profile.sh\` takes the profiles).
