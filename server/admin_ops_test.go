@@ -76,7 +76,14 @@ func (k opsKeys) write(t testing.TB, dir string) {
 }
 
 func newOpsKeys(t testing.TB) opsKeys {
-	return opsKeys{secret: opsRandom(t, 32), seed: opsRandom(t, 20)}
+	// The secret is written raw, and key files are trimmed of surrounding
+	// whitespace: draw again until neither end is whitespace (1 run in 20
+	// otherwise loses a byte).
+	secret := opsRandom(t, 32)
+	for len(strings.Trim(string(secret), " \t\n\v\f\r")) != len(secret) {
+		secret = opsRandom(t, 32)
+	}
+	return opsKeys{secret: secret, seed: opsRandom(t, 20)}
 }
 
 func opsRandom(t testing.TB, n int) []byte {
