@@ -7,11 +7,11 @@
 #   QUICK=1 bench/run.sh         # a short smoke run (1 s per point, small idle counts)
 #
 # Knobs (environment): LOGIN_LEVELS="1 8 32 128", MSG_PAIRS="1 32", DURATION=5s, WARMUP=1s,
-# IDLE_COUNTS="1000 5000 15000", IDLE_PER_PROC=5000, OUT=BENCHMARKS.md, KEEP=1 (keep the
+# IDLE_COUNTS="1000 5000 15000", IDLE_PER_PROC=5000, PEERS="prosody ejabberd", OUT=BENCHMARKS.md, KEEP=1 (keep the
 # work folder), LOAD_PHASES="plain tls" and IDLE_PHASES="plain tls" (empty: skip), PROFILE=1 (also take CPU and heap profiles of xtokend: bench/profile.sh).
 #
-# Each point runs Prosody and then xtokend right after it, so both see the same background
-# load. Both servers serve plaintext PLAIN/X-TOKEN and STARTTLS with the same certificate
+# Each point runs the peers (Prosody, ejabberd) and then xtokend right after them, so all see
+# the same background load. Both servers serve plaintext PLAIN/X-TOKEN and STARTTLS with the same certificate
 # (ECDSA P-256); each phase (plaintext, STARTTLS, idle) starts both servers fresh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +24,7 @@ WARMUP=${WARMUP:-1s}
 IDLE_COUNTS=${IDLE_COUNTS:-1000 5000 15000}
 IDLE_PER_PROC=${IDLE_PER_PROC:-5000}
 OUT=${OUT:-BENCHMARKS.md}
+PEERS=${PEERS-prosody ejabberd} # peer servers; the issue's targets are against the first
 if [ -n "${QUICK:-}" ]; then
 	LOGIN_LEVELS=${QUICK_LEVELS:-1 8}
 	MSG_PAIRS=1
@@ -43,6 +44,7 @@ cleanup() {
 		kill "$pid" 2>/dev/null || true
 	done
 	bash bench/prosody.sh stop "$WORK/prosody" 2>/dev/null || true
+	bash bench/ejabberd.sh stop "$WORK/ejabberd" 2>/dev/null || true
 	if [ -z "${KEEP:-}" ]; then
 		rm -rf "$WORK"
 	else
@@ -101,6 +103,7 @@ chmod 600 "$WORK/access_secret" "$WORK/otp_seed" "$WORK/key.pem"
 
 XPORT=$(free_port 25222)
 PPORT=$(free_port $((XPORT + 1)))
+EPORT=$(free_port $((PPORT + 1)))
 
 write_xtokend_config() { # REQUIRE_STARTTLS
 	cat >"$WORK/xtokend.toml" <<EOF
@@ -126,6 +129,8 @@ EOF
 
 XPID=""
 PPID_=""
+EPID=""
+has_peer() { [[ " $PEERS " == *" $1 "* ]]; }
 start_servers() { # REQUIRE_STARTTLS
 	stop_servers
 	write_xtokend_config "$1"
@@ -133,9 +138,16 @@ start_servers() { # REQUIRE_STARTTLS
 	XPID=$!
 	PIDS+=("$XPID")
 	wait_port "$XPORT" "$XPID" || { cat "$WORK/xtokend.log" >&2; exit 1; }
-	rm -rf "$WORK/prosody"
-	PPID_=$(bash bench/prosody.sh start "$WORK/prosody" "$PPORT" "$WORK/cert.pem" "$WORK/key.pem")
-	PIDS+=("$PPID_")
+	if has_peer prosody; then
+		rm -rf "$WORK/prosody"
+		PPID_=$(bash bench/prosody.sh start "$WORK/prosody" "$PPORT" "$WORK/cert.pem" "$WORK/key.pem")
+		PIDS+=("$PPID_")
+	fi
+	if has_peer ejabberd; then
+		rm -rf "$WORK/ejabberd"
+		EPID=$(bash bench/ejabberd.sh start "$WORK/ejabberd" "$EPORT" "$WORK/cert.pem" "$WORK/key.pem")
+		PIDS+=("$EPID")
+	fi
 }
 
 stop_servers() {
@@ -148,10 +160,15 @@ stop_servers() {
 		bash bench/prosody.sh stop "$WORK/prosody"
 		PPID_=""
 	fi
+	if [ -n "$EPID" ]; then
+		bash bench/ejabberd.sh stop "$WORK/ejabberd"
+		EPID=""
+	fi
 }
 
 xtokend_flags() { echo -addr "127.0.0.1:$XPORT" -server xtokend -mech X-TOKEN -secret-file "$WORK/access_secret" -seed-file "$WORK/otp_seed" -server-pid "$XPID"; }
 prosody_flags() { echo -addr "127.0.0.1:$PPORT" -server prosody -mech PLAIN -password bench -server-pid "$PPID_"; }
+ejabberd_flags() { echo -addr "127.0.0.1:$EPORT" -server ejabberd -mech PLAIN -password bench -server-pid "$EPID"; }
 
 # ---- logins and messages, plaintext then STARTTLS ----
 for phase in ${LOAD_PHASES-plain tls}; do
@@ -164,14 +181,14 @@ for phase in ${LOAD_PHASES-plain tls}; do
 		tlsflag="-tls"
 	fi
 	for c in $LOGIN_LEVELS; do
-		for who in prosody xtokend; do
+		for who in $PEERS xtokend; do
 			log "logins $phase c=$c $who"
 			# shellcheck disable=SC2046
 			"$BENCH" logins $(${who}_flags) $tlsflag -c "$c" -duration "$DURATION" -warmup "$WARMUP" -json "$RESULTS" >&2
 		done
 	done
 	for p in $MSG_PAIRS; do
-		for who in prosody xtokend; do
+		for who in $PEERS xtokend; do
 			log "messages $phase pairs=$p $who"
 			# shellcheck disable=SC2046
 			"$BENCH" messages $(${who}_flags) $tlsflag -pairs "$p" -duration "$DURATION" -warmup "$WARMUP" -json "$RESULTS" >&2
@@ -231,7 +248,8 @@ for phase in ${IDLE_PHASES-plain tls}; do
 		start_servers true
 		tlsflag="-tls"
 	fi
-	idle_run prosody "$PPID_" "$tlsflag"
+	has_peer prosody && idle_run prosody "$PPID_" "$tlsflag"
+	has_peer ejabberd && idle_run ejabberd "$EPID" "$tlsflag"
 	idle_run xtokend "$XPID" "$tlsflag"
 done
 stop_servers
@@ -248,7 +266,7 @@ VERIFY=$(go test -run '^$' -bench 'Verify|CryptoFloor' -benchmem -benchtime "${V
 GOV=$(go version | awk '{print $3}')
 CPU=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 cat >"$WORK/preamble.md" <<EOF
-# Benchmarks: xtokend against Prosody
+# Benchmarks: xtokend against Prosody and ejabberd
 
 Written by \`bench/run.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'). Run it again with:
 
@@ -265,7 +283,8 @@ bench/run.sh        # installs Prosody from Debian if absent; about 10 minutes
 | kernel | $(uname -r) |
 | Go | $GOV |
 | xtokend | $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- server sasl cmd/xtokend 2>/dev/null || echo " (with uncommitted changes)") |
-| Prosody | $(bash bench/prosody.sh version) (Debian), network_backend = "epoll", authentication = "${PROSODY_AUTH:-internal_plain}", storage memory (accounts: internal) |
+| Prosody | $(bash bench/prosody.sh version) (Debian), network_backend = "epoll", Nagle off, authentication = "${PROSODY_AUTH:-internal_plain}", storage memory (accounts: internal) |
+| ejabberd | $(bash bench/ejabberd.sh version) (Debian)$(has_peer ejabberd || echo " (not run)"), anonymous login_anon (PLAIN with any password, no account lookup), mnesia |
 | load | the load tool runs on the same $(nproc) cores, as do the servers; the load average at the end of the run was $(cut -d' ' -f1-3 /proc/loadavg) |
 
 ## How it is measured
@@ -275,8 +294,11 @@ bench/run.sh        # installs Prosody from Debian if absent; about 10 minutes
   new stream,) SASL with an initial response, new stream, resource binding; then the stream is closed.
   Latency is from connect to the bind result. xtokend logs in with **X-TOKEN**: the tool mints a
   fresh token per login from the host's key files (a new 32-digit nonce each time, so replay
-  protection is on and passes); Prosody with **PLAIN** against its users (\`internal_plain\`).
-- Each point runs for $DURATION after $WARMUP of warm-up, Prosody first and xtokend right after it.
+  protection is on and passes); Prosody with **PLAIN** against its users (\`internal_plain\`);
+  ejabberd with **PLAIN** in its anonymous \`login_anon\` mode (no account lookup: its cheapest login).
+  The tool closes each session politely (its stream end, then the server's) beside the next login.
+- Each point runs for $DURATION after $WARMUP of warm-up, the peers first ($PEERS) and xtokend right
+  after them.
 - **CPU µs/op** is the server process's user+system CPU time over the measured time divided by the
   operations done: less sensitive to the other load on a shared machine than the rate.
 - **Messages**: pairs of bound sessions; in each pair one message bounces back and forth (each side
@@ -303,6 +325,6 @@ Where xtokend's time and memory go, with the proposed fixes: [bench/PROFILE.md](
 
 ## Results
 EOF
-"$BENCH" report -o "$OUT" -svg bench/logins.svg -svg-link bench/logins.svg -preamble "$WORK/preamble.md" "$RESULTS"
+"$BENCH" report -peer "$(echo $PEERS | tr ' ' ,)" -o "$OUT" -svg bench/logins.svg -svg-link bench/logins.svg -preamble "$WORK/preamble.md" "$RESULTS"
 cp "$RESULTS" bench/results.jsonl
 log "wrote $OUT, bench/logins.svg and bench/results.jsonl"

@@ -13,7 +13,7 @@ import (
 )
 
 // runReport reads result lines (JSON, one per line, from -json of the other modes and from
-// bench/run.sh for idle memory) and writes a Markdown report comparing -subject with -peer,
+// bench/run.sh for idle memory) and writes a Markdown report comparing -subject with each -peer,
 // and optionally an SVG plot of logins/s against concurrency.
 func runReport(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
@@ -23,7 +23,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	svgLink := fs.String("svg-link", "", "how the Markdown links the SVG (default: -svg)")
 	preamble := fs.String("preamble", "", "Markdown `file` to put first (machine, commands)")
 	subject := fs.String("subject", "xtokend", "the server measured")
-	peer := fs.String("peer", "prosody", "the server it is compared with")
+	peerList := fs.String("peer", "prosody", "the servers it is compared with (comma-separated; the issue's targets use the first)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -47,8 +47,16 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 		b.Write(pre)
 		b.WriteString("\n")
 	}
-	writeTargets(&b, rs, *subject, *peer)
-	writeTables(&b, rs, *subject, *peer)
+	var peers []string
+	for p := range strings.SplitSeq(*peerList, ",") {
+		if p = strings.TrimSpace(p); p != "" && slices.ContainsFunc(rs, func(r result) bool { return r.Server == p }) {
+			peers = append(peers, p)
+		}
+	}
+	if len(peers) > 0 {
+		writeTargets(&b, rs, *subject, peers)
+	}
+	writeTables(&b, rs, *subject, peers)
 	if *svg != "" {
 		if err := os.WriteFile(*svg, []byte(plotLogins(rs)), 0o644); err != nil {
 			return err
@@ -145,7 +153,7 @@ func rate(r *result) float64 {
 	return r.Rate
 }
 
-func writeTables(b *strings.Builder, rs []result, subject, peer string) {
+func writeTables(b *strings.Builder, rs []result, subject string, peers []string) {
 	for _, mode := range []string{"logins", "messages"} {
 		unit := map[string]string{"logins": "logins/s", "messages": "messages/s"}[mode]
 		levelName := map[string]string{"logins": "concurrency", "messages": "pairs"}[mode]
@@ -155,18 +163,25 @@ func writeTables(b *strings.Builder, rs []result, subject, peer string) {
 				continue
 			}
 			fmt.Fprintf(b, "\n### %s, %s\n\n", strings.ToUpper(mode[:1])+mode[1:], tlsName(tls))
-			fmt.Fprintf(b, "| %s | %s %s | p50 / p99 ms | CPU µs/op | %s %s | p50 / p99 ms | CPU µs/op | %s ratio | CPU ratio |\n",
-				levelName, subject, unit, peer, unit, unit)
-			b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+			fmt.Fprintf(b, "| %s | %s %s | p50 / p99 ms | CPU µs/op |", levelName, subject, unit)
+			for _, peer := range peers {
+				fmt.Fprintf(b, " %s %s | p50 / p99 ms | CPU µs/op | %s ratio | CPU ratio |", peer, unit, unit)
+			}
+			b.WriteString("\n|---:|---:|---:|---:|" + strings.Repeat("---:|---:|---:|---:|---:|", len(peers)) + "\n")
 			for _, l := range levels {
-				x, p := find(rs, subject, mode, tls, l), find(rs, peer, mode, tls, l)
-				fmt.Fprintf(b, "| %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", l,
-					cell(x, rateCell), cell(x, latCell), cell(x, cpuCell),
-					cell(p, rateCell), cell(p, latCell), cell(p, cpuCell),
-					ratio(rate(x), rate(p)), cpuRatio(p, x))
+				x := find(rs, subject, mode, tls, l)
+				fmt.Fprintf(b, "| %d | %s | %s | %s |", l, cell(x, rateCell), cell(x, latCell), cell(x, cpuCell))
+				for _, peer := range peers {
+					p := find(rs, peer, mode, tls, l)
+					fmt.Fprintf(b, " %s | %s | %s | %s | %s |", cell(p, rateCell), cell(p, latCell), cell(p, cpuCell),
+						ratio(rate(x), rate(p)), cpuRatio(p, x))
+				}
+				b.WriteString("\n")
 			}
 			if mode == "logins" {
-				peakNote(b, rs, subject, peer, tls)
+				for _, peer := range peers {
+					peakNote(b, rs, subject, peer, tls)
+				}
 			}
 		}
 	}
@@ -176,13 +191,19 @@ func writeTables(b *strings.Builder, rs []result, subject, peer string) {
 			continue
 		}
 		fmt.Fprintf(b, "\n### Idle sessions, %s (server RSS)\n\n", tlsName(tls))
-		fmt.Fprintf(b, "| sessions | %s RSS MB | %s KB/session | %s RSS MB | %s KB/session | memory ratio |\n", subject, subject, peer, peer)
-		b.WriteString("|---:|---:|---:|---:|---:|---:|\n")
+		fmt.Fprintf(b, "| sessions | %s RSS MB | %s KB/session |", subject, subject)
+		for _, peer := range peers {
+			fmt.Fprintf(b, " %s RSS MB | %s KB/session | memory ratio |", peer, peer)
+		}
+		b.WriteString("\n|---:|---:|---:|" + strings.Repeat("---:|---:|---:|", len(peers)) + "\n")
 		for _, l := range levels {
-			x, p := find(rs, subject, "idle", tls, l), find(rs, peer, "idle", tls, l)
-			fmt.Fprintf(b, "| %d | %s | %s | %s | %s | %s |\n", l,
-				cell(x, rssCell), cell(x, perSessionCell), cell(p, rssCell), cell(p, perSessionCell),
-				ratio(perSession(p), perSession(x)))
+			x := find(rs, subject, "idle", tls, l)
+			fmt.Fprintf(b, "| %d | %s | %s |", l, cell(x, rssCell), cell(x, perSessionCell))
+			for _, peer := range peers {
+				p := find(rs, peer, "idle", tls, l)
+				fmt.Fprintf(b, " %s | %s | %s |", cell(p, rssCell), cell(p, perSessionCell), ratio(perSession(p), perSession(x)))
+			}
+			b.WriteString("\n")
 		}
 		b.WriteString("\nKB/session is (RSS with N sessions − RSS of the fresh server) / N, N counting only the sessions that opened.\n")
 	}
@@ -329,7 +350,8 @@ func peaks(rs []result, subject, peer string, tls bool) (top, best *result) {
 }
 
 // writeTargets checks the figures against issue 7's targets.
-func writeTargets(b *strings.Builder, rs []result, subject, peer string) {
+func writeTargets(b *strings.Builder, rs []result, subject string, peers []string) {
+	peer := peers[0]
 	type row struct{ target, measured, verdict string }
 	var rows []row
 	verdict := func(ok bool) string {
@@ -373,6 +395,14 @@ func writeTargets(b *strings.Builder, rs []result, subject, peer string) {
 			fmt.Sprintf("%.1f KB at %d sessions", kb, last.Sessions), verdict(kb > 0 && kb <= c.want)})
 		rows = append(rows, row{fmt.Sprintf("≥ 15,000 idle sessions held, %s", tlsName(c.tls)),
 			fmt.Sprintf("%d", last.Sessions), verdict(last.Sessions >= 15000)})
+	}
+	for _, p := range peers[1:] {
+		for _, tls := range []bool{false, true} {
+			if top, best := peaks(rs, subject, p, tls); top != nil && best != nil && best.Rate > 0 {
+				rows = append(rows, row{fmt.Sprintf("peak logins/s above %s's, %s", p, tlsName(tls)),
+					fmt.Sprintf("%.1fx (%.0f vs %.0f)", top.Rate/best.Rate, top.Rate, best.Rate), verdict(top.Rate > best.Rate)})
+			}
+		}
 	}
 	if len(rows) == 0 {
 		return

@@ -12,6 +12,7 @@ func TestReport(t *testing.T) {
 	results := filepath.Join(dir, "results.jsonl")
 	lines := `{"server":"prosody","mode":"logins","tls":false,"concurrency":8,"ops":1000,"errors":0,"rate":400,"p50_ms":10,"p99_ms":40,"server_cpu_us_per_op":2000}
 {"server":"xtokend","mode":"logins","tls":false,"concurrency":8,"ops":5000,"errors":0,"rate":4000,"p50_ms":1,"p99_ms":4,"server_cpu_us_per_op":250}
+{"server":"ejabberd","mode":"logins","tls":false,"concurrency":8,"ops":3000,"errors":0,"rate":1600,"p50_ms":4,"p99_ms":18,"server_cpu_us_per_op":900}
 {"server":"xtokend","mode":"idle","tls":true,"concurrency":1000,"sessions":1000,"ops":1000,"errors":0,"rss_kb":36000,"base_rss_kb":16000}
 {"server":"prosody","mode":"idle","tls":true,"concurrency":1000,"sessions":500,"ops":500,"errors":500,"rss_kb":41000,"base_rss_kb":16000}
 `
@@ -19,13 +20,14 @@ func TestReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, svg := filepath.Join(dir, "B.md"), filepath.Join(dir, "p.svg")
-	if code := run([]string{"report", "-o", out, "-svg", svg, results}, os.Stdout, os.Stderr); code != 0 {
+	if code := run([]string{"report", "-o", out, "-svg", svg, "-peer", "prosody,ejabberd,absent", results}, os.Stdout, os.Stderr); code != 0 {
 		t.Fatalf("report exited %d", code)
 	}
 	md, _ := os.ReadFile(out)
 	for _, want := range []string{
-		"| 8 | 4000 | 1.00 / 4.00 | 250 | 400 | 10.00 / 40.00 | 2000 | 10.0x | 8.0x |",
-		"| 1000 | 35.2 | 20.0 | 40.0 | 50.0 (500 failed) | 2.5x |",
+		"| 8 | 4000 | 1.00 / 4.00 | 250 | 400 | 10.00 / 40.00 | 2000 | 10.0x | 8.0x | 1600 | 4.00 / 18.00 | 900 | 2.5x | 3.6x |",
+		"| peak logins/s above ejabberd's, plaintext | 2.5x (4000 vs 1600) | met |",
+		"| 1000 | 35.2 | 20.0 | 40.0 | 50.0 (500 failed) | 2.5x | – | – | – |",
 		"Peaks: xtokend 4000 logins/s (c=8), prosody 400 logins/s (c=8): 10.0x.",
 		"| peak logins/s, plaintext: ≥ 10x prosody's | 10.0x (4000 vs 400) | met |",
 		"| p99 < 20 ms at c=8 (prosody's peak), plaintext | 4.00 ms | met |",
