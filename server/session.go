@@ -136,6 +136,10 @@ func (s *session) readLoop(xs *xmpp.Session) error {
 	defer r.Close()
 	for {
 		s.c.cc.reset()
+		// Idle sessions wait here, not deep in the decoder (countconn.go).
+		if err := s.c.cc.waitReadable(); err != nil {
+			return err
+		}
 		st, err := readStanza(r)
 		if err != nil {
 			return err
