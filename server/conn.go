@@ -57,8 +57,13 @@ func (c *conn) shutdown() {
 
 // serve runs the connection: negotiation, then the session's read loop.
 func (c *conn) serve() {
-	defer c.srv.untrack(c)
-	defer c.raw.Close()
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			c.raw.Close()
+			c.srv.untrack(c)
+		}
+	}()
 
 	s := c.srv
 	c.cc = newCountConn(c.raw, s.maxStanzaSize())
@@ -82,7 +87,14 @@ func (c *conn) serve() {
 		return
 	}
 	c.raw.SetDeadline(time.Time{})
-	sess.run(xs)
+	// The session's read loop gets a goroutine of its own: this one's stack
+	// grew deep during negotiation and would stay that size while idle.
+	handedOff = true
+	go func() {
+		defer c.srv.untrack(c)
+		defer c.raw.Close()
+		sess.run(xs)
+	}()
 }
 
 // negotiationFailed answers and logs a failed negotiation.
