@@ -8,7 +8,7 @@
 #
 # Knobs (environment): LOGIN_LEVELS="1 8 32 128", MSG_PAIRS="1 32", DURATION=5s, WARMUP=1s,
 # IDLE_COUNTS="1000 5000 15000", IDLE_PER_PROC=5000, PEERS="prosody ejabberd", OUT=BENCHMARKS.md, KEEP=1 (keep the
-# work folder), LOAD_PHASES="plain tls" and IDLE_PHASES="plain tls" (empty: skip), PROFILE=1 (also take CPU and heap profiles of xtokend: bench/profile.sh).
+# work folder), BUILD_FROM=head (build the last commit, not the working tree), LOAD_PHASES="plain tls" and IDLE_PHASES="plain tls" (empty: skip), PROFILE=1 (also take CPU and heap profiles of xtokend: bench/profile.sh).
 #
 # Each point runs the peers (Prosody, ejabberd) and then xtokend right after them, so all see
 # the same background load. Both servers serve plaintext PLAIN/X-TOKEN and STARTTLS with the same certificate
@@ -87,9 +87,20 @@ wait_exit() { # PID
 }
 
 # ---- build ----
-log "building xtokend and xtokend-bench"
-go build -o "$WORK/xtokend" ./cmd/xtokend
-go build -o "$WORK/xtokend-bench" ./cmd/xtokend-bench
+# BUILD_FROM=tree (default) builds the working tree; BUILD_FROM=head builds the last commit
+# only (exported with git archive), leaving out anyone's uncommitted work.
+SRC="$ROOT"
+REV=$(git -C "$ROOT" rev-parse --short HEAD)
+if [ "${BUILD_FROM:-tree}" = head ]; then
+	SRC="$WORK/src"
+	mkdir -p "$SRC"
+	git -C "$ROOT" archive HEAD | tar -x -C "$SRC"
+elif ! git -C "$ROOT" diff --quiet HEAD -- server sasl keystore cmd/xtokend 2>/dev/null ||
+	[ -n "$(git -C "$ROOT" status --porcelain -- server sasl keystore cmd/xtokend)" ]; then
+	REV="$REV with uncommitted changes"
+fi
+log "building xtokend and xtokend-bench ($REV)"
+(cd "$SRC" && go build -o "$WORK/xtokend" ./cmd/xtokend && go build -o "$WORK/xtokend-bench" ./cmd/xtokend-bench)
 BENCH="$WORK/xtokend-bench"
 
 # ---- keys and certificate ----
@@ -260,7 +271,7 @@ fi
 
 # ---- token verification against its bare cryptography (sasl's own benchmarks) ----
 log "sasl: BenchmarkVerify against BenchmarkCryptoFloor"
-VERIFY=$(go test -run '^$' -bench 'Verify|CryptoFloor' -benchmem -benchtime "${VERIFY_TIME:-1s}" ./sasl 2>&1 | grep -E '^Benchmark' || echo "(sasl benchmarks failed)")
+VERIFY=$(cd "$SRC" && go test -run '^$' -bench 'Verify|CryptoFloor' -benchmem -benchtime "${VERIFY_TIME:-1s}" ./sasl 2>&1 | grep -E '^Benchmark' || echo "(sasl benchmarks failed)")
 
 # ---- the report ----
 GOV=$(go version | awk '{print $3}')
@@ -282,7 +293,7 @@ bench/run.sh        # installs Prosody from Debian if absent; about 10 minutes
 | memory | $(free -g | awk '/^Mem:/ {print $2}') GiB |
 | kernel | $(uname -r) |
 | Go | $GOV |
-| xtokend | $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- server sasl cmd/xtokend 2>/dev/null || echo " (with uncommitted changes)") |
+| xtokend | $REV (built ${BUILD_FROM:-tree}) |
 | Prosody | $(bash bench/prosody.sh version) (Debian), network_backend = "epoll", Nagle off, authentication = "${PROSODY_AUTH:-internal_plain}", storage memory (accounts: internal) |
 | ejabberd | $(bash bench/ejabberd.sh version) (Debian)$(has_peer ejabberd || echo " (not run)"), anonymous login_anon (PLAIN with any password, no account lookup), mnesia |
 | load | the load tool runs on the same $(nproc) cores, as do the servers; the load average at the end of the run was $(cut -d' ' -f1-3 /proc/loadavg) |
