@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/xml"
 	"errors"
 	"io"
 	"log/slog"
@@ -32,6 +33,7 @@ type conn struct {
 	hostUnknown bool
 	node        string // the node the X-TOKEN verifier accepted
 	refused     bool   // AllowLogin said no to the attempt under way
+	header      []byte // the client's last stream header, as it sent it
 
 	// mu guards sess, which Shutdown reads from another goroutine.
 	mu   sync.Mutex
@@ -89,11 +91,21 @@ func (c *conn) serve() {
 	c.raw.SetDeadline(time.Time{})
 	// The session's read loop gets a goroutine of its own: this one's stack
 	// grew deep during negotiation and would stay that size while idle.
+	// Nothing below keeps xs: mellium's session (its encoder's buffer, its
+	// decoder) is garbage once negotiation is over, and the read loop reads
+	// with a decoder of its own (streamreader.go) primed with the client's
+	// stream header. Only a header too long to record keeps mellium's reader.
+	out := xs.Conn()
+	var fallback xml.TokenReader
+	if c.header == nil {
+		fallback = xs.TokenReader()
+	}
+	xs = nil
 	handedOff = true
 	go func() {
 		defer c.srv.untrack(c)
 		defer c.raw.Close()
-		sess.run(xs)
+		sess.run(out, fallback)
 	}()
 }
 
@@ -143,6 +155,8 @@ func (c *conn) streamConfig(xs *xmpp.Session, _ *xmpp.StreamConfig) xmpp.StreamC
 	}
 	// Every stream (before TLS, after TLS, after SASL) gets its own budget.
 	c.cc.reset()
+	// The header just read; the last one is the bound session's.
+	c.header = c.cc.takeHeader()
 	to := xs.LocalAddr()
 	h := c.srv.lookupHost(to.Domainpart())
 	if h == nil || to.Localpart() != "" || to.Resourcepart() != "" || (c.host != nil && h != c.host) {
@@ -183,7 +197,7 @@ func (c *conn) startTLS() xmpp.StreamFeature {
 func (c *conn) saslFeature() xmpp.StreamFeature {
 	h := c.host
 	s := c.srv
-	return sasl.Feature(sasl.FeatureConfig{
+	f := sasl.Feature(sasl.FeatureConfig{
 		Verifier: func() *sasl.Verifier {
 			if allow := s.Hooks.AllowLogin; allow != nil && !allow(c.ip) {
 				c.refused = true
@@ -193,6 +207,17 @@ func (c *conn) saslFeature() xmpp.StreamFeature {
 		},
 		OnResult: func(node string, err error) { c.loginResult(node, err) },
 	})
+	inner := f.Negotiate
+	f.Negotiate = func(ctx context.Context, xs *xmpp.Session, data any) (xmpp.SessionState, io.ReadWriter, error) {
+		mask, rw, err := inner(ctx, xs, data)
+		if err == nil && rw != nil {
+			// The exchange is over (nothing of it was recorded): the next
+			// thing the client sends is its new stream header.
+			c.cc.recordHeader()
+		}
+		return mask, rw, err
+	}
+	return f
 }
 
 // loginResult records and logs one SASL attempt. Never the token.

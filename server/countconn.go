@@ -33,14 +33,25 @@ type countConn struct {
 	one      [1]byte // what waitReadable reads into while idle
 	n, limit int64
 	over     bool
+
+	// header collects what ReadByte hands over while recording: the client's
+	// stream header, from the moment a new stream is due (a new counting
+	// layer, or a successful SASL exchange) until the server has read it
+	// (takeHeader). Never recording during SASL: the token is not kept.
+	header    []byte
+	recording bool
 }
+
+// maxHeaderSize bounds the recorded stream header; a longer one is not kept
+// and the session falls back to mellium's reader.
+const maxHeaderSize = 2048
 
 // readBufPool holds the 4 KB read buffers of connections that have bytes to
 // decode; idle ones hold none.
 var readBufPool = sync.Pool{New: func() any { b := make([]byte, 4096); return &b }}
 
 func newCountConn(c net.Conn, limit int64) *countConn {
-	return &countConn{Conn: c, limit: limit}
+	return &countConn{Conn: c, limit: limit, recording: true}
 }
 
 // ReadByte is how encoding/xml reads.
@@ -57,7 +68,33 @@ func (c *countConn) ReadByte() (byte, error) {
 	b := (*c.buf)[c.r]
 	c.r++
 	c.n++
+	if c.recording {
+		c.record(b)
+	}
 	return b, nil
+}
+
+func (c *countConn) record(b byte) {
+	if len(c.header) >= maxHeaderSize {
+		c.header, c.recording = nil, false
+		return
+	}
+	c.header = append(c.header, b)
+}
+
+// recordHeader starts recording the client's next stream header.
+func (c *countConn) recordHeader() { c.header, c.recording = nil, true }
+
+// takeHeader stops recording and returns what was recorded: the client's
+// stream header, after any XML declaration and whitespace, or nil if it
+// could not be kept whole.
+func (c *countConn) takeHeader() []byte {
+	rec, ok := c.header, c.recording
+	c.header, c.recording = nil, false
+	if !ok {
+		return nil
+	}
+	return streamHeader(rec)
 }
 
 // fill reads what the connection has into the (pooled) buffer.

@@ -10,7 +10,6 @@ import (
 	"net"
 	"sync/atomic"
 
-	"mellium.im/xmpp"
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stream"
 )
@@ -80,9 +79,9 @@ func (s *session) kill(cond, text string) {
 
 // run serves the session until it ends: the writer in a new goroutine, the
 // read loop in this one.
-func (s *session) run(xs *xmpp.Session) {
+// Its stanzas are read by fallback if not nil, by a streamReader otherwise.
+func (s *session) run(out net.Conn, fallback xml.TokenReader) {
 	srv := s.srv
-	out := xs.Conn()
 	log := s.c.log.With("jid", s.full)
 	log.Info("session start", "host", s.host, "tls", isTLS(out))
 	if f := srv.Hooks.OnSessionStart; f != nil {
@@ -90,7 +89,7 @@ func (s *session) run(xs *xmpp.Session) {
 	}
 
 	s.out.start(out)
-	err := s.readLoop(xs)
+	err := s.readLoop(fallback)
 	switch {
 	case err == nil || errors.Is(err, io.EOF):
 		s.kill("", "closed by client")
@@ -131,9 +130,19 @@ func isClosed(err error) bool {
 }
 
 // readLoop reads whole stanzas and routes them until the stream ends.
-func (s *session) readLoop(xs *xmpp.Session) error {
-	r := xs.TokenReader()
-	defer r.Close()
+func (s *session) readLoop(fallback xml.TokenReader) error {
+	r := fallback
+	if c, ok := r.(io.Closer); ok {
+		defer c.Close()
+	}
+	if r == nil {
+		sr, err := newStreamReader(s.c.cc, s.c.header)
+		if err != nil {
+			return err
+		}
+		r = sr
+	}
+	s.c.header = nil
 	for {
 		s.c.cc.reset()
 		// Idle sessions wait here, not deep in the decoder (countconn.go).
