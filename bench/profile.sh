@@ -7,7 +7,7 @@
 #
 #   bench/profile.sh               # about 2 minutes
 #   IDLE=5000 SECONDS_=10 bench/profile.sh
-#   ONLY=idle GCS=3 bench/profile.sh  # idle sessions only; GCS garbage collections before reading
+#   ONLY=idle GCS=3 BUILD_FROM=head bench/profile.sh  # idle sessions only; GCS garbage collections before reading
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -43,9 +43,15 @@ wait_port() {
 	return 1
 }
 
-printf '{"Replace":{"%s":"%s"}}\n' "$ROOT/cmd/xtokend/zz_bench_pprof.go" "$ROOT/bench/pprof/pprof.go.in" >"$WORK/overlay.json"
-go build -overlay "$WORK/overlay.json" -o "$WORK/xtokend" ./cmd/xtokend
-go build -o "$WORK/xtokend-bench" ./cmd/xtokend-bench
+# BUILD_FROM=head profiles the last commit (git archive), not the working tree.
+SRC="$ROOT"
+if [ "${BUILD_FROM:-tree}" = head ]; then
+	SRC="$WORK/src"
+	mkdir -p "$SRC"
+	git -C "$ROOT" archive HEAD | tar -x -C "$SRC"
+fi
+printf '{"Replace":{"%s":"%s"}}\n' "$SRC/cmd/xtokend/zz_bench_pprof.go" "$ROOT/bench/pprof/pprof.go.in" >"$WORK/overlay.json"
+(cd "$SRC" && go build -overlay "$WORK/overlay.json" -o "$WORK/xtokend" ./cmd/xtokend && go build -o "$WORK/xtokend-bench" ./cmd/xtokend-bench)
 BENCH="$WORK/xtokend-bench"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
 	-subj /CN=localhost -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
