@@ -29,6 +29,7 @@ type conn struct {
 
 	// Touched only by the connection's own goroutine (negotiation runs in it).
 	cc          *countConn // the outermost counting layer (plaintext)
+	tcp         *countConn // the one on the TCP connection (cc without TLS)
 	host        *host
 	hostUnknown bool
 	node        string // the node the X-TOKEN verifier accepted
@@ -69,6 +70,8 @@ func (c *conn) serve() {
 
 	s := c.srv
 	c.cc = newCountConn(c.raw, s.maxStanzaSize())
+	c.tcp = c.cc
+	c.cc.coalesce()
 	// Context deadlines do not stop a blocked read: the conn deadline does.
 	c.raw.SetDeadline(time.Now().Add(s.negotiationTimeout()))
 
@@ -78,6 +81,15 @@ func (c *conn) serve() {
 		state = xmpp.Secure
 	}
 	xs, err := xmpp.ReceiveSession(s.ctx, c.cc, state, xmpp.NewNegotiator(c.streamConfig))
+	// The last answer (bind's result, a failure) goes out now; from here on
+	// writes are direct, the session's writer may write from its goroutine.
+	// Outer layer first: under TLS its flush writes into the TCP one.
+	if ferr := c.cc.endCoalescing(); err == nil {
+		err = ferr
+	}
+	if ferr := c.tcp.endCoalescing(); err == nil {
+		err = ferr
+	}
 	c.mu.Lock()
 	sess := c.sess
 	c.mu.Unlock()
@@ -183,6 +195,7 @@ func (c *conn) startTLS() xmpp.StreamFeature {
 		mask, rw, err := inner(ctx, xs, data)
 		if nc, ok := rw.(net.Conn); ok && err == nil {
 			c.cc = newCountConn(nc, c.srv.maxStanzaSize())
+			c.cc.coalesce()
 			rw = c.cc
 		}
 		return mask, rw, err

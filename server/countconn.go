@@ -40,7 +40,19 @@ type countConn struct {
 	// (takeHeader). Never recording during SASL: the token is not kept.
 	header    []byte
 	recording bool
+
+	// While coalescing (negotiation), Write appends to out, which goes to
+	// the connection in one write just before the next read from it: every
+	// server answer in negotiation is followed by a read of the client's
+	// next step, so that is one write per round trip instead of one per
+	// element (with TLS, one record). Only the negotiating goroutine uses
+	// the connection then; endCoalescing is called before anyone else may.
+	coalescing bool
+	out        []byte
 }
+
+// maxCoalesced bounds what coalescing holds back; more is written at once.
+const maxCoalesced = 16 << 10
 
 // maxHeaderSize bounds the recorded stream header; a longer one is not kept
 // and the session falls back to mellium's reader.
@@ -99,6 +111,9 @@ func (c *countConn) takeHeader() []byte {
 
 // fill reads what the connection has into the (pooled) buffer.
 func (c *countConn) fill() error {
+	if err := c.flush(); err != nil {
+		return err
+	}
 	if c.buf == nil {
 		c.buf = readBufPool.Get().(*[]byte)
 	}
@@ -132,6 +147,9 @@ func (c *countConn) Read(p []byte) (int, error) {
 		return n, nil
 	}
 	c.release()
+	if err := c.flush(); err != nil {
+		return 0, err
+	}
 	return c.Conn.Read(p)
 }
 
@@ -145,6 +163,9 @@ func (c *countConn) waitReadable() error {
 		return nil
 	}
 	c.release()
+	if err := c.flush(); err != nil {
+		return err
+	}
 	n, err := c.Conn.Read(c.one[:])
 	if n == 0 {
 		if err == nil {
@@ -156,6 +177,49 @@ func (c *countConn) waitReadable() error {
 	(*c.buf)[0] = c.one[0]
 	c.r, c.w = 0, 1
 	return nil
+}
+
+// Write writes to the connection, or while coalescing, holds p back until
+// the next read (or flush, endCoalescing, Close).
+func (c *countConn) Write(p []byte) (int, error) {
+	if !c.coalescing {
+		return c.Conn.Write(p)
+	}
+	c.out = append(c.out, p...)
+	if len(c.out) >= maxCoalesced {
+		if err := c.flush(); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+// flush writes what coalescing held back. An error is the write's, under
+// the connection's write deadline.
+func (c *countConn) flush() error {
+	if len(c.out) == 0 {
+		return nil
+	}
+	_, err := c.Conn.Write(c.out)
+	c.out = c.out[:0]
+	return err
+}
+
+// coalesce starts holding writes back until the next read.
+func (c *countConn) coalesce() { c.coalescing = true }
+
+// endCoalescing writes what is held back and makes Write direct again, so
+// that another goroutine may write (the session's writer).
+func (c *countConn) endCoalescing() error {
+	err := c.flush()
+	c.coalescing, c.out = false, nil
+	return err
+}
+
+// Close sends what coalescing held back (a stream error, say) first.
+func (c *countConn) Close() error {
+	c.flush()
+	return c.Conn.Close()
 }
 
 // reset starts counting a new stanza (or stream).

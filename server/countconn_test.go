@@ -91,3 +91,61 @@ func TestCountConnLimit(t *testing.T) {
 		t.Fatalf("after reset: %q, %v", b, err)
 	}
 }
+
+// writeCounter counts the writes that reach the connection.
+type writeCounter struct {
+	net.Conn
+	writes []string
+}
+
+func (w *writeCounter) Write(p []byte) (int, error) {
+	w.writes = append(w.writes, string(p))
+	return len(p), nil
+}
+
+func TestCountConnCoalescesWritesUntilRead(t *testing.T) {
+	wc := &writeCounter{Conn: pipeWith(t, "ab", "cd", "ef")}
+	cc := newCountConn(wc, 0)
+	cc.coalesce()
+	cc.Write([]byte("<stream>"))
+	cc.Write([]byte("<features/>"))
+	if len(wc.writes) != 0 {
+		t.Fatalf("written before the read: %q", wc.writes)
+	}
+	if _, err := cc.ReadByte(); err != nil {
+		t.Fatal(err)
+	}
+	if len(wc.writes) != 1 || wc.writes[0] != "<stream><features/>" {
+		t.Fatalf("first read: writes %q, want one", wc.writes)
+	}
+	cc.Write([]byte("<success/>"))
+	p := make([]byte, 8)
+	if _, err := cc.Read(p); err != nil { // the buffered "b": no network read, no flush needed
+		t.Fatal(err)
+	}
+	if err := cc.waitReadable(); err != nil { // a network read: flushed first
+		t.Fatal(err)
+	}
+	if len(wc.writes) != 2 || wc.writes[1] != "<success/>" {
+		t.Fatalf("waitReadable: writes %q", wc.writes)
+	}
+	cc.Write([]byte("<iq/>"))
+	if err := cc.endCoalescing(); err != nil || len(wc.writes) != 3 || wc.writes[2] != "<iq/>" {
+		t.Fatalf("endCoalescing: %v, writes %q", err, wc.writes)
+	}
+	cc.Write([]byte("<message/>"))
+	if len(wc.writes) != 4 {
+		t.Fatalf("after endCoalescing writes are direct: %q", wc.writes)
+	}
+}
+
+func TestCountConnCloseSendsHeldWrites(t *testing.T) {
+	wc := &writeCounter{Conn: pipeWith(t)}
+	cc := newCountConn(wc, 0)
+	cc.coalesce()
+	cc.Write([]byte("<stream:error/>"))
+	cc.Close()
+	if len(wc.writes) != 1 {
+		t.Fatalf("Close dropped a held write: %q", wc.writes)
+	}
+}
