@@ -98,15 +98,15 @@ func (c *countConn) record(b byte) {
 func (c *countConn) recordHeader() { c.header, c.recording = nil, true }
 
 // takeHeader stops recording and returns what was recorded: the client's
-// stream header, after any XML declaration and whitespace, or nil if it
-// could not be kept whole.
+// stream header (after any XML declaration and whitespace), or nil if it
+// could not be kept whole. newStreamReader checks it when it is used.
 func (c *countConn) takeHeader() []byte {
 	rec, ok := c.header, c.recording
 	c.header, c.recording = nil, false
 	if !ok {
 		return nil
 	}
-	return streamHeader(rec)
+	return rec
 }
 
 // fill reads what the connection has into the (pooled) buffer.

@@ -39,18 +39,41 @@ var (
 	errDirective            = errors.New("server: disallowed XML directive encountered")
 )
 
-// newStreamReader reads the stream on r, whose header (header, as the
-// client sent it) was already read during negotiation.
+var errBadHeader = errors.New("server: the recorded stream header is not a stream header alone")
+
+// newStreamReader reads the stream on r, whose header was already read
+// during negotiation: header is what countConn recorded, an optional XML
+// declaration, whitespace and the header as the client sent it, and nothing
+// else (checked here, so that nothing but the header is read from it).
 func newStreamReader(r io.Reader, header []byte) (*streamReader, error) {
-	d := xml.NewDecoder(&primedReader{prefix: header, r: r})
-	tok, err := d.Token()
-	if err != nil {
-		return nil, err
+	// Nothing is read from r until the header has been decoded: a header cut
+	// short ends at the header's end, not by waiting on the connection.
+	p := &primedReader{prefix: header}
+	d := xml.NewDecoder(p)
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return nil, err
+		}
+		switch t := tok.(type) {
+		case xml.ProcInst:
+			if t.Target != "xml" {
+				return nil, errBadHeader
+			}
+		case xml.CharData:
+			if len(bytes.TrimLeft(t, " \t\r\n")) != 0 {
+				return nil, errBadHeader
+			}
+		case xml.StartElement:
+			if t.Name != (xml.Name{Space: stream.NS, Local: "stream"}) || len(p.prefix) != 0 {
+				return nil, errBadHeader
+			}
+			p.r = r
+			return &streamReader{d: d}, nil
+		default:
+			return nil, errBadHeader
+		}
 	}
-	if t, ok := tok.(xml.StartElement); !ok || t.Name != (xml.Name{Space: stream.NS, Local: "stream"}) {
-		return nil, errors.New("server: recorded stream header is not a stream header")
-	}
-	return &streamReader{d: d}, nil
 }
 
 // Token returns the next token inside the stream.
@@ -111,6 +134,9 @@ func (p *primedReader) ReadByte() (byte, error) {
 		}
 		return b, nil
 	}
+	if p.r == nil {
+		return 0, io.EOF
+	}
 	if br, ok := p.r.(io.ByteReader); ok {
 		return br.ReadByte()
 	}
@@ -127,36 +153,8 @@ func (p *primedReader) Read(b []byte) (int, error) {
 		p.prefix = p.prefix[n:]
 		return n, nil
 	}
-	return p.r.Read(b)
-}
-
-// streamHeader returns the stream header start tag in rec (what countConn
-// recorded: an optional XML declaration, whitespace, the header), or nil if
-// rec holds anything else.
-func streamHeader(rec []byte) []byte {
-	d := xml.NewDecoder(bytes.NewReader(rec))
-	for {
-		off := d.InputOffset()
-		tok, err := d.RawToken()
-		if err != nil {
-			return nil
-		}
-		switch t := tok.(type) {
-		case xml.ProcInst:
-			if t.Target != "xml" {
-				return nil
-			}
-		case xml.CharData:
-			if len(bytes.TrimLeft(t, " \t\r\n")) != 0 {
-				return nil
-			}
-		case xml.StartElement:
-			if t.Name.Local != "stream" || d.InputOffset() != int64(len(rec)) {
-				return nil
-			}
-			return bytes.Clone(rec[off:])
-		default:
-			return nil
-		}
+	if p.r == nil {
+		return 0, io.EOF
 	}
+	return p.r.Read(b)
 }

@@ -91,21 +91,30 @@ func TestStreamReaderMaxStanzaSize(t *testing.T) {
 	}
 }
 
-func TestStreamHeader(t *testing.T) {
+// newStreamReader takes what countConn recorded: a declaration, whitespace
+// and the header, and nothing else.
+func TestStreamReaderRecordedHeader(t *testing.T) {
 	for _, tc := range []struct {
-		rec, want string
+		rec string
+		ok  bool
 	}{
-		{"<?xml version='1.0'?>\n" + headerStream, headerStream},
-		{headerS, headerS},
-		{" \r\n" + headerExtra, headerExtra},
-		{headerStream + "<message/>", ""},          // more than the header
-		{"<auth>secret</auth>" + headerStream, ""}, // never a header after something else
-		{"<stream:stream", ""},
-		{"", ""},
-		{"text", ""},
+		{"<?xml version='1.0'?>\n" + headerStream, true},
+		{headerS, true},
+		{" \r\n" + headerExtra, true},
+		{headerStream + "<message/>", false},          // more than the header
+		{"<auth>secret</auth>" + headerStream, false}, // never a header after something else
+		{"<stream:stream", false},                     // cut short: not read on from the connection
+		{"<?xml version='1.0'?>", false},
+		{"", false},
+		{"text", false},
+		{"<message xmlns='jabber:client'>", false},
+		{"<!-- c -->" + headerStream, false},
 	} {
-		if got := string(streamHeader([]byte(tc.rec))); got != tc.want {
-			t.Errorf("streamHeader(%q) = %q, want %q", tc.rec, got, tc.want)
+		// The connection has a stanza ready: a reader that went on reading
+		// it would see a header where there is none.
+		_, err := newStreamReader(strings.NewReader(headerStream+"<message/>"), []byte(tc.rec))
+		if (err == nil) != tc.ok {
+			t.Errorf("newStreamReader(%q): %v, want ok %v", tc.rec, err, tc.ok)
 		}
 	}
 }
