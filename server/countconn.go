@@ -91,6 +91,9 @@ func (c *countConn) record(b byte) {
 		c.header, c.recording = nil, false
 		return
 	}
+	if c.header == nil {
+		c.header = make([]byte, 0, 256) // a usual header, in one allocation
+	}
 	c.header = append(c.header, b)
 }
 
@@ -184,6 +187,9 @@ func (c *countConn) waitReadable() error {
 func (c *countConn) Write(p []byte) (int, error) {
 	if !c.coalescing {
 		return c.Conn.Write(p)
+	}
+	if c.out == nil {
+		c.out = make([]byte, 0, 1024) // a stream header and its features
 	}
 	c.out = append(c.out, p...)
 	if len(c.out) >= maxCoalesced {
