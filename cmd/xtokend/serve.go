@@ -55,9 +55,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- ne
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	l, err := c2sListenConfig.Listen(context.Background(), "tcp", cfg.General.Listen)
+	l, err := server.Listen(context.Background(), cfg.General.Listen)
 	if err != nil {
-		fmt.Fprintf(stderr, "xtokend: listen: %v\n", err)
+		fmt.Fprintf(stderr, "xtokend: %v\n", err)
 		return exitFailed
 	}
 	if cfg.Path == "" {
@@ -106,12 +106,3 @@ func exampleJID(cfg *server.Config) string {
 	}
 	return "alice@" + cfg.General.Hosts[0]
 }
-
-// c2sListenConfig keeps TCP keepalive on for client connections with the
-// kernel's own timings: one setsockopt (SO_KEEPALIVE) per accepted
-// connection instead of Go's default four (it also sets the idle time, the
-// interval and the count). Dead peers are found by the kernel's probes and by
-// write timeouts.
-var c2sListenConfig = net.ListenConfig{KeepAliveConfig: net.KeepAliveConfig{
-	Enable: true, Idle: -1, Interval: -1, Count: -1,
-}}
