@@ -409,11 +409,6 @@ func (cs *clusterState) receive(fromNode string, b []byte) {
 	}
 }
 
-// routedHead is the start tag of a routed stanza.
-type routedHead struct {
-	name, to, from, typ, id string
-}
-
 // stanzaHead reads the start tag of an encoded stanza.
 func stanzaHead(b []byte) (routedHead, error) {
 	d := xml.NewDecoder(bytes.NewReader(b))
@@ -426,28 +421,12 @@ func stanzaHead(b []byte) (routedHead, error) {
 		if !ok {
 			continue
 		}
-		h := routedHead{name: start.Name.Local}
-		switch h.name {
+		switch start.Name.Local {
 		case "message", "presence", "iq":
 		default:
-			return routedHead{}, fmt.Errorf("not a stanza: <%s>", truncateName(h.name))
+			return routedHead{}, fmt.Errorf("not a stanza: <%s>", truncateName(start.Name.Local))
 		}
-		for _, a := range start.Attr {
-			if a.Name.Space != "" {
-				continue
-			}
-			switch a.Name.Local {
-			case "to":
-				h.to = a.Value
-			case "from":
-				h.from = a.Value
-			case "type":
-				h.typ = a.Value
-			case "id":
-				h.id = a.Value
-			}
-		}
-		return h, nil
+		return headOf(start), nil
 	}
 }
 

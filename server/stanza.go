@@ -11,13 +11,36 @@ import (
 // xmlStanza is one top-level element read whole from a client: mellium's mux
 // hands handlers one child at a time, routing needs the stanza.
 type xmlStanza struct {
-	name  string // "message", "presence" or "iq"
-	start xml.StartElement
-	inner []xml.Token // the children, copied
-	to    string
-	from  string
-	typ   string
-	id    string
+	routedHead                  // name ("message", "presence" or "iq") and addressing
+	start      xml.StartElement // as read
+	inner      []xml.Token      // the children, copied
+}
+
+// routedHead is what routing reads of a stanza's start tag: its name and
+// its addressing attributes (those in no namespace).
+type routedHead struct {
+	name, to, from, typ, id string
+}
+
+// headOf reads the routing attributes of a stanza's start tag.
+func headOf(start xml.StartElement) routedHead {
+	h := routedHead{name: start.Name.Local}
+	for _, a := range start.Attr {
+		if a.Name.Space != "" {
+			continue
+		}
+		switch a.Name.Local {
+		case "to":
+			h.to = a.Value
+		case "from":
+			h.from = a.Value
+		case "type":
+			h.typ = a.Value
+		case "id":
+			h.id = a.Value
+		}
+	}
+	return h
 }
 
 // readStanza reads the next top-level element from r.
@@ -43,22 +66,7 @@ func readStanza(r xml.TokenReader) (*xmlStanza, error) {
 	if err := checkAttrs(start.Attr); err != nil {
 		return nil, err
 	}
-	st := &xmlStanza{name: start.Name.Local, start: start}
-	for _, a := range start.Attr {
-		if a.Name.Space != "" {
-			continue
-		}
-		switch a.Name.Local {
-		case "to":
-			st.to = a.Value
-		case "from":
-			st.from = a.Value
-		case "type":
-			st.typ = a.Value
-		case "id":
-			st.id = a.Value
-		}
-	}
+	st := &xmlStanza{routedHead: headOf(start), start: start}
 	depth := 1
 	for depth > 0 {
 		tok, err := r.Token()
