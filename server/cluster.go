@@ -120,32 +120,15 @@ func (s *Server) openKeystores() (map[string]*keystore.Store, []keystore.Warning
 	if node == nil {
 		return s.cfg.OpenKeystoresWithWarnings()
 	}
-	c := s.cfg
-	stores := make(map[string]*keystore.Store, len(c.General.Hosts))
-	var warns []keystore.Warning
-	for _, h := range c.General.Hosts {
-		hs, ok := c.Host(h)
-		if !ok {
-			return nil, nil, &ConfigError{File: c.Path, Host: h, Reason: "not served"}
-		}
-		ram := func(name string, _ int) ([]byte, error) {
-			b, ok := node.RAMKey(h, name)
+	return s.cfg.openKeystores(func(host string) keystore.RAMSource {
+		return func(name string, _ int) ([]byte, error) {
+			b, ok := node.RAMKey(host, name)
 			if !ok {
 				return nil, errors.New("the cluster has no such RAM key (the node is not ready or stopped)")
 			}
 			return b, nil
 		}
-		st, w, err := keystore.NewWithRAM(h, hs.Keystore, c.Dir, c.LookupEnv, ram)
-		if err != nil {
-			return nil, nil, &ConfigError{File: c.Path, Err: err}
-		}
-		warns = append(warns, w...)
-		stores[h] = st
-	}
-	if err := c.CheckKeystores(stores); err != nil {
-		return nil, nil, err
-	}
-	return stores, warns, nil
+	})
 }
 
 // newVerifier builds a host's verifier: with the cluster's replay check in a

@@ -21,6 +21,12 @@ func (c *Config) OpenKeystores() (map[string]*keystore.Store, error) {
 // OpenKeystoresWithWarnings is OpenKeystores for callers that report the
 // warnings themselves (check-config prints them).
 func (c *Config) OpenKeystoresWithWarnings() (map[string]*keystore.Store, []keystore.Warning, error) {
+	return c.openKeystores(nil)
+}
+
+// openKeystores opens and checks every host's keystore. ramFor, when not nil,
+// gives each host's RAM keys (a cluster's); nil draws them from crypto/rand.
+func (c *Config) openKeystores(ramFor func(host string) keystore.RAMSource) (map[string]*keystore.Store, []keystore.Warning, error) {
 	stores := make(map[string]*keystore.Store, len(c.General.Hosts))
 	var warns []keystore.Warning
 	for _, h := range c.General.Hosts {
@@ -28,7 +34,11 @@ func (c *Config) OpenKeystoresWithWarnings() (map[string]*keystore.Store, []keys
 		if !ok {
 			return nil, nil, &ConfigError{File: c.Path, Host: h, Reason: "not served"}
 		}
-		s, w, err := keystore.New(h, hs.Keystore, c.Dir, c.LookupEnv)
+		var ram keystore.RAMSource
+		if ramFor != nil {
+			ram = ramFor(h)
+		}
+		s, w, err := keystore.NewWithRAM(h, hs.Keystore, c.Dir, c.LookupEnv, ram)
 		if err != nil {
 			return nil, nil, &ConfigError{File: c.Path, Err: err}
 		}
