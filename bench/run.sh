@@ -6,7 +6,7 @@
 #   bench/run.sh                 # full run, about 10 minutes on 2 cores
 #   QUICK=1 bench/run.sh         # a short smoke run (1 s per point, small idle counts)
 #
-# Knobs (environment): LOGIN_LEVELS="1 8 32 128", MSG_PAIRS="1 32", DURATION=5s, WARMUP=1s,
+# Knobs (environment): LOGIN_LEVELS="1 2 4 8 16 32 128", MSG_PAIRS="1 32", DURATION=5s, WARMUP=1s,
 # IDLE_COUNTS="1000 5000 15000", IDLE_PER_PROC=5000, PEERS="prosody ejabberd", OUT=BENCHMARKS.md, KEEP=1 (keep the
 # work folder), BUILD_FROM=head (build the last commit, not the working tree), LOAD_PHASES="plain tls" and IDLE_PHASES="plain tls" (empty: skip), PROFILE=1 (also take CPU and heap profiles of xtokend: bench/profile.sh).
 #
@@ -17,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
-LOGIN_LEVELS=${LOGIN_LEVELS:-1 8 32 128}
+LOGIN_LEVELS=${LOGIN_LEVELS:-1 2 4 8 16 32 128}
 MSG_PAIRS=${MSG_PAIRS:-1 32}
 DURATION=${DURATION:-5s}
 WARMUP=${WARMUP:-1s}
