@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"xtokend/internal/testkit"
 )
 
 // clientTimeout is each script's own overall limit (--timeout), counted once its library is
@@ -169,7 +171,7 @@ type run struct {
 	login   login // as run, with its token
 	cmd     *exec.Cmd
 	events  chan event // every line, in order; closed at the end of stdout
-	stderr  *lockedBuffer
+	stderr  *testkit.LogBuffer
 	waited  chan struct{}
 	err     error // of cmd.Wait, once waited is closed
 	cancel  context.CancelFunc
@@ -199,7 +201,7 @@ func (c *client) start(t *testing.T, s *server, l login) *run {
 		login:   l,
 		cmd:     cmd,
 		events:  make(chan event, 16),
-		stderr:  &lockedBuffer{},
+		stderr:  &testkit.LogBuffer{},
 		waited:  make(chan struct{}),
 		release: release,
 	}

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"xtokend/internal/testkit"
 )
 
 // startTimeout bounds how long a server may take to start accepting; it guards against a hang
@@ -33,7 +35,7 @@ type server struct {
 	cmd      *exec.Cmd
 	done     chan struct{} // closed when cmd has exited
 	stopOnce sync.Once
-	log      *lockedBuffer // the server's stdout and stderr
+	log      *testkit.LogBuffer // the server's stdout and stderr
 
 	mu      sync.Mutex
 	secrets []string // every token and key the test used: none may appear in the log
@@ -127,7 +129,7 @@ host = %q
 // startTimeout passes.
 func (s *server) start(t *testing.T) error {
 	t.Helper()
-	s.log = &lockedBuffer{}
+	s.log = &testkit.LogBuffer{}
 	s.cmd = exec.Command(binPath, "serve", "-config", s.configPath)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	if err := s.cmd.Start(); err != nil {
@@ -328,22 +330,4 @@ func writeFile(t *testing.T, path, content string) {
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// lockedBuffer is a bytes.Buffer that a running process and the test may use at once.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -2,21 +2,16 @@ package server_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base32"
 	"encoding/base64"
-	"encoding/pem"
 	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -24,13 +19,13 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"mellium.im/xmpp"
 	"mellium.im/xmpp/jid"
 
+	"xtokend/internal/testkit"
 	"xtokend/keystore"
 	"xtokend/sasl"
 	"xtokend/server"
@@ -52,7 +47,7 @@ type opsServer struct {
 	Socket  string
 	Config  *server.Config
 	roots   *x509.CertPool
-	logs    *opsLogBuffer
+	logs    *testkit.LogBuffer
 	served  chan error
 	stopped bool
 }
@@ -122,7 +117,7 @@ func startOpsServer(t *testing.T, keys opsKeys, o opsOptions) *opsServer {
 		t.Fatalf("config: %v", err)
 	}
 
-	logs := &opsLogBuffer{}
+	logs := &testkit.LogBuffer{}
 	srv := &server.Server{Config: cfg, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -173,35 +168,12 @@ func (ts *opsServer) stop(t *testing.T) {
 // given serial, and adds it to roots.
 func writeOpsCert(t testing.TB, dir string, roots *x509.CertPool, certFile, keyFile string, serial int64) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	c, err := testkit.SelfSigned(serial, "localhost", "first.com")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(serial),
-		Subject:               pkix.Name{CommonName: "localhost"},
-		DNSNames:              []string{"localhost", "first.com"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, _ := x509.ParseCertificate(der)
-	roots.AddCert(leaf)
-	kb, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, certFile), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, keyFile), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+	roots.AddCert(c.TLS.Leaf)
+	if err := c.WriteFiles(filepath.Join(dir, certFile), filepath.Join(dir, keyFile)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -367,23 +339,6 @@ func opsMetric(t *testing.T, body, series string) float64 {
 	}
 	v, _ := strconv.ParseFloat(m[1], 64)
 	return v
-}
-
-type opsLogBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *opsLogBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *opsLogBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 func TestOpsAdminAPI(t *testing.T) {

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"xtokend/internal/testkit"
 	"xtokend/server/adminclient"
 )
 
@@ -51,30 +51,12 @@ func (f *fakeAdmin) Sessions() map[string][]string {
 	return map[string][]string{"localhost": {"bob@localhost/b", "alice@localhost/a"}}
 }
 
-// syncBuffer is a log sink that tests read while the server writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func testLogger() (*slog.Logger, *syncBuffer) {
-	buf := &syncBuffer{}
+func testLogger() (*slog.Logger, *testkit.LogBuffer) {
+	buf := &testkit.LogBuffer{}
 	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
 }
 
-func startTestAdmin(t *testing.T, path string, b adminBackend) (*adminServer, *syncBuffer) {
+func startTestAdmin(t *testing.T, path string, b adminBackend) (*adminServer, *testkit.LogBuffer) {
 	t.Helper()
 	log, buf := testLogger()
 	a, err := startAdmin(path, newAdminHandler(b, log), log)

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/ping"
 
+	"xtokend/internal/testkit"
 	"xtokend/sasl"
 )
 
@@ -45,33 +45,16 @@ func e2eBuild(t *testing.T) string {
 	return bin
 }
 
-type e2eBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *e2eBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *e2eBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // e2eProcess is a started xtokend process.
 type e2eProcess struct {
 	cmd  *exec.Cmd
-	logs *e2eBuffer
+	logs *testkit.LogBuffer
 	done chan error
 }
 
 func e2eStart(t *testing.T, bin, dir string) *e2eProcess {
 	t.Helper()
-	r := &e2eProcess{cmd: exec.Command(bin), logs: &e2eBuffer{}, done: make(chan error, 1)}
+	r := &e2eProcess{cmd: exec.Command(bin), logs: &testkit.LogBuffer{}, done: make(chan error, 1)}
 	r.cmd.Dir = dir
 	r.cmd.Stdout, r.cmd.Stderr = r.logs, r.logs
 	if err := r.cmd.Start(); err != nil {

@@ -1,34 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"xtokend/internal/testkit"
 )
-
-// lockedBuffer collects the server's log from its goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
 
 func writeConfig(t *testing.T, text string) string {
 	t.Helper()
@@ -50,7 +32,7 @@ func TestServeBadConfig(t *testing.T) {
 		{"unknown flag", []string{"-bogus"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var stderr lockedBuffer
+			var stderr testkit.LogBuffer
 			code := serve(context.Background(), tc.args, &stderr, nil)
 			if code != exitUsage {
 				t.Errorf("exit %d, want %d; stderr:\n%s", code, exitUsage, stderr.String())
@@ -71,7 +53,7 @@ log_level = "debug"
 [tls]
 require_starttls = true
 `)
-	var stderr lockedBuffer
+	var stderr testkit.LogBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan net.Addr, 1)
 	done := make(chan int, 1)

@@ -11,26 +11,21 @@ package servertest
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base32"
 	"encoding/base64"
 	"errors"
 	"log/slog"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"xtokend/cluster"
+	"xtokend/internal/testkit"
 	"xtokend/keystore"
 	"xtokend/sasl"
 	"xtokend/server"
@@ -65,7 +60,7 @@ type Server struct {
 	Config *server.Config
 
 	roots *x509.CertPool
-	logs  *syncBuffer
+	logs  *testkit.LogBuffer
 }
 
 // Start starts a server and registers its shutdown with t.Cleanup.
@@ -109,12 +104,16 @@ func Start(t testing.TB, opts Options) *Server {
 		cfg.HostConfig = append(cfg.HostConfig, server.HostConfig{Host: h, Modules: server.Modules{Keystore: &ks}})
 	}
 
-	cert, roots := certificate(t, hosts)
-	logs := &syncBuffer{}
+	cert, err := testkit.SelfSigned(1, hosts...)
+	if err != nil {
+		t.Fatalf("servertest: %v", err)
+	}
+	roots := cert.Pool()
+	logs := &testkit.LogBuffer{}
 	srv := &server.Server{
 		Config:             cfg,
 		Logger:             slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		TLSConfig:          &tls.Config{Certificates: []tls.Certificate{cert}},
+		TLSConfig:          &tls.Config{Certificates: []tls.Certificate{cert.TLS}},
 		Hooks:              opts.Hooks,
 		NegotiationTimeout: opts.NegotiationTimeout,
 		WriteTimeout:       opts.WriteTimeout,
@@ -177,52 +176,4 @@ func writeKey(t testing.TB, path string, b []byte) {
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatalf("servertest: %v", err)
 	}
-}
-
-// certificate makes a self-signed certificate for hosts and a pool trusting it.
-func certificate(t testing.TB, hosts []string) (tls.Certificate, *x509.CertPool) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatalf("servertest: %v", err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: hosts[0]},
-		DNSNames:              hosts,
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatalf("servertest: %v", err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatalf("servertest: %v", err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
-}
-
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
