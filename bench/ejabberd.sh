@@ -14,22 +14,8 @@
 # made here runs as the current user instead, keeping the limit (20,000 here).
 set -euo pipefail
 
-install_ejabberd() {
-	if ! dpkg -s ejabberd >/dev/null 2>&1; then
-		local sudo=""
-		[ "$(id -u)" -ne 0 ] && sudo="sudo"
-		$sudo apt-get update -qq
-		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends ejabberd >/dev/null
-	fi
-}
+. "$(dirname "$0")/lib.sh"
 
-free_port() {
-	local p
-	for p in $(seq "$1" $(($1 + 100))); do
-		ss -ltn "sport = :$p" | grep -q LISTEN || { echo "$p"; return; }
-	done
-	return 1
-}
 
 case "${1:-}" in
 start)
@@ -39,7 +25,7 @@ start)
 		echo "ejabberd.sh: port $port is taken" >&2
 		exit 1
 	fi
-	install_ejabberd
+	apt_install ejabberd --no-install-recommends
 	mkdir -p "$dir/spool" "$dir/logs"
 	dir=$(cd "$dir" && pwd)
 	sed 's/^INSTALLUSER=ejabberd$/INSTALLUSER=""/' /usr/sbin/ejabberdctl >"$dir/ejabberdctl"
@@ -107,14 +93,7 @@ EOF
 	;;
 stop)
 	[ $# -eq 2 ] || { echo "usage: $0 stop DIR" >&2; exit 2; }
-	pid=$(cat "$2/beam.pid" 2>/dev/null || true)
-	[ -n "$pid" ] || exit 0
-	kill "$pid" 2>/dev/null || exit 0
-	for _ in $(seq 1 100); do
-		kill -0 "$pid" 2>/dev/null || exit 0
-		sleep 0.1
-	done
-	kill -9 "$pid" 2>/dev/null || true
+	stop_pid "$(cat "$2/beam.pid" 2>/dev/null || true)"
 	;;
 version)
 	dpkg-query -W -f='${Version}\n' ejabberd 2>/dev/null || echo "not installed"

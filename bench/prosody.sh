@@ -5,7 +5,7 @@
 #   bench/prosody.sh start DIR PORT CERT KEY   writes DIR/prosody.cfg.lua and the users, starts
 #                                              Prosody in the background, waits for PORT,
 #                                              prints its pid (also in DIR/prosody.pid)
-#   bench/prosody.sh stop DIR                  stops it (SIGTERM, then SIGKILL after 10 s)
+#   bench/prosody.sh stop DIR                  stops it (SIGTERM, then SIGKILL after 15 s)
 #   bench/prosody.sh version                   prints the installed version (from dpkg: running
 #                                              `prosody --version` would start a server)
 #
@@ -18,14 +18,7 @@
 # server serves both runs.
 set -euo pipefail
 
-install_prosody() {
-	if ! dpkg -s prosody >/dev/null 2>&1; then
-		local sudo=""
-		[ "$(id -u)" -ne 0 ] && sudo="sudo"
-		$sudo apt-get update -qq
-		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq prosody >/dev/null
-	fi
-}
+. "$(dirname "$0")/lib.sh"
 
 write_users() { # DIR
 	local acc="$1/data/localhost/accounts"
@@ -89,17 +82,6 @@ VirtualHost "localhost"
 EOF
 }
 
-wait_port() { # PORT PID
-	local i
-	for i in $(seq 1 200); do
-		if ss -ltn "sport = :$1" | grep -q LISTEN; then
-			return 0
-		fi
-		kill -0 "$2" 2>/dev/null || return 1
-		sleep 0.05
-	done
-	return 1
-}
 
 case "${1:-}" in
 start)
@@ -109,7 +91,7 @@ start)
 		echo "prosody.sh: port $port is taken" >&2
 		exit 1
 	fi
-	install_prosody
+	apt_install prosody
 	mkdir -p "$dir/certs"
 	dir=$(cd "$dir" && pwd)
 	write_users "$dir"
@@ -127,14 +109,7 @@ start)
 	;;
 stop)
 	[ $# -eq 2 ] || { echo "usage: $0 stop DIR" >&2; exit 2; }
-	pid=$(cat "$2/prosody.pid.launch" 2>/dev/null || true)
-	[ -n "$pid" ] || exit 0
-	kill "$pid" 2>/dev/null || exit 0
-	for _ in $(seq 1 100); do
-		kill -0 "$pid" 2>/dev/null || exit 0
-		sleep 0.1
-	done
-	kill -9 "$pid" 2>/dev/null || true
+	stop_pid "$(cat "$2/prosody.pid.launch" 2>/dev/null || true)"
 	;;
 version)
 	dpkg-query -W -f='${Version}\n' prosody 2>/dev/null || echo "not installed"

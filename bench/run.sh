@@ -53,38 +53,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-log() { echo "== $*" >&2; }
-
-free_port() { # a port nobody listens on, from a range the usual servers do not use
-	local p
-	for p in $(seq "$1" $(($1 + 100))); do
-		if ! ss -ltn "sport = :$p" | grep -q LISTEN; then
-			echo "$p"
-			return
-		fi
-	done
-	echo "no free port from $1" >&2
-	exit 1
-}
-
-wait_port() { # PORT PID
-	local i
-	for i in $(seq 1 300); do
-		ss -ltn "sport = :$1" | grep -q LISTEN && return 0
-		kill -0 "$2" 2>/dev/null || return 1
-		sleep 0.05
-	done
-	return 1
-}
-
-wait_exit() { # PID
-	local i
-	for i in $(seq 1 150); do
-		kill -0 "$1" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	kill -9 "$1" 2>/dev/null || true
-}
+. bench/lib.sh
 
 # ---- build ----
 # BUILD_FROM=tree (default) builds the working tree; BUILD_FROM=head builds the last commit
