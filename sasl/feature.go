@@ -1,6 +1,7 @@
 package sasl
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/xml"
@@ -10,6 +11,7 @@ import (
 
 	"mellium.im/xmlstream"
 	"mellium.im/xmpp"
+	"mellium.im/xmpp/stream"
 )
 
 // NS is the XML namespace of SASL in XMPP (RFC 6120 section 6).
@@ -50,16 +52,8 @@ var ErrTooManyAttempts = errors.New("sasl: too many failed authentication attemp
 // errServerTemporary is the failure when there is no verifier for the host.
 var errServerTemporary = &Error{TemporaryAuthFailure, "no verifier for this host"}
 
-// Feature returns the server side of the SASL stream feature, offering only
-// X-TOKEN. Make one per connection.
-//
-// Unlike mellium's SASLServer, it answers every failed exchange with a
-// <failure/> carrying the RFC 6120 condition, lets the client try again, and
-// after MaxAttempts failures answers the next attempt with a policy-violation
-// stream error. On success it sends <success/> and returns the Authn state so
-// that mellium restarts the stream; the authenticated node is the one passed
-// to OnResult, never the stream's from.
-func Feature(cfg FeatureConfig) xmpp.StreamFeature {
+// withDefaults fills in what the zero FeatureConfig leaves out.
+func (cfg FeatureConfig) withDefaults() FeatureConfig {
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = DefaultMaxAttempts
 	}
@@ -69,6 +63,21 @@ func Feature(cfg FeatureConfig) xmpp.StreamFeature {
 	if cfg.OnResult == nil {
 		cfg.OnResult = func(string, error) {}
 	}
+	return cfg
+}
+
+// Feature returns the server side of the SASL stream feature, offering only
+// X-TOKEN, for a mellium session. Make one per connection. It runs the same
+// exchange as Exchange.
+//
+// Unlike mellium's SASLServer, it answers every failed exchange with a
+// <failure/> carrying the RFC 6120 condition, lets the client try again, and
+// after MaxAttempts failures answers the next attempt with a policy-violation
+// stream error. On success it sends <success/> and returns the Authn state so
+// that mellium restarts the stream; the authenticated node is the one passed
+// to OnResult, never the stream's from.
+func Feature(cfg FeatureConfig) xmpp.StreamFeature {
+	cfg = cfg.withDefaults()
 	return xmpp.StreamFeature{
 		Name:       xml.Name{Space: NS, Local: "mechanisms"},
 		Necessary:  xmpp.Secure,
@@ -92,7 +101,11 @@ func Feature(cfg FeatureConfig) xmpp.StreamFeature {
 			if session.State()&xmpp.Received == 0 {
 				return 0, nil, errors.New("sasl: the X-TOKEN feature is for the receiving side only; clients use xmpp.SASL with ClientMechanism")
 			}
-			if _, err := cfg.negotiate(ctx, session); err != nil {
+			r := session.TokenReader()
+			defer r.Close()
+			// mellium's encoder has flushed the features: the answers are
+			// written to the connection directly.
+			if _, err := cfg.negotiate(ctx, xml.NewTokenDecoder(r), nil, session.Conn()); err != nil {
 				return 0, nil, err
 			}
 			return xmpp.Authn, session.Conn(), nil
@@ -100,36 +113,81 @@ func Feature(cfg FeatureConfig) xmpp.StreamFeature {
 	}
 }
 
-// negotiate runs SASL exchanges until one succeeds, the client gives up, or it
-// has failed too often.
-func (cfg FeatureConfig) negotiate(ctx context.Context, session *xmpp.Session) (string, error) {
-	w := session.TokenWriter()
-	defer w.Close()
-	r := session.TokenReader()
-	defer r.Close()
-	d := xml.NewTokenDecoder(r)
+// Exchange runs the X-TOKEN exchange on a stream of the caller's own: start is
+// the first SASL element the caller read from d (an <auth/>, say), d reads
+// the rest of the stream, and the answers are written to w. It returns the
+// authenticated node once an exchange succeeded (after <success/>), or an
+// error: ErrTooManyAttempts (the policy-violation stream error was written),
+// io.EOF if the client ended its stream, a stream.Error the client sent, or
+// the decoder's or writer's error.
+//
+// Only SASL elements may follow start until the exchange succeeds: anything
+// else is answered with a malformed-request failure, like mellium's feature.
+func (cfg FeatureConfig) Exchange(ctx context.Context, d *xml.Decoder, start xml.StartElement, w io.Writer) (string, error) {
+	return cfg.withDefaults().negotiate(ctx, d, &start, w)
+}
 
+// Errors of the stream level while the exchange reads it.
+var (
+	errStreamText   = errors.New("sasl: unexpected stream-level chardata")
+	errStreamMarkup = errors.New("sasl: disallowed XML comment, processing instruction or directive")
+	errStreamLevel  = errors.New("sasl: unexpected stream-level element")
+)
+
+// Constant answers: the exchange writes bytes, not tokens (the quotes are
+// those mellium's encoder wrote).
+const (
+	answerChallenge = `<challenge xmlns="` + NS + `"></challenge>`
+	answerSuccess   = `<success xmlns="` + NS + `"></success>`
+	streamNS        = "http://etherx.jabber.org/streams"
+)
+
+// negotiate runs SASL exchanges until one succeeds, the client gives up, or it
+// has failed too often. first, if not nil, is the element that started the
+// exchange, already read from d.
+func (cfg FeatureConfig) negotiate(ctx context.Context, d *xml.Decoder, first *xml.StartElement, w io.Writer) (string, error) {
 	failures := 0
 	awaitingResponse := false // an empty <auth/> got an empty challenge
 	for {
 		if err := ctx.Err(); err != nil {
 			return "", err
 		}
-		tok, err := d.Token()
-		if err != nil {
-			return "", err
-		}
 		var start xml.StartElement
-		switch t := tok.(type) {
-		case xml.StartElement:
-			start = t
-		case xml.CharData:
-			continue // whitespace between elements; the stream reader refuses other text
-		default:
-			continue
+		if first != nil {
+			start, first = *first, nil
+		} else {
+			tok, err := d.Token()
+			if err != nil {
+				return "", err
+			}
+			switch t := tok.(type) {
+			case xml.StartElement:
+				start = t
+			case xml.EndElement:
+				// On a stream of the caller's own, the stream's end (mellium's
+				// reader turns it into io.EOF itself).
+				return "", io.EOF
+			case xml.CharData:
+				if len(bytes.TrimLeft(t, " \t\r\n")) != 0 {
+					return "", errStreamText
+				}
+				continue // whitespace between elements
+			default:
+				return "", errStreamMarkup
+			}
+		}
+		if start.Name.Space == streamNS {
+			if start.Name.Local == "error" {
+				var se stream.Error
+				if err := d.DecodeElement(&se, &start); err != nil {
+					return "", err
+				}
+				return "", se
+			}
+			return "", errStreamLevel
 		}
 		if failures >= cfg.MaxAttempts {
-			return "", policyViolation(w, session)
+			return "", policyViolation(w)
 		}
 
 		var fail *Error
@@ -151,7 +209,7 @@ func (cfg FeatureConfig) negotiate(ctx context.Context, session *xmpp.Session) (
 				fail = perr
 			case isEmptyPayload(payload):
 				awaitingResponse = true
-				if err := writeElement(w, "challenge"); err != nil {
+				if _, err := io.WriteString(w, answerChallenge); err != nil {
 					return "", err
 				}
 				continue
@@ -161,7 +219,8 @@ func (cfg FeatureConfig) negotiate(ctx context.Context, session *xmpp.Session) (
 				node, fail = cfg.attemptCtx(ctx, payload)
 				if fail == nil {
 					cfg.OnResult(node, nil)
-					return node, writeElement(w, "success")
+					_, err := io.WriteString(w, answerSuccess)
+					return node, err
 				}
 			}
 			awaitingResponse = false
@@ -181,7 +240,8 @@ func (cfg FeatureConfig) negotiate(ctx context.Context, session *xmpp.Session) (
 				node, fail = cfg.attemptCtx(ctx, payload)
 				if fail == nil {
 					cfg.OnResult(node, nil)
-					return node, writeElement(w, "success")
+					_, err := io.WriteString(w, answerSuccess)
+					return node, err
 				}
 			}
 			awaitingResponse = false
@@ -200,7 +260,7 @@ func (cfg FeatureConfig) negotiate(ctx context.Context, session *xmpp.Session) (
 		}
 		failures++
 		cfg.OnResult("", fail)
-		if err := writeFailure(w, fail.Condition); err != nil {
+		if _, err := io.WriteString(w, failureBytes(fail.Condition)); err != nil {
 			return "", err
 		}
 	}
@@ -282,30 +342,16 @@ func isEmptyPayload(p []byte) bool {
 	return len(p) == 0 || len(p) == 1 && p[0] == '='
 }
 
-func writeElement(w xmlstream.TokenWriteFlusher, name string) error {
-	start := xml.StartElement{Name: xml.Name{Space: NS, Local: name}}
-	if _, err := xmlstream.Copy(w, xmlstream.Wrap(nil, start)); err != nil {
-		return err
-	}
-	return w.Flush()
-}
-
-func writeFailure(w xmlstream.TokenWriteFlusher, c Condition) error {
-	start := xml.StartElement{Name: xml.Name{Space: NS, Local: "failure"}}
-	cond := xml.StartElement{Name: xml.Name{Local: string(c)}}
-	if _, err := xmlstream.Copy(w, xmlstream.Wrap(xmlstream.Wrap(nil, cond), start)); err != nil {
-		return err
-	}
-	return w.Flush()
+// failureBytes is the <failure/> answer with condition c (one of the
+// package's constants: no escaping needed).
+func failureBytes(c Condition) string {
+	return `<failure xmlns="` + NS + `"><` + string(c) + `></` + string(c) + `></failure>`
 }
 
 // policyViolation ends the stream with a policy-violation stream error.
-func policyViolation(w xmlstream.TokenWriteFlusher, session *xmpp.Session) error {
-	if err := w.Flush(); err != nil {
-		return err
-	}
+func policyViolation(w io.Writer) error {
 	const streamErr = `<stream:error><policy-violation xmlns="urn:ietf:params:xml:ns:xmpp-streams"/></stream:error></stream:stream>`
-	if _, err := io.WriteString(session.Conn(), streamErr); err != nil {
+	if _, err := io.WriteString(w, streamErr); err != nil {
 		return err
 	}
 	return ErrTooManyAttempts
