@@ -2,13 +2,11 @@ package server
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"net"
 	"net/http"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"xtokend/server/adminclient"
@@ -22,10 +20,6 @@ type ops struct {
 	metrics *Metrics
 	limiter *Limiter
 
-	// cert is the configured certificate, swapped by Reload; nil when the
-	// certificate is self-signed or comes from Server.TLSConfig.
-	cert atomic.Pointer[tls.Certificate]
-
 	reloadMu sync.Mutex // one Reload at a time
 
 	startOnce  sync.Once
@@ -37,7 +31,7 @@ type ops struct {
 
 // initOps builds the metrics and limiters and hooks them into s.Hooks (the
 // hooks set by the Server's user still run, first), and makes the configured
-// certificate reloadable. It runs once, at the end of init.
+// certificates reloadable. It runs once, at the end of init.
 func (s *Server) initOps() error {
 	o := &s.ops
 	o.metrics = NewMetrics(s.cfg.General.Hosts, s.replay.Len)
@@ -48,15 +42,7 @@ func (s *Server) initOps() error {
 	o.limiter = lim
 	s.Hooks = o.hooks(s.Hooks)
 
-	if s.TLSConfig == nil && s.cfg.TLS.Cert != "" && len(s.tlsConf.Certificates) == 1 {
-		cert := s.tlsConf.Certificates[0]
-		o.cert.Store(&cert)
-		s.tlsConf.Certificates = nil
-		s.tlsConf.GetCertificate = func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-			return o.cert.Load(), nil
-		}
-	}
-	return nil
+	return s.initCerts(s.tlsConf)
 }
 
 // hooks composes the user's hooks with the metrics and the limiter. It

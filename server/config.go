@@ -64,6 +64,16 @@ type Modules struct {
 type HostConfig struct {
 	Host    string  `toml:"host"`
 	Modules Modules `toml:"modules"`
+	// TLS, when set, is the certificate STARTTLS shows on this host's
+	// streams instead of the [tls] one (like a Prosody VirtualHost's ssl).
+	TLS *HostTLSOptions `toml:"tls"`
+}
+
+// HostTLSOptions is a [host_config.tls] section: the host's own certificate.
+// require_starttls stays global.
+type HostTLSOptions struct {
+	Cert string `toml:"cert"` // PEM; relative to the config file's folder
+	Key  string `toml:"key"`
 }
 
 // HostSettings is the effective configuration of one virtual host.
@@ -71,6 +81,8 @@ type HostSettings struct {
 	Host      string
 	Keystore  keystore.Options
 	AuthToken sasl.Options
+	// TLS is the host's own certificate, nil when it shows the [tls] one.
+	TLS *HostTLSOptions
 }
 
 // Defaults of the [general] and [tls] sections (SPEC.md section 2).
@@ -202,6 +214,10 @@ func (c *Config) Host(name string) (HostSettings, bool) {
 		if hc.Modules.AuthToken != nil {
 			hs.AuthToken = *hc.Modules.AuthToken
 		}
+		if hc.TLS != nil {
+			t := *hc.TLS
+			hs.TLS = &t
+		}
 	}
 	hs.Keystore.Keys = append([]keystore.KeySpec(nil), hs.Keystore.Keys...)
 	return hs, true
@@ -234,7 +250,18 @@ func (g General) SlogLevel() slog.Level {
 func (c *Config) Warnings() []string {
 	var w []string
 	if c.TLS.Cert == "" && c.TLS.Key == "" {
-		w = append(w, "tls: cert is empty: a self-signed certificate is made in memory; clients will not trust it")
+		var selfSigned []string
+		for _, h := range c.General.Hosts {
+			if hs, _ := c.Host(h); hs.TLS == nil {
+				selfSigned = append(selfSigned, h)
+			}
+		}
+		switch {
+		case len(selfSigned) == len(c.General.Hosts):
+			w = append(w, "tls: cert is empty: a self-signed certificate is made in memory; clients will not trust it")
+		case len(selfSigned) > 0:
+			w = append(w, fmt.Sprintf("tls: cert is empty: %s, without a [host_config.tls] of their own, show a self-signed certificate made in memory; clients will not trust it", quoteList(selfSigned)))
+		}
 	}
 	if !c.TLS.RequireStartTLS {
 		w = append(w, "tls: require_starttls = false: SASL is offered on plaintext; use it on loopback only")

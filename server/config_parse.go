@@ -34,6 +34,7 @@ type rawConfig struct {
 type rawHostConfig struct {
 	Host    string                    `toml:"host"`
 	Modules map[string]toml.Primitive `toml:"modules"`
+	TLS     *HostTLSOptions           `toml:"tls"`
 }
 
 // ParseConfig parses and validates a configuration file's contents. path
@@ -92,7 +93,7 @@ func decodeConfig(data []byte, path string) (*Config, error) {
 		if err != nil {
 			return nil, &ConfigError{File: path, Err: err}
 		}
-		c.HostConfig = append(c.HostConfig, HostConfig{Host: rh.Host, Modules: mods})
+		c.HostConfig = append(c.HostConfig, HostConfig{Host: rh.Host, Modules: mods, TLS: rh.TLS})
 	}
 
 	// Last, so the module sections decoded above count as known.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"xtokend/internal/testkit"
 	"xtokend/keystore"
 	"xtokend/server"
 )
@@ -262,6 +263,12 @@ func TestRefusals(t *testing.T) {
 		{"host_config for unknown host", head + "[[host_config]]\nhost = \"second.com\"\n", nil, []string{`host "second.com": host_config[0] is for a host not in general.hosts ("localhost", "first.com")`}},
 		{"host_config without host", head + "[[host_config]]\n[host_config.modules.mod_keystore]\nram_key_size = 1\n", nil, []string{"host_config[0] has no host"}},
 		{"host_config twice", head + "[[host_config]]\nhost = \"first.com\"\n[[host_config]]\nhost = \"first.com\"\n", nil, []string{`host "first.com": host_config[0] and host_config[1] are for the same host`}},
+		{"host tls cert without key", first(ok2) + "[host_config.tls]\ncert = \"first_cert.pem\"\n", nil, []string{`host "first.com": tls: cert is set but key is not`}},
+		{"host tls empty", first(ok2) + "[host_config.tls]\n", nil, []string{`host "first.com": tls: cert and key are empty`}},
+		{"host tls missing cert", first(ok2) + "[host_config.tls]\ncert = \"nope.pem\"\nkey = \"first_key.pem\"\n", nil, []string{`host "first.com": tls: cert "`, `nope.pem": open: no such file or directory`}},
+		{"host tls mismatched pair", first(ok2) + "[host_config.tls]\ncert = \"first_cert.pem\"\nkey = \"other_key.pem\"\n", nil, []string{`host "first.com": tls: cert "`, `first_cert.pem" and key "`}},
+		{"host tls for another name", first(ok2) + "[host_config.tls]\ncert = \"other_cert.pem\"\nkey = \"other_key.pem\"\n", nil, []string{`host "first.com": tls: cert "`, `other_cert.pem" does not name the host (its names: "other.com")`}},
+		{"host tls unknown option", first(ok2) + "[host_config.tls]\nrequire_starttls = false\n", nil, []string{`unknown option "host_config.tls.require_starttls" (line 8; known here: cert, key)`}},
 
 		// mod_keystore.
 		{"key name twice", first(ok2 + `, { name = "otp_seed", type = "env", var = "X" }`), nil, []string{`host "first.com": mod_keystore: key "otp_seed": name used twice`}},
@@ -307,6 +314,8 @@ keys = [{ name = "access_secret", type = "ram" }, { name = "otp_seed", type = "e
 			if err := os.WriteFile(filepath.Join(dir, "cert.pem"), []byte(validTLSCert), 0o600); err != nil {
 				t.Fatal(err)
 			}
+			writeHostCert(t, dir, "first", "first.com")
+			writeHostCert(t, dir, "other", "other.com")
 			path := writeConfig(t, dir, tc.toml)
 			c, err := server.LoadConfig(path)
 			if err == nil {
@@ -459,5 +468,18 @@ func TestParseConfigWithoutPath(t *testing.T) {
 	_, err = server.ParseConfig([]byte("[general]\nhosts = []\n"), "")
 	if err == nil || !strings.HasPrefix(err.Error(), "server: built-in config: ") {
 		t.Errorf("error: %v", err)
+	}
+}
+
+// writeHostCert writes NAME_cert.pem and NAME_key.pem, a self-signed pair
+// for host, into dir.
+func writeHostCert(t *testing.T, dir, name, host string) {
+	t.Helper()
+	c, err := testkit.SelfSigned(0, host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WriteFiles(filepath.Join(dir, name+"_cert.pem"), filepath.Join(dir, name+"_key.pem")); err != nil {
+		t.Fatal(err)
 	}
 }

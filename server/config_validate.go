@@ -2,6 +2,7 @@ package server
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -90,6 +91,11 @@ func (c *Config) Validate() error {
 			return fail(&ConfigError{Host: hc.Host, Reason: fmt.Sprintf("host_config[%d] and host_config[%d] are for the same host", prev, i)})
 		}
 		configured[hc.Host] = i
+		if hc.TLS != nil {
+			if err := c.checkCertPair(hc.TLS.Cert, hc.TLS.Key, hc.Host); err != nil {
+				return fail(&ConfigError{Host: hc.Host, Module: "tls", Err: err})
+			}
+		}
 	}
 	for _, h := range g.Hosts {
 		hs, _ := c.Host(h)
@@ -155,30 +161,59 @@ func checkAddr(addr string) error {
 	return nil
 }
 
-// checkTLS loads the certificate and key when they are set, so a bad path or
-// a mismatched pair stops start-up rather than the first STARTTLS.
+// checkTLS loads the [tls] certificate and key when they are set, so a bad
+// path or a mismatched pair stops start-up rather than the first STARTTLS.
 func (c *Config) checkTLS() error {
-	t := c.TLS
+	if c.TLS.Cert == "" && c.TLS.Key == "" {
+		return nil // self-signed
+	}
+	return c.checkCertPair(c.TLS.Cert, c.TLS.Key, "")
+}
+
+// checkCertPair checks that cert and key are both set, load, and match; for a
+// host's own pair ([host_config.tls]), host is its name and the certificate
+// must name it.
+func (c *Config) checkCertPair(cert, key, host string) error {
+	neither := "set both, or neither for a self-signed certificate"
+	if host != "" {
+		neither = "set both, or leave out the section for the [tls] certificate"
+	}
 	switch {
-	case t.Cert == "" && t.Key == "":
-		return nil
-	case t.Cert == "":
-		return errors.New("key is set but cert is not; set both, or neither for a self-signed certificate")
-	case t.Key == "":
-		return errors.New("cert is set but key is not; set both, or neither for a self-signed certificate")
+	case cert == "" && key == "":
+		return errors.New("cert and key are empty; " + neither)
+	case cert == "":
+		return errors.New("key is set but cert is not; " + neither)
+	case key == "":
+		return errors.New("cert is set but key is not; " + neither)
 	}
-	certPEM, err := readBounded(c.Resolve(t.Cert))
+	certPEM, err := readBounded(c.Resolve(cert))
 	if err != nil {
-		return fmt.Errorf("cert %q: %w", c.Resolve(t.Cert), err)
+		return fmt.Errorf("cert %q: %w", c.Resolve(cert), err)
 	}
-	keyPEM, err := readBounded(c.Resolve(t.Key))
+	keyPEM, err := readBounded(c.Resolve(key))
 	if err != nil {
-		return fmt.Errorf("key %q: %w", c.Resolve(t.Key), err)
+		return fmt.Errorf("key %q: %w", c.Resolve(key), err)
 	}
-	if _, err := tls.X509KeyPair(certPEM, keyPEM); err != nil {
-		return fmt.Errorf("cert %q and key %q: %v", c.Resolve(t.Cert), c.Resolve(t.Key), err)
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return fmt.Errorf("cert %q and key %q: %v", c.Resolve(cert), c.Resolve(key), err)
+	}
+	if host != "" {
+		// A host's own certificate exists to name that host: one that does not
+		// is a copy-paste slip that every client would refuse.
+		if err := pair.Leaf.VerifyHostname(host); err != nil {
+			return fmt.Errorf("cert %q does not name the host (its names: %s)", c.Resolve(cert), quoteList(certNames(pair.Leaf)))
+		}
 	}
 	return nil
+}
+
+// certNames are the DNS names a certificate is for, for messages.
+func certNames(leaf *x509.Certificate) []string {
+	if len(leaf.DNSNames) > 0 {
+		return leaf.DNSNames
+	}
+	return []string{leaf.Subject.CommonName}
 }
 
 // readBounded reads a regular file of at most 1 MiB.

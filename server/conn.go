@@ -189,7 +189,7 @@ func (c *conn) streamConfig(xs *xmpp.Session, _ *xmpp.StreamConfig) xmpp.StreamC
 // startTLS wraps mellium's STARTTLS so the new TLS connection gets a counting
 // layer of its own (the limit counts plaintext).
 func (c *conn) startTLS() xmpp.StreamFeature {
-	f := xmpp.StartTLS(c.srv.tlsConf)
+	f := xmpp.StartTLS(c.srv.tlsConfigFor(c.host.name))
 	inner := f.Negotiate
 	f.Negotiate = func(ctx context.Context, xs *xmpp.Session, data any) (xmpp.SessionState, io.ReadWriter, error) {
 		mask, rw, err := inner(ctx, xs, data)

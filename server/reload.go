@@ -1,18 +1,15 @@
 package server
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"sort"
-	"time"
 
 	"xtokend/sasl"
 )
 
-// Reload re-reads every host's file and env keys and the TLS certificate
-// (SIGHUP), and rebuilds the verifiers, while sessions stay up:
+// Reload re-reads every host's file and env keys and the TLS certificates
+// ([tls] and each [host_config.tls]; SIGHUP), and rebuilds the verifiers, while sessions stay up:
 //
 //   - RAM keys keep their bytes (they exist nowhere else), so tokens minted
 //     for hosts with only RAM keys stay valid.
@@ -25,7 +22,7 @@ import (
 //
 // Everything that can fail is checked before anything is swapped: if a key
 // file is missing or does not decode, two hosts would now share a key, or
-// the certificate does not load, Reload changes nothing, logs why and
+// a certificate does not load, Reload changes nothing, logs why and
 // returns the error; the keys and certificate in force stay in force.
 func (s *Server) Reload() error {
 	if err := s.init(); err != nil {
@@ -69,7 +66,7 @@ func (s *Server) reload() error {
 		}
 	}
 	sort.Strings(names)
-	cert, err := s.loadCertificate()
+	certs, err := s.loadCertificates()
 	if err != nil {
 		return err
 	}
@@ -90,32 +87,6 @@ func (s *Server) reload() error {
 			errs = append(errs, fmt.Errorf("server: reload: host %q: %w", name, err))
 		}
 	}
-	if cert != nil {
-		s.ops.cert.Store(cert)
-		if cert.Leaf != nil {
-			log.Info("reloaded the TLS certificate", "file", s.cfg.TLS.Cert, "not_after", cert.Leaf.NotAfter.UTC().Format(time.RFC3339))
-		}
-	}
+	s.putCertificates(certs)
 	return errors.Join(errs...)
-}
-
-// loadCertificate reads the configured certificate and key again; nil when
-// the server does not use a configured certificate (self-signed, or
-// Server.TLSConfig).
-func (s *Server) loadCertificate() (*tls.Certificate, error) {
-	if s.ops.cert.Load() == nil {
-		return nil, nil
-	}
-	opts := s.cfg.TLS
-	cert, err := tls.LoadX509KeyPair(s.cfg.Resolve(opts.Cert), s.cfg.Resolve(opts.Key))
-	if err != nil {
-		return nil, fmt.Errorf("server: reload: tls: cert %q: %w", opts.Cert, err)
-	}
-	if cert.Leaf == nil && len(cert.Certificate) > 0 {
-		cert.Leaf, _ = x509.ParseCertificate(cert.Certificate[0])
-	}
-	if cert.Leaf != nil && time.Now().After(cert.Leaf.NotAfter) {
-		return nil, fmt.Errorf("server: reload: tls: cert %q expired on %s", opts.Cert, cert.Leaf.NotAfter.UTC().Format(time.RFC3339))
-	}
-	return &cert, nil
 }

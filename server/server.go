@@ -67,6 +67,7 @@ type Server struct {
 	replay   *sasl.ReplayCache
 	clus     *clusterState // nil without [cluster] (cluster.go)
 	tlsConf  *tls.Config
+	certs    certStore // the certificates from files, per host (tls_certs.go)
 	reg      registry
 
 	ctx    context.Context // canceled when Shutdown gives up waiting

@@ -2,25 +2,19 @@ package main
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base32"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
+	"xtokend/internal/testkit"
 	"xtokend/server"
 )
 
@@ -183,42 +177,44 @@ func randomEncoded(t *testing.T, encoding string) string {
 // [tls] section says they are.
 func writeTLSFiles(t *testing.T, dir, block string) {
 	t.Helper()
+	type pair struct{ Cert, Key string }
 	var v struct {
-		TLS struct{ Cert, Key string } `toml:"tls"`
+		General    struct{ Hosts []string } `toml:"general"`
+		TLS        pair                     `toml:"tls"`
+		HostConfig []struct {
+			Host string
+			TLS  *pair `toml:"tls"`
+		} `toml:"host_config"`
 	}
-	if _, err := tomlDecode(block, &v); err != nil || v.TLS.Cert == "" || v.TLS.Key == "" {
+	if _, err := tomlDecode(block, &v); err != nil {
 		return // LoadConfig will say what is wrong
 	}
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "xtokend readme test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for p, blk := range map[string]*pem.Block{
-		v.TLS.Cert: {Type: "CERTIFICATE", Bytes: der},
-		v.TLS.Key:  {Type: "EC PRIVATE KEY", Bytes: keyDER},
-	} {
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(dir, p)
+	write := func(p pair, names ...string) {
+		if p.Cert == "" || p.Key == "" || len(names) == 0 {
+			return // LoadConfig will say what is wrong
 		}
-		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		c, err := testkit.SelfSigned(0, names...)
+		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(p, pem.EncodeToMemory(blk), 0o600); err != nil {
+		var paths []string
+		for _, f := range []string{p.Cert, p.Key} {
+			if !filepath.IsAbs(f) {
+				f = filepath.Join(dir, f)
+			}
+			if err := os.MkdirAll(filepath.Dir(f), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			paths = append(paths, f)
+		}
+		if err := c.WriteFiles(paths[0], paths[1]); err != nil {
 			t.Fatal(err)
+		}
+	}
+	write(v.TLS, v.General.Hosts...)
+	for _, hc := range v.HostConfig {
+		if hc.TLS != nil {
+			write(*hc.TLS, hc.Host)
 		}
 	}
 }
