@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/xml"
 	"errors"
 	"io"
 	"log/slog"
@@ -10,31 +9,25 @@ import (
 	"sync"
 	"time"
 
-	"mellium.im/xmpp"
-	"mellium.im/xmpp/jid"
-	"mellium.im/xmpp/stanza"
 	"mellium.im/xmpp/stream"
 
 	"xtokend/sasl"
 )
 
-// conn is one client connection, from accept to close. Negotiation state is
-// kept here because mellium calls the negotiator's config func again after
-// every stream restart.
+// conn is one client connection, from accept to close. Negotiation
+// (negotiate.go) runs in the connection's goroutine and keeps its state here.
 type conn struct {
 	srv *Server
 	raw net.Conn
 	ip  string
-	log *slog.Logger
 
 	// Touched only by the connection's own goroutine (negotiation runs in it).
-	cc          *countConn // the outermost counting layer (plaintext)
-	tcp         *countConn // the one on the TCP connection (cc without TLS)
-	host        *host
-	hostUnknown bool
-	node        string // the node the X-TOKEN verifier accepted
-	refused     bool   // AllowLogin said no to the attempt under way
-	header      []byte // the client's last stream header, as it sent it
+	cc         *countConn // the outermost counting layer (plaintext)
+	tcp        *countConn // the one on the TCP connection (cc without TLS)
+	host       *host
+	headerSent bool   // the server's header of the current stream is out
+	node       string // the node the X-TOKEN verifier accepted
+	refused    bool   // AllowLogin said no to the attempt under way
 
 	// mu guards sess, which Shutdown reads from another goroutine.
 	mu   sync.Mutex
@@ -42,7 +35,22 @@ type conn struct {
 }
 
 func newConn(s *Server, raw net.Conn, ip string) *conn {
-	return &conn{srv: s, raw: raw, ip: ip, log: s.logger().With("remote", ip)}
+	return &conn{srv: s, raw: raw, ip: ip}
+}
+
+// info and debug log a line about the connection. The "remote" attribute is
+// added only when the line is printed: a logger made With it for every
+// connection cost ~2% of a login's CPU.
+func (c *conn) info(msg string, args ...any)  { c.logAt(slog.LevelInfo, msg, args) }
+func (c *conn) debug(msg string, args ...any) { c.logAt(slog.LevelDebug, msg, args) }
+
+func (c *conn) logAt(level slog.Level, msg string, args []any) {
+	l := c.srv.logger()
+	ctx := context.Background()
+	if !l.Enabled(ctx, level) {
+		return
+	}
+	l.Log(ctx, level, msg, append([]any{"remote", c.ip}, args...)...)
 }
 
 // shutdown is called by Server.Shutdown from another goroutine.
@@ -75,50 +83,45 @@ func (c *conn) serve() {
 	// Context deadlines do not stop a blocked read: the conn deadline does.
 	c.raw.SetDeadline(time.Now().Add(s.negotiationTimeout()))
 
-	var state xmpp.SessionState
-	if !s.cfg.TLS.RequireStartTLS {
-		// SASL is only offered on a Secure stream: plaintext by configuration.
-		state = xmpp.Secure
-	}
-	xs, err := xmpp.ReceiveSession(s.ctx, c.cc, state, xmpp.NewNegotiator(c.streamConfig))
-	// The last answer (bind's result, a failure) goes out now; from here on
-	// writes are direct, the session's writer may write from its goroutine.
-	// Outer layer first: under TLS its flush writes into the TCP one.
-	if ferr := c.cc.endCoalescing(); err == nil {
-		err = ferr
-	}
-	if ferr := c.tcp.endCoalescing(); err == nil {
-		err = ferr
-	}
+	d, err := c.negotiate(s.ctx)
 	c.mu.Lock()
 	sess := c.sess
 	c.mu.Unlock()
-	if err == nil && (xs.State()&xmpp.Authn == 0 || sess == nil) {
-		err = errors.New("negotiation ended without a bound resource")
+	if err == nil && sess == nil {
+		err = errors.New("server: negotiation ended without a bound resource")
 	}
 	if err != nil {
+		c.negotiationFailed(err, sess)
+		c.endCoalescing()
+		return
+	}
+	// The last answer (bind's result) goes out now; from here on writes are
+	// direct, the session's writer may write from its goroutine.
+	if err := c.endCoalescing(); err != nil {
 		c.negotiationFailed(err, sess)
 		return
 	}
 	c.raw.SetDeadline(time.Time{})
 	// The session's read loop gets a goroutine of its own: this one's stack
-	// grew deep during negotiation and would stay that size while idle.
-	// Nothing below keeps xs: mellium's session (its encoder's buffer, its
-	// decoder) is garbage once negotiation is over, and the read loop reads
-	// with a decoder of its own (streamreader.go) primed with the client's
-	// stream header. Only a header too long to record keeps mellium's reader.
-	out := xs.Conn()
-	var fallback xml.TokenReader
-	if c.header == nil {
-		fallback = xs.TokenReader()
-	}
-	xs = nil
+	// grew during negotiation and would stay that size while idle. The
+	// decoder of the last stream goes on as the session's stanza reader.
+	out := c.cc
 	handedOff = true
 	go func() {
 		defer c.srv.untrack(c)
 		defer c.raw.Close()
-		sess.run(out, fallback)
+		sess.run(out, d)
 	}()
+}
+
+// endCoalescing writes what negotiation held back and makes writes direct.
+// Outer layer first: under TLS its flush writes into the TCP one.
+func (c *conn) endCoalescing() error {
+	err := c.cc.endCoalescing()
+	if ferr := c.tcp.endCoalescing(); err == nil {
+		err = ferr
+	}
+	return err
 }
 
 // negotiationFailed answers and logs a failed negotiation.
@@ -130,87 +133,64 @@ func (c *conn) negotiationFailed(err error, sess *session) {
 	}
 	var ne net.Error
 	var se stream.Error
+	var ce *clientError
+	var te *tlsError
+	timeout := c.srv.writeTimeout()
 	switch {
-	case c.hostUnknown:
-		// Already answered with host-unknown.
 	case c.cc.exceeded():
-		writeStreamError(c.cc, condPolicyViolation, "stanza too large", c.srv.writeTimeout())
-		c.log.Info("negotiation failed", "reason", "stanza too large")
+		c.cc.SetWriteDeadline(time.Now().Add(timeout))
+		c.endStream(condPolicyViolation, "stanza too large")
+		c.info("negotiation failed", "reason", "stanza too large")
+	case errors.As(err, &te):
+		c.info("negotiation failed", "reason", "TLS handshake", "err", te.err)
 	case errors.As(err, &ne) && ne.Timeout():
-		if c.host != nil {
+		if c.headerSent {
 			// Best effort (a stalled client may not read it), and only once
 			// the server's stream header is out.
-			writeStreamError(c.cc, condConnectionTimeout, "negotiation took too long", time.Second)
+			c.cc.SetWriteDeadline(time.Now().Add(time.Second))
+			c.endStream(condConnectionTimeout, "negotiation took too long")
 		}
-		c.log.Info("negotiation failed", "reason", "timeout")
+		c.info("negotiation failed", "reason", "timeout")
+	case errors.As(err, &ce):
+		c.cc.SetWriteDeadline(time.Now().Add(timeout))
+		c.endStream(ce.cond, ce.text)
+		if ce.cond != condHostUnknown { // logged when it was found
+			c.info("negotiation failed", "condition", ce.cond, "reason", ce.text)
+		}
+	case errors.Is(err, sasl.ErrTooManyAttempts):
+		// The exchange sent the policy-violation.
+		c.info("negotiation failed", "condition", condPolicyViolation, "reason", "too many failed logins")
 	case errors.As(err, &se):
-		// mellium's verdict (a feature that was not offered, say): tell the client.
-		writeStreamError(c.cc, se.Err, "", c.srv.writeTimeout())
-		c.log.Info("negotiation failed", "condition", se.Err)
+		// The client's stream error: end ours.
+		c.cc.SetWriteDeadline(time.Now().Add(time.Second))
+		c.endStream("", "")
+		c.info("negotiation ended", "reason", "stream error from client", "condition", se.Err)
 	case errors.Is(err, io.EOF):
-		if c.host != nil {
-			writeStreamError(c.cc, "", "", time.Second) // the client ended its stream: end ours
-		}
-		c.log.Debug("negotiation ended", "reason", "closed by client")
-	case errors.Is(err, net.ErrClosed):
-		c.log.Debug("negotiation ended", "reason", "connection closed")
+		c.cc.SetWriteDeadline(time.Now().Add(time.Second))
+		c.endStream("", "") // the client ended its stream: end ours
+		c.debug("negotiation ended", "reason", "closed by client")
+	case errors.Is(err, errBindRefused):
+		c.cc.SetWriteDeadline(time.Now().Add(time.Second))
+		c.endStream("", "")
+		c.info("negotiation ended", "reason", "bind refused")
+	case isClosed(err) || errors.Is(err, net.ErrClosed):
+		c.debug("negotiation ended", "reason", "connection closed")
 	default:
-		c.log.Info("negotiation failed", "err", err)
+		// Bad XML, text, comments and the like.
+		c.cc.SetWriteDeadline(time.Now().Add(timeout))
+		c.endStream(condNotWellFormed, "")
+		c.info("negotiation failed", "condition", condNotWellFormed, "err", err)
 	}
 }
 
-// streamConfig is the negotiator's config func: it runs after every stream
-// header the client sends, when s.LocalAddr() is the stream's 'to'.
-func (c *conn) streamConfig(xs *xmpp.Session, _ *xmpp.StreamConfig) xmpp.StreamConfig {
-	if xs == nil {
-		return xmpp.StreamConfig{} // NewNegotiator's first call
-	}
-	// Every stream (before TLS, after TLS, after SASL) gets its own budget.
-	c.cc.reset()
-	// The header just read; the last one is the bound session's.
-	c.header = c.cc.takeHeader()
-	to := xs.LocalAddr()
-	h := c.srv.lookupHost(to.Domainpart())
-	if h == nil || to.Localpart() != "" || to.Resourcepart() != "" || (c.host != nil && h != c.host) {
-		c.hostUnknown = true
-		c.log.Info("host unknown", "to", to.String())
-		writeStreamError(xs.Conn(), condHostUnknown, "", time.Second)
-		xs.Conn().Close()
-		return xmpp.StreamConfig{}
-	}
-	c.host = h
-	return xmpp.StreamConfig{Features: []xmpp.StreamFeature{
-		c.startTLS(),
-		c.saslFeature(),
-		xmpp.BindCustom(c.bind),
-	}}
-}
-
-// startTLS wraps mellium's STARTTLS so the new TLS connection gets a counting
-// layer of its own (the limit counts plaintext).
-func (c *conn) startTLS() xmpp.StreamFeature {
-	f := xmpp.StartTLS(c.srv.tlsConfigFor(c.host.name))
-	inner := f.Negotiate
-	f.Negotiate = func(ctx context.Context, xs *xmpp.Session, data any) (xmpp.SessionState, io.ReadWriter, error) {
-		mask, rw, err := inner(ctx, xs, data)
-		if nc, ok := rw.(net.Conn); ok && err == nil {
-			c.cc = newCountConn(nc, c.srv.maxStanzaSize())
-			c.cc.coalesce()
-			rw = c.cc
-		}
-		return mask, rw, err
-	}
-	return f
-}
-
-// saslFeature is the host's X-TOKEN feature. Hooks.AllowLogin gates every
+// saslConfig is the host's X-TOKEN exchange. Hooks.AllowLogin gates every
 // attempt that reaches verification: a refused one is answered like any
 // failed attempt, with <failure><temporary-auth-failure/></failure>, and
 // counts toward the connection's attempts.
-func (c *conn) saslFeature() xmpp.StreamFeature {
+func (c *conn) saslConfig() sasl.FeatureConfig {
 	h := c.host
 	s := c.srv
-	f := sasl.Feature(sasl.FeatureConfig{
+	return sasl.FeatureConfig{
 		Verifier: func() *sasl.Verifier {
 			if allow := s.Hooks.AllowLogin; allow != nil && !allow(c.ip) {
 				c.refused = true
@@ -218,19 +198,8 @@ func (c *conn) saslFeature() xmpp.StreamFeature {
 			}
 			return h.verifier()
 		},
-		OnResult: func(node string, err error) { c.loginResult(node, err) },
-	})
-	inner := f.Negotiate
-	f.Negotiate = func(ctx context.Context, xs *xmpp.Session, data any) (xmpp.SessionState, io.ReadWriter, error) {
-		mask, rw, err := inner(ctx, xs, data)
-		if err == nil && rw != nil {
-			// The exchange is over (nothing of it was recorded): the next
-			// thing the client sends is its new stream header.
-			c.cc.recordHeader()
-		}
-		return mask, rw, err
+		OnResult: c.loginResult,
 	}
-	return f
 }
 
 // loginResult records and logs one SASL attempt. Never the token.
@@ -243,53 +212,20 @@ func (c *conn) loginResult(node string, err error) {
 		var se *sasl.Error
 		if refused {
 			cond = string(sasl.TemporaryAuthFailure)
-			c.log.Info("login", "host", host, "result", "refused", "reason", "too many failed logins from this address")
+			c.info("login", "host", host, "result", "refused", "reason", "too many failed logins from this address")
 		} else if errors.As(err, &se) {
 			cond = string(se.Condition)
-			c.log.Info("login", "host", host, "result", "failure", "condition", cond, "reason", se.Reason)
+			c.info("login", "host", host, "result", "failure", "condition", cond, "reason", se.Reason)
 		} else {
 			cond = "undefined"
-			c.log.Info("login", "host", host, "result", "failure", "err", err)
+			c.info("login", "host", host, "result", "failure", "err", err)
 		}
 	} else {
 		c.node = node
 		c.srv.loginSucceeded(c.ip) // the limit counts failed logins only
-		c.log.Info("login", "host", host, "user", node, "result", "success")
+		c.info("login", "host", host, "user", node, "result", "success")
 	}
 	if f := c.srv.Hooks.OnLogin; f != nil {
 		f(host, cond, err == nil)
 	}
-}
-
-// bind is BindCustom's callback. The JID comes from the node the verifier
-// recorded and the stream's host; the client's claimed 'from' is ignored.
-func (c *conn) bind(_ jid.JID, resource string) (jid.JID, error) {
-	if c.node == "" || c.host == nil {
-		return jid.JID{}, stanza.Error{Type: stanza.Auth, Condition: stanza.NotAuthorized}
-	}
-	if c.srv.closing.Load() {
-		return jid.JID{}, stanza.Error{Type: stanza.Cancel, Condition: stanza.ServiceUnavailable}
-	}
-	var full jid.JID
-	var err error
-	if resource != "" {
-		full, err = jid.New(c.node, c.host.name, resource)
-	}
-	if resource == "" || err != nil {
-		full, err = jid.New(c.node, c.host.name, randomResource())
-		if err != nil {
-			return jid.JID{}, stanza.Error{Type: stanza.Cancel, Condition: stanza.InternalServerError}
-		}
-	}
-	sess := newSession(c, full)
-	// Registered before the bind result is written: stanzas routed to it in
-	// the moment before its writer starts wait in its queue.
-	old := c.srv.bindSession(sess)
-	c.mu.Lock()
-	c.sess = sess
-	c.mu.Unlock()
-	if old != nil {
-		old.kill(condConflict, "replaced by a new session")
-	}
-	return full, nil
 }

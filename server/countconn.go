@@ -34,13 +34,6 @@ type countConn struct {
 	n, limit int64
 	over     bool
 
-	// header collects what ReadByte hands over while recording: the client's
-	// stream header, from the moment a new stream is due (a new counting
-	// layer, or a successful SASL exchange) until the server has read it
-	// (takeHeader). Never recording during SASL: the token is not kept.
-	header    []byte
-	recording bool
-
 	// While coalescing (negotiation), Write appends to out, which goes to
 	// the connection in one write just before the next read from it: every
 	// server answer in negotiation is followed by a read of the client's
@@ -54,16 +47,12 @@ type countConn struct {
 // maxCoalesced bounds what coalescing holds back; more is written at once.
 const maxCoalesced = 16 << 10
 
-// maxHeaderSize bounds the recorded stream header; a longer one is not kept
-// and the session falls back to mellium's reader.
-const maxHeaderSize = 2048
-
 // readBufPool holds the 4 KB read buffers of connections that have bytes to
 // decode; idle ones hold none.
 var readBufPool = sync.Pool{New: func() any { b := make([]byte, 4096); return &b }}
 
 func newCountConn(c net.Conn, limit int64) *countConn {
-	return &countConn{Conn: c, limit: limit, recording: true}
+	return &countConn{Conn: c, limit: limit}
 }
 
 // ReadByte is how encoding/xml reads.
@@ -80,36 +69,7 @@ func (c *countConn) ReadByte() (byte, error) {
 	b := (*c.buf)[c.r]
 	c.r++
 	c.n++
-	if c.recording {
-		c.record(b)
-	}
 	return b, nil
-}
-
-func (c *countConn) record(b byte) {
-	if len(c.header) >= maxHeaderSize {
-		c.header, c.recording = nil, false
-		return
-	}
-	if c.header == nil {
-		c.header = make([]byte, 0, 256) // a usual header, in one allocation
-	}
-	c.header = append(c.header, b)
-}
-
-// recordHeader starts recording the client's next stream header.
-func (c *countConn) recordHeader() { c.header, c.recording = nil, true }
-
-// takeHeader stops recording and returns what was recorded: the client's
-// stream header (after any XML declaration and whitespace), or nil if it
-// could not be kept whole. newStreamReader checks it when it is used.
-func (c *countConn) takeHeader() []byte {
-	rec, ok := c.header, c.recording
-	c.header, c.recording = nil, false
-	if !ok {
-		return nil
-	}
-	return rec
 }
 
 // fill reads what the connection has into the (pooled) buffer.

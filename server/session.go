@@ -79,17 +79,18 @@ func (s *session) kill(cond, text string) {
 
 // run serves the session until it ends: the writer in a new goroutine, the
 // read loop in this one.
-// Its stanzas are read by fallback if not nil, by a streamReader otherwise.
-func (s *session) run(out net.Conn, fallback xml.TokenReader) {
+// Its stanzas are read from d, the decoder that read the client's last stream
+// header and its bind request.
+func (s *session) run(out net.Conn, d *xml.Decoder) {
 	srv := s.srv
-	log := s.c.log.With("jid", s.full)
+	log := srv.logger().With("remote", s.c.ip, "jid", s.full)
 	log.Info("session start", "host", s.host, "tls", isTLS(out))
 	if f := srv.Hooks.OnSessionStart; f != nil {
 		f(s.host)
 	}
 
 	s.out.start(out)
-	err := s.readLoop(fallback)
+	err := s.readLoop(d)
 	switch {
 	case err == nil || errors.Is(err, io.EOF):
 		s.kill("", "closed by client")
@@ -130,19 +131,8 @@ func isClosed(err error) bool {
 }
 
 // readLoop reads whole stanzas and routes them until the stream ends.
-func (s *session) readLoop(fallback xml.TokenReader) error {
-	r := fallback
-	if c, ok := r.(io.Closer); ok {
-		defer c.Close()
-	}
-	if r == nil {
-		sr, err := newStreamReader(s.c.cc, s.c.header)
-		if err != nil {
-			return err
-		}
-		r = sr
-	}
-	s.c.header = nil
+func (s *session) readLoop(d *xml.Decoder) error {
+	r := &streamReader{d: d}
 	for {
 		s.c.cc.reset()
 		// Idle sessions wait here, not deep in the decoder (countconn.go).

@@ -56,7 +56,7 @@ func TestStreamReader(t *testing.T) {
 		{"unknown prefix", headerStream, "<x:message/>", nil, isClientError},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r, err := newStreamReader(strings.NewReader(tc.in), []byte(tc.header))
+			r, err := newStreamReader(strings.NewReader(tc.header + tc.in))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -73,9 +73,9 @@ func TestStreamReader(t *testing.T) {
 
 func TestStreamReaderMaxStanzaSize(t *testing.T) {
 	stanza := "<message><body>" + strings.Repeat("x", 100) + "</body></message>"
-	cc := newCountConn(pipeWith(t, stanza, stanza), int64(len(stanza)))
-	cc.takeHeader()
-	r, err := newStreamReader(cc, []byte(headerS))
+	cc := newCountConn(pipeWith(t, headerS, stanza, stanza), 0)
+	r, err := newStreamReader(cc)
+	cc.limit = int64(len(stanza))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,70 +91,48 @@ func TestStreamReaderMaxStanzaSize(t *testing.T) {
 	}
 }
 
-// newStreamReader takes what countConn recorded: a declaration, whitespace
-// and the header, and nothing else.
-func TestStreamReaderRecordedHeader(t *testing.T) {
+// newStreamReader reads the header on r, as negotiation does, and returns
+// the stream reader a session would use after it.
+func newStreamReader(r io.Reader) (*streamReader, error) {
+	d := xml.NewDecoder(r)
+	if _, err := readStreamHeader(d); err != nil {
+		return nil, err
+	}
+	return &streamReader{d: d}, nil
+}
+
+// readStreamHeader takes a declaration, whitespace and the header, and
+// nothing else before it.
+func TestReadStreamHeader(t *testing.T) {
 	for _, tc := range []struct {
-		rec string
-		ok  bool
+		in      string
+		wantErr func(error) bool
 	}{
-		{"<?xml version='1.0'?>\n" + headerStream, true},
-		{headerS, true},
-		{" \r\n" + headerExtra, true},
-		{headerStream + "<message/>", false},          // more than the header
-		{"<auth>secret</auth>" + headerStream, false}, // never a header after something else
-		{"<stream:stream", false},                     // cut short: not read on from the connection
-		{"<?xml version='1.0'?>", false},
-		{"", false},
-		{"text", false},
-		{"<message xmlns='jabber:client'>", false},
-		{"<!-- c -->" + headerStream, false},
+		{"<?xml version='1.0'?>\n" + headerStream, nil},
+		{headerS, nil},
+		{" \r\n" + headerExtra, nil},
+		{"<auth>secret</auth>" + headerStream, isCond(condInvalidNamespace)},
+		{"<message xmlns='jabber:client'>", isCond(condInvalidNamespace)},
+		{"<stream xmlns='urn:example'>", isCond(condInvalidNamespace)},
+		{"<stream:stream", isSyntax},
+		{"<?xml version='1.0'?>", isEOF},
+		{"", isEOF},
+		{"</stream:stream>", isEOF},
+		{"text", is(errStreamText)},
+		{"<!-- c -->" + headerStream, is(errComment)},
+		{"<?php x?>" + headerStream, is(errProcInst)},
+		{"<!DOCTYPE x>" + headerStream, is(errDirective)},
+		{"<stream:error xmlns:stream='http://etherx.jabber.org/streams'><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>", isStreamError("conflict")},
 	} {
-		// The connection has a stanza ready: a reader that went on reading
-		// it would see a header where there is none.
-		_, err := newStreamReader(strings.NewReader(headerStream+"<message/>"), []byte(tc.rec))
-		if (err == nil) != tc.ok {
-			t.Errorf("newStreamReader(%q): %v, want ok %v", tc.rec, err, tc.ok)
+		_, err := readStreamHeader(xml.NewDecoder(strings.NewReader(tc.in)))
+		if tc.wantErr == nil && err != nil || tc.wantErr != nil && !tc.wantErr(err) {
+			t.Errorf("readStreamHeader(%q): %v (%T)", tc.in, err, err)
 		}
 	}
 }
 
-// The header is recorded from a new countConn (or recordHeader) to
-// takeHeader, and a header longer than maxHeaderSize is dropped.
-func TestCountConnRecordsHeader(t *testing.T) {
-	cc := newCountConn(pipeWith(t, headerS+"<auth>secret</auth>"+headerStream), 0)
-	d := xml.NewDecoder(cc)
-	if _, err := d.Token(); err != nil {
-		t.Fatal(err)
-	}
-	if got := string(cc.takeHeader()); got != headerS {
-		t.Fatalf("first header: %q", got)
-	}
-	if _, err := d.Token(); err != nil { // <auth>
-		t.Fatal(err)
-	}
-	if _, err := d.Token(); err != nil { // secret
-		t.Fatal(err)
-	}
-	if _, err := d.Token(); err != nil { // </auth>
-		t.Fatal(err)
-	}
-	cc.recordHeader()
-	if _, err := d.Token(); err != nil {
-		t.Fatal(err)
-	}
-	if got := string(cc.takeHeader()); got != headerStream {
-		t.Fatalf("second header: %q", got)
-	}
-
-	long := "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' id='" + strings.Repeat("x", maxHeaderSize) + "'>"
-	cc = newCountConn(pipeWith(t, long), 0)
-	if _, err := xml.NewDecoder(cc).Token(); err != nil {
-		t.Fatal(err)
-	}
-	if got := cc.takeHeader(); got != nil {
-		t.Fatalf("a header over maxHeaderSize was kept (%d bytes)", len(got))
-	}
+func isCond(cond string) func(error) bool {
+	return func(err error) bool { var ce *clientError; return errors.As(err, &ce) && ce.cond == cond }
 }
 
 func isEOF(err error) bool         { return errors.Is(err, io.EOF) }

@@ -1,0 +1,206 @@
+package server_test
+
+import (
+	"encoding/base64"
+	"net"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"xtokend/server/servertest"
+)
+
+// The wire behaviour of negotiation, as raw bytes over TCP: what a client
+// sends (all at once: negotiation reads exactly what each step needs, so a
+// pipelined script is answered step by step) and what the server answers,
+// up to the stream error (or clean end) that closes the connection.
+//
+// These cases were recorded against mellium's ReceiveSession before xtokend
+// got a negotiator of its own; the cases marked "changed" are where the own
+// negotiator deliberately answers differently (RFC 6120's condition, or an
+// answer where mellium's path hung up silently).
+const (
+	wHeader   = "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0' to='localhost'>"
+	wDecl     = "<?xml version='1.0'?>"
+	wAuth     = "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='X-TOKEN'>{TOKEN}</auth>"
+	wEnd      = "</stream:stream>"
+	wBindOpen = "<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
+	wBindR    = wBindOpen + "<resource>r1</resource></bind></iq>"
+	wFailed   = "<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><not-authorized></not-authorized></failure>"
+	wLogin    = wHeader + wAuth + wHeader
+
+	// What the server answers.
+	aMechs    = "<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>X-TOKEN</mechanism></mechanisms>"
+	aSuccess  = "<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'></success>"
+	aBindFeat = "<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
+	aBound    = "<jid>alice@localhost/r1</jid>"
+)
+
+type wireCase struct {
+	name string
+	opts servertest.Options
+	send string
+	// want: substrings of the answer, in this order.
+	want []string
+	// notWant: substrings the answer must not hold.
+	notWant []string
+	// cond is the stream error condition that ends the stream, "" for a
+	// clean end (</stream:stream> without an error), "-" for no answer at
+	// all after the last want.
+	cond string
+}
+
+func wireCases() []wireCase {
+	reqTLS := servertest.Options{RequireStartTLS: true}
+	twoHosts := servertest.Options{Hosts: []string{"localhost", "example.net"}}
+	return []wireCase{
+		// Stream headers.
+		{name: "declaration", send: wDecl + wLogin + wBindR + wEnd,
+			want: []string{"<stream:stream", "from='localhost'", aMechs, aSuccess, aBindFeat, aBound}, cond: ""},
+		{name: "no declaration", send: wLogin + wBindR + wEnd,
+			want: []string{aMechs, aSuccess, aBindFeat, aBound}, cond: ""},
+		{name: "prefix s", send: strings.ReplaceAll(strings.ReplaceAll(wLogin, "stream:", "s:"), "xmlns:stream", "xmlns:s") + wBindR + "</s:stream>",
+			want: []string{aMechs, aSuccess, aBindFeat, aBound}, cond: ""},
+		{name: "whitespace keep-alives", send: " \n" + wHeader + " \n\t" + wAuth + "  " + wHeader + "\n" + wBindR + " " + wEnd,
+			want: []string{aMechs, aSuccess, aBindFeat, aBound}, cond: ""},
+		{name: "no to", send: strings.Replace(wHeader, " to='localhost'", "", 1), cond: "host-unknown"},
+		{name: "unknown to", send: strings.Replace(wHeader, "localhost", "example.org", 1), cond: "host-unknown"},
+		{name: "to with a localpart", send: strings.Replace(wHeader, "localhost", "alice@localhost", 1), cond: "host-unknown"},
+		{name: "to with a resource", send: strings.Replace(wHeader, "localhost", "localhost/r", 1), cond: "host-unknown"},
+		{name: "to changes after SASL", opts: twoHosts, send: wHeader + wAuth + strings.Replace(wHeader, "localhost", "example.net", 1),
+			want: []string{aSuccess}, cond: "host-unknown"}, // changed: mellium hung up silently
+		{name: "wrong stream namespace", send: strings.Replace(wHeader, "http://etherx.jabber.org/streams", "urn:example", 1), cond: "invalid-namespace"},
+		{name: "wrong default namespace", send: strings.Replace(wHeader, "jabber:client", "urn:example", 1), cond: "invalid-namespace"},
+		{name: "no version", send: strings.Replace(wHeader, " version='1.0'", "", 1), cond: "unsupported-version"},
+		{name: "version 2.0", send: strings.Replace(wHeader, "'1.0'", "'2.0'", 1), cond: "unsupported-version"},
+		{name: "not a stream", send: "<message xmlns='jabber:client'/>", cond: "invalid-namespace"},
+		{name: "text before the header", send: "hello" + wHeader, cond: "not-well-formed"}, // changed: mellium hung up silently
+		{name: "bad from", send: strings.Replace(wHeader, "version=", "from='a@b@c' version=", 1), cond: "improper-addressing"},
+
+		// STARTTLS.
+		{name: "starttls required", opts: reqTLS, send: wHeader + wEnd,
+			want: []string{"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required></required></starttls>"}, notWant: []string{"mechanisms"}, cond: ""}, // changed: mellium hung up silently at the end
+		{name: "auth before starttls", opts: reqTLS, send: wHeader + wAuth, notWant: []string{"success"}, cond: "policy-violation"},
+		{name: "starttls not required", send: wHeader + wEnd, want: []string{aMechs}, notWant: []string{"starttls"}, cond: ""}, // changed: mellium hung up silently at the end
+		{name: "starttls not offered", send: wHeader + "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>", cond: "policy-violation"},
+
+		// Before authentication, before bind.
+		{name: "message before auth", send: wHeader + "<message to='bob@localhost'><body>hi</body></message>", cond: "not-authorized"},                          // changed: was policy-violation
+		{name: "presence before auth", send: wHeader + "<presence/>", cond: "not-authorized"},                                                                   // changed: was policy-violation
+		{name: "iq before auth", send: wHeader + "<iq type='get' id='1'><ping xmlns='urn:xmpp:ping'/></iq>", cond: "not-authorized"},                            // changed: was policy-violation
+		{name: "bind before auth", send: wHeader + wBindR, cond: "not-authorized"},                                                                              // changed: was policy-violation
+		{name: "message before bind", send: wLogin + "<message to='bob@localhost'><body>hi</body></message>", want: []string{aSuccess}, cond: "not-authorized"}, // changed: was policy-violation
+		{name: "iq before bind", send: wLogin + "<iq type='get' id='1'><ping xmlns='urn:xmpp:ping'/></iq>", want: []string{aSuccess}, cond: "not-authorized"},   // changed: was policy-violation
+		{name: "unknown element", send: wHeader + "<foo xmlns='urn:example'/>", cond: "unsupported-stanza-type"},                                                // changed: was policy-violation
+		{name: "auth after success", send: wLogin + wAuth, want: []string{aSuccess}, cond: "policy-violation"},
+		{name: "stream error from the client", send: wHeader + "<stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>", cond: ""}, // changed: was echoed back
+		{name: "comment", send: wHeader + "<!-- hi -->", cond: "not-well-formed"},                                                                                // changed: mellium hung up silently
+		{name: "text", send: wHeader + "hello<presence/>", cond: "not-well-formed"},                                                                                         // changed: mellium hung up silently
+		{name: "bad XML", send: wHeader + "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl'></other>", cond: "not-well-formed"},                                    // changed: mellium hung up silently
+
+		// SASL.
+		{name: "initial response", send: wHeader + wAuth + wEnd, want: []string{aSuccess}, cond: ""}, // changed: mellium hung up silently at the end
+		{name: "empty auth, challenge, response", send: wHeader + "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='X-TOKEN'/><response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>{TOKEN}</response>" + wEnd,
+			want: []string{"<challenge xmlns='urn:ietf:params:xml:ns:xmpp-sasl'></challenge>", aSuccess}, cond: ""}, // changed: mellium hung up silently at the end
+		{name: "auth =", send: wHeader + "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='X-TOKEN'>=</auth>" + wEnd,
+			want: []string{"<challenge xmlns='urn:ietf:params:xml:ns:xmpp-sasl'></challenge>"}, cond: ""},
+		{name: "abort", send: wHeader + "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='X-TOKEN'/><abort xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>" + wAuth + wEnd,
+			want: []string{"<challenge", "<aborted></aborted>", aSuccess}, cond: ""},
+		{name: "response without auth", send: wHeader + "<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>{TOKEN}</response>" + wEnd,
+			want: []string{"<malformed-request></malformed-request>"}, notWant: []string{"success"}, cond: ""},
+		{name: "wrong mechanism", send: wHeader + strings.Replace(wAuth, "X-TOKEN", "PLAIN", 1) + wEnd,
+			want: []string{"<invalid-mechanism></invalid-mechanism>"}, cond: ""},
+		{name: "bad base64", send: wHeader + strings.Replace(wAuth, "{TOKEN}", "!!!", 1) + wEnd,
+			want: []string{"<incorrect-encoding></incorrect-encoding>"}, cond: ""},
+		{name: "bad token", send: wHeader + strings.Replace(wAuth, "{TOKEN}", "{BADTOKEN}", 1) + wEnd,
+			want: []string{wFailed}, cond: ""},
+		{name: "three failures", send: wHeader + strings.Repeat(strings.Replace(wAuth, "{TOKEN}", "{BADTOKEN}", 1), 3) + wAuth,
+			want: []string{wFailed, wFailed, wFailed}, notWant: []string{"success"}, cond: "policy-violation"},
+		{name: "element inside auth", send: wHeader + "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='X-TOKEN'><x/></auth>" + wEnd,
+			want: []string{"<malformed-request></malformed-request>"}, cond: ""},
+
+		// Bind.
+		{name: "bind with resource", send: wLogin + wBindR + wEnd, want: []string{aBound}, cond: ""},
+		{name: "bind without resource", send: wLogin + wBindOpen + "</bind></iq>" + wEnd,
+			want: []string{"<jid>alice@localhost/xtokend-"}, cond: ""},
+		{name: "bind empty resource", send: wLogin + wBindOpen + "<resource></resource></bind></iq>" + wEnd,
+			want: []string{"<jid>alice@localhost/xtokend-"}, cond: ""},
+		{name: "bind invalid resource", send: wLogin + wBindOpen + "<resource>" + strings.Repeat("r", 1100) + "</resource></bind></iq>" + wEnd,
+			want: []string{"<jid>alice@localhost/xtokend-"}, cond: ""},
+		{name: "bind escaped resource", send: wLogin + wBindOpen + "<resource>a&amp;b&lt;c&apos;</resource></bind></iq>" + wEnd,
+			want: []string{"<jid>alice@localhost/a&amp;b&lt;c&#39;</jid>"}, cond: ""},
+		{name: "bind get", send: wLogin + "<iq type='get' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>" + wEnd,
+			want: []string{"type='error'", "bad-request"}, cond: ""}, // changed: mellium bound a resource
+		{name: "bind twice", send: wLogin + wBindR + wBindR + wEnd, want: []string{aBound}, cond: ""},
+
+		// Ends.
+		{name: "end after header", send: wHeader + wEnd, want: []string{aMechs}, cond: ""},           // changed: mellium hung up silently
+		{name: "end after SASL", send: wLogin + wEnd, want: []string{aSuccess, aBindFeat}, cond: ""}, // changed: mellium hung up silently
+		{name: "oversized", opts: servertest.Options{MaxStanzaSize: 10000},
+			send: wHeader + "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='X-TOKEN'>" + strings.Repeat("A", 20000), cond: "policy-violation"},
+		{name: "deadline", opts: servertest.Options{NegotiationTimeout: 300 * time.Millisecond}, send: wHeader, cond: "connection-timeout"},
+	}
+}
+
+var wireCond = regexp.MustCompile(`<stream:error><([a-z-]+) xmlns='urn:ietf:params:xml:ns:xmpp-streams'`)
+
+func TestNegotiationWire(t *testing.T) {
+	servers := map[string]*servertest.Server{}
+	parent := t
+	for _, tc := range wireCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			key := strings.Join(tc.opts.Hosts, ",") + "|" + time.Duration(tc.opts.NegotiationTimeout).String()
+			if tc.opts.RequireStartTLS {
+				key += "|tls"
+			}
+			key += "|" + string(rune(tc.opts.MaxStanzaSize))
+			ts := servers[key]
+			if ts == nil {
+				ts = servertest.Start(parent, tc.opts)
+				servers[key] = ts
+			}
+			token := base64.StdEncoding.EncodeToString([]byte("\x00alice\x00" + ts.Mint(t, "alice@localhost")))
+			bad := base64.StdEncoding.EncodeToString([]byte("\x00bob\x00" + ts.Mint(t, "alice@localhost")))
+			send := strings.NewReplacer("{TOKEN}", token, "{BADTOKEN}", bad).Replace(tc.send)
+			conn, err := net.Dial("tcp", ts.Addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(waitLimit))
+			if _, err := conn.Write([]byte(send)); err != nil {
+				t.Fatal(err)
+			}
+			// Quotes normalised: mellium's encoder wrote double ones.
+			got := strings.ReplaceAll(readAll(t, conn), `"`, "'")
+			if os.Getenv("WIRE_RECORD") != "" {
+				t.Logf("answer: %s", got)
+			}
+			rest := got
+			for _, w := range tc.want {
+				i := strings.Index(rest, w)
+				if i < 0 {
+					t.Fatalf("no %q (in this order) in the answer %q", w, got)
+				}
+				rest = rest[i+len(w):]
+			}
+			for _, w := range tc.notWant {
+				if strings.Contains(got, w) {
+					t.Errorf("%q in the answer %q", w, got)
+				}
+			}
+			cond := ""
+			if m := wireCond.FindStringSubmatch(rest); m != nil {
+				cond = m[1]
+			}
+			if cond != tc.cond {
+				t.Errorf("ended with %q, want %q; answer %q", cond, tc.cond, got)
+			}
+			if !strings.HasSuffix(got, "</stream:stream>") {
+				t.Errorf("the answer does not end the stream: %q", got)
+			}
+		})
+	}
+}
