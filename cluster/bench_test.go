@@ -3,6 +3,8 @@ package cluster
 import (
 	"context"
 	"encoding/binary"
+	"errors"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -45,8 +47,17 @@ func BenchmarkRoute(b *testing.B) {
 	b.SetBytes(int64(len(stanza)))
 	b.ResetTimer()
 	for range b.N {
-		if err := n2.Route(ctx, "n1", stanza); err != nil {
-			b.Fatal(err)
+		// Route never waits: a full queue is a refusal, and the sender
+		// (like the server answering resource-constraint) tries again.
+		for {
+			err := n2.Route(ctx, "n1", stanza)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, ErrQueueFull) {
+				b.Fatal(err)
+			}
+			runtime.Gosched()
 		}
 	}
 	waitB(b, func() bool { return got.Load() >= int64(b.N) })

@@ -251,9 +251,26 @@ func TestThreeNodes(t *testing.T) {
 	if err := n1.Route(ctx, "nobody", []byte(msg)); err == nil {
 		t.Fatal("routed to a node that does not exist")
 	}
-	if got := n2.Bindings("alice@a.test"); len(got) != 1 || got[0] != (Binding{"alice@a.test/phone", "n3"}) {
+	if got := n2.Bindings("alice@a.test"); len(got) != 1 || got[0] != (Binding{JID: "alice@a.test/phone", Node: "n3"}) {
 		t.Fatalf("bindings seen from n2: %v", got)
 	}
+	// Availability follows the bind, in order, on every peer.
+	n3.SetAvailability("alice@a.test/phone", true, -5)
+	eventually(t, "n1 and n2 see alice available with priority -5", func() bool {
+		want := Binding{JID: "alice@a.test/phone", Node: "n3", Available: true, Priority: -5}
+		for _, n := range []testNode{n1, n2, n3} {
+			if got := n.Bindings("alice@a.test"); len(got) != 1 || got[0] != want {
+				return false
+			}
+		}
+		return true
+	})
+	n1.SetAvailability("alice@a.test/phone", true, 1) // not bound on n1: nothing
+	n3.SetAvailability("alice@a.test/phone", false, 0)
+	eventually(t, "n1 sees alice unavailable", func() bool {
+		got := n1.Bindings("alice@a.test")
+		return len(got) == 1 && got[0] == Binding{JID: "alice@a.test/phone", Node: "n3"}
+	})
 	for _, n := range []testNode{n1, n2, n3} {
 		st := n.Stats()
 		if !st.Ready || st.Members != 3 || st.ReplayHeld == 0 {

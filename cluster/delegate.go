@@ -99,6 +99,7 @@ func (d *delegate) NotifyLeave(m *memberlist.Node) {
 	d.n.memMu.Unlock()
 	d.n.dir.drop(m.Name)
 	d.n.closeLinksOf(m.Name)
+	d.n.closeOutbox(m.Name)
 	d.n.nudge()
 }
 

@@ -29,10 +29,15 @@ import (
 // go to the node whose name sorts last. (Clocks that disagree by more than
 // the time between the two binds pick the wrong one; run NTP.)
 
-// Binding is one bound full JID and the node it is bound on.
+// Binding is one bound full JID, the node it is bound on, and whether its
+// broadcast presence made it available (and with which priority): what
+// routing to a bare JID needs to decide as a single server would (RFC 6121
+// section 8.5.2).
 type Binding struct {
-	JID  string
-	Node string
+	JID       string
+	Node      string
+	Available bool
+	Priority  int8
 }
 
 // errStaleLink says a link predates its peer's last drop: memberlist saw the
@@ -42,13 +47,21 @@ var errStaleLink = errors.New("link from before the peer was last dropped")
 type origin struct {
 	instance [16]byte
 	version  uint64
-	jids     map[string]int64 // full JID -> bound at
+	jids     map[string]entry // full JID -> its binding
 }
 
-// placement is one node a full JID is bound on, and since when.
+// entry is one session a node has bound: since when, and its availability.
+type entry struct {
+	at int64
+	presence
+}
+
+// placement is one node a full JID is bound on, since when, and how
+// available it is there.
 type placement struct {
 	node string
 	at   int64
+	presence
 }
 
 type directory struct {
@@ -95,13 +108,13 @@ func (d *directory) apply(l *inLink, f frame) ([]session, error) {
 			return nil, nil // an older snapshot from a link being replaced
 		}
 		d.removeAll(l.peer, o)
-		o = &origin{instance: l.instance, version: f.version, jids: make(map[string]int64, len(f.sessions))}
+		o = &origin{instance: l.instance, version: f.version, jids: make(map[string]entry, len(f.sessions))}
 		d.origins[l.peer] = o
 		for _, s := range f.sessions {
-			d.add(l.peer, o, s.jid, s.at)
+			d.add(l.peer, o, s.jid, entry{s.at, s.presence})
 		}
 		return f.sessions, nil
-	case kindSession:
+	case kindSession, kindAvailability:
 		if o == nil || o.instance != l.instance {
 			return nil, fmt.Errorf("session change before a snapshot")
 		}
@@ -111,27 +124,37 @@ func (d *directory) apply(l *inLink, f frame) ([]session, error) {
 		case f.version > o.version+1:
 			return nil, fmt.Errorf("session change %d after %d", f.version, o.version)
 		}
+		if f.kind == kindAvailability {
+			e, ok := o.jids[f.jid]
+			if !ok {
+				return nil, fmt.Errorf("availability of a session not bound")
+			}
+			o.version = f.version
+			e.presence = f.avail
+			d.add(l.peer, o, f.jid, e)
+			return nil, nil
+		}
 		o.version = f.version
 		if !f.bound {
 			d.remove(l.peer, o, f.jid)
 			return nil, nil
 		}
-		d.add(l.peer, o, f.jid, f.at)
-		return []session{{f.jid, f.at}}, nil
+		d.add(l.peer, o, f.jid, entry{at: f.at})
+		return []session{{jid: f.jid, at: f.at}}, nil
 	}
 	return nil, nil
 }
 
-func (d *directory) add(node string, o *origin, jid string, at int64) {
+func (d *directory) add(node string, o *origin, jid string, e entry) {
 	d.remove(node, o, jid)
-	o.jids[jid] = at
+	o.jids[jid] = e
 	bare := bareOf(jid)
 	m := d.byBare[bare]
 	if m == nil {
 		m = make(map[string][]placement)
 		d.byBare[bare] = m
 	}
-	m[jid] = append(m[jid], placement{node, at})
+	m[jid] = append(m[jid], placement{node, e.at, e.presence})
 }
 
 func (d *directory) remove(node string, o *origin, jid string) {
@@ -208,8 +231,9 @@ type placementOf struct {
 }
 
 // Bind records that full is bound on this node and tells every peer. The
-// server calls it once resource binding succeeded. A session of the same
-// full JID on another node is older, and that node is told to close it.
+// server calls it once resource binding succeeded. The session starts
+// unavailable (SetAvailability changes that). A session of the same full JID
+// on another node is older, and that node is told to close it.
 func (n *Node) Bind(full string) { n.setBound(full, true) }
 
 // Unbind records that full is no longer bound here and tells every peer.
@@ -224,12 +248,36 @@ func (n *Node) setBound(full string, bound bool) {
 	var at int64
 	if bound {
 		at = time.Now().UnixNano()
-		n.local[full] = at
+		n.local[full] = entry{at: at}
 	} else {
 		delete(n.local, full)
 	}
 	n.sessVersion++
-	b := (&frame{kind: kindSession, version: n.sessVersion, bound: bound, jid: full, at: at}).encode()
+	n.publishLocked((&frame{kind: kindSession, version: n.sessVersion, bound: bound, jid: full, at: at}).encode())
+}
+
+// SetAvailability records the availability and priority a session bound
+// here took with its broadcast presence (RFC 6121 section 4.2 and 4.5), and
+// tells every peer, in order with the session's bind and unbind: peers
+// route a message for the bare JID only to nodes with an available resource
+// of non-negative priority, as a single server does. A full JID not bound
+// here, or no change, does nothing.
+func (n *Node) SetAvailability(full string, available bool, priority int8) {
+	n.sessMu.Lock()
+	defer n.sessMu.Unlock()
+	e, ok := n.local[full]
+	p := presence{available: available, priority: priority}
+	if !ok || e.presence == p {
+		return
+	}
+	e.presence = p
+	n.local[full] = e
+	n.sessVersion++
+	n.publishLocked((&frame{kind: kindAvailability, version: n.sessVersion, jid: full, avail: p}).encode())
+}
+
+// publishLocked queues a session change on every link; sessMu is held.
+func (n *Node) publishLocked(b []byte) {
 	n.mu.Lock()
 	links := make([]*outLink, 0, len(n.out))
 	for _, l := range n.out {
@@ -244,8 +292,8 @@ func (n *Node) setBound(full string, bound bool) {
 // snapshotLocked is the sessions frame for a new link; sessMu is held.
 func (n *Node) snapshotLocked() *frame {
 	f := &frame{kind: kindSessions, version: n.sessVersion, sessions: make([]session, 0, len(n.local))}
-	for j, at := range n.local {
-		f.sessions = append(f.sessions, session{j, at})
+	for j, e := range n.local {
+		f.sessions = append(f.sessions, session{j, e.at, e.presence})
 	}
 	return f
 }
@@ -257,7 +305,7 @@ func (n *Node) conflicts(peer string, bound []session) {
 	n.sessMu.Lock()
 	for _, s := range bound {
 		mine, ok := n.local[s.jid]
-		if ok && (s.at > mine || s.at == mine && peer > n.name) {
+		if ok && (s.at > mine.at || s.at == mine.at && peer > n.name) {
 			lost = append(lost, s.jid)
 		}
 	}
@@ -275,12 +323,12 @@ func (n *Node) conflicts(peer string, bound []session) {
 // of the newer session.
 func (n *Node) Lookup(full string) (node string, ok bool) {
 	n.sessMu.Lock()
-	at, local := n.local[full]
+	mine, local := n.local[full]
 	n.sessMu.Unlock()
 	p, remote := n.dir.lookup(full)
 	switch {
 	case local && remote:
-		if p.at > at || p.at == at && p.node > n.name {
+		if p.at > mine.at || p.at == mine.at && p.node > n.name {
 			return p.node, true
 		}
 		return n.name, true
@@ -291,25 +339,26 @@ func (n *Node) Lookup(full string) (node string, ok bool) {
 }
 
 // Bindings lists every full JID of a bare JID bound anywhere in the
-// cluster, sorted by JID, each with the node of its newest session.
+// cluster, sorted by JID, each with the node of its newest session and
+// that session's availability as its node last published it.
 func (n *Node) Bindings(bare string) []Binding {
 	byJID := make(map[string]placement)
 	for _, p := range n.dir.bindings(bare) {
 		byJID[p.jid] = p.placement
 	}
 	n.sessMu.Lock()
-	for j, at := range n.local {
+	for j, e := range n.local {
 		if bareOf(j) != bare {
 			continue
 		}
-		if p, ok := byJID[j]; !ok || at > p.at || at == p.at && n.name > p.node {
-			byJID[j] = placement{n.name, at}
+		if p, ok := byJID[j]; !ok || e.at > p.at || e.at == p.at && n.name > p.node {
+			byJID[j] = placement{n.name, e.at, e.presence}
 		}
 	}
 	n.sessMu.Unlock()
 	out := make([]Binding, 0, len(byJID))
 	for j, p := range byJID {
-		out = append(out, Binding{JID: j, Node: p.node})
+		out = append(out, Binding{JID: j, Node: p.node, Available: p.available, Priority: p.priority})
 	}
 	slices.SortFunc(out, func(a, b Binding) int { return strings.Compare(a.JID, b.JID) })
 	return out

@@ -26,15 +26,22 @@
 //     CheckAndRemember for the window that remains.
 //
 //   - Where sessions are. Each node tells every other which full JIDs are
-//     bound on it (Bind, Unbind), over its link: a snapshot when the link
-//     comes up, then each change in order. Lookup and Bindings answer from
-//     memory. When memberlist declares a node gone, its sessions go with it,
+//     bound on it (Bind, Unbind) and, for each, whether its broadcast
+//     presence made it available and with which priority (SetAvailability),
+//     over its link: a snapshot when the link comes up, then each change in
+//     order. Lookup and Bindings answer from memory, so a node routes a
+//     message for a bare JID only to nodes that have an available resource
+//     of non-negative priority, and answers as a single server when none
+//     has. When memberlist declares a node gone, its sessions go with it,
 //     so stanzas for them get service-unavailable rather than vanish. One
 //     full JID bound on two nodes is a resource conflict: the newer bind
 //     stays, and the node of the older one is told through Hooks.Conflict.
 //
 //   - Stanzas. Route sends a stanza's bytes to another node, whose
-//     Hooks.Stanza delivers it.
+//     Hooks.Stanza delivers it. Route never waits: each peer has a bounded
+//     queue drained in order by its own goroutine, so a slow or stuck node
+//     fills its own queue (Route then answers ErrQueueFull) and delays no
+//     one else.
 //
 // What is not shared: file and env keys (each node reads its own; AnnounceKey
 // makes a node whose copy differs from a peer's log an error), the
@@ -72,7 +79,8 @@
 // RAMKey as the source of their RAM keys (keystore.NewWithRAM); hands the
 // node to the token verifiers as their replay check (sasl.NewSharedVerifier:
 // *Node is a sasl.SharedReplay); calls Bind and Unbind as sessions come and
-// go, and Lookup, Bindings and Route for recipients not bound locally;
+// go, SetAvailability as their broadcast presence changes, and Lookup,
+// Bindings and Route for recipients not bound locally;
 // announces its file and env keys with AnnounceKey at start and after each
 // reload; rebuilds a host's verifier on KeyReplaced; closes a session on
 // Conflict; and calls Stop on shutdown, after its sessions got their

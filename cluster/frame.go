@@ -14,8 +14,15 @@ import (
 //	stanza       the stanza's bytes                                  dialler -> listener
 //	replay?      request id, host, node, token id, expiry            dialler -> listener
 //	replay!      request id, result                                  listener -> dialler
-//	sessions     version, (full JID, bound at)...                    dialler -> listener, second frame
+//	sessions     version, (full JID, bound at, available?, priority)...
+//	                                                                 dialler -> listener, second frame
 //	session      version, bound?, full JID, bound at                 dialler -> listener
+//	availability version, full JID, available?, priority             dialler -> listener
+//
+// A session is bound unavailable; an availability frame follows when its
+// broadcast presence makes it available, changes its priority or makes it
+// unavailable again. Availability frames are numbered by the same counter
+// as binds and unbinds, so a peer sees a session's whole life in order.
 //
 // Each node dials its own link to every other member and sends on it; the
 // links it accepts it only reads from (and answers replay requests on). So a
@@ -29,10 +36,14 @@ const (
 	kindReplayResp
 	kindSessions
 	kindSession
+	kindAvailability
 )
 
 const (
-	protocolVersion = 1
+	// protocolVersion 2 added availability to the session directory. Nodes
+	// of different versions refuse each other's links (hello), so a rolling
+	// upgrade runs with two partial clusters until every node is upgraded.
+	protocolVersion = 2
 	// maxFrame bounds what a peer can make this node allocate. A session
 	// snapshot of a busy node is the largest frame.
 	maxFrame = 16 << 20
@@ -50,7 +61,7 @@ type frame struct {
 	kind     byte
 	name     string    // hello
 	instance [16]byte  // hello
-	version  uint64    // hello: protocol; sessions, session: the sender's session version
+	version  uint64    // hello: protocol; sessions, session, availability: the sender's session version
 	payload  []byte    // stanza
 	id       uint64    // replay?, replay!
 	host     string    // replay?
@@ -59,15 +70,25 @@ type frame struct {
 	expiry   int64     // replay?: unix nanoseconds
 	result   uint64    // replay!
 	sessions []session // sessions
-	jid      string    // session
+	jid      string    // session, availability
 	at       int64     // session: when it was bound (unix ns); 0 for an unbind
 	bound    bool      // session
+	avail    presence  // availability
 }
 
-// session is one bound full JID in a snapshot, with the time it was bound.
+// session is one bound full JID in a snapshot, with the time it was bound
+// and its availability.
 type session struct {
 	jid string
 	at  int64
+	presence
+}
+
+// presence is what routing needs of a session's broadcast presence (RFC
+// 6121 section 8.5.2): whether it is available, and with which priority.
+type presence struct {
+	available bool
+	priority  int8
 }
 
 func (f *frame) encode() []byte {
@@ -95,12 +116,17 @@ func (f *frame) encode() []byte {
 		for _, se := range f.sessions {
 			e.string(se.jid)
 			e.int(se.at)
+			e.presence(se.presence)
 		}
 	case kindSession:
 		e.uint(f.version)
 		e.bool(f.bound)
 		e.string(f.jid)
 		e.int(f.at)
+	case kindAvailability:
+		e.uint(f.version)
+		e.string(f.jid)
+		e.presence(f.avail)
 	}
 	binary.BigEndian.PutUint32(e.b, uint32(len(e.b)-4))
 	return e.b
@@ -138,16 +164,20 @@ func parseFrame(body []byte) (frame, error) {
 		}
 	case kindSessions:
 		f.version = d.uint()
-		n := d.count(2)
+		n := d.count(4)
 		f.sessions = make([]session, 0, n)
 		for i := 0; i < n && d.err == nil; i++ {
-			f.sessions = append(f.sessions, session{jid: d.string(), at: d.int()})
+			f.sessions = append(f.sessions, session{jid: d.string(), at: d.int(), presence: d.presence()})
 		}
 	case kindSession:
 		f.version = d.uint()
 		f.bound = d.bool()
 		f.jid = d.string()
 		f.at = d.int()
+	case kindAvailability:
+		f.version = d.uint()
+		f.jid = d.string()
+		f.avail = d.presence()
 	default:
 		return frame{}, fmt.Errorf("unknown frame kind %d", f.kind)
 	}

@@ -11,9 +11,16 @@ var sampleFrames = []frame{
 	{kind: kindStanza, payload: []byte("<message to='a@b/c'><body>hi</body></message>")},
 	{kind: kindReplayReq, id: 7, host: "a.test", node: "alice", tokenID: []byte("12345678" + "0123"), expiry: 1_700_000_000_000_000_000},
 	{kind: kindReplayResp, id: 7, result: replayUsed},
-	{kind: kindSessions, version: 3, sessions: []session{{"a@b/c", 1}, {"d@e/f", -2}}},
+	{kind: kindSessions, version: 3, sessions: []session{{jid: "a@b/c", at: 1}, {jid: "d@e/f", at: -2}}},
 	{kind: kindSessions, version: 0, sessions: []session{}},
 	{kind: kindSession, version: 4, bound: true, jid: "a@b/c", at: 1_700_000_000_000_000_000},
+	{kind: kindSessions, version: 5, sessions: []session{
+		{jid: "a@b/c", at: 1, presence: presence{available: true, priority: 127}},
+		{jid: "a@b/d", at: 2, presence: presence{available: true, priority: -128}},
+		{jid: "a@b/e", at: 3},
+	}},
+	{kind: kindAvailability, version: 6, jid: "a@b/c", avail: presence{available: true, priority: -1}},
+	{kind: kindAvailability, version: 7, jid: "a@b/c"},
 }
 
 func TestFrameRoundTrip(t *testing.T) {
@@ -41,6 +48,13 @@ func TestFrameRefuses(t *testing.T) {
 		"bad bool":      {0, 0, 0, 6, kindSession, 1, 2, 1, 'a', 0},
 		"huge jid list": {0, 0, 0, 7, kindSessions, 0, 0xff, 0xff, 0xff, 0xff, 0x0f},
 		"truncated":     {0, 0, 0, 9, kindStanza, 'a'},
+		// availability: version 1, jid "a", available, priority 128 / -129 (zigzag varints)
+		"priority over 127":     {0, 0, 0, 7, kindAvailability, 1, 1, 'a', 1, 0x80, 0x02},
+		"priority under -128":   {0, 0, 0, 7, kindAvailability, 1, 1, 'a', 1, 0x81, 0x02},
+		"availability not bool": {0, 0, 0, 6, kindAvailability, 1, 1, 'a', 2, 0},
+		"availability short":    {0, 0, 0, 5, kindAvailability, 1, 1, 'a', 1},
+		// a snapshot entry without its presence
+		"snapshot entry short": {0, 0, 0, 8, kindSessions, 1, 1, 3, 'a', 'b', 'c', 2},
 	} {
 		if _, _, err := readFrame(bytes.NewReader(b), nil); err == nil {
 			t.Errorf("%s: accepted", name)

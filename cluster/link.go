@@ -500,7 +500,7 @@ func (n *Node) readLink(l *inLink) {
 			if err := w.Flush(); err != nil {
 				return
 			}
-		case kindSessions, kindSession:
+		case kindSessions, kindSession, kindAvailability:
 			bound, err := n.dir.apply(l, f)
 			if errors.Is(err, errStaleLink) {
 				n.log.Debug("cluster: closing a link from before its peer flapped", "peer", l.peer)

@@ -11,6 +11,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -79,13 +80,16 @@ type Node struct {
 	in      map[*inLink]struct{}
 	dialing map[string]chan struct{}
 	failing map[string]bool // peers whose last dial failed (warned once)
-	stopped bool
+	// outboxes queue the stanzas routed to each peer (outbox.go).
+	outboxes map[string]*outbox
+	dropped  atomic.Uint64 // stanzas refused or lost in an outbox
+	stopped  bool
 
 	// sessMu orders session changes with the links they are sent on: a
 	// snapshot and every later change reach each peer in version order.
 	sessMu      sync.Mutex
 	sessVersion uint64
-	local       map[string]int64 // full JID -> bound at, unix ns
+	local       map[string]entry // full JID -> bound at (unix ns), availability
 
 	wake   chan struct{} // nudges the link keeper
 	ctx    context.Context
@@ -126,22 +130,23 @@ func Start(ctx context.Context, opts Options, logger *slog.Logger, hooks Hooks) 
 		return nil, err
 	}
 	n := &Node{
-		opts:    opts,
-		log:     logger.With("node", opts.NodeName),
-		hooks:   hooks,
-		name:    opts.NodeName,
-		keys:    newKeySet(),
-		fps:     newFingerprints(sec.fingerprint),
-		replay:  newReplayStore(opts.ReplayMax),
-		dir:     newDirectory(),
-		ready:   make(chan struct{}),
-		members: make(map[string]member),
-		out:     make(map[string]*outLink),
-		in:      make(map[*inLink]struct{}),
-		dialing: make(map[string]chan struct{}),
-		failing: make(map[string]bool),
-		local:   make(map[string]int64),
-		wake:    make(chan struct{}, 1),
+		opts:     opts,
+		log:      logger.With("node", opts.NodeName),
+		hooks:    hooks,
+		name:     opts.NodeName,
+		keys:     newKeySet(),
+		fps:      newFingerprints(sec.fingerprint),
+		replay:   newReplayStore(opts.ReplayMax),
+		dir:      newDirectory(),
+		ready:    make(chan struct{}),
+		members:  make(map[string]member),
+		out:      make(map[string]*outLink),
+		in:       make(map[*inLink]struct{}),
+		dialing:  make(map[string]chan struct{}),
+		failing:  make(map[string]bool),
+		outboxes: make(map[string]*outbox),
+		local:    make(map[string]entry),
+		wake:     make(chan struct{}, 1),
 	}
 	if _, err := rand.Read(n.instance[:]); err != nil {
 		return nil, fmt.Errorf("%s: %v", Section, err)

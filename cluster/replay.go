@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -185,31 +184,4 @@ func (s *replayStore) sweepLocked(now time.Time) {
 		}
 		delete(s.buckets, b)
 	}
-}
-
-// Route sends a stanza to the node named to, over the link to it; to may be
-// this node, whose Stanza hook then gets it directly. It returns once the
-// stanza is queued on the link, waiting (up to ctx) while a slow peer's
-// queue is full. Delivery is not acknowledged: the receiving node answers a
-// stanza whose recipient is gone with an error stanza routed back, as for
-// any stanza, and a stanza in flight when a node dies is lost, as on any
-// XMPP connection without stream management.
-func (n *Node) Route(ctx context.Context, to string, stanza []byte) error {
-	if len(stanza) == 0 {
-		return errors.New("cluster: empty stanza")
-	}
-	if len(stanza) > maxFrame-1 {
-		return fmt.Errorf("cluster: stanza of %d bytes is over the link limit", len(stanza))
-	}
-	if to == n.name {
-		if n.hooks.Stanza != nil {
-			n.hooks.Stanza(n.name, append([]byte(nil), stanza...))
-		}
-		return nil
-	}
-	l, err := n.link(ctx, to)
-	if err != nil {
-		return err
-	}
-	return l.sendWait(ctx, (&frame{kind: kindStanza, payload: stanza}).encode())
 }

@@ -3,10 +3,14 @@ package cluster
 // Stats is a snapshot of a node's cluster state, for metrics and the admin
 // API. It holds no key material.
 type Stats struct {
-	Members        int  // live members, this node included
-	Links          int  // outgoing links up
-	RemoteSessions int  // full JIDs bound on other nodes, as this node knows them
-	ReplayHeld     int  // token ids this node holds as a replay owner
+	Members        int // live members, this node included
+	Links          int // outgoing links up
+	RemoteSessions int // full JIDs bound on other nodes, as this node knows them
+	ReplayHeld     int // token ids this node holds as a replay owner
+	// StanzasDropped counts stanzas routed to a peer that never reached
+	// its link: refused by a full queue (Route's ErrQueueFull) or waiting
+	// when the peer left.
+	StanzasDropped uint64
 	Ready          bool // joined or started alone
 }
 
@@ -16,6 +20,7 @@ func (n *Node) Stats() Stats {
 	s.Members = len(n.Members())
 	n.mu.Lock()
 	s.Links = len(n.out)
+	s.StanzasDropped = n.dropped.Load()
 	n.mu.Unlock()
 	n.dir.mu.RLock()
 	for _, o := range n.dir.origins {

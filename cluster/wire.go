@@ -28,6 +28,12 @@ func (e *encoder) bool(v bool) {
 	}
 }
 
+// presence is an availability flag then a priority.
+func (e *encoder) presence(p presence) {
+	e.bool(p.available)
+	e.int(int64(p.priority))
+}
+
 type decoder struct {
 	b   []byte
 	err error
@@ -122,4 +128,15 @@ func (d *decoder) done() error {
 		d.err = errors.New("trailing bytes")
 	}
 	return d.err
+}
+
+// presence reads what encoder.presence wrote; a priority outside
+// -128..127 (RFC 6121 section 4.7.2.3) is malformed.
+func (d *decoder) presence() presence {
+	avail := d.bool()
+	prio := d.int()
+	if d.err == nil && (prio < -128 || prio > 127) {
+		d.err = errors.New("priority out of range")
+	}
+	return presence{available: avail, priority: int8(prio)}
 }

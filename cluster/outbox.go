@@ -1,0 +1,164 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+)
+
+// Route never waits for another node. Each peer has an outbox: a bounded
+// queue of stanzas and one goroutine that moves them, in order, onto the
+// link to that peer (dialling it when it is down, waiting while a slow
+// peer's link is full). The caller is a session's read loop: with a queue
+// per peer, one stuck node fills its own outbox and has its stanzas
+// refused with ErrQueueFull, while every other peer's traffic and the
+// sender's next stanza go on.
+
+// stanzaQueue is how many stanzas wait for one peer before Route refuses
+// more (on top of the link's own queue and the kernel's socket buffers).
+const stanzaQueue = 1024
+
+// outboxRetry is the pause before an outbox tries a link again after a
+// dial failed or a link closed under it.
+const outboxRetry = 100 * time.Millisecond
+
+// ErrQueueFull says the stanzas waiting for a peer fill its queue: the peer
+// is slow or unreachable. The stanza is not sent; the server answers its
+// sender as for a recipient it cannot reach.
+var ErrQueueFull = errors.New("cluster: the stanza queue to the node is full")
+
+type outbox struct {
+	peer  string
+	queue chan []byte // encoded stanza frames
+	// ctx ends when the peer left (what waits is dropped) or the node
+	// stops.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// warned is set when a refusal was logged, and cleared once the queue
+	// ran empty: one log line per congestion, not one per stanza.
+	warned atomic.Bool
+}
+
+// Route sends a stanza to the node named to, over the link to it; to may be
+// this node, whose Stanza hook then gets it directly. It never blocks: the
+// stanza is queued for the peer and sent in order after the ones queued
+// before it, and ErrQueueFull says the peer's queue is full (the stanza is
+// dropped, counted in Stats.StanzasDropped). ctx is only checked: the
+// queueing does not wait. Delivery is not acknowledged: the receiving node
+// answers a stanza whose recipient is gone with an error stanza routed
+// back, as for any stanza, and a stanza in flight when a node dies is lost,
+// as on any XMPP connection without stream management.
+func (n *Node) Route(ctx context.Context, to string, stanza []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(stanza) == 0 {
+		return errors.New("cluster: empty stanza")
+	}
+	if len(stanza) > maxFrame-1 {
+		return fmt.Errorf("cluster: stanza of %d bytes is over the link limit", len(stanza))
+	}
+	if to == n.name {
+		if n.hooks.Stanza != nil {
+			n.hooks.Stanza(n.name, append([]byte(nil), stanza...))
+		}
+		return nil
+	}
+	if _, ok := n.member(to); !ok {
+		return fmt.Errorf("%w: %q", ErrUnknownNode, to)
+	}
+	ob, err := n.outboxOf(to)
+	if err != nil {
+		return err
+	}
+	select {
+	case ob.queue <- (&frame{kind: kindStanza, payload: stanza}).encode():
+		return nil
+	default:
+	}
+	n.dropped.Add(1)
+	if !ob.warned.Swap(true) {
+		n.log.Warn("cluster: stanza queue to a node is full; refusing stanzas for it until it drains", "peer", to, "queue", stanzaQueue)
+	}
+	return fmt.Errorf("%w: %q", ErrQueueFull, to)
+}
+
+// outboxOf returns the peer's outbox, starting it when there is none.
+func (n *Node) outboxOf(peer string) (*outbox, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.stopped {
+		return nil, ErrStopped
+	}
+	if ob := n.outboxes[peer]; ob != nil {
+		return ob, nil
+	}
+	ob := &outbox{peer: peer, queue: make(chan []byte, stanzaQueue)}
+	ob.ctx, ob.cancel = context.WithCancel(n.ctx)
+	n.outboxes[peer] = ob
+	n.wg.Add(1)
+	go n.drain(ob)
+	return ob, nil
+}
+
+// closeOutbox drops a peer's outbox when memberlist says the peer is gone:
+// its stanzas would find no one (the server answers stanzas for the
+// sessions that went with it from the directory, which dropped them too).
+func (n *Node) closeOutbox(peer string) {
+	n.mu.Lock()
+	ob := n.outboxes[peer]
+	delete(n.outboxes, peer)
+	n.mu.Unlock()
+	if ob != nil {
+		ob.cancel()
+	}
+}
+
+// drain moves an outbox's stanzas onto the link to its peer, in order.
+func (n *Node) drain(ob *outbox) {
+	defer n.wg.Done()
+	defer ob.cancel()
+	for {
+		select {
+		case <-ob.ctx.Done():
+			n.dropped.Add(uint64(len(ob.queue)))
+			return
+		case b := <-ob.queue:
+			if !n.sendOut(ob, b) {
+				n.dropped.Add(1)
+			}
+			if len(ob.queue) == 0 {
+				ob.warned.Store(false)
+			}
+		}
+	}
+}
+
+// sendOut puts one frame on the link to the outbox's peer, dialling and
+// retrying while the peer is a live member; false when it gave up.
+func (n *Node) sendOut(ob *outbox, b []byte) bool {
+	for {
+		l, err := n.link(ob.ctx, ob.peer)
+		if err == nil {
+			// sendWait waits while the link's queue is full, and fails
+			// when the link closes: the frame was not queued, so it is
+			// sent again on the next link.
+			err = l.sendWait(ob.ctx, b)
+		}
+		if err == nil {
+			return true
+		}
+		if _, live := n.member(ob.peer); !live || errors.Is(err, ErrStopped) {
+			return false
+		}
+		t := time.NewTimer(outboxRetry)
+		select {
+		case <-t.C:
+		case <-ob.ctx.Done():
+			t.Stop()
+			return false
+		}
+	}
+}

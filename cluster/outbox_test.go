@@ -1,0 +1,104 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// startNodeWith starts a node whose Stanza hook is hook.
+func startNodeWith(t *testing.T, name, secret string, join []string, hook func(string, []byte)) *Node {
+	t.Helper()
+	opts := Options{NodeName: name, Bind: "127.0.0.1:0", LinkListen: "127.0.0.1:0", Join: join,
+		SecretFile: secret, JoinTimeout: Duration{deadline}, tune: fastTimers}
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	n, err := Start(ctx, opts, testLogger(t), Hooks{RAMKeys: testKeys, Stanza: hook})
+	if err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	t.Cleanup(func() { n.Stop(context.Background()) })
+	if err := n.WaitReady(ctx); err != nil {
+		t.Fatalf("%s not ready: %v", name, err)
+	}
+	return n
+}
+
+// TestStuckPeerDoesNotBlockRoute: a peer that stops reading its link (its
+// Stanza hook blocks, so its link reader does) must not make Route wait.
+// Its queue fills, Route refuses with ErrQueueFull (counted), stanzas for
+// another peer still go, and once the peer reads again what was queued
+// arrives in the order it was routed.
+func TestStuckPeerDoesNotBlockRoute(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three nodes")
+	}
+	secret := writeSecret(t)
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	var mu sync.Mutex
+	var seen []int
+	stuckHook := func(_ string, b []byte) {
+		<-release
+		var i int
+		fmt.Sscanf(string(b), "<message id='%d'", &i)
+		mu.Lock()
+		seen = append(seen, i)
+		mu.Unlock()
+	}
+	free := &stanzas{}
+	stuck := startNodeWith(t, "stuck", secret, nil, stuckHook)
+	other := startNodeWith(t, "other", secret, []string{stuck.GossipAddr()}, free.hook)
+	sender := startNodeWith(t, "sender", secret, []string{stuck.GossipAddr()}, nil)
+	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) }) // before the nodes stop
+	eventually(t, "three members", func() bool {
+		return len(stuck.Members()) == 3 && len(other.Members()) == 3 && len(sender.Members()) == 3
+	})
+
+	// Fill what stands between the sender and the stuck node: kernel
+	// buffers, the link's queue, the outbox. Every Route returns at once;
+	// the first refusal ends the loop. Before Route had a queue per peer,
+	// it waited here until the link's write timeout closed the link.
+	pad := strings.Repeat(" ", 1024)
+	msg := func(i int) []byte { return []byte(fmt.Sprintf("<message id='%d'%s/>", i, pad)) }
+	ctx := context.Background()
+	routed := 0
+	for ; ; routed++ {
+		err := sender.Route(ctx, "stuck", msg(routed))
+		if errors.Is(err, ErrQueueFull) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("route %d to the stuck node: %v, want nil or ErrQueueFull", routed, err)
+		}
+	}
+	if st := sender.Stats(); st.StanzasDropped == 0 {
+		t.Fatalf("a refused stanza is not counted: %+v", st)
+	}
+	if err := sender.Route(ctx, "other", []byte("<message id='x'/>")); err != nil {
+		t.Fatalf("route to a node that reads: %v", err)
+	}
+	eventually(t, "the other node got its stanza while one peer is stuck", func() bool { return free.has("sender: <message id='x'/>") })
+
+	// The stuck node reads again: the queue drains, in order.
+	releaseOnce.Do(func() { close(release) })
+	eventually(t, "the stuck node's queue took a stanza again", func() bool {
+		return sender.Route(ctx, "stuck", msg(routed)) == nil
+	})
+	eventually(t, "the last stanza arrived", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(seen) > 0 && seen[len(seen)-1] == routed
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	for i := 1; i < len(seen); i++ {
+		if seen[i] <= seen[i-1] {
+			t.Fatalf("stanza %d arrived after %d: order lost", seen[i], seen[i-1])
+		}
+	}
+	t.Logf("%d stanzas queued before the refusal, %d arrived", routed, len(seen))
+}
