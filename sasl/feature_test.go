@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/xml"
 	"errors"
 	"io"
 	"net"
@@ -14,6 +15,7 @@ import (
 
 	"mellium.im/xmpp"
 	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stream"
 )
 
 // featureNow is the clock of the feature tests: tokens are minted for it.
@@ -352,5 +354,53 @@ func TestFeatureMaxAttempts(t *testing.T) {
 	c.expect(wirePolicyViolation)
 	if err := <-done; !errors.Is(err, ErrTooManyAttempts) {
 		t.Fatalf("ReceiveSession: %v", err)
+	}
+}
+
+// Exchange runs the same exchange as Feature on a decoder and writer of the
+// caller's own, and reads the stream level itself: the stream's end, a
+// stream error, text.
+func TestExchange(t *testing.T) {
+	v := newTestVerifier(t, "localhost", DefaultOptions(), NewReplayCache(1000))
+	fresh := func() string { return b64("\x00alice\x00" + mint(t, v, "alice", featureNow)) }
+	bad := auth("X-TOKEN", b64("\x00bob\x00"+mint(t, v, "alice", featureNow)))
+	const header = "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"
+	for _, tc := range []struct {
+		name     string
+		in       string
+		wantNode string
+		wantOut  string
+		wantErr  func(error) bool
+	}{
+		{"success", auth("X-TOKEN", fresh()), "alice", success, nil},
+		{"failure, then success", bad + " \n" + auth("X-TOKEN", fresh()), "alice", failure(NotAuthorized) + success, nil},
+		{"empty auth, response", auth("X-TOKEN", "") + "<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>" + fresh() + "</response>", "alice", challenge + success, nil},
+		{"too many", bad + bad + bad + bad, "", strings.Repeat(failure(NotAuthorized), 3) + wirePolicyViolation,
+			func(err error) bool { return errors.Is(err, ErrTooManyAttempts) }},
+		{"stream end", bad + "</stream:stream>", "", failure(NotAuthorized), func(err error) bool { return errors.Is(err, io.EOF) }},
+		{"stream error", bad + "<stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>", "", failure(NotAuthorized),
+			func(err error) bool { var se stream.Error; return errors.As(err, &se) && se.Err == "conflict" }},
+		{"text", bad + "hello<x/>", "", failure(NotAuthorized), func(err error) bool { return errors.Is(err, errStreamText) }},
+		{"comment", bad + "<!-- c -->", "", failure(NotAuthorized), func(err error) bool { return errors.Is(err, errStreamMarkup) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := xml.NewDecoder(strings.NewReader(header + tc.in))
+			if _, err := d.Token(); err != nil {
+				t.Fatal(err)
+			}
+			tok, err := d.Token()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out strings.Builder
+			cfg := FeatureConfig{Verifier: func() *Verifier { return v }, Now: func() time.Time { return featureNow }}
+			node, err := cfg.Exchange(context.Background(), d, tok.(xml.StartElement), &out)
+			if node != tc.wantNode || out.String() != tc.wantOut {
+				t.Errorf("got node %q, answers %q; want %q, %q", node, out.String(), tc.wantNode, tc.wantOut)
+			}
+			if tc.wantErr == nil && err != nil || tc.wantErr != nil && !tc.wantErr(err) {
+				t.Errorf("error %v (%T)", err, err)
+			}
+		})
 	}
 }
