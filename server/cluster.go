@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,10 +34,25 @@ import (
 //     host's verifier.
 //   - Replay: verifiers check tokens with the node's CheckAndRemember
 //     (sasl.NewSharedVerifier) instead of the local cache.
-//   - Sessions: every bind and unbind is told to the node; a stanza for a
-//     full JID not bound here goes to the node that has it, one for a bare
-//     JID also to every node with a resource of it. A node that is gone
-//     takes its sessions with it: stanzas for them get service-unavailable.
+//   - Sessions: every bind and unbind is told to the node, and so is the
+//     availability and priority each broadcast presence gives a session. A
+//     stanza for a full JID not bound here goes to the node that has it. A
+//     message for a bare JID goes to the nodes with an available resource
+//     of non-negative priority (RFC 6121 section 8.5.2.1), and when there is
+//     none, here or there, the sender gets service-unavailable as on a
+//     single server; presence for a bare JID goes to every node with a
+//     resource of it. A node that is gone takes its sessions with it:
+//     stanzas for them get service-unavailable.
+//   - Presence of the user's other resources: a session's first broadcast
+//     presence sends a presence probe, from its full JID, to each available
+//     resource of the user on other nodes; their node answers with that
+//     resource's last broadcast presence. Such probes exist only between
+//     nodes: one a client sends is dropped (routePresence), and one that
+//     arrives from a node is answered, never delivered.
+//   - Sending: Route queues without waiting (a bounded queue per peer), so a
+//     slow node never stalls a session's read loop. A stanza its queue
+//     refuses is answered with resource-constraint where a single server
+//     would answer an unreachable recipient with an error.
 //   - Shutdown: the node leaves after the sessions got their
 //     system-shutdown stream error.
 
@@ -51,8 +67,8 @@ type clusterState struct {
 	bindMu sync.Mutex
 }
 
-// clusterRouteTimeout bounds the wait to hand a stanza to a slow peer's link.
-const clusterRouteTimeout = 5 * time.Second
+// clusterLeaveTimeout bounds the node's leave at shutdown.
+const clusterLeaveTimeout = 5 * time.Second
 
 // ClusterNode is the server's cluster node, nil when the configuration has
 // no [cluster] section (or before Init).
@@ -106,7 +122,7 @@ func (s *Server) stopCluster() {
 	if node == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), clusterRouteTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), clusterLeaveTimeout)
 	defer cancel()
 	if err := node.Stop(ctx); err != nil {
 		s.logger().Warn("cluster: leaving", "err", err)
@@ -266,8 +282,11 @@ func (s *Server) unbindSession(sess *session) {
 }
 
 // routeRemote sends st, addressed to the full JID to, to the node that has
-// it bound. It reports false when no other node has it (or the node is out
-// of reach), and the caller answers as for a user who is offline.
+// it bound. It reports false when no other node has it (or the node is gone
+// since), and the caller answers as for a user who is offline. A node whose
+// queue is full is a recipient out of reach for now: the sender gets
+// resource-constraint (wait), except for presence, which is never answered
+// with an error.
 func (s *session) routeRemote(st *xmlStanza, from, to string) (bool, error) {
 	cs := s.srv.clus
 	if cs == nil {
@@ -282,12 +301,33 @@ func (s *session) routeRemote(st *xmlStanza, from, to string) (bool, error) {
 	if err != nil {
 		return false, &clientError{cond: condBadFormat, text: "stanza cannot be re-encoded"}
 	}
-	return cs.send(where, b), nil
+	switch err := cs.send(where, b); {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, cluster.ErrQueueFull):
+		if st.name != "presence" {
+			s.replyError(st, to, stanza.Wait, stanza.ResourceConstraint, "the recipient's cluster node is not keeping up")
+		}
+		return true, nil
+	}
+	return false, nil
 }
 
 // remoteNodes are the other nodes where bare has a resource bound; nil
-// without a cluster.
+// without a cluster. Presence for a bare JID goes to all of them (each
+// delivers to its available resources of any priority).
 func (s *session) remoteNodes(bare string) []string {
+	return s.remoteWhere(bare, func(cluster.Binding) bool { return true })
+}
+
+// remoteAvailable are the other nodes where bare has an available resource
+// of at least minPriority, as their nodes last published it: where a
+// message for the bare JID can be delivered.
+func (s *session) remoteAvailable(bare string, minPriority int32) []string {
+	return s.remoteWhere(bare, func(b cluster.Binding) bool { return b.Available && int32(b.Priority) >= minPriority })
+}
+
+func (s *session) remoteWhere(bare string, keep func(cluster.Binding) bool) []string {
 	cs := s.srv.clus
 	if cs == nil {
 		return nil
@@ -295,36 +335,33 @@ func (s *session) remoteNodes(bare string) []string {
 	node := cs.node.Load()
 	var out []string
 	for _, b := range node.Bindings(bare) {
-		if b.Node != node.Name() && !contains(out, b.Node) {
+		if b.Node != node.Name() && keep(b) && !slices.Contains(out, b.Node) {
 			out = append(out, b.Node)
 		}
 	}
 	return out
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // forward sends st, stamped from and to, to each of nodes; each delivers it
-// to its own resources of the bare JID to (deliverRemote).
-func (s *session) forward(st *xmlStanza, from, to string, nodes []string) error {
+// to its own resources of the bare JID to (receive). It says how many nodes
+// took it, and whether a full queue refused it.
+func (s *session) forward(st *xmlStanza, from, to string, nodes []string) (sent int, full bool, err error) {
 	if len(nodes) == 0 {
-		return nil
+		return 0, false, nil
 	}
 	b, err := st.encode(from, to)
 	if err != nil {
-		return &clientError{cond: condBadFormat, text: "stanza cannot be re-encoded"}
+		return 0, false, &clientError{cond: condBadFormat, text: "stanza cannot be re-encoded"}
 	}
 	for _, n := range nodes {
-		s.srv.clus.send(n, b)
+		switch err := s.srv.clus.send(n, b); {
+		case err == nil:
+			sent++
+		case errors.Is(err, cluster.ErrQueueFull):
+			full = true
+		}
 	}
-	return nil
+	return sent, full, nil
 }
 
 // forwardBytes sends an already encoded stanza to the other nodes where
@@ -335,19 +372,57 @@ func (s *session) forwardBytes(bare string, b []byte) {
 	}
 }
 
-// send hands b to the link to node; false when it could not.
-func (cs *clusterState) send(node string, b []byte) bool {
+// send queues b for node. It never waits: a slow node refuses with
+// cluster.ErrQueueFull (the node logs that, once per congestion), a node
+// gone since the lookup with cluster.ErrUnknownNode.
+func (cs *clusterState) send(node string, b []byte) error {
 	n := cs.node.Load()
 	if n == nil {
-		return false
+		return cluster.ErrStopped
 	}
-	ctx, cancel := context.WithTimeout(cs.srv.ctx, clusterRouteTimeout)
-	defer cancel()
-	if err := n.Route(ctx, node, b); err != nil {
-		cs.srv.logger().Info("cluster: routing a stanza failed", "peer", node, "err", err)
-		return false
+	err := n.Route(cs.srv.ctx, node, b)
+	if err != nil && !errors.Is(err, cluster.ErrQueueFull) {
+		cs.srv.logger().Debug("cluster: routing a stanza failed", "peer", node, "err", err)
 	}
-	return true
+	return err
+}
+
+// publishAvailability tells the cluster the availability and priority s
+// took with its broadcast presence, unless s was replaced meanwhile (its
+// full JID is now another session's).
+func (s *session) publishAvailability(available bool, priority int32) {
+	cs := s.srv.clus
+	if cs == nil {
+		return
+	}
+	cs.bindMu.Lock()
+	defer cs.bindMu.Unlock()
+	if s.srv.reg.lookup(s.full) != s {
+		return
+	}
+	cs.node.Load().SetAvailability(s.full, available, int8(priority))
+}
+
+// probeRemote asks the node of each available resource of the user on
+// another node for its presence, on behalf of s, whose first broadcast
+// presence this is: the cluster's part of RFC 6121 section 4.2.2's "the
+// user's server sends the presence of the user's other available
+// resources". Each node answers in receive (answerProbe).
+func (s *session) probeRemote() {
+	cs := s.srv.clus
+	if cs == nil {
+		return
+	}
+	node := cs.node.Load()
+	for _, b := range node.Bindings(s.bare) {
+		if b.Node == node.Name() || !b.Available || b.JID == s.full {
+			continue
+		}
+		var buf bytes.Buffer
+		openStanza(&buf, "presence", "probe", "", s.full, b.JID)
+		buf.WriteString("</presence>")
+		cs.send(b.Node, buf.Bytes())
+	}
 }
 
 // receive is Hooks.Stanza: a stanza another node routed here, as
@@ -367,6 +442,12 @@ func (cs *clusterState) receive(fromNode string, b []byte) {
 		s.logger().Warn("cluster: dropping a routed stanza without a user's JID in 'to'", "peer", fromNode)
 		return
 	}
+	if h.name == "presence" && h.typ == "probe" {
+		// Only nodes send probes across (probeRemote): answered, never
+		// delivered to a client.
+		cs.answerProbe(fromNode, h)
+		return
+	}
 	if to.Resourcepart() != "" {
 		if t := s.reg.lookup(h.to); t != nil {
 			t.enqueue(b)
@@ -376,7 +457,7 @@ func (cs *clusterState) receive(fromNode string, b []byte) {
 			return
 		}
 		reply := stanzaError(h.name, h.id, h.to, h.from, stanza.Cancel, stanza.ServiceUnavailable, "")
-		go cs.send(fromNode, reply) // not on the link's reader
+		cs.send(fromNode, reply) // never waits: fine on the link's reader
 		return
 	}
 	minPriority := int32(0) // messages: RFC 6121 section 8.5.2.1
@@ -390,6 +471,38 @@ func (cs *clusterState) receive(fromNode string, b []byte) {
 			t.enqueue(b)
 		}
 	}
+}
+
+// answerProbe answers a probe another node sent for one of its sessions
+// (probeRemote): the probed session's last broadcast presence, addressed to
+// the prober, when it is bound here and available. Nothing otherwise: the
+// directory the prober read was a moment behind, and the presence that
+// made the session unavailable is on its way to the prober already.
+func (cs *clusterState) answerProbe(fromNode string, h routedHead) {
+	t := cs.srv.reg.lookup(h.to)
+	if t == nil || !t.available.Load() || h.from == "" {
+		return
+	}
+	p := t.presence.Load()
+	if p == nil {
+		return
+	}
+	cs.send(fromNode, presenceTo(*p, h.from))
+}
+
+// presenceTo returns a stored broadcast presence (encoded without 'to') with
+// 'to' set.
+func presenceTo(b []byte, to string) []byte {
+	const open = "<presence"
+	if !bytes.HasPrefix(b, []byte(open)) {
+		return b
+	}
+	var out bytes.Buffer
+	out.Grow(len(b) + len(to) + 8)
+	out.WriteString(open)
+	writeAttr(&out, "to", to)
+	out.Write(b[len(open):])
+	return out.Bytes()
 }
 
 // stanzaHead reads the start tag of an encoded stanza.

@@ -51,13 +51,13 @@ func (s *session) routePresence(st *xmlStanza, to jid.JID) error {
 			_, err := s.routeRemote(st, s.full, toStr)
 			return err
 		}
-		if err := s.forward(st, s.full, toStr, s.remoteNodes(toStr)); err != nil {
+		if _, _, err := s.forward(st, s.full, toStr, s.remoteNodes(toStr)); err != nil {
 			return err
 		}
 		return s.deliver(st, s.full, toStr, s.availableResources(toStr, -128)...)
 	case "subscribe", "subscribed", "unsubscribe", "unsubscribed":
 		bare := to.Bare().String()
-		if err := s.forward(st, s.bare, bare, s.remoteNodes(bare)); err != nil {
+		if _, _, err := s.forward(st, s.bare, bare, s.remoteNodes(bare)); err != nil {
 			return err
 		}
 		return s.deliver(st, s.bare, bare, s.availableResources(bare, -128)...)
@@ -89,7 +89,10 @@ func (s *session) broadcastPresence(st *xmlStanza) error {
 		}
 		s.priority.Store(prio)
 		s.presence.Store(&b)
-		if err := s.forward(st, s.full, s.bare, s.remoteNodes(s.bare)); err != nil {
+		// In a cluster: the other nodes learn the new availability before
+		// the presence itself, which travels behind it on the same link.
+		s.publishAvailability(true, prio)
+		if _, _, err := s.forward(st, s.full, s.bare, s.remoteNodes(s.bare)); err != nil {
 			return err // the user's resources on other nodes of a cluster
 		}
 		initial := !s.available.Swap(true)
@@ -102,6 +105,9 @@ func (s *session) broadcastPresence(st *xmlStanza) error {
 				}
 			}
 		}
+		if initial {
+			s.probeRemote() // and about those on other nodes of a cluster
+		}
 	case "unavailable":
 		b, err := st.encode(s.full, "")
 		if err != nil {
@@ -110,7 +116,8 @@ func (s *session) broadcastPresence(st *xmlStanza) error {
 		for _, r := range s.availableResources(s.bare, -128) {
 			r.enqueue(b)
 		}
-		if err := s.forward(st, s.full, s.bare, s.remoteNodes(s.bare)); err != nil {
+		s.publishAvailability(false, s.priority.Load())
+		if _, _, err := s.forward(st, s.full, s.bare, s.remoteNodes(s.bare)); err != nil {
 			return err
 		}
 		s.available.Store(false)

@@ -106,24 +106,26 @@ func (s *session) routeMessage(st *xmlStanza, to jid.JID) error {
 		s.replyError(st, toStr, stanza.Cancel, stanza.ServiceUnavailable, "")
 		return nil
 	}
-	// Other nodes of a cluster with resources of the user apply the same
-	// rules to theirs (remote is nil without a cluster).
+	// In a cluster, the nodes where the user has an available resource of
+	// non-negative priority (what they last published) take their share:
+	// the same rule for every resource, wherever it is bound (remote is nil
+	// without a cluster).
 	bare := to.Bare().String()
-	remote := s.remoteNodes(bare)
-	if st.typ == "headline" {
-		if err := s.forward(st, s.full, toStr, remote); err != nil {
-			return err
-		}
-		return s.deliver(st, s.full, toStr, s.availableResources(bare, 0)...)
-	}
-	// normal and chat: every available resource of non-negative priority.
 	targets := s.availableResources(bare, 0)
-	if len(targets) == 0 && len(remote) == 0 {
-		s.replyError(st, toStr, stanza.Cancel, stanza.ServiceUnavailable, "")
-		return nil
-	}
-	if err := s.forward(st, s.full, toStr, remote); err != nil {
+	remote := s.remoteAvailable(bare, 0)
+	sent, full, err := s.forward(st, s.full, toStr, remote)
+	if err != nil {
 		return err
+	}
+	if len(targets) == 0 && sent == 0 && st.typ != "headline" {
+		// normal and chat: nobody to take it (RFC 6121 section 8.5.2.1.1);
+		// a headline is silently dropped.
+		if full {
+			s.replyError(st, toStr, stanza.Wait, stanza.ResourceConstraint, "the recipient's cluster node is not keeping up")
+		} else {
+			s.replyError(st, toStr, stanza.Cancel, stanza.ServiceUnavailable, "")
+		}
+		return nil
 	}
 	return s.deliver(st, s.full, toStr, targets...)
 }
