@@ -97,6 +97,11 @@ func (c *conn) openStream(d *xml.Decoder, st stage) error {
 	host := c.srv.lookupHost(to.Domainpart())
 	if host == nil || to.Localpart() != "" || to.Resourcepart() != "" || (c.host != nil && host != c.host) {
 		c.info("host unknown", "to", to.String())
+		// The header names the host the client asked for, as mellium's did
+		// (some clients, aioxmpp, read a header without 'from' as a broken
+		// stream rather than the error that follows).
+		c.cc.Write(appendStreamHeader(make([]byte, 0, 256), to.String(), h.from))
+		c.headerSent = true
 		return &clientError{condHostUnknown, ""}
 	}
 	c.host = host

@@ -97,7 +97,7 @@ func wireCases() []wireCase {
 		{name: "auth after success", send: wLogin + wAuth, want: []string{aSuccess}, cond: "policy-violation"},
 		{name: "stream error from the client", send: wHeader + "<stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>", cond: ""}, // changed: was echoed back
 		{name: "comment", send: wHeader + "<!-- hi -->", cond: "not-well-formed"},                                                                                // changed: mellium hung up silently
-		{name: "text", send: wHeader + "hello<presence/>", cond: "not-well-formed"},                                                                                         // changed: mellium hung up silently
+		{name: "text", send: wHeader + "hello<presence/>", cond: "not-well-formed"},                                                                              // changed: mellium hung up silently
 		{name: "bad XML", send: wHeader + "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl'></other>", cond: "not-well-formed"},                                    // changed: mellium hung up silently
 
 		// SASL.
