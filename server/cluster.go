@@ -196,6 +196,10 @@ func (s *Server) clusterStarted() {
 		gauge("xtokend_cluster_links", "Links up from this node to its peers.", func(st cluster.Stats) int { return st.Links })
 		gauge("xtokend_cluster_remote_sessions", "Sessions bound on other nodes, as this node knows them.", func(st cluster.Stats) int { return st.RemoteSessions })
 		gauge("xtokend_cluster_replay_tokens", "Token ids this node holds as a replay owner.", func(st cluster.Stats) int { return st.ReplayHeld })
+		m.Registry().MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "xtokend_cluster_stanzas_dropped_total",
+			Help: "Stanzas for another node dropped before reaching its link: refused by a full queue (the sender got resource-constraint where an error applies) or waiting when the node left.",
+		}, func() float64 { return float64(node.Stats().StanzasDropped) }))
 		gauge("xtokend_cluster_ready", "1 once the node joined the cluster or started it alone.", func(st cluster.Stats) int {
 			if st.Ready {
 				return 1
