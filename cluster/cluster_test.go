@@ -265,6 +265,10 @@ func TestThreeNodes(t *testing.T) {
 		}
 		return true
 	})
+	if got := n2.AllBindings(); len(got) != 2 || got[0] != (Binding{JID: "alice@a.test/phone", Node: "n3", Available: true, Priority: -5}) ||
+		got[1] != (Binding{JID: "bob@a.test/desk", Node: "n1"}) {
+		t.Fatalf("all bindings seen from n2: %v", got)
+	}
 	n1.SetAvailability("alice@a.test/phone", true, 1) // not bound on n1: nothing
 	n3.SetAvailability("alice@a.test/phone", false, 0)
 	eventually(t, "n1 sees alice unavailable", func() bool {

@@ -363,3 +363,30 @@ func (n *Node) Bindings(bare string) []Binding {
 	slices.SortFunc(out, func(a, b Binding) int { return strings.Compare(a.JID, b.JID) })
 	return out
 }
+
+// AllBindings lists every full JID bound anywhere in the cluster, this
+// node's included, sorted by JID, each with the node of its newest session
+// and that session's availability: for the admin API's session list.
+func (n *Node) AllBindings() []Binding {
+	byJID := make(map[string]placement)
+	n.dir.mu.RLock()
+	for _, m := range n.dir.byBare {
+		for j, ps := range m {
+			byJID[j] = newest(ps)
+		}
+	}
+	n.dir.mu.RUnlock()
+	n.sessMu.Lock()
+	for j, e := range n.local {
+		if p, ok := byJID[j]; !ok || e.at > p.at || e.at == p.at && n.name > p.node {
+			byJID[j] = placement{n.name, e.at, e.presence}
+		}
+	}
+	n.sessMu.Unlock()
+	out := make([]Binding, 0, len(byJID))
+	for j, p := range byJID {
+		out = append(out, Binding{JID: j, Node: p.node, Available: p.available, Priority: p.priority})
+	}
+	slices.SortFunc(out, func(a, b Binding) int { return strings.Compare(a.JID, b.JID) })
+	return out
+}

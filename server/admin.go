@@ -23,6 +23,12 @@ import (
 //	GET  /v1/hosts    -> {"hosts":[{"host","keys":[{"name","type","size"}]}]}
 //	GET  /v1/sessions -> {"sessions":{"example.com":["alice@example.com/phone"]}}
 //
+// In a cluster, /v1/sessions lists the sessions of every node, as this node's
+// directory knows them, and adds which node each is bound on:
+//
+//	{"sessions":{"example.com":["alice@example.com/phone","bob@example.com/desk"]},
+//	 "node":"node1","nodes":{"alice@example.com/phone":"node1","bob@example.com/desk":"node2"}}
+//
 // Errors are {"error": "..."} with 400 (bad request or JID), 404 (unknown
 // host or path), 405 (wrong method) or 500. Access control is the socket's
 // mode, 0600: whoever can open it can mint tokens for every user. No answer
@@ -40,6 +46,23 @@ type adminBackend interface {
 	Mint(ctx context.Context, bareJID string) (token string, expiresAt time.Time, err error)
 	// Sessions are the bound full JIDs per host.
 	Sessions() map[string][]string
+}
+
+// clusterSessions is what a clustered backend adds for /v1/sessions.
+type clusterSessions interface {
+	// ClusterSessions names this node and, for every full JID bound on any
+	// node of the cluster, the node it is bound on; ok is false outside a
+	// cluster.
+	ClusterSessions() (self string, where map[string]string, ok bool)
+}
+
+// sessionsAnswer is adminclient.Sessions with, in a cluster, this node's
+// name and each session's node: clients of the single-node shape read it
+// unchanged.
+type sessionsAnswer struct {
+	Sessions map[string][]string `json:"sessions"`
+	Node     string              `json:"node,omitempty"`
+	Nodes    map[string]string   `json:"nodes,omitempty"`
 }
 
 // maxAdminRequest bounds a request body: a JID is at most 3 KiB.
@@ -153,12 +176,31 @@ func (h *adminHandler) hosts(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *adminHandler) sessions(w http.ResponseWriter, r *http.Request) {
-	got := h.b.Sessions()
+	var answer sessionsAnswer
+	var got map[string][]string
+	if cb, ok := h.b.(clusterSessions); ok {
+		if self, where, ok := cb.ClusterSessions(); ok {
+			answer.Node, answer.Nodes = self, where
+			got = make(map[string][]string)
+			for full := range where {
+				if j, err := jid.Parse(full); err == nil {
+					got[j.Domainpart()] = append(got[j.Domainpart()], full)
+				}
+			}
+		}
+	}
+	if got == nil {
+		got = h.b.Sessions()
+	}
 	all := make(map[string][]string, len(got))
-	for _, host := range h.b.HostNames() {
+	served := h.b.HostNames()
+	for _, host := range served {
 		all[host] = []string{}
 	}
 	for host, jids := range got {
+		if answer.Nodes != nil && !slices.Contains(served, host) {
+			continue // a peer serving a host this node does not
+		}
 		sorted := slices.Clone(jids)
 		slices.Sort(sorted)
 		if sorted == nil {
@@ -166,7 +208,15 @@ func (h *adminHandler) sessions(w http.ResponseWriter, r *http.Request) {
 		}
 		all[host] = sorted
 	}
-	writeAdminJSON(w, http.StatusOK, adminclient.Sessions{Sessions: all})
+	answer.Sessions = all
+	if answer.Nodes != nil {
+		for full := range answer.Nodes {
+			if j, err := jid.Parse(full); err != nil || !slices.Contains(served, j.Domainpart()) {
+				delete(answer.Nodes, full)
+			}
+		}
+	}
+	writeAdminJSON(w, http.StatusOK, answer)
 }
 
 func writeAdminJSON(w http.ResponseWriter, status int, v any) {

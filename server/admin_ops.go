@@ -217,3 +217,18 @@ func (a serverAdmin) Mint(_ context.Context, bare string) (string, time.Time, er
 }
 
 func (a serverAdmin) Sessions() map[string][]string { return a.s.Sessions() }
+
+// ClusterSessions answers from the cluster's session directory, which holds
+// this node's sessions too, so the list is one consistent view.
+func (a serverAdmin) ClusterSessions() (string, map[string]string, bool) {
+	node := a.s.ClusterNode()
+	if node == nil {
+		return "", nil, false
+	}
+	all := node.AllBindings()
+	where := make(map[string]string, len(all))
+	for _, b := range all {
+		where[b.JID] = b.Node
+	}
+	return node.Name(), where, true
+}
