@@ -1,7 +1,9 @@
 package server_test
 
 import (
+	"crypto/tls"
 	"encoding/base64"
+	"io"
 	"net"
 	"os"
 	"regexp"
@@ -200,6 +202,56 @@ func TestNegotiationWire(t *testing.T) {
 			}
 			if !strings.HasSuffix(got, "</stream:stream>") {
 				t.Errorf("the answer does not end the stream: %q", got)
+			}
+		})
+	}
+}
+
+// After STARTTLS: a new stream on TLS offers SASL only; <starttls/> again
+// is a feature not offered (policy-violation), and a login works.
+func TestNegotiationWireTLS(t *testing.T) {
+	ts := servertest.Start(t, servertest.Options{RequireStartTLS: true})
+	for _, tc := range []struct {
+		name string
+		send string
+		want []string
+		cond string
+	}{
+		{"starttls again", wHeader + "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>", []string{aMechs}, "policy-violation"},
+		{"login", wLogin + wBindR + wEnd, []string{aMechs, aSuccess, aBindFeat, aBound}, ""},
+		{"message before auth", wHeader + "<message/>", []string{aMechs}, "not-authorized"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &rawClient{t: t, conn: rawDial(t, ts, "localhost")}
+			c.conn.SetDeadline(time.Now().Add(waitLimit))
+			c.d = newDecoder(c.conn)
+			c.expect("features")
+			c.conn.Write([]byte("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"))
+			c.expect("proceed")
+			tc2 := tls.Client(c.conn, ts.ClientTLS("localhost"))
+			token := base64.StdEncoding.EncodeToString([]byte("\x00alice\x00" + ts.Mint(t, "alice@localhost")))
+			if _, err := tc2.Write([]byte(strings.ReplaceAll(tc.send, "{TOKEN}", token))); err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(tc2)
+			got := strings.ReplaceAll(string(b), `"`, "'")
+			rest := got
+			for _, w := range tc.want {
+				i := strings.Index(rest, w)
+				if i < 0 {
+					t.Fatalf("no %q (in this order) in the answer %q", w, got)
+				}
+				rest = rest[i+len(w):]
+			}
+			cond := ""
+			if m := wireCond.FindStringSubmatch(rest); m != nil {
+				cond = m[1]
+			}
+			if cond != tc.cond || !strings.HasSuffix(got, "</stream:stream>") {
+				t.Errorf("ended with %q, want %q; answer %q", cond, tc.cond, got)
+			}
+			if strings.Contains(got, "<starttls") {
+				t.Errorf("STARTTLS offered again: %q", got)
 			}
 		})
 	}

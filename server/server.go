@@ -69,6 +69,8 @@ type Server struct {
 	tlsConf  *tls.Config
 	certs    certStore // the certificates from files, per host (tls_certs.go)
 	reg      registry
+	// negotiators are the goroutines connections negotiate on.
+	negotiators negotiatorPool
 
 	ctx    context.Context // canceled when Shutdown gives up waiting
 	cancel context.CancelFunc
@@ -316,7 +318,7 @@ func (s *Server) Serve(l net.Listener) error {
 			raw.Close()
 			return ErrServerClosed
 		}
-		go c.serve()
+		s.negotiators.serve(c) // on a pooled goroutine (negotiate_pool.go)
 	}
 }
 
@@ -376,6 +378,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	s.closing.Store(true)
+	s.negotiators.stop()
 	for l := range s.listeners {
 		l.Close()
 	}

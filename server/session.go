@@ -83,8 +83,9 @@ func (s *session) kill(cond, text string) {
 // header and its bind request.
 func (s *session) run(out net.Conn, d *xml.Decoder) {
 	srv := s.srv
-	log := srv.logger().With("remote", s.c.ip, "jid", s.full)
-	log.Info("session start", "host", s.host, "tls", isTLS(out))
+	// Attributes only when the line is printed (conn.info): no logger With
+	// them per session.
+	s.c.info("session start", "jid", s.full, "host", s.host, "tls", isTLS(out))
 	if f := srv.Hooks.OnSessionStart; f != nil {
 		f(s.host)
 	}
@@ -113,7 +114,7 @@ func (s *session) run(out net.Conn, d *xml.Decoder) {
 	srv.unbindSession(s)
 	s.goOffline()
 	reason := s.out.wait()
-	log.Info("session end", "host", s.host, "reason", reason)
+	s.c.info("session end", "jid", s.full, "host", s.host, "reason", reason)
 	if f := srv.Hooks.OnSessionEnd; f != nil {
 		f(s.host)
 	}

@@ -1,0 +1,85 @@
+package server
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// negotiatorPool runs connections' negotiations on long-lived goroutines.
+// Negotiation (the XML decoder, a TLS handshake, the system calls under them)
+// grows a goroutine's stack from 2 KB to 8–16 KB, and a fresh goroutine pays
+// for that growth on every login (runtime.newstack and copystack were ~4% of
+// a plaintext login's CPU). A worker keeps its grown stack from one login to
+// the next. Sessions are not served here: conn.serve hands the read loop to a
+// goroutine of its own after bind, whose stack stays small while idle.
+//
+// The accept loop hands a connection to an idle worker if one waits, else
+// starts one; a worker waits for more work for negotiatorIdleTime, at most
+// maxIdleNegotiators wait, and all of them end at stop (Shutdown).
+type negotiatorPool struct {
+	once sync.Once
+	work chan *conn    // unbuffered: a send succeeds only if a worker waits
+	done chan struct{} // closed by stop
+	idle atomic.Int32
+}
+
+const (
+	maxIdleNegotiators = 64
+	negotiatorIdleTime = 5 * time.Second
+)
+
+func (p *negotiatorPool) init() {
+	p.once.Do(func() {
+		p.work = make(chan *conn)
+		p.done = make(chan struct{})
+	})
+}
+
+// serve negotiates c on an idle worker, or a new one.
+func (p *negotiatorPool) serve(c *conn) {
+	p.init()
+	select {
+	case p.work <- c:
+	default:
+		go p.worker(c)
+	}
+}
+
+func (p *negotiatorPool) worker(c *conn) {
+	var timer *time.Timer
+	for {
+		c.serve()
+		c = nil
+		if p.idle.Add(1) > maxIdleNegotiators {
+			p.idle.Add(-1)
+			return
+		}
+		if timer == nil {
+			timer = time.NewTimer(negotiatorIdleTime)
+		} else {
+			timer.Reset(negotiatorIdleTime)
+		}
+		select {
+		case c = <-p.work:
+			p.idle.Add(-1)
+			timer.Stop()
+		case <-timer.C:
+			p.idle.Add(-1)
+			return
+		case <-p.done:
+			p.idle.Add(-1)
+			return
+		}
+	}
+}
+
+// stop ends the idle workers (and those that finish from now on).
+func (p *negotiatorPool) stop() {
+	p.init()
+	select {
+	case <-p.done:
+	default:
+		close(p.done)
+	}
+}
