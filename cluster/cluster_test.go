@@ -331,3 +331,18 @@ func TestThreeNodes(t *testing.T) {
 		}
 	}
 }
+
+// TestSnapshotCarriesAvailability: a node that joins after a session went
+// available learns it from the snapshot its link starts with.
+func TestSnapshotCarriesAvailability(t *testing.T) {
+	secret := writeSecret(t)
+	n1 := startNode(t, "n1", secret, nil, deadline)
+	n1.Bind("carol@a.test/phone")
+	n1.SetAvailability("carol@a.test/phone", true, 7)
+	n1.Bind("carol@a.test/tablet")
+	n2 := startNode(t, "n2", secret, []string{n1.addr()}, deadline)
+	want := []Binding{{JID: "carol@a.test/phone", Node: "n1", Available: true, Priority: 7}, {JID: "carol@a.test/tablet", Node: "n1"}}
+	eventually(t, "n2 sees carol's resources as n1 has them", func() bool {
+		return slices.Equal(n2.Bindings("carol@a.test"), want)
+	})
+}

@@ -253,10 +253,12 @@ func (n *Node) dial(ctx context.Context, peer string) (*outLink, error) {
 		conn.Close()
 		return old, nil
 	}
+	// The snapshot is the link's first frame: queued before the link is
+	// visible to anyone who could queue a stanza or a change on it.
+	l.queue <- n.snapshotLocked().encode()
 	n.out[peer] = l
 	n.wg.Add(2)
 	n.mu.Unlock()
-	l.queue <- n.snapshotLocked().encode()
 	n.sessMu.Unlock()
 	go l.writeLoop()
 	go l.readLoop()

@@ -116,7 +116,7 @@ func (s *session) broadcastPresence(st *xmlStanza) error {
 		for _, r := range s.availableResources(s.bare, -128) {
 			r.enqueue(b)
 		}
-		s.publishAvailability(false, s.priority.Load())
+		s.publishAvailability(false, 0)
 		if _, _, err := s.forward(st, s.full, s.bare, s.remoteNodes(s.bare)); err != nil {
 			return err
 		}
