@@ -41,7 +41,9 @@
 //     Hooks.Stanza delivers it. Route never waits: each peer has a bounded
 //     queue drained in order by its own goroutine, so a slow or stuck node
 //     fills its own queue (Route then answers ErrQueueFull) and delays no
-//     one else.
+//     one else. RouteSole marks a stanza no other node was given, so the
+//     receiving node (Hooks.SoleStanza) answers for it when it reaches no
+//     one there.
 //
 // What is not shared: file and env keys (each node reads its own; AnnounceKey
 // makes a node whose copy differs from a peer's log an error), the

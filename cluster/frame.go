@@ -12,12 +12,16 @@ import (
 //
 //	hello        name, instance id (16 bytes), protocol version   first frame each way
 //	stanza       the stanza's bytes                                  dialler -> listener
+//	sole stanza  the stanza's bytes                                  dialler -> listener
 //	replay?      request id, host, node, token id, expiry            dialler -> listener
 //	replay!      request id, result                                  listener -> dialler
 //	sessions     version, (full JID, bound at, available?, priority)...
 //	                                                                 dialler -> listener, second frame
 //	session      version, bound?, full JID, bound at                 dialler -> listener
 //	availability version, full JID, available?, priority             dialler -> listener
+//
+// A sole stanza is one no other node delivers (RouteSole): when it reaches
+// no one on the receiving node, that node answers as a single server would.
 //
 // A session is bound unavailable; an availability frame follows when its
 // broadcast presence makes it available, changes its priority or makes it
@@ -37,6 +41,7 @@ const (
 	kindSessions
 	kindSession
 	kindAvailability
+	kindStanzaSole
 )
 
 const (
@@ -62,7 +67,7 @@ type frame struct {
 	name     string    // hello
 	instance [16]byte  // hello
 	version  uint64    // hello: protocol; sessions, session, availability: the sender's session version
-	payload  []byte    // stanza
+	payload  []byte    // stanza, sole stanza
 	id       uint64    // replay?, replay!
 	host     string    // replay?
 	node     string    // replay?
@@ -99,7 +104,7 @@ func (f *frame) encode() []byte {
 		e.string(f.name)
 		e.fixed(f.instance[:])
 		e.uint(f.version)
-	case kindStanza:
+	case kindStanza, kindStanzaSole:
 		e.fixed(f.payload)
 	case kindReplayReq:
 		e.uint(f.id)
@@ -144,7 +149,7 @@ func parseFrame(body []byte) (frame, error) {
 		f.name = d.string()
 		d.fixed(f.instance[:])
 		f.version = d.uint()
-	case kindStanza:
+	case kindStanza, kindStanzaSole:
 		f.payload = append([]byte(nil), d.b...)
 		d.b = nil
 		if len(f.payload) == 0 {

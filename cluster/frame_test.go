@@ -9,6 +9,7 @@ import (
 var sampleFrames = []frame{
 	{kind: kindHello, name: "n1", instance: [16]byte{1, 2, 3}, version: protocolVersion},
 	{kind: kindStanza, payload: []byte("<message to='a@b/c'><body>hi</body></message>")},
+	{kind: kindStanzaSole, payload: []byte("<message to='a@b' type='chat'><body>hi</body></message>")},
 	{kind: kindReplayReq, id: 7, host: "a.test", node: "alice", tokenID: []byte("12345678" + "0123"), expiry: 1_700_000_000_000_000_000},
 	{kind: kindReplayResp, id: 7, result: replayUsed},
 	{kind: kindSessions, version: 3, sessions: []session{{jid: "a@b/c", at: 1}, {jid: "d@e/f", at: -2}}},
@@ -39,15 +40,16 @@ func TestFrameRoundTrip(t *testing.T) {
 
 func TestFrameRefuses(t *testing.T) {
 	for name, b := range map[string][]byte{
-		"zero length":   {0, 0, 0, 0},
-		"too long":      {0x7f, 0, 0, 0},
-		"unknown kind":  {0, 0, 0, 1, 99},
-		"empty stanza":  {0, 0, 0, 1, kindStanza},
-		"short hello":   {0, 0, 0, 3, kindHello, 5, 'a'},
-		"bad result":    {0, 0, 0, 3, kindReplayResp, 1, 9},
-		"bad bool":      {0, 0, 0, 6, kindSession, 1, 2, 1, 'a', 0},
-		"huge jid list": {0, 0, 0, 7, kindSessions, 0, 0xff, 0xff, 0xff, 0xff, 0x0f},
-		"truncated":     {0, 0, 0, 9, kindStanza, 'a'},
+		"zero length":       {0, 0, 0, 0},
+		"too long":          {0x7f, 0, 0, 0},
+		"unknown kind":      {0, 0, 0, 1, 99},
+		"empty stanza":      {0, 0, 0, 1, kindStanza},
+		"empty sole stanza": {0, 0, 0, 1, kindStanzaSole},
+		"short hello":       {0, 0, 0, 3, kindHello, 5, 'a'},
+		"bad result":        {0, 0, 0, 3, kindReplayResp, 1, 9},
+		"bad bool":          {0, 0, 0, 6, kindSession, 1, 2, 1, 'a', 0},
+		"huge jid list":     {0, 0, 0, 7, kindSessions, 0, 0xff, 0xff, 0xff, 0xff, 0x0f},
+		"truncated":         {0, 0, 0, 9, kindStanza, 'a'},
 		// availability: version 1, jid "a", available, priority 128 / -129 (zigzag varints)
 		"priority over 127":     {0, 0, 0, 7, kindAvailability, 1, 1, 'a', 1, 0x80, 0x02},
 		"priority under -128":   {0, 0, 0, 7, kindAvailability, 1, 1, 'a', 1, 0x81, 0x02},

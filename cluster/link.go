@@ -492,6 +492,8 @@ func (n *Node) readLink(l *inLink) {
 			if n.hooks.Stanza != nil {
 				n.hooks.Stanza(l.peer, f.payload)
 			}
+		case kindStanzaSole:
+			n.hooks.sole(l.peer, f.payload)
 		case kindReplayReq:
 			res := n.replay.check(f.host, f.node, f.tokenID, time.Unix(0, f.expiry), time.Now())
 			resp := frame{kind: kindReplayResp, id: f.id, result: res}

@@ -27,6 +27,13 @@ type Hooks struct {
 	// node's name. It runs on the link's reader: it must hand the stanza off
 	// and return, not block. nil drops them.
 	Stanza func(from string, stanza []byte)
+	// SoleStanza receives the stanzas other nodes route here with
+	// RouteSole: this node is the only one the sender gave it to, so when it
+	// reaches no one here the server answers as a single server would (a
+	// message for a bare JID whose resources all went unavailable while it
+	// travelled: service-unavailable). Like Stanza, it must not block. nil
+	// hands them to Stanza.
+	SoleStanza func(from string, stanza []byte)
 	// KeyReplaced is told when a RAM key this node already used lost a merge
 	// to an older one (two clusters that met); the server rebuilds that host's
 	// verifier. It must not block.
@@ -40,6 +47,16 @@ type Hooks struct {
 	// key differs from this node's (see AnnounceKey). The node logs it
 	// already; the hook is for metrics. It must not block.
 	KeyMismatch func(peer, host, name string)
+}
+
+// sole hands a sole stanza to its hook, or to Stanza when there is none.
+func (h *Hooks) sole(from string, stanza []byte) {
+	switch {
+	case h.SoleStanza != nil:
+		h.SoleStanza(from, stanza)
+	case h.Stanza != nil:
+		h.Stanza(from, stanza)
+	}
 }
 
 // Errors a caller may want to tell apart.

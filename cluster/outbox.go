@@ -51,6 +51,19 @@ type outbox struct {
 // back, as for any stanza, and a stanza in flight when a node dies is lost,
 // as on any XMPP connection without stream management.
 func (n *Node) Route(ctx context.Context, to string, stanza []byte) error {
+	return n.route(ctx, to, stanza, kindStanza)
+}
+
+// RouteSole is Route for a stanza that no other node is given: the
+// receiving node's Hooks.SoleStanza gets it, and answers for it when it
+// reaches no one there. The server uses it for a message for a bare JID
+// that one node alone has available resources for, so that resources going
+// unavailable while it travels bounce it as on a single server.
+func (n *Node) RouteSole(ctx context.Context, to string, stanza []byte) error {
+	return n.route(ctx, to, stanza, kindStanzaSole)
+}
+
+func (n *Node) route(ctx context.Context, to string, stanza []byte, kind byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -61,8 +74,11 @@ func (n *Node) Route(ctx context.Context, to string, stanza []byte) error {
 		return fmt.Errorf("cluster: stanza of %d bytes is over the link limit", len(stanza))
 	}
 	if to == n.name {
-		if n.hooks.Stanza != nil {
-			n.hooks.Stanza(n.name, append([]byte(nil), stanza...))
+		b := append([]byte(nil), stanza...)
+		if kind == kindStanzaSole {
+			n.hooks.sole(n.name, b)
+		} else if n.hooks.Stanza != nil {
+			n.hooks.Stanza(n.name, b)
 		}
 		return nil
 	}
@@ -74,7 +90,7 @@ func (n *Node) Route(ctx context.Context, to string, stanza []byte) error {
 		return err
 	}
 	select {
-	case ob.queue <- (&frame{kind: kindStanza, payload: stanza}).encode():
+	case ob.queue <- (&frame{kind: kind, payload: stanza}).encode():
 		return nil
 	default:
 	}

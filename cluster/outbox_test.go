@@ -102,3 +102,49 @@ func TestStuckPeerDoesNotBlockRoute(t *testing.T) {
 	}
 	t.Logf("%d stanzas queued before the refusal, %d arrived", routed, len(seen))
 }
+
+// TestRouteSole: a stanza routed with RouteSole reaches the receiver's
+// SoleStanza hook (on a peer and on the node itself), one routed with Route
+// its Stanza hook; without a SoleStanza hook, Stanza takes both.
+func TestRouteSole(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two nodes")
+	}
+	secret := writeSecret(t)
+	got := &stanzas{}
+	opts := Options{NodeName: "rcv", Bind: "127.0.0.1:0", LinkListen: "127.0.0.1:0", SecretFile: secret, tune: fastTimers}
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	rcv, err := Start(ctx, opts, testLogger(t), Hooks{
+		RAMKeys:    testKeys,
+		Stanza:     func(from string, b []byte) { got.hook("plain "+from, b) },
+		SoleStanza: func(from string, b []byte) { got.hook("sole "+from, b) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rcv.Stop(context.Background()) })
+	if err := rcv.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	plainOnly := &stanzas{}
+	snd := startNodeWith(t, "snd", secret, []string{rcv.GossipAddr()}, plainOnly.hook)
+	eventually(t, "two members", func() bool { return len(rcv.Members()) == 2 && len(snd.Members()) == 2 })
+
+	for _, step := range []struct {
+		route func(context.Context, string, []byte) error
+		to    string
+		msg   string
+		want  func() bool
+	}{
+		{snd.RouteSole, "rcv", "<message id='1'/>", func() bool { return got.has("sole snd: <message id='1'/>") }},
+		{snd.Route, "rcv", "<message id='2'/>", func() bool { return got.has("plain snd: <message id='2'/>") }},
+		{rcv.RouteSole, "rcv", "<message id='3'/>", func() bool { return got.has("sole rcv: <message id='3'/>") }},
+		{rcv.RouteSole, "snd", "<message id='4'/>", func() bool { return plainOnly.has("rcv: <message id='4'/>") }},
+	} {
+		if err := step.route(ctx, step.to, []byte(step.msg)); err != nil {
+			t.Fatalf("%s: %v", step.msg, err)
+		}
+		eventually(t, step.msg+" through the right hook", step.want)
+	}
+}

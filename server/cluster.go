@@ -99,7 +99,8 @@ func (s *Server) startCluster() error {
 	log := s.logger()
 	node, err := cluster.Start(s.ctx, opts, log, cluster.Hooks{
 		RAMKeys:     ram,
-		Stanza:      cs.receive,
+		Stanza:      func(from string, b []byte) { cs.receive(from, b, false) },
+		SoleStanza:  func(from string, b []byte) { cs.receive(from, b, true) },
 		KeyReplaced: cs.keyReplaced,
 		Conflict:    cs.conflict,
 	})
@@ -350,6 +351,13 @@ func (s *session) remoteWhere(bare string, keep func(cluster.Binding) bool) []st
 // to its own resources of the bare JID to (receive). It says how many nodes
 // took it, and whether a full queue refused it.
 func (s *session) forward(st *xmlStanza, from, to string, nodes []string) (sent int, full bool, err error) {
+	return s.forwardAs(st, from, to, nodes, false)
+}
+
+// forwardAs is forward; sole says the one node in nodes is the only one
+// delivering st anywhere, so that it answers for st when it reaches no one
+// there (cluster.Node.RouteSole).
+func (s *session) forwardAs(st *xmlStanza, from, to string, nodes []string, sole bool) (sent int, full bool, err error) {
 	if len(nodes) == 0 {
 		return 0, false, nil
 	}
@@ -358,7 +366,7 @@ func (s *session) forward(st *xmlStanza, from, to string, nodes []string) (sent 
 		return 0, false, &clientError{cond: condBadFormat, text: "stanza cannot be re-encoded"}
 	}
 	for _, n := range nodes {
-		switch err := s.srv.clus.send(n, b); {
+		switch err := s.srv.clus.route(n, b, sole); {
 		case err == nil:
 			sent++
 		case errors.Is(err, cluster.ErrQueueFull):
@@ -379,12 +387,20 @@ func (s *session) forwardBytes(bare string, b []byte) {
 // send queues b for node. It never waits: a slow node refuses with
 // cluster.ErrQueueFull (the node logs that, once per congestion), a node
 // gone since the lookup with cluster.ErrUnknownNode.
-func (cs *clusterState) send(node string, b []byte) error {
+func (cs *clusterState) send(node string, b []byte) error { return cs.route(node, b, false) }
+
+// route is send, with RouteSole when sole.
+func (cs *clusterState) route(node string, b []byte, sole bool) error {
 	n := cs.node.Load()
 	if n == nil {
 		return cluster.ErrStopped
 	}
-	err := n.Route(cs.srv.ctx, node, b)
+	var err error
+	if sole {
+		err = n.RouteSole(cs.srv.ctx, node, b)
+	} else {
+		err = n.Route(cs.srv.ctx, node, b)
+	}
 	if err != nil && !errors.Is(err, cluster.ErrQueueFull) {
 		cs.srv.logger().Debug("cluster: routing a stanza failed", "peer", node, "err", err)
 	}
@@ -434,7 +450,13 @@ func (s *session) probeRemote() {
 // reader, so it only queues: to a full JID, that session; to a bare JID,
 // its available resources here. A full JID no longer bound here gets an
 // error stanza routed back (never in answer to an error).
-func (cs *clusterState) receive(fromNode string, b []byte) {
+//
+// sole says the sending node gave the stanza to this node only (RouteSole):
+// a message for a bare JID that finds no available resource of
+// non-negative priority here (they went unavailable while it travelled)
+// is answered with service-unavailable, as the sender's node would have
+// answered had it known; a headline is dropped, as there.
+func (cs *clusterState) receive(fromNode string, b []byte, sole bool) {
 	s := cs.srv
 	h, err := stanzaHead(b)
 	if err != nil {
@@ -470,10 +492,15 @@ func (cs *clusterState) receive(fromNode string, b []byte) {
 	} else if h.name != "message" {
 		return // an IQ to a bare JID is answered by the sender's node
 	}
+	delivered := 0
 	for _, t := range s.reg.resources(to.String()) {
 		if t.available.Load() && t.priority.Load() >= minPriority {
 			t.enqueue(b)
+			delivered++
 		}
+	}
+	if sole && delivered == 0 && h.name == "message" && (h.typ == "" || h.typ == "normal" || h.typ == "chat") {
+		cs.send(fromNode, stanzaError(h.name, h.id, h.to, h.from, stanza.Cancel, stanza.ServiceUnavailable, ""))
 	}
 }
 

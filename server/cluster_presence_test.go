@@ -1,6 +1,8 @@
 package server_test
 
 import (
+	"context"
+	"fmt"
 	"testing"
 
 	"xtokend/server/servertest"
@@ -84,6 +86,27 @@ func TestClusterBareJIDNeedsAvailability(t *testing.T) {
 	}
 	if e := answerOrPong(bob, "e1", `<message type='error' to='dave@localhost' id='e1'/>`); e.attr("id") != "pong-e1" {
 		t.Fatalf("an error message was bounced: %s", e)
+	}
+
+	// A message node 1 routed while node 1 still saw dave available
+	// (resources that went unavailable in flight): node 2 answers for it
+	// when node 1 gave it to node 2 alone (RouteSole), and drops it when
+	// other nodes may have delivered it (Route). Both travel, and their
+	// answers come back, in order: the first error bob sees is the sole's.
+	ctx, cancel := context.WithTimeout(context.Background(), clusterWait)
+	defer cancel()
+	inFlight := func(id string) []byte {
+		return []byte(fmt.Sprintf(`<message type='chat' to='dave@localhost' from='%s' id='%s'><body>%s</body></message>`, bob.jid, id, id))
+	}
+	if err := n1.ClusterNode().Route(ctx, "node2", inFlight("shared")); err != nil {
+		t.Fatal(err)
+	}
+	if err := n1.ClusterNode().RouteSole(ctx, "node2", inFlight("sole")); err != nil {
+		t.Fatal(err)
+	}
+	if e := bob.nextMatching(func(e *elem) bool { return e.attr("type") == "error" }); e.attr("id") != "sole" ||
+		e.find("service-unavailable") == nil || e.attr("from") != "dave@localhost" {
+		t.Fatalf("the answer to a sole message that found no one: %s", e)
 	}
 
 	// Available with a negative priority: messages still bounce, presence

@@ -113,7 +113,10 @@ func (s *session) routeMessage(st *xmlStanza, to jid.JID) error {
 	bare := to.Bare().String()
 	targets := s.availableResources(bare, 0)
 	remote := s.remoteAvailable(bare, 0)
-	sent, full, err := s.forward(st, s.full, toStr, remote)
+	// One node alone to deliver it: that node answers for it if its
+	// resources went unavailable while it travelled.
+	sole := len(targets) == 0 && len(remote) == 1 && st.typ != "headline"
+	sent, full, err := s.forwardAs(st, s.full, toStr, remote, sole)
 	if err != nil {
 		return err
 	}
