@@ -1,7 +1,7 @@
 // Package server is xtokend's client-to-server (c2s) XMPP listener.
 //
-// A Server accepts TCP connections and negotiates each stream with
-// mellium.im/xmpp: the virtual host is the stream's 'to' (anything else gets
+// A Server accepts TCP connections and negotiates each stream itself
+// (negotiate.go, with mellium.im/xmpp's JIDs and errors): the virtual host is the stream's 'to' (anything else gets
 // host-unknown), STARTTLS comes first (unless tls.require_starttls is false),
 // then SASL X-TOKEN verified against that host's keystore (package sasl),
 // then resource binding. The identity of a session is the node the X-TOKEN
