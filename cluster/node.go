@@ -327,6 +327,9 @@ func (n *Node) Stop(ctx context.Context) error { return n.shutdown(ctx, true) }
 func (n *Node) shutdown(ctx context.Context, leave bool) error {
 	var err error
 	n.stop.Do(func() {
+		// What the server routed last (the unavailable presence of the
+		// sessions it just closed) goes out before the links close.
+		n.flushOutboxes(ctx)
 		// Stop making links and answering first, so that nothing re-links
 		// to a peer that has already heard this node leave.
 		n.cancel()

@@ -45,8 +45,8 @@ type outbox struct {
 // this node, whose Stanza hook then gets it directly. It never blocks: the
 // stanza is queued for the peer and sent in order after the ones queued
 // before it, and ErrQueueFull says the peer's queue is full (the stanza is
-// dropped, counted in Stats.StanzasDropped). ctx is only checked: the
-// queueing does not wait. Delivery is not acknowledged: the receiving node
+// dropped, counted in Stats.StanzasDropped). ctx is not used, as nothing
+// waits; it stays for the callers written when Route could wait. Delivery is not acknowledged: the receiving node
 // answers a stanza whose recipient is gone with an error stanza routed
 // back, as for any stanza, and a stanza in flight when a node dies is lost,
 // as on any XMPP connection without stream management.
@@ -63,10 +63,7 @@ func (n *Node) RouteSole(ctx context.Context, to string, stanza []byte) error {
 	return n.route(ctx, to, stanza, kindStanzaSole)
 }
 
-func (n *Node) route(ctx context.Context, to string, stanza []byte, kind byte) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
+func (n *Node) route(_ context.Context, to string, stanza []byte, kind byte) error {
 	if len(stanza) == 0 {
 		return errors.New("cluster: empty stanza")
 	}
@@ -117,6 +114,29 @@ func (n *Node) outboxOf(peer string) (*outbox, error) {
 	n.wg.Add(1)
 	go n.drain(ob)
 	return ob, nil
+}
+
+// flushWait bounds how long Stop waits for the outboxes to empty.
+const flushWait = time.Second
+
+// flushOutboxes waits until every outbox handed its stanzas to its link,
+// for at most flushWait or until ctx ends.
+func (n *Node) flushOutboxes(ctx context.Context) {
+	end := time.Now().Add(flushWait)
+	for {
+		n.mu.Lock()
+		waiting := 0
+		for _, ob := range n.outboxes {
+			waiting += len(ob.queue)
+		}
+		n.mu.Unlock()
+		if waiting == 0 || time.Now().After(end) || ctx.Err() != nil {
+			return
+		}
+		if !n.sleep(5 * time.Millisecond) {
+			return
+		}
+	}
 }
 
 // closeOutbox drops a peer's outbox when memberlist says the peer is gone:

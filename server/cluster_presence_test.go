@@ -199,4 +199,11 @@ func TestClusterNewResourceGetsRemotePresence(t *testing.T) {
 	// priority -2 is seen so on node 2.
 	carol2.send(`<presence><priority>-2</priority></presence>`)
 	clusterEventually(t, "node 2 sees carol2 at -2", seesAvailability(n2, carol2Full, "node1", true, -2))
+
+	// Node 2 stops: carol's session ends with it, and her unavailable
+	// presence reaches carol2 before node 2 leaves.
+	shutdown(t, n2)
+	carol2.nextMatching(func(e *elem) bool {
+		return e.XMLName.Local == "presence" && e.attr("from") == carolFull && e.attr("type") == "unavailable"
+	})
 }
