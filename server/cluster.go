@@ -40,8 +40,10 @@ import (
 //     message for a bare JID goes to the nodes with an available resource
 //     of non-negative priority (RFC 6121 section 8.5.2.1), and when there is
 //     none, here or there, the sender gets service-unavailable as on a
-//     single server; presence for a bare JID goes to every node with a
-//     resource of it. A node that is gone takes its sessions with it:
+//     single server; when one node alone gets such a message, it is sent
+//     as a sole stanza, and that node answers with service-unavailable if
+//     its resources went unavailable while it travelled. Presence for a
+//     bare JID goes to every node with a resource of it. A node that is gone takes its sessions with it:
 //     stanzas for them get service-unavailable.
 //   - Presence of the user's other resources: a session's first broadcast
 //     presence sends a presence probe, from its full JID, to each available
