@@ -119,8 +119,9 @@ func (n *Node) outboxOf(peer string) (*outbox, error) {
 // flushWait bounds how long Stop waits for the outboxes to empty.
 const flushWait = time.Second
 
-// flushOutboxes waits until every outbox handed its stanzas to its link,
-// for at most flushWait or until ctx ends.
+// flushOutboxes waits until every outbox handed its stanzas to its link
+// and every link's writer took them, for at most flushWait or until ctx
+// ends.
 func (n *Node) flushOutboxes(ctx context.Context) {
 	end := time.Now().Add(flushWait)
 	for {
@@ -128,6 +129,9 @@ func (n *Node) flushOutboxes(ctx context.Context) {
 		waiting := 0
 		for _, ob := range n.outboxes {
 			waiting += len(ob.queue)
+		}
+		for _, l := range n.out {
+			waiting += len(l.queue)
 		}
 		n.mu.Unlock()
 		if waiting == 0 || time.Now().After(end) || ctx.Err() != nil {
