@@ -24,24 +24,7 @@ cleanup() {
 	if [ -z "${KEEP:-}" ]; then rm -rf "$WORK"; else echo "work folder kept: $WORK" >&2; fi
 }
 trap cleanup EXIT
-log() { echo "== $*" >&2; }
-
-free_port() {
-	local p
-	for p in $(seq "$1" $(($1 + 100))); do
-		ss -ltn "sport = :$p" | grep -q LISTEN || { echo "$p"; return; }
-	done
-	exit 1
-}
-wait_port() {
-	local i
-	for i in $(seq 1 300); do
-		ss -ltn "sport = :$1" | grep -q LISTEN && return 0
-		kill -0 "$2" 2>/dev/null || return 1
-		sleep 0.05
-	done
-	return 1
-}
+. bench/lib.sh
 
 # BUILD_FROM=head profiles the last commit (git archive), not the working tree.
 SRC="$ROOT"
@@ -53,11 +36,7 @@ fi
 printf '{"Replace":{"%s":"%s"}}\n' "$SRC/cmd/xtokend/zz_bench_pprof.go" "$ROOT/bench/pprof/pprof.go.in" >"$WORK/overlay.json"
 (cd "$SRC" && go build -overlay "$WORK/overlay.json" -o "$WORK/xtokend" ./cmd/xtokend && go build -o "$WORK/xtokend-bench" ./cmd/xtokend-bench)
 BENCH="$WORK/xtokend-bench"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
-	-subj /CN=localhost -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
-head -c 32 /dev/urandom | base64 | tr -d '=+/\n' >"$WORK/access_secret"
-head -c 20 /dev/urandom | base32 | tr -d '\n' >"$WORK/otp_seed"
-chmod 600 "$WORK/access_secret" "$WORK/otp_seed" "$WORK/key.pem"
+bench_secrets "$WORK"
 XPORT=$(free_port 26222)
 PPROF=127.0.0.1:$(free_port $((XPORT + 1)))
 
@@ -67,22 +46,7 @@ start() { # REQUIRE_STARTTLS
 		kill "$XPID"
 		while kill -0 "$XPID" 2>/dev/null; do sleep 0.1; done
 	fi
-	cat >"$WORK/xtokend.toml" <<EOF
-[general]
-hosts = ["localhost"]
-listen = "127.0.0.1:$XPORT"
-admin_socket = "$WORK/xtokend.sock"
-log_level = "warn"
-[tls]
-cert = "$WORK/cert.pem"
-key = "$WORK/key.pem"
-require_starttls = $1
-[modules.mod_keystore]
-keys = [
-  { name = "access_secret", type = "file", path = "access_secret" },
-  { name = "otp_seed", type = "file", path = "otp_seed", encoding = "base32" },
-]
-EOF
+	write_xtokend_config "$WORK" "$XPORT" "$1"
 	XTOKEND_PPROF=$PPROF "$WORK/xtokend" serve -config "$WORK/xtokend.toml" >>"$WORK/xtokend.log" 2>&1 &
 	XPID=$!
 	PIDS+=("$XPID")
