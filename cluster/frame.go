@@ -19,9 +19,15 @@ import (
 //	                                                                 dialler -> listener, second frame
 //	session      version, bound?, full JID, bound at                 dialler -> listener
 //	availability version, full JID, available?, priority             dialler -> listener
+//	bye          (nothing)                                           both ways, last
 //
 // A sole stanza is one no other node delivers (RouteSole): when it reaches
 // no one on the receiving node, that node answers as a single server would.
+//
+// A node that stops sends bye on each of its links, and waits for the bye
+// its peer sends back once it has handled every frame before it: what the
+// node routed last (the unavailable presence of the sessions it closed)
+// is delivered before the peer hears that it left and drops its links.
 //
 // A session is bound unavailable; an availability frame follows when its
 // broadcast presence makes it available, changes its priority or makes it
@@ -42,6 +48,7 @@ const (
 	kindSession
 	kindAvailability
 	kindStanzaSole
+	kindBye
 )
 
 const (
@@ -183,6 +190,7 @@ func parseFrame(body []byte) (frame, error) {
 		f.version = d.uint()
 		f.jid = d.string()
 		f.avail = d.presence()
+	case kindBye:
 	default:
 		return frame{}, fmt.Errorf("unknown frame kind %d", f.kind)
 	}

@@ -35,6 +35,9 @@ type outLink struct {
 	mu      sync.Mutex
 	nextID  uint64
 	pending map[uint64]chan uint64
+
+	byeOnce sync.Once
+	byeAck  chan struct{} // closed when the peer answered this node's bye
 }
 
 // sendWait queues an encoded frame, waiting while the queue is full: a
@@ -126,6 +129,10 @@ func (l *outLink) readLoop() {
 		f, buf, err = readFrame(r, buf)
 		if err != nil {
 			return
+		}
+		if f.kind == kindBye {
+			l.byeOnce.Do(func() { close(l.byeAck) })
+			continue
 		}
 		if f.kind != kindReplayResp {
 			l.n.log.Warn("cluster: unexpected frame on an outgoing link", "peer", l.peer, "kind", f.kind)
@@ -234,7 +241,7 @@ func (n *Node) dial(ctx context.Context, peer string) (*outLink, error) {
 		return nil, fmt.Errorf("cluster: link to %q at %s: %v", peer, addr, err)
 	}
 	conn.SetDeadline(time.Time{})
-	l := &outLink{n: n, peer: peer, conn: conn, queue: make(chan []byte, sendQueue), done: make(chan struct{})}
+	l := &outLink{n: n, peer: peer, conn: conn, queue: make(chan []byte, sendQueue), done: make(chan struct{}), byeAck: make(chan struct{})}
 
 	// Register the link and queue the session snapshot under sessMu, so no
 	// session change slips between the snapshot and the link's first op.
@@ -494,6 +501,15 @@ func (n *Node) readLink(l *inLink) {
 			}
 		case kindStanzaSole:
 			n.hooks.sole(l.peer, f.payload)
+		case kindBye:
+			// Everything the peer sent before it was handled above.
+			l.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+			if _, err := w.Write((&frame{kind: kindBye}).encode()); err != nil {
+				return
+			}
+			if err := w.Flush(); err != nil {
+				return
+			}
 		case kindReplayReq:
 			res := n.replay.check(f.host, f.node, f.tokenID, time.Unix(0, f.expiry), time.Now())
 			resp := frame{kind: kindReplayResp, id: f.id, result: res}

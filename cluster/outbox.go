@@ -36,6 +36,9 @@ type outbox struct {
 	// stops.
 	ctx    context.Context
 	cancel context.CancelFunc
+	// pending counts the stanzas queued and not yet on the link (the one
+	// the drainer holds included): Stop's flush waits for zero.
+	pending atomic.Int64
 	// warned is set when a refusal was logged, and cleared once the queue
 	// ran empty: one log line per congestion, not one per stanza.
 	warned atomic.Bool
@@ -86,10 +89,12 @@ func (n *Node) route(_ context.Context, to string, stanza []byte, kind byte) err
 	if err != nil {
 		return err
 	}
+	ob.pending.Add(1)
 	select {
 	case ob.queue <- (&frame{kind: kind, payload: stanza}).encode():
 		return nil
 	default:
+		ob.pending.Add(-1)
 	}
 	n.dropped.Add(1)
 	if !ob.warned.Swap(true) {
@@ -119,25 +124,46 @@ func (n *Node) outboxOf(peer string) (*outbox, error) {
 // flushWait bounds how long Stop waits for the outboxes to empty.
 const flushWait = time.Second
 
-// flushOutboxes waits until every outbox handed its stanzas to its link
-// and every link's writer took them, for at most flushWait or until ctx
-// ends.
+// flushOutboxes waits, for at most flushWait or until ctx ends, until
+// every outbox handed its stanzas to its link, then says bye on every link
+// and waits for the peers' answers: each peer has then handled everything
+// this node sent it.
 func (n *Node) flushOutboxes(ctx context.Context) {
-	end := time.Now().Add(flushWait)
+	ctx, cancel := context.WithTimeout(ctx, flushWait)
+	defer cancel()
 	for {
 		n.mu.Lock()
-		waiting := 0
+		var waiting int64
 		for _, ob := range n.outboxes {
-			waiting += len(ob.queue)
-		}
-		for _, l := range n.out {
-			waiting += len(l.queue)
+			waiting += ob.pending.Load()
 		}
 		n.mu.Unlock()
-		if waiting == 0 || time.Now().After(end) || ctx.Err() != nil {
+		if waiting == 0 {
+			break
+		}
+		t := time.NewTimer(5 * time.Millisecond)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
 			return
 		}
-		if !n.sleep(5 * time.Millisecond) {
+	}
+	n.mu.Lock()
+	links := make([]*outLink, 0, len(n.out))
+	for _, l := range n.out {
+		links = append(links, l)
+	}
+	n.mu.Unlock()
+	bye := (&frame{kind: kindBye}).encode()
+	for _, l := range links {
+		if l.sendWait(ctx, bye) != nil {
+			continue
+		}
+		select {
+		case <-l.byeAck:
+		case <-l.done:
+		case <-ctx.Done():
 			return
 		}
 	}
@@ -169,6 +195,7 @@ func (n *Node) drain(ob *outbox) {
 			if !n.sendOut(ob, b) {
 				n.dropped.Add(1)
 			}
+			ob.pending.Add(-1)
 			if len(ob.queue) == 0 {
 				ob.warned.Store(false)
 			}

@@ -148,3 +148,32 @@ func TestRouteSole(t *testing.T) {
 		eventually(t, step.msg+" through the right hook", step.want)
 	}
 }
+
+// TestStopDeliversWhatWasRouted: a stanza routed just before Stop reaches
+// the peer: Stop says bye on each link and waits for the peer's answer,
+// which comes once the peer handled everything before it.
+func TestStopDeliversWhatWasRouted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two nodes")
+	}
+	secret := writeSecret(t)
+	got := &stanzas{}
+	rcv := startNodeWith(t, "rcv", secret, nil, got.hook)
+	snd := startNodeWith(t, "snd", secret, []string{rcv.GossipAddr()}, nil)
+	eventually(t, "two members", func() bool { return len(rcv.Members()) == 2 && len(snd.Members()) == 2 })
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	for i := range 100 {
+		if err := snd.Route(ctx, "rcv", []byte(fmt.Sprintf("<message id='%d'/>", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := snd.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 100 {
+		if !got.has(fmt.Sprintf("snd: <message id='%d'/>", i)) {
+			t.Fatalf("stanza %d routed before Stop never arrived", i)
+		}
+	}
+}
