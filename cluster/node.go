@@ -316,8 +316,10 @@ func (n *Node) member(name string) (member, bool) {
 	return m, ok
 }
 
-// Stop leaves the cluster (telling the others, so they drop this node's
-// sessions at once rather than after failure detection), closes every link
+// Stop hands the stanzas already routed to their peers (waiting up to a
+// second for each peer to confirm it handled them), leaves the cluster
+// (telling the others, so they drop this node's sessions at once rather
+// than after failure detection), closes every link
 // and wipes the RAM keys from memory: RAMKey answers false afterwards. ctx
 // bounds the leave.
 func (n *Node) Stop(ctx context.Context) error { return n.shutdown(ctx, true) }

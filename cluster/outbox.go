@@ -49,10 +49,12 @@ type outbox struct {
 // stanza is queued for the peer and sent in order after the ones queued
 // before it, and ErrQueueFull says the peer's queue is full (the stanza is
 // dropped, counted in Stats.StanzasDropped). ctx is not used, as nothing
-// waits; it stays for the callers written when Route could wait. Delivery is not acknowledged: the receiving node
-// answers a stanza whose recipient is gone with an error stanza routed
-// back, as for any stanza, and a stanza in flight when a node dies is lost,
-// as on any XMPP connection without stream management.
+// waits; it stays for the callers written when Route could wait. Delivery
+// is not acknowledged: the receiving node answers a stanza whose recipient
+// is gone with an error stanza routed back, as for any stanza, and a
+// stanza in flight when a node dies is lost, as on any XMPP connection
+// without stream management (a node that stops delivers what it queued:
+// see Stop).
 func (n *Node) Route(ctx context.Context, to string, stanza []byte) error {
 	return n.route(ctx, to, stanza, kindStanza)
 }
