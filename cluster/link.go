@@ -53,6 +53,22 @@ func (l *outLink) sendWait(ctx context.Context, b []byte) error {
 	}
 }
 
+// tryQueue queues an encoded frame when the queue has room; false when it
+// is full or the link closed.
+func (l *outLink) tryQueue(b []byte) bool {
+	select {
+	case <-l.done:
+		return false
+	default:
+	}
+	select {
+	case l.queue <- b:
+		return true
+	default:
+		return false
+	}
+}
+
 // send queues an encoded session change; it never blocks, as it runs with
 // the session lock held. A full queue means the peer is not keeping up: the
 // link is dropped, and the next one starts with a snapshot, which loses
