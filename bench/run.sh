@@ -102,20 +102,34 @@ start_servers() { # REQUIRE_STARTTLS
 	fi
 }
 
+stop_server() { # WHO
+	case $1 in
+	xtokend)
+		if [ -n "$XPID" ]; then
+			kill "$XPID" 2>/dev/null || true
+			wait_exit "$XPID"
+			XPID=""
+		fi
+		;;
+	prosody)
+		if [ -n "$PPID_" ]; then
+			bash bench/prosody.sh stop "$WORK/prosody"
+			PPID_=""
+		fi
+		;;
+	ejabberd)
+		if [ -n "$EPID" ]; then
+			bash bench/ejabberd.sh stop "$WORK/ejabberd"
+			EPID=""
+		fi
+		;;
+	esac
+}
+
 stop_servers() {
-	if [ -n "$XPID" ]; then
-		kill "$XPID" 2>/dev/null || true
-		wait_exit "$XPID"
-		XPID=""
-	fi
-	if [ -n "$PPID_" ]; then
-		bash bench/prosody.sh stop "$WORK/prosody"
-		PPID_=""
-	fi
-	if [ -n "$EPID" ]; then
-		bash bench/ejabberd.sh stop "$WORK/ejabberd"
-		EPID=""
-	fi
+	stop_server xtokend
+	stop_server prosody
+	stop_server ejabberd
 }
 
 xtokend_flags() { echo -addr "127.0.0.1:$XPORT" -server xtokend -mech X-TOKEN -secret-file "$WORK/access_secret" -seed-file "$WORK/otp_seed" -server-pid "$XPID"; }
@@ -173,9 +187,10 @@ idle_run() { # WHO PID TLSFLAG
 				sleep 0.1
 			done
 			got=$(awk '/^READY/ {print $2}' "$out")
-			if [ -z "$got" ]; then # the tool ended (or gave up) before READY: say why
+			if [ -z "$got" ]; then # the tool ended, or is still opening sessions after 5 minutes
 				log "idle $who: no READY from the load tool; its last lines:"
 				tail -5 "$out" >&2
+				kill "${procs[-1]}" 2>/dev/null || true # its sessions must not count in the next RSS
 			fi
 			grep -h "first error" "$out" >&2 || true
 			errors=$((errors + n - ${got:-0}))
@@ -204,8 +219,14 @@ for phase in ${IDLE_PHASES-plain tls}; do
 		start_servers true
 		tlsflag="-tls"
 	fi
-	has_peer prosody && idle_run prosody "$PPID_" "$tlsflag"
-	has_peer ejabberd && idle_run ejabberd "$EPID" "$tlsflag"
+	# Each server is stopped after its run, so that closing its 15,000 sessions is over before
+	# the next one is measured.
+	for who in $PEERS; do
+		pid=$PPID_
+		[ "$who" = ejabberd ] && pid=$EPID
+		idle_run "$who" "$pid" "$tlsflag"
+		stop_server "$who"
+	done
 	idle_run xtokend "$XPID" "$tlsflag"
 done
 stop_servers
