@@ -29,6 +29,9 @@ type conn struct {
 	headerSent bool   // the server's header of the current stream is out
 	node       string // the node the X-TOKEN verifier accepted
 	refused    bool   // AllowLogin said no to the attempt under way
+	// scratch is where negotiation builds an answer before countConn.Write
+	// copies it: one buffer for all of a login's answers.
+	scratch []byte
 
 	// mu guards sess, which Shutdown reads from another goroutine.
 	mu   sync.Mutex
@@ -73,6 +76,7 @@ func (c *conn) serve() {
 	defer func() {
 		if !handedOff {
 			c.raw.Close()
+			c.doneReading()
 			c.srv.untrack(c)
 		}
 	}()
@@ -112,7 +116,17 @@ func (c *conn) serve() {
 		defer c.srv.untrack(c)
 		defer c.raw.Close()
 		sess.run(out, d)
+		c.doneReading()
 	}()
+}
+
+// doneReading gives both layers' read buffers back; the reading goroutine
+// calls it after its last read.
+func (c *conn) doneReading() {
+	c.cc.doneReading()
+	if c.tcp != c.cc {
+		c.tcp.doneReading()
+	}
 }
 
 // endCoalescing writes what negotiation held back and makes writes direct.

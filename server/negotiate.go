@@ -105,8 +105,7 @@ func (c *conn) openStream(d *xml.Decoder, st stage) error {
 		return &clientError{condHostUnknown, ""}
 	}
 	c.host = host
-	b := make([]byte, 0, 512)
-	b = appendStreamHeader(b, host.name, h.from)
+	b := appendStreamHeader(c.scratch[:0], host.name, h.from)
 	switch st {
 	case stageStartTLS:
 		b = append(b, featuresStartTLS...)
@@ -115,6 +114,7 @@ func (c *conn) openStream(d *xml.Decoder, st stage) error {
 	default:
 		b = append(b, featuresBind...)
 	}
+	c.scratch = b
 	c.headerSent = true
 	_, err = c.cc.Write(b)
 	return err

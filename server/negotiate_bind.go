@@ -46,7 +46,8 @@ func (c *conn) bindRequest(d *xml.Decoder, start xml.StartElement) (bound bool, 
 		c.cc.Write(appendIQError(nil, id, string(se.Type), string(se.Condition)))
 		return false, errBindRefused
 	}
-	_, err = c.cc.Write(appendBindResult(make([]byte, 0, 256), id, full.String()))
+	c.scratch = appendBindResult(c.scratch[:0], id, full.String())
+	_, err = c.cc.Write(c.scratch)
 	return true, err
 }
 
