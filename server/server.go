@@ -214,25 +214,6 @@ func (s *Server) lookupHost(name string) *host {
 	return s.hosts[strings.ToLower(name)]
 }
 
-// c2sListenConfig keeps TCP keepalive on for client connections with the
-// kernel's own timings: one setsockopt (SO_KEEPALIVE) per accepted
-// connection instead of Go's default four (it also sets the idle time, the
-// interval and the count). Dead peers are found by the kernel's probes and by
-// write timeouts.
-var c2sListenConfig = net.ListenConfig{KeepAliveConfig: net.KeepAliveConfig{
-	Enable: true, Idle: -1, Interval: -1, Count: -1,
-}}
-
-// Listen opens a c2s TCP listener on addr the way ListenAndServe does, for
-// callers that want the listener first (to report its address, say).
-func Listen(ctx context.Context, addr string) (net.Listener, error) {
-	l, err := c2sListenConfig.Listen(ctx, "tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("server: listen: %w", err)
-	}
-	return l, nil
-}
-
 // ListenAndServe listens on general.listen and serves until Shutdown, when it
 // returns ErrServerClosed.
 func (s *Server) ListenAndServe() error {

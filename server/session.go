@@ -70,11 +70,20 @@ func (s *session) enqueue(b []byte) bool {
 // kill ends the session once: the writer sends the stream error (if cond is
 // not empty) and the stream end, then closes the connection.
 func (s *session) kill(cond, text string) {
-	reason := text
-	if cond != "" {
-		reason = cond + ": " + text
+	s.out.close(streamErrorBytes(cond, text), endReason(cond, text))
+}
+
+// end is kill for the session's own read loop (see outbox.closeHere).
+func (s *session) end(cond, text string) {
+	s.out.closeHere(streamErrorBytes(cond, text), endReason(cond, text))
+}
+
+// endReason is why a session ended, as its last log line says.
+func endReason(cond, text string) string {
+	if cond == "" {
+		return text
 	}
-	s.out.close(streamErrorBytes(cond, text), reason)
+	return cond + ": " + text
 }
 
 // run serves the session until it ends: the writer in a new goroutine, the
@@ -94,21 +103,21 @@ func (s *session) run(out net.Conn, d *xml.Decoder) {
 	err := s.readLoop(d)
 	switch {
 	case err == nil || errors.Is(err, io.EOF):
-		s.kill("", "closed by client")
+		s.end("", "closed by client")
 	case s.c.cc.exceeded():
-		s.kill(condPolicyViolation, "stanza too large")
+		s.end(condPolicyViolation, "stanza too large")
 	default:
 		var se stream.Error
 		var ce *clientError
 		switch {
 		case errors.As(err, &ce):
-			s.kill(ce.cond, ce.text)
+			s.end(ce.cond, ce.text)
 		case errors.As(err, &se):
-			s.kill("", "stream error from client: "+se.Err)
+			s.end("", "stream error from client: "+se.Err)
 		case isClosed(err):
-			s.kill("", "connection closed")
+			s.end("", "connection closed")
 		default:
-			s.kill(condNotWellFormed, err.Error())
+			s.end(condNotWellFormed, err.Error())
 		}
 	}
 	srv.unbindSession(s)

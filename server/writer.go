@@ -66,13 +66,38 @@ func (o *outbox) start(conn net.Conn) {
 func (o *outbox) close(trailer []byte, reason string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.closed {
+	if !o.closeLocked(trailer, reason) {
 		return
+	}
+	o.wakeLocked()
+}
+
+// closeHere is close for the session's read loop, which has nothing left to
+// do but wait for the writer: when no writer is running, it writes the
+// trailer and closes the connection itself, rather than start a goroutine
+// for that and wait on it (most sessions end this way, the client's
+// </stream:stream> answered with ours).
+func (o *outbox) closeHere(trailer []byte, reason string) {
+	o.mu.Lock()
+	if !o.closeLocked(trailer, reason) || o.conn == nil || o.writing {
+		o.wakeLocked()
+		o.mu.Unlock()
+		return
+	}
+	o.writing = true // the last writer: this goroutine
+	o.mu.Unlock()
+	o.write()
+}
+
+// closeLocked marks the outbox closed; false if it already was.
+func (o *outbox) closeLocked(trailer []byte, reason string) bool {
+	if o.closed {
+		return false
 	}
 	o.closed = true
 	o.trailer, o.reason = trailer, reason
 	o.pending = nil
-	o.wakeLocked()
+	return true
 }
 
 // wait blocks until the writer has closed the connection (after close and

@@ -75,3 +75,51 @@ func TestOutboxWriteTimeout(t *testing.T) {
 		t.Errorf("reason %q", reason)
 	}
 }
+
+// closeHere with no writer running writes the trailer on the caller's
+// goroutine: when it returns the connection is closed and wait does not
+// block. A later close changes nothing.
+func TestOutboxCloseHere(t *testing.T) {
+	server, client := net.Pipe()
+	defer client.Close()
+	var o outbox
+	o.init(8, 10*time.Second)
+	o.start(server)
+	read := make(chan string)
+	go func() {
+		b, _ := io.ReadAll(client)
+		read <- string(b)
+	}()
+	o.closeHere([]byte("</stream:stream>"), "closed by client")
+	select {
+	case <-o.done:
+	default:
+		t.Fatal("closeHere returned before the connection was closed")
+	}
+	o.close([]byte("<late/>"), "too late")
+	if reason := o.wait(); reason != "closed by client" {
+		t.Errorf("reason %q", reason)
+	}
+	if got := <-read; got != "</stream:stream>" {
+		t.Errorf("wrote %q", got)
+	}
+}
+
+// With a writer running, closeHere leaves the trailer to it.
+func TestOutboxCloseHereWithWriter(t *testing.T) {
+	server, client := net.Pipe()
+	defer client.Close()
+	var o outbox
+	o.init(8, 10*time.Second)
+	o.add([]byte("<m/>"))
+	o.start(server) // a writer starts, blocked on the pipe until read
+	o.closeHere([]byte("</end>"), "because")
+	b, _ := io.ReadAll(client)
+	if reason := o.wait(); reason != "because" {
+		t.Errorf("reason %q", reason)
+	}
+	// The writer may have written <m/> before it saw the close, or not.
+	if got := string(b); got != "</end>" && got != "<m/></end>" {
+		t.Errorf("wrote %q", got)
+	}
+}
