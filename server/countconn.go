@@ -28,8 +28,8 @@ var errStanzaTooLarge = errors.New("server: stanza over max_stanza_size")
 // loop block on a shallow stack (see there).
 type countConn struct {
 	net.Conn
-	buf      *[]byte // from readBufPool; nil while nothing is buffered
-	r, w     int     // unread bytes are (*buf)[r:w]
+	buf      *[]byte   // from readBufPool; nil while nothing is buffered
+	r, w     int       // unread bytes are (*buf)[r:w]
 	first    [128]byte // what waitReadable reads into while idle
 	n, limit int64
 	over     bool
