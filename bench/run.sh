@@ -3,7 +3,7 @@
 # package, installed if absent), on this machine, loopback only, measured by the same load
 # tool (cmd/xtokend-bench) in the same run, and BENCHMARKS.md written from the results.
 #
-#   bench/run.sh                 # full run, about 10 minutes on 2 cores
+#   bench/run.sh                 # full run, about 15 minutes on 2 cores
 #   QUICK=1 bench/run.sh         # a short smoke run (1 s per point, small idle counts)
 #
 # Knobs (environment): LOGIN_LEVELS="1 2 4 8 16 32 128", MSG_PAIRS="1 32", DURATION=5s, WARMUP=1s,
@@ -248,7 +248,7 @@ cat >"$WORK/preamble.md" <<EOF
 Written by \`bench/run.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'). Run it again with:
 
 \`\`\`sh
-bench/run.sh        # installs Prosody from Debian if absent; about 10 minutes
+bench/run.sh        # installs Prosody and ejabberd from Debian if absent; about 15 minutes
 \`\`\`
 
 ## The machine
