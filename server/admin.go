@@ -56,15 +56,6 @@ type clusterSessions interface {
 	ClusterSessions() (self string, where map[string]string, ok bool)
 }
 
-// sessionsAnswer is adminclient.Sessions with, in a cluster, this node's
-// name and each session's node: clients of the single-node shape read it
-// unchanged.
-type sessionsAnswer struct {
-	Sessions map[string][]string `json:"sessions"`
-	Node     string              `json:"node,omitempty"`
-	Nodes    map[string]string   `json:"nodes,omitempty"`
-}
-
 // maxAdminRequest bounds a request body: a JID is at most 3 KiB.
 const maxAdminRequest = 8 << 10
 
@@ -176,7 +167,7 @@ func (h *adminHandler) hosts(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *adminHandler) sessions(w http.ResponseWriter, r *http.Request) {
-	var answer sessionsAnswer
+	var answer adminclient.Sessions
 	var got map[string][]string
 	if cb, ok := h.b.(clusterSessions); ok {
 		if self, where, ok := cb.ClusterSessions(); ok {

@@ -63,9 +63,14 @@ func TestAdminSessionsInCluster(t *testing.T) {
 	if !slices.Equal(got.Sessions["localhost"], []string{aliceFull}) || !slices.Equal(got.Sessions["first.com"], []string{bobFull}) {
 		t.Fatalf("sessions: %+v", got.Sessions)
 	}
-	// The single-node client reads the same answer.
-	sessions, err := adminclient.New(n1.Socket).Sessions(ctx)
+	// The single-node call reads the same answer, SessionsWhere all of it.
+	ac := adminclient.New(n1.Socket)
+	sessions, err := ac.Sessions(ctx)
 	if err != nil || !slices.Equal(sessions["first.com"], []string{bobFull}) {
 		t.Fatalf("adminclient: %v, %v", sessions, err)
+	}
+	where, err := ac.SessionsWhere(ctx)
+	if err != nil || where.Node != "node1" || where.Nodes[bobFull] != "node2" {
+		t.Fatalf("adminclient SessionsWhere: %+v, %v", where, err)
 	}
 }

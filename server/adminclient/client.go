@@ -61,8 +61,13 @@ type Hosts struct {
 
 // Sessions is the answer to GET /v1/sessions: the bound full JIDs per host
 // (every served host is present, with an empty list when nobody is online).
+// In a cluster the list is the whole cluster's, Node names the node that
+// answered and Nodes the node each full JID is bound on; both are empty
+// without a cluster.
 type Sessions struct {
 	Sessions map[string][]string `json:"sessions"`
+	Node     string              `json:"node,omitempty"`
+	Nodes    map[string]string   `json:"nodes,omitempty"`
 }
 
 // ErrorBody is the body of every answer that is not 2xx.
@@ -126,9 +131,15 @@ func (c *Client) Hosts(ctx context.Context) ([]Host, error) {
 
 // Sessions lists the bound full JIDs per host.
 func (c *Client) Sessions(ctx context.Context) (map[string][]string, error) {
+	s, err := c.SessionsWhere(ctx)
+	return s.Sessions, err
+}
+
+// SessionsWhere is Sessions with, in a cluster, the node of each session.
+func (c *Client) SessionsWhere(ctx context.Context) (Sessions, error) {
 	var s Sessions
 	err := c.do(ctx, http.MethodGet, "/v1/sessions", nil, &s)
-	return s.Sessions, err
+	return s, err
 }
 
 // maxAnswer bounds what is read of an answer.
