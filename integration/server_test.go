@@ -307,12 +307,7 @@ func (s *server) prosodyToken(t *testing.T, node string, at time.Time) string {
 // freePort returns a loopback TCP port that was free a moment ago.
 func freePort(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	_, port, _ := net.SplitHostPort(l.Addr().String())
+	_, port, _ := net.SplitHostPort(testkit.FreeAddr(t))
 	return port
 }
 

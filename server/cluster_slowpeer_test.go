@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"xtokend/cluster"
+	"xtokend/internal/testkit"
 	"xtokend/server/servertest"
 )
 
@@ -91,17 +92,6 @@ func (p *stallProxy) close() {
 	}
 }
 
-// freePort returns a loopback address free a moment ago.
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // TestClusterSlowPeerDoesNotStallSender is gap 3: a node that stops reading
 // its link must not stall the sessions of other nodes that send to it. The
 // sender's stanzas fill the queue for that node, then each is refused at
@@ -114,7 +104,7 @@ func TestClusterSlowPeerDoesNotStallSender(t *testing.T) {
 	}
 	secret := writeClusterSecret(t)
 	n1 := startNode(t, "node1", secret)
-	link2 := freePort(t)
+	link2 := testkit.FreeAddr(t)
 	proxy := newStallProxy(t, link2)
 	n2 := servertest.Start(t, servertest.Options{RequireStartTLS: true, Cluster: &cluster.Options{
 		NodeName: "node2", Bind: "127.0.0.1:0", LinkListen: link2, LinkAdvertise: proxy.ln.Addr().String(),

@@ -3,24 +3,14 @@ package main
 import (
 	"encoding/base64"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
-)
 
-// freeAddr returns a loopback address no one listens on at the moment.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
+	"xtokend/internal/testkit"
+)
 
 // TestClusterTokenCLI is issue 8's "xtokend token against any node's admin
 // socket mints tokens every node accepts", with the real binary: two
@@ -32,14 +22,14 @@ func TestClusterTokenCLI(t *testing.T) {
 	}
 	bin := e2eBuild(t)
 	secret := base64.StdEncoding.EncodeToString([]byte("xtokend cluster e2e test secret!"))
-	seed := freeAddr(t)
+	seed := testkit.FreeAddr(t)
 	type node struct {
 		dir, c2s string
 		proc     *e2eProcess
 	}
 	var nodes []*node
 	for i, join := range []string{"", fmt.Sprintf("%q", seed)} {
-		n := &node{dir: t.TempDir(), c2s: freeAddr(t)}
+		n := &node{dir: t.TempDir(), c2s: testkit.FreeAddr(t)}
 		bind := "127.0.0.1:0"
 		if i == 0 {
 			bind = seed

@@ -3,6 +3,7 @@ package testkit
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"net"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -66,4 +67,13 @@ func TestLogBufferConcurrent(t *testing.T) {
 	if n := len(b.String()); n != 800 {
 		t.Errorf("%d bytes, want 800", n)
 	}
+}
+
+func TestFreeAddr(t *testing.T) {
+	addr := FreeAddr(t)
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("listen on %s: %v", addr, err)
+	}
+	l.Close()
 }
