@@ -14,18 +14,8 @@ import (
 // stanza before binding (not-authorized); a bind request that is not of type
 // set gets bad-request and the client may try again.
 func (c *conn) bindRequest(d *xml.Decoder, start xml.StartElement) (bound bool, err error) {
-	var id, typ string
-	for _, a := range start.Attr {
-		if a.Name.Space != "" {
-			continue
-		}
-		switch a.Name.Local {
-		case "id":
-			id = a.Value
-		case "type":
-			typ = a.Value
-		}
-	}
+	head := headOf(start)
+	id := head.id
 	resource, isBind, err := readBind(d)
 	if err != nil {
 		return false, err
@@ -33,7 +23,7 @@ func (c *conn) bindRequest(d *xml.Decoder, start xml.StartElement) (bound bool, 
 	if !isBind {
 		return false, &clientError{condNotAuthorized, "no stanzas before resource binding"}
 	}
-	if typ != "set" {
+	if head.typ != "set" {
 		_, err := c.cc.Write(appendIQError(nil, id, string(stanza.Modify), string(stanza.BadRequest)))
 		return false, err
 	}
