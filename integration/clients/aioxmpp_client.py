@@ -11,9 +11,7 @@ The arguments, the JSON lines on stdout and the exit codes are those of slixmpp_
 Exit codes: 0 done, 1 authentication failed, 2 bad usage, 3 any other failure.
 """
 
-import argparse
 import asyncio
-import json
 import logging
 import sys
 
@@ -31,11 +29,7 @@ import aioxmpp.sasl  # noqa: E402
 import aioxmpp.security_layer  # noqa: E402
 import OpenSSL.SSL  # noqa: E402
 
-EXIT_OK, EXIT_AUTH, EXIT_USAGE, EXIT_OTHER = 0, 1, 2, 3
-
-
-def emit(**fields):
-    print(json.dumps(fields), flush=True)
+from clientcli import EXIT_AUTH, EXIT_OK, EXIT_OTHER, EXIT_USAGE, emit, parse_args  # noqa: E402
 
 
 class XToken(aiosasl.SASLMechanism):
@@ -79,27 +73,6 @@ def ssl_context_factory(cafile):
         ctx.load_verify_locations(cafile)
         return ctx
     return factory
-
-
-def parse_args():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("addr", help="host:port of the server")
-    p.add_argument("domain", help="the virtual host (stream 'to', TLS name)")
-    p.add_argument("user", help="the localpart")
-    p.add_argument("token", help="the X-TOKEN token")
-    p.add_argument("--ca", required=True, help="PEM file of the certificate to trust")
-    p.add_argument("--resource", default="", help="resource to ask for")
-    p.add_argument("--send-to", default="", help="send a presence and a message to this JID")
-    p.add_argument("--body", default="hello", help="the message body")
-    p.add_argument("--expect-from", default="", help="wait for a message from this JID (bare: any resource)")
-    p.add_argument("--timeout", type=float, default=20, help="overall limit, seconds")
-    p.add_argument("--debug", action="store_true", help="log aioxmpp to stderr")
-    args = p.parse_args()
-    host, sep, port = args.addr.rpartition(":")
-    if not sep or not port.isdigit():
-        p.error("addr must be host:port")
-    args.host, args.port = host, int(port)
-    return args
 
 
 async def no_discovery(domain, loop=None, logger=None):
@@ -210,7 +183,7 @@ async def main(args):
 
 
 if __name__ == "__main__":
-    args = parse_args()
+    args = parse_args(__doc__.split("\n")[0], "aioxmpp")
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.CRITICAL, stream=sys.stderr)
     try:
         code = asyncio.run(main(args))

@@ -24,9 +24,7 @@ Exit codes: 0 done, 1 authentication failed, 2 bad usage, 3 any other failure (T
 error, disconnection, the overall --timeout). It never waits longer than --timeout seconds.
 """
 
-import argparse
 import asyncio
-import json
 import logging
 import ssl
 import sys
@@ -34,7 +32,7 @@ import sys
 import slixmpp
 from slixmpp.util.sasl import Mech, SASLCancelled, sasl_mech
 
-EXIT_OK, EXIT_AUTH, EXIT_USAGE, EXIT_OTHER = 0, 1, 2, 3
+from clientcli import EXIT_AUTH, EXIT_OK, EXIT_OTHER, EXIT_USAGE, emit, parse_args
 
 
 @sasl_mech(90)
@@ -54,10 +52,6 @@ class XToken(Mech):
     def process(self, challenge=b""):
         creds = self.credentials
         return creds["authzid"] + b"\x00" + creds["username"] + b"\x00" + creds["token"]
-
-
-def emit(**fields):
-    print(json.dumps(fields), flush=True)
 
 
 class Client(slixmpp.ClientXMPP):
@@ -145,27 +139,6 @@ class Client(slixmpp.ClientXMPP):
         emit(event="presence", **{"from": str(pres["from"]), "type": pres["type"]})
 
 
-def parse_args():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("addr", help="host:port of the server")
-    p.add_argument("domain", help="the virtual host (stream 'to', TLS name)")
-    p.add_argument("user", help="the localpart")
-    p.add_argument("token", help="the X-TOKEN token")
-    p.add_argument("--ca", required=True, help="PEM file of the certificate to trust")
-    p.add_argument("--resource", default="", help="resource to ask for")
-    p.add_argument("--send-to", default="", help="send a presence and a message to this JID")
-    p.add_argument("--body", default="hello", help="the message body")
-    p.add_argument("--expect-from", default="", help="wait for a message from this JID (bare: any resource)")
-    p.add_argument("--timeout", type=float, default=20, help="overall limit, seconds")
-    p.add_argument("--debug", action="store_true", help="log slixmpp to stderr")
-    args = p.parse_args()
-    host, sep, port = args.addr.rpartition(":")
-    if not sep or not port.isdigit():
-        p.error("addr must be host:port")
-    args.host, args.port = host, int(port)
-    return args
-
-
 async def main(args):
     try:
         ssl.create_default_context(cafile=args.ca)  # a bad --ca file fails here, not in a task
@@ -186,7 +159,7 @@ async def main(args):
 
 
 if __name__ == "__main__":
-    args = parse_args()
+    args = parse_args(__doc__.split("\n")[0], "slixmpp")
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.CRITICAL, stream=sys.stderr)
     try:
         code = asyncio.run(main(args))
