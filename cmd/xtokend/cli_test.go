@@ -45,6 +45,14 @@ func TestDispatch(t *testing.T) {
 		{[]string{"--help"}, exitOK, "Exit codes", ""},
 		{[]string{"help", "x"}, exitUsage, "", "no arguments"},
 		{[]string{"version", "x"}, exitUsage, "", "no arguments"},
+		// Every subcommand's -h prints its usage and exits 0; a stray argument is bad usage.
+		{[]string{"serve", "-h"}, exitOK, "", "-config"},
+		{[]string{"check-config", "-h"}, exitOK, "", "usage: xtokend check-config"},
+		{[]string{"genkey", "-h"}, exitOK, "", "usage: xtokend genkey"},
+		{[]string{"token", "-h"}, exitOK, "", "usage: xtokend token"},
+		{[]string{"serve", "extra"}, exitUsage, "", `serve: unexpected argument "extra"`},
+		{[]string{"check-config", "extra"}, exitUsage, "", `check-config: unexpected argument "extra"`},
+		{[]string{"genkey", "-bytes", "16", "extra"}, exitUsage, "", `genkey: unexpected argument "extra"`},
 	}
 	for _, tc := range tests {
 		code, stdout, stderr := runXtokendCmd(t, tc.args...)

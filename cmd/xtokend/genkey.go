@@ -5,7 +5,6 @@ import (
 	"encoding/base32"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -28,15 +27,8 @@ func runGenkey(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(fs.Output(), "usage: xtokend genkey [-bytes N] [-encoding raw|base32|base64|hex] > priv/key")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "xtokend: genkey: unexpected argument %q\n", fs.Arg(0))
-		return exitUsage
+	if code, ok := parseFlags(fs, args, stderr); !ok {
+		return code
 	}
 	if *n < 1 || *n > maxGenkeyBytes {
 		fmt.Fprintf(stderr, "xtokend: genkey: -bytes %d: must be 1 to %d\n", *n, maxGenkeyBytes)

@@ -12,6 +12,8 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -80,4 +82,21 @@ func runHelp(args []string, stdout, stderr io.Writer) int {
 	}
 	io.WriteString(stdout, usage)
 	return exitOK
+}
+
+// parseFlags parses a subcommand's flags, which take no positional
+// argument. done is false when the command must return code at once: 0
+// after -h (the usage was printed), 2 for a bad flag or an argument left over.
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (code int, done bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK, false
+		}
+		return exitUsage, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "xtokend: %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return exitUsage, false
+	}
+	return exitOK, true
 }

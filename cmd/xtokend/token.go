@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -40,6 +41,9 @@ func mintToken(args []string, stdout, stderr io.Writer, now func() time.Time) in
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return exitOK // the usage was printed
+			}
 			return exitUsage
 		}
 		if fs.NArg() == 0 {
