@@ -132,13 +132,8 @@ stop_servers() {
 	stop_server ejabberd
 }
 
-xtokend_flags() { echo -addr "127.0.0.1:$XPORT" -server xtokend -mech X-TOKEN -secret-file "$WORK/access_secret" -seed-file "$WORK/otp_seed" -server-pid "$XPID"; }
-prosody_flags() { echo -addr "127.0.0.1:$PPORT" -server prosody -mech PLAIN -password bench -server-pid "$PPID_"; }
-ejabberd_flags() { echo -addr "127.0.0.1:$EPORT" -server ejabberd -mech PLAIN -password bench -server-pid "$EPID"; }
-
-# ---- logins and messages, plaintext then STARTTLS ----
-for phase in ${LOAD_PHASES-plain tls}; do
-	if [ "$phase" = plain ]; then
+start_phase() { # plain|tls: starts every server fresh for the phase and sets tlsflag
+	if [ "$1" = plain ]; then
 		start_servers false
 		tlsflag=""
 	else
@@ -146,6 +141,15 @@ for phase in ${LOAD_PHASES-plain tls}; do
 		start_servers true
 		tlsflag="-tls"
 	fi
+}
+
+xtokend_flags() { echo -addr "127.0.0.1:$XPORT" -server xtokend -mech X-TOKEN -secret-file "$WORK/access_secret" -seed-file "$WORK/otp_seed" -server-pid "$XPID"; }
+prosody_flags() { echo -addr "127.0.0.1:$PPORT" -server prosody -mech PLAIN -password bench -server-pid "$PPID_"; }
+ejabberd_flags() { echo -addr "127.0.0.1:$EPORT" -server ejabberd -mech PLAIN -password bench -server-pid "$EPID"; }
+
+# ---- logins and messages, plaintext then STARTTLS ----
+for phase in ${LOAD_PHASES-plain tls}; do
+	start_phase "$phase"
 	for c in $LOGIN_LEVELS; do
 		for who in $PEERS xtokend; do
 			log "logins $phase c=$c $who"
@@ -212,13 +216,7 @@ idle_run() { # WHO PID TLSFLAG
 }
 
 for phase in ${IDLE_PHASES-plain tls}; do
-	if [ "$phase" = plain ]; then
-		start_servers false
-		tlsflag=""
-	else
-		start_servers true
-		tlsflag="-tls"
-	fi
+	start_phase "$phase"
 	# Each server is stopped after its run, so that closing its 15,000 sessions is over before
 	# the next one is measured.
 	for who in $PEERS; do
