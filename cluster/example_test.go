@@ -5,7 +5,7 @@ import (
 	"log/slog"
 	"time"
 
-	"xtokend/cluster"
+	"github.com/xtokend/xtokend/cluster"
 )
 
 // The server's side of a cluster, in outline. The example is compiled, not

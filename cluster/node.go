@@ -227,7 +227,7 @@ func (n *Node) memberlistConfig(gossipKey []byte) (*memberlist.Config, error) {
 	conf.GossipVerifyOutgoing = true
 	// The label keeps another memberlist cluster on the same network (or a
 	// future incompatible xtokend) from mixing with this one.
-	conf.Label = "xtokend/1"
+	conf.Label = "github.com/xtokend/xtokend/1"
 	// A node that crashed may come back under its name from a new address.
 	conf.DeadNodeReclaimTime = 30 * time.Second
 	d := &delegate{n: n}

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"xtokend/internal/testkit"
+	"github.com/xtokend/xtokend/internal/testkit"
 )
 
 // clientTimeout is each script's own overall limit (--timeout), counted once its library is

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"xtokend/internal/testkit"
+	"github.com/xtokend/xtokend/internal/testkit"
 )
 
 // The two virtual hosts every test server serves: one whose keys are files in Prosody's format,
@@ -77,7 +77,7 @@ func build(path string) error {
 	if raceEnabled {
 		args = append(args, "-race")
 	}
-	cmd := exec.Command("go", append(args, "xtokend/cmd/xtokend")...)
+	cmd := exec.Command("go", append(args, "github.com/xtokend/xtokend/cmd/xtokend")...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	return cmd.Run()
 }

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"xtokend/internal/testkit"
+	"github.com/xtokend/xtokend/internal/testkit"
 )
 
 // startTimeout bounds how long a server may take to start accepting; it guards against a hang

@@ -3,7 +3,7 @@ package keystore_test
 import (
 	"testing"
 
-	"xtokend/keystore"
+	"github.com/xtokend/xtokend/keystore"
 )
 
 func BenchmarkKey(b *testing.B) {

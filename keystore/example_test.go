@@ -5,7 +5,7 @@ import (
 	"log/slog"
 	"os"
 
-	"xtokend/keystore"
+	"github.com/xtokend/xtokend/keystore"
 )
 
 // A host's keystore with a RAM key and an env key. In the server the

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"testing"
 
-	"xtokend/keystore"
+	"github.com/xtokend/xtokend/keystore"
 )
 
 func TestRAMSource(t *testing.T) {

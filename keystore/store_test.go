@@ -13,7 +13,7 @@ import (
 	"sync"
 	"testing"
 
-	"xtokend/keystore"
+	"github.com/xtokend/xtokend/keystore"
 )
 
 // env is a fake environment for tests: no test touches the real one.

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"xtokend/sasl"
+	"github.com/xtokend/xtokend/sasl"
 )
 
 // A server makes one verifier per host, all sharing one replay cache; an

@@ -13,7 +13,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
-	"xtokend/server/adminclient"
+	"github.com/xtokend/xtokend/server/adminclient"
 )
 
 // The admin API (SPEC.md section 5) is HTTP/1.1 with JSON bodies on the unix

@@ -6,9 +6,9 @@ import (
 	"slices"
 	"testing"
 
-	"xtokend/cluster"
-	"xtokend/server"
-	"xtokend/server/adminclient"
+	"github.com/xtokend/xtokend/cluster"
+	"github.com/xtokend/xtokend/server"
+	"github.com/xtokend/xtokend/server/adminclient"
 )
 
 // TestAdminSessionsInCluster: /v1/sessions on one node lists the sessions

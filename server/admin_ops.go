@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"xtokend/server/adminclient"
+	"github.com/xtokend/xtokend/server/adminclient"
 )
 
 // ops is the operations side of a Server: metrics, per-address limits, the

@@ -25,11 +25,11 @@ import (
 	"mellium.im/xmpp"
 	"mellium.im/xmpp/jid"
 
-	"xtokend/internal/testkit"
-	"xtokend/keystore"
-	"xtokend/sasl"
-	"xtokend/server"
-	"xtokend/server/adminclient"
+	"github.com/xtokend/xtokend/internal/testkit"
+	"github.com/xtokend/xtokend/keystore"
+	"github.com/xtokend/xtokend/sasl"
+	"github.com/xtokend/xtokend/server"
+	"github.com/xtokend/xtokend/server/adminclient"
 )
 
 // These tests run a whole server with its operations side: the admin socket,

@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"xtokend/internal/testkit"
-	"xtokend/server/adminclient"
+	"github.com/xtokend/xtokend/internal/testkit"
+	"github.com/xtokend/xtokend/server/adminclient"
 )
 
 // fakeAdmin is a backend with fixed answers, so the HTTP side is tested alone.

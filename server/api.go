@@ -7,7 +7,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
-	"xtokend/keystore"
+	"github.com/xtokend/xtokend/keystore"
 )
 
 // Errors of Mint, told apart with errors.Is (the admin API maps them to 400

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"testing"
 
-	"xtokend/server/servertest"
+	"github.com/xtokend/xtokend/server/servertest"
 )
 
 // BenchmarkLogin: one full login (TCP, optional STARTTLS, X-TOKEN, bind)

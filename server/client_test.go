@@ -16,8 +16,8 @@ import (
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stream"
 
-	"xtokend/sasl"
-	"xtokend/server/servertest"
+	"github.com/xtokend/xtokend/sasl"
+	"github.com/xtokend/xtokend/server/servertest"
 )
 
 // waitLimit bounds every wait in these tests so a bug fails instead of

@@ -15,9 +15,9 @@ import (
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
 
-	"xtokend/cluster"
-	"xtokend/keystore"
-	"xtokend/sasl"
+	"github.com/xtokend/xtokend/cluster"
+	"github.com/xtokend/xtokend/keystore"
+	"github.com/xtokend/xtokend/sasl"
 )
 
 // The server's side of a cluster ([cluster] in the configuration; see

@@ -1,6 +1,6 @@
 package server
 
-import "xtokend/cluster"
+import "github.com/xtokend/xtokend/cluster"
 
 // ClusterOptions are the [cluster] section with every default filled in and
 // secret_file made absolute; false when the section is absent (one node on

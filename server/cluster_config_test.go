@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"xtokend/cluster"
-	"xtokend/server"
+	"github.com/xtokend/xtokend/cluster"
+	"github.com/xtokend/xtokend/server"
 )
 
 func TestClusterConfig(t *testing.T) {

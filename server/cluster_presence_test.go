@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"testing"
 
-	"xtokend/server/servertest"
+	"github.com/xtokend/xtokend/server/servertest"
 )
 
 // twoNodes starts a cluster of two real servers and waits until each sees

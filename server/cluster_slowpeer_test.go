@@ -9,9 +9,9 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"xtokend/cluster"
-	"xtokend/internal/testkit"
-	"xtokend/server/servertest"
+	"github.com/xtokend/xtokend/cluster"
+	"github.com/xtokend/xtokend/internal/testkit"
+	"github.com/xtokend/xtokend/server/servertest"
 )
 
 // stallProxy stands between the cluster links of one node and another

@@ -17,9 +17,9 @@ import (
 	"mellium.im/xmpp"
 	"mellium.im/xmpp/jid"
 
-	"xtokend/cluster"
-	"xtokend/sasl"
-	"xtokend/server/servertest"
+	"github.com/xtokend/xtokend/cluster"
+	"github.com/xtokend/xtokend/sasl"
+	"github.com/xtokend/xtokend/server/servertest"
 )
 
 // clusterWait bounds every wait of the cluster tests: memberlist's failure

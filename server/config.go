@@ -9,9 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 
-	"xtokend/cluster"
-	"xtokend/keystore"
-	"xtokend/sasl"
+	"github.com/xtokend/xtokend/cluster"
+	"github.com/xtokend/xtokend/keystore"
+	"github.com/xtokend/xtokend/sasl"
 )
 
 // Config is the whole configuration file. Load one with LoadConfig or

@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"xtokend/server"
+	"github.com/xtokend/xtokend/server"
 )
 
 // BenchmarkParseConfig parses and validates the example configuration

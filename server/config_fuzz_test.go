@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"xtokend/server"
+	"github.com/xtokend/xtokend/server"
 )
 
 // FuzzParseConfig feeds arbitrary bytes to the config parser: it must answer

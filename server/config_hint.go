@@ -8,8 +8,8 @@ import (
 
 	"github.com/BurntSushi/toml"
 
-	"xtokend/keystore"
-	"xtokend/sasl"
+	"github.com/xtokend/xtokend/keystore"
+	"github.com/xtokend/xtokend/sasl"
 )
 
 // unknownOption describes an option the decoder did not use: its full name,

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 
-	"xtokend/keystore"
+	"github.com/xtokend/xtokend/keystore"
 )
 
 // OpenKeystores builds every host's keystore and checks what spans hosts

@@ -8,9 +8,9 @@ import (
 
 	"github.com/BurntSushi/toml"
 
-	"xtokend/cluster"
-	"xtokend/keystore"
-	"xtokend/sasl"
+	"github.com/xtokend/xtokend/cluster"
+	"github.com/xtokend/xtokend/keystore"
+	"github.com/xtokend/xtokend/sasl"
 )
 
 // Module names, as in [modules.<name>] and errors.

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"xtokend/sasl"
-	"xtokend/server"
+	"github.com/xtokend/xtokend/sasl"
+	"github.com/xtokend/xtokend/server"
 )
 
 // TestFromProsody follows the README's "Moving a Prosody mod_auth_token host

@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"xtokend/internal/testkit"
-	"xtokend/keystore"
-	"xtokend/server"
+	"github.com/xtokend/xtokend/internal/testkit"
+	"github.com/xtokend/xtokend/keystore"
+	"github.com/xtokend/xtokend/server"
 )
 
 // fixture is a config folder with key files, as an operator would lay it out.

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"xtokend/server"
+	"github.com/xtokend/xtokend/server"
 )
 
 // TestTestdataConfigs loads testdata/config: good-*.toml must pass the static

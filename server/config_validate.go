@@ -12,7 +12,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
-	"xtokend/keystore"
+	"github.com/xtokend/xtokend/keystore"
 )
 
 // maxUnixSocketPath is sun_path's size on Linux less the NUL.

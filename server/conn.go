@@ -11,7 +11,7 @@ import (
 
 	"mellium.im/xmpp/stream"
 
-	"xtokend/sasl"
+	"github.com/xtokend/xtokend/sasl"
 )
 
 // conn is one client connection, from accept to close. Negotiation

@@ -8,7 +8,7 @@ import (
 	"os/signal"
 	"time"
 
-	"xtokend/server"
+	"github.com/xtokend/xtokend/server"
 )
 
 // Serve the configuration in config.toml until SIGINT, then shut down: every

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"xtokend/server/servertest"
+	"github.com/xtokend/xtokend/server/servertest"
 )
 
 // FuzzClientStream: whatever a logged-in client sends, the server neither

@@ -8,8 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"xtokend/server"
-	"xtokend/server/servertest"
+	"github.com/xtokend/xtokend/server"
+	"github.com/xtokend/xtokend/server/servertest"
 )
 
 func TestHooks(t *testing.T) {

@@ -7,8 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"xtokend/server"
-	"xtokend/server/servertest"
+	"github.com/xtokend/xtokend/server"
+	"github.com/xtokend/xtokend/server/servertest"
 )
 
 func openFDs(t testing.TB) int {

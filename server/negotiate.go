@@ -10,7 +10,7 @@ import (
 
 	"mellium.im/xmpp/stream"
 
-	"xtokend/sasl"
+	"github.com/xtokend/xtokend/sasl"
 )
 
 // xtokend negotiates c2s streams itself rather than with mellium's

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"xtokend/server/servertest"
+	"github.com/xtokend/xtokend/server/servertest"
 )
 
 // The wire behaviour of negotiation, as raw bytes over TCP: what a client

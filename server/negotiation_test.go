@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"xtokend/server"
-	"xtokend/server/servertest"
+	"github.com/xtokend/xtokend/server"
+	"github.com/xtokend/xtokend/server/servertest"
 )
 
 func TestUnknownHost(t *testing.T) {

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"testing"
 
-	"xtokend/server/servertest"
+	"github.com/xtokend/xtokend/server/servertest"
 )
 
 func isPresence(e *elem) bool { return e.XMLName.Local == "presence" }

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"xtokend/server"
+	"github.com/xtokend/xtokend/server"
 )
 
 // limitClient speaks raw XMPP on plaintext (require_starttls = false) so the

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"sort"
 
-	"xtokend/sasl"
+	"github.com/xtokend/xtokend/sasl"
 )
 
 // Reload re-reads every host's file and env keys and the TLS certificates

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"xtokend/sasl"
-	"xtokend/server/adminclient"
+	"github.com/xtokend/xtokend/sasl"
+	"github.com/xtokend/xtokend/server/adminclient"
 )
 
 func TestReloadSwapsFileKeys(t *testing.T) {

@@ -3,7 +3,7 @@ package server_test
 import (
 	"testing"
 
-	"xtokend/server/servertest"
+	"github.com/xtokend/xtokend/server/servertest"
 )
 
 func isMessage(e *elem) bool { return e.XMLName.Local == "message" }

@@ -13,8 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"xtokend/keystore"
-	"xtokend/sasl"
+	"github.com/xtokend/xtokend/keystore"
+	"github.com/xtokend/xtokend/sasl"
 )
 
 // Defaults for the Server's tuning fields.

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"xtokend/server"
-	"xtokend/server/servertest"
+	"github.com/xtokend/xtokend/server"
+	"github.com/xtokend/xtokend/server/servertest"
 )
 
 func TestLoginPingDisco(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"xtokend/server/servertest"
+	"github.com/xtokend/xtokend/server/servertest"
 )
 
 // prefixLogin logs in on plaintext with stream headers of the form header

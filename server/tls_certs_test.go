@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"xtokend/internal/testkit"
-	"xtokend/server"
+	"github.com/xtokend/xtokend/internal/testkit"
+	"github.com/xtokend/xtokend/server"
 )
 
 // writeServedCert writes a self-signed pair for names with the given serial

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"xtokend/server/servertest"
+	"github.com/xtokend/xtokend/server/servertest"
 )
 
 // TLS session resumption stays on: a client that kept the session ticket of

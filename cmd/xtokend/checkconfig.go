@@ -7,7 +7,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"xtokend/server"
+	"github.com/xtokend/xtokend/server"
 )
 
 // runCheckConfig is "xtokend check-config [-config F]": load the

@@ -5,7 +5,7 @@ import (
 	"io"
 	"strings"
 
-	"xtokend/server"
+	"github.com/xtokend/xtokend/server"
 )
 
 // printCluster prints the [cluster] section as the server will run it,

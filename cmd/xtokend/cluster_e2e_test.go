@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"testing"
 
-	"xtokend/internal/testkit"
+	"github.com/xtokend/xtokend/internal/testkit"
 )
 
 // TestClusterTokenCLI is issue 8's "xtokend token against any node's admin

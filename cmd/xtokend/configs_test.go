@@ -14,8 +14,8 @@ import (
 	"strings"
 	"testing"
 
-	"xtokend/internal/testkit"
-	"xtokend/server"
+	"github.com/xtokend/xtokend/internal/testkit"
+	"github.com/xtokend/xtokend/server"
 )
 
 // repoRoot is where config.toml.example and README.md live.

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"xtokend/keystore"
+	"github.com/xtokend/xtokend/keystore"
 )
 
 func TestGenkey(t *testing.T) {

@@ -21,8 +21,8 @@ import (
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/ping"
 
-	"xtokend/internal/testkit"
-	"xtokend/sasl"
+	"github.com/xtokend/xtokend/internal/testkit"
+	"github.com/xtokend/xtokend/sasl"
 )
 
 // The "done when" of the operations issue, with the real binary: xtokend

@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"xtokend/server"
+	"github.com/xtokend/xtokend/server"
 )
 
 // shutdownGrace is how long SIGTERM waits for sessions to take their

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"xtokend/internal/testkit"
+	"github.com/xtokend/xtokend/internal/testkit"
 )
 
 func writeConfig(t *testing.T, text string) string {

@@ -10,9 +10,9 @@ import (
 
 	"mellium.im/xmpp/jid"
 
-	"xtokend/keystore"
-	"xtokend/sasl"
-	"xtokend/server"
+	"github.com/xtokend/xtokend/keystore"
+	"github.com/xtokend/xtokend/sasl"
+	"github.com/xtokend/xtokend/server"
 )
 
 // tokenOutput is what "xtokend token -json" prints, and what the admin API's

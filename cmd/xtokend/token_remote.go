@@ -8,8 +8,8 @@ import (
 	"io"
 	"time"
 
-	"xtokend/server"
-	"xtokend/server/adminclient"
+	"github.com/xtokend/xtokend/server"
+	"github.com/xtokend/xtokend/server/adminclient"
 )
 
 // remoteMintTimeout bounds the whole exchange with the running server.

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"xtokend/sasl"
+	"github.com/xtokend/xtokend/sasl"
 )
 
 // tokenConfig writes a config with one host of file keys (first.com), one

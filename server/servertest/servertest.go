@@ -24,11 +24,11 @@ import (
 	"testing"
 	"time"
 
-	"xtokend/cluster"
-	"xtokend/internal/testkit"
-	"xtokend/keystore"
-	"xtokend/sasl"
-	"xtokend/server"
+	"github.com/xtokend/xtokend/cluster"
+	"github.com/xtokend/xtokend/internal/testkit"
+	"github.com/xtokend/xtokend/keystore"
+	"github.com/xtokend/xtokend/sasl"
+	"github.com/xtokend/xtokend/server"
 )
 
 // Options tune the server under test; the zero value is one host,
