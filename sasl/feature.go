@@ -42,6 +42,12 @@ type FeatureConfig struct {
 	// OnResult is called after each attempt, before the answer is written:
 	// node is set on success, err (an *Error) on failure.
 	OnResult func(node string, err error)
+	// Admit, when set, is asked before each attempt is verified (a rate
+	// limit): a non-nil *Error refuses the attempt without verifying it.
+	// The client gets its condition in a <failure/>, OnResult gets the same
+	// *Error (so the caller tells a refusal by identity), and it counts
+	// toward MaxAttempts.
+	Admit func() *Error
 }
 
 // ErrTooManyAttempts is returned by the feature's Negotiate when a connection
@@ -279,6 +285,11 @@ func (cfg FeatureConfig) attemptCtx(ctx context.Context, payload []byte) (string
 	if err != nil {
 		return "", &Error{IncorrectEncoding, "payload is not base64"}
 	}
+	if cfg.Admit != nil {
+		if e := cfg.Admit(); e != nil {
+			return "", e
+		}
+	}
 	var v *Verifier
 	if cfg.Verifier != nil {
 		v = cfg.Verifier()
@@ -286,7 +297,7 @@ func (cfg FeatureConfig) attemptCtx(ctx context.Context, payload []byte) (string
 	if v == nil {
 		return "", errServerTemporary
 	}
-	node, verr := v.VerifyContext(ctx, buf[:n], cfg.Now())
+	node, verr := v.Verify(ctx, buf[:n], cfg.Now())
 	if verr != nil {
 		var e *Error
 		if errors.As(verr, &e) {

@@ -2,6 +2,7 @@ package sasl
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/xml"
 	"errors"
@@ -57,7 +58,7 @@ func FuzzParseResponse(f *testing.F) {
 			t.Fatalf("attempt(%q): %v", resp, e)
 		}
 		for _, ver := range []*Verifier{v, vl} {
-			node, err := ver.Verify(resp, fuzzNow)
+			node, err := ver.Verify(context.Background(), resp, fuzzNow)
 			if err == nil {
 				if node == "" || !utf8.ValidString(node) || strings.ContainsAny(node, "@/\x00") {
 					t.Fatalf("Verify(%q) = %q", resp, node)

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -81,7 +82,7 @@ replay_protection = false
 		if err != nil {
 			t.Fatal(err)
 		}
-		node, err := verifier.Verify([]byte("\x00"+v.Node+"\x00"+v.Token), time.Unix(v.UnixTime, 0))
+		node, err := verifier.Verify(context.Background(), []byte("\x00"+v.Node+"\x00"+v.Token), time.Unix(v.UnixTime, 0))
 		if err != nil || node != v.Node {
 			t.Errorf("%s@%s: Verify = %q, %v", v.Node, v.Host, node, err)
 		}

@@ -28,7 +28,6 @@ type conn struct {
 	host       *host
 	headerSent bool   // the server's header of the current stream is out
 	node       string // the node the X-TOKEN verifier accepted
-	refused    bool   // AllowLogin said no to the attempt under way
 	// scratch is where negotiation builds an answer before countConn.Write
 	// copies it: one buffer for all of a login's answers.
 	scratch []byte
@@ -205,27 +204,32 @@ func (c *conn) negotiationFailed(err error, sess *session) {
 func (c *conn) saslConfig() sasl.FeatureConfig {
 	h := c.host
 	s := c.srv
-	return sasl.FeatureConfig{
-		Verifier: func() *sasl.Verifier {
-			if allow := s.Hooks.AllowLogin; allow != nil && !allow(c.ip) {
-				c.refused = true
-				return nil // the feature answers temporary-auth-failure
-			}
-			return h.verifier()
-		},
+	cfg := sasl.FeatureConfig{
+		Verifier: h.verifier,
 		OnResult: c.loginResult,
 	}
+	if allow := s.Hooks.AllowLogin; allow != nil {
+		cfg.Admit = func() *sasl.Error {
+			if !allow(c.ip) {
+				return errLoginRefused
+			}
+			return nil
+		}
+	}
+	return cfg
 }
+
+// errLoginRefused is the failure of an attempt Hooks.AllowLogin refused;
+// loginResult tells it by identity.
+var errLoginRefused = &sasl.Error{Condition: sasl.TemporaryAuthFailure, Reason: "too many failed logins from this address"}
 
 // loginResult records and logs one SASL attempt. Never the token.
 func (c *conn) loginResult(node string, err error) {
 	host := c.host.name
 	cond := ""
-	refused := c.refused
-	c.refused = false
 	if err != nil {
 		var se *sasl.Error
-		if refused {
+		if err == error(errLoginRefused) {
 			cond = string(sasl.TemporaryAuthFailure)
 			c.info("login", "host", host, "result", "refused", "reason", "too many failed logins from this address")
 		} else if errors.As(err, &se) {
