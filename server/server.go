@@ -294,7 +294,7 @@ func (s *Server) Serve(l net.Listener) error {
 			raw.Close()
 			continue
 		}
-		c := newConn(s, raw, ip)
+		c := newConn(s, newTCPTransport(raw, ip, s.maxStanzaSize()))
 		if !s.track(c) {
 			raw.Close()
 			return ErrServerClosed
@@ -389,7 +389,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.cancel()
 		s.mu.Lock()
 		for c := range s.conns {
-			c.raw.Close()
+			c.t.Abort()
 		}
 		s.mu.Unlock()
 		<-done
