@@ -24,7 +24,7 @@ type outbox struct {
 	endCond, endText string
 	silent           bool // a write failed: nothing more is written
 	reason           string
-	done    chan struct{} // closed when the writer has closed conn
+	done             chan struct{} // closed when the writer has closed conn
 }
 
 func (o *outbox) init(limit int, timeout time.Duration) {
