@@ -183,7 +183,7 @@ func (c *conn) saslConfig() sasl.FeatureConfig {
 		Verifier: h.verifier,
 		OnResult: c.loginResult,
 	}
-	if allow := s.Hooks.AllowLogin; allow != nil {
+	if allow := s.hooks.AllowLogin; allow != nil {
 		cfg.Admit = func() *sasl.Error {
 			if !allow(c.ip) {
 				return errLoginRefused
@@ -219,7 +219,7 @@ func (c *conn) loginResult(node string, err error) {
 		c.srv.loginSucceeded(c.ip) // the limit counts failed logins only
 		c.info("login", "host", host, "user", node, "result", "success")
 	}
-	if f := c.srv.Hooks.OnLogin; f != nil {
+	if f := c.srv.hooks.OnLogin; f != nil {
 		f(host, cond, err == nil)
 	}
 }

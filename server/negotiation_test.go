@@ -324,7 +324,10 @@ func TestTLSVersion(t *testing.T) {
 func TestSelfSignedCertificate(t *testing.T) {
 	ts := servertest.Start(t, servertest.Options{RequireStartTLS: true})
 	cfg := *ts.Config
-	srv := &server.Server{Config: &cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	srv, err := server.New(context.Background(), server.Config{File: &cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

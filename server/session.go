@@ -94,7 +94,7 @@ func (s *session) run(d *xml.Decoder) {
 	// Attributes only when the line is printed (conn.info): no logger With
 	// them per session.
 	s.c.info("session start", "jid", s.full, "host", s.host, "tls", s.c.t.Secure())
-	if f := srv.Hooks.OnSessionStart; f != nil {
+	if f := srv.hooks.OnSessionStart; f != nil {
 		f(s.host)
 	}
 
@@ -123,7 +123,7 @@ func (s *session) run(d *xml.Decoder) {
 	s.goOffline()
 	reason := s.out.wait()
 	s.c.info("session end", "jid", s.full, "host", s.host, "reason", reason)
-	if f := srv.Hooks.OnSessionEnd; f != nil {
+	if f := srv.hooks.OnSessionEnd; f != nil {
 		f(s.host)
 	}
 }
@@ -152,7 +152,7 @@ func (s *session) readLoop(d *xml.Decoder) error {
 		if err != nil {
 			return err
 		}
-		if f := s.srv.Hooks.OnStanza; f != nil {
+		if f := s.srv.hooks.OnStanza; f != nil {
 			f(st.name)
 		}
 		if err := s.route(st); err != nil {

@@ -1,4 +1,4 @@
-package server_test
+package config_test
 
 import (
 	"context"
@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xtokend/xtokend/config"
 	"github.com/xtokend/xtokend/sasl"
-	"github.com/xtokend/xtokend/server"
 )
 
 // TestFromProsody follows the README's "Moving a Prosody mod_auth_token host
@@ -62,7 +62,7 @@ replay_protection = false
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := server.LoadConfig(path)
+	cfg, err := config.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
