@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
 )
 
 // limitClient speaks raw XMPP on plaintext (require_starttls = false) so the

@@ -65,13 +65,13 @@ type Config struct {
 
 // Server is an XMPP c2s server, built by New.
 type Server struct {
-	opts    Config
-	cfg     *config.Config
-	hooks   Hooks // opts.Hooks with the metrics and limits (admin_ops.go)
-	hosts   map[string]*host
-	replay  *sasl.ReplayCache
-	node    *cluster.Node // nil without [cluster]
-	router  router        // where stanzas for other nodes go (router.go)
+	opts   Config
+	cfg    *config.Config
+	hooks  Hooks // opts.Hooks with the metrics and limits (admin_ops.go)
+	hosts  map[string]*host
+	replay *sasl.ReplayCache
+	node   *cluster.Node // nil without [cluster]
+	router router        // where stanzas for other nodes go (router.go)
 	// bindMu orders the registry and the router's view of local sessions,
 	// so that a session replaced here is never unbound from the cluster
 	// after its successor was bound.
