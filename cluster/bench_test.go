@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"github.com/xtokend/xtokend/internal/testkit"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -81,11 +82,5 @@ func startNodeB(b *testing.B, name, secret string, join []string, hook func(stri
 }
 
 func waitB(b *testing.B, cond func() bool) {
-	end := time.Now().Add(deadline)
-	for !cond() {
-		if time.Now().After(end) {
-			b.Fatal("condition not met")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.Eventually(b, deadline, "condition not met", cond)
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"github.com/xtokend/xtokend/internal/testkit"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -128,15 +129,7 @@ func stop(t *testing.T, n testNode) {
 // eventually polls cond until it holds, failing the test at the deadline.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	end := time.Now().Add(deadline)
-	wait := 10 * time.Millisecond
-	for !cond() {
-		if time.Now().After(end) {
-			t.Fatalf("after %s: %s", deadline, what)
-		}
-		time.Sleep(wait)
-		wait = min(wait*2, 200*time.Millisecond)
-	}
+	testkit.Eventually(t, deadline, what, cond)
 }
 
 func sameMembers(nodes ...testNode) func() bool {

@@ -138,18 +138,14 @@ func startOpsServer(t *testing.T, keys opsKeys, o opsOptions) *opsServer {
 	})
 	// Serve starts the admin socket and the metrics listener before it
 	// accepts: wait for them.
-	deadline := time.Now().Add(opsWait)
-	for srv.MetricsAddr() == nil {
+	testkit.Eventually(t, opsWait, "the metrics listener did not start", func() bool {
 		select {
 		case err := <-ts.served:
 			t.Fatalf("Serve: %v", err)
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the metrics listener did not start")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return srv.MetricsAddr() != nil
+	})
 	return ts
 }
 

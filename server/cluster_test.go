@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"github.com/xtokend/xtokend/internal/testkit"
 	"net"
 	"net/http/httptest"
 	"os"
@@ -59,15 +60,7 @@ func startNode(t *testing.T, name, secret string, seeds ...*servertest.Server) *
 // clusterEventually polls cond until it holds, failing at the deadline.
 func clusterEventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	end := time.Now().Add(clusterWait)
-	wait := 5 * time.Millisecond
-	for !cond() {
-		if time.Now().After(end) {
-			t.Fatalf("after %s: %s", clusterWait, what)
-		}
-		time.Sleep(wait)
-		wait = min(2*wait, 100*time.Millisecond)
-	}
+	testkit.Eventually(t, clusterWait, what, cond)
 }
 
 // members is a condition: every node sees exactly the named members.

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
+	"github.com/xtokend/xtokend/internal/testkit"
 	"io"
 	"log/slog"
 	"net"
@@ -282,13 +283,7 @@ func TestShutdown(t *testing.T) {
 // waitFor polls cond until it holds, failing the test after waitLimit.
 func waitFor(t testing.TB, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.Eventually(t, waitLimit, "condition not met", cond)
 }
 
 func TestTLSVersion(t *testing.T) {
