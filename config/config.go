@@ -24,7 +24,7 @@ type Config struct {
 	Modules    Modules      `toml:"modules"`
 	HostConfig []HostConfig `toml:"host_config"`
 	// Cluster is the [cluster] section; nil when the file has none, which
-	// is what keeps a server on its own (cluster.go).
+	// is what keeps a server on its own.
 	Cluster *cluster.Options `toml:"cluster"`
 
 	// Dir is the folder of the config file; key file paths are relative to it.

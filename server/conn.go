@@ -15,8 +15,8 @@ import (
 )
 
 // conn is one client connection, from accept to close. Negotiation
-// (negotiate.go) runs in the goroutine serve runs on (a pooled one,
-// negotiate_pool.go) and keeps its state here.
+// runs in the goroutine serve runs on (a pooled one, negotiatorPool) and
+// keeps its state here.
 type conn struct {
 	srv *Server
 	t   transport

@@ -67,11 +67,11 @@ type Config struct {
 type Server struct {
 	opts   Config
 	cfg    *config.Config
-	hooks  Hooks // opts.Hooks with the metrics and limits (admin_ops.go)
+	hooks  Hooks // opts.Hooks with the metrics and limits composed in
 	hosts  map[string]*host
 	replay *sasl.ReplayCache
 	node   *cluster.Node // nil without [cluster]
-	router router        // where stanzas for other nodes go (router.go)
+	router router        // where stanzas for other nodes go
 	// bindMu orders the registry and the router's view of local sessions,
 	// so that a session replaced here is never unbound from the cluster
 	// after its successor was bound.
@@ -79,7 +79,7 @@ type Server struct {
 	// started is closed when New succeeded (the cluster's hooks wait on it).
 	started chan struct{}
 	tlsConf *tls.Config
-	certs   certStore // the certificates from files, per host (tls_certs.go)
+	certs   certStore // the certificates from files, per host
 	reg     registry
 	// negotiators are the goroutines connections negotiate on.
 	negotiators negotiatorPool
@@ -331,7 +331,7 @@ func (s *Server) Serve(l net.Listener) error {
 			raw.Close()
 			return ErrServerClosed
 		}
-		s.negotiators.serve(c) // on a pooled goroutine (negotiate_pool.go)
+		s.negotiators.serve(c) // on a pooled goroutine (negotiatorPool)
 	}
 }
 

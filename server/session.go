@@ -14,7 +14,7 @@ import (
 )
 
 // session is a bound resource. Other sessions' goroutines deliver to it with
-// enqueue, which never blocks; its writer (writer.go) is the only one writing
+// enqueue, which never blocks; its writer (outbox) is the only one writing
 // to the connection once negotiation is over.
 type session struct {
 	c    *conn

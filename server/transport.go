@@ -44,6 +44,10 @@ import (
 //     is refused). StartTLS is never called.
 //   - RemoteIP: the client's address from the transport (a trusted proxy's
 //     X-Forwarded-For).
+//   - One write is not always one element today: sasl's answer to an
+//     attempt past MaxAttempts is the policy-violation stream error and the
+//     stream's end in one WriteString. A WebSocket transport splits that one
+//     into the error message and <close/> (or sasl leaves it to the server).
 //   - Deadlines bound the reads and writes of the underlying connection;
 //     EndNegotiation flushes nothing when nothing is held back.
 type transport interface {
