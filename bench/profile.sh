@@ -126,7 +126,7 @@ rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$XPID/status"; }
 
 # compare_one LABEL: one plaintext login load and one idle run against $XBIN.
 compare_one() {
-	local label=$1 cpu before after ip i
+	local label=$1 cpu before after held ip i
 	start false
 	# shellcheck disable=SC2046
 	"$BENCH" logins $(flags) -c 8 -duration "${SECS}s" -warmup 1s >"$WORK/cmp.load.txt" 2>&1 || true
@@ -146,8 +146,10 @@ compare_one() {
 	after=$(rss_kb)
 	kill "$ip"
 	wait "$ip" 2>/dev/null || true
+	# Per session actually held: on a loaded machine the load tool may hold fewer than asked.
+	held=$(awk '/^READY/ {print $2}' "$WORK/cmp.idle.out")
 	printf '%-6s plaintext login server CPU %4s us/op   idle %d sessions: RSS %d -> %d kB, %.1f KB per session   (%s)\n' \
-		"$label" "$cpu" "$IDLE" "$before" "$after" "$(echo "($after - $before) / $IDLE" | bc -l)" "$(head -1 "$WORK/cmp.idle.out")" |
+		"$label" "$cpu" "${held:-0}" "$before" "$after" "$(echo "($after - $before) / ${held:-1}" | bc -l)" "$(head -1 "$WORK/cmp.idle.out")" |
 		tee -a "$OUTDIR/compare.txt"
 }
 

@@ -40,7 +40,9 @@ type FeatureConfig struct {
 	// Now returns the time; nil means time.Now.
 	Now func() time.Time
 	// OnResult is called after each attempt, before the answer is written:
-	// node is set on success, err (an *Error) on failure.
+	// node is set on success, err (an *Error) on failure. It is for logs,
+	// metrics and limits: Exchange's caller takes the node from Exchange's
+	// result (a mellium session, which has no such result, from OnResult).
 	OnResult func(node string, err error)
 	// Admit, when set, is asked before each attempt is verified (a rate
 	// limit): a non-nil *Error refuses the attempt without verifying it.

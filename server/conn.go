@@ -215,7 +215,8 @@ func (c *conn) loginResult(node string, err error) {
 			c.info("login", "host", host, "result", "failure", "err", err)
 		}
 	} else {
-		c.node = node
+		// The node is logged here; negotiation takes it from Exchange's
+		// result, the one place it is delivered.
 		c.srv.loginSucceeded(c.ip) // the limit counts failed logins only
 		c.info("login", "host", host, "user", node, "result", "success")
 	}
