@@ -4,11 +4,12 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"github.com/xtokend/xtokend/internal/testkit"
 	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/xtokend/xtokend/internal/testkit"
 )
 
 // BenchmarkCheckAndRemember measures a login's replay check in a two-node

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
-	"github.com/xtokend/xtokend/internal/testkit"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -17,6 +16,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+
+	"github.com/xtokend/xtokend/internal/testkit"
 )
 
 // The tests run real nodes on 127.0.0.1 with ports 0. Deadlines are

@@ -3,11 +3,11 @@ package server_test
 import (
 	"context"
 	"encoding/json"
-	"github.com/xtokend/xtokend/config"
 	"slices"
 	"testing"
 
 	"github.com/xtokend/xtokend/cluster"
+	"github.com/xtokend/xtokend/config"
 	"github.com/xtokend/xtokend/server/adminclient"
 )
 

@@ -10,7 +10,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"github.com/xtokend/xtokend/config"
 	"io"
 	"log/slog"
 	"net"
@@ -26,6 +25,7 @@ import (
 	"mellium.im/xmpp"
 	"mellium.im/xmpp/jid"
 
+	"github.com/xtokend/xtokend/config"
 	"github.com/xtokend/xtokend/internal/testkit"
 	"github.com/xtokend/xtokend/keystore"
 	"github.com/xtokend/xtokend/sasl"

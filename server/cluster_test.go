@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
-	"github.com/xtokend/xtokend/internal/testkit"
 	"net"
 	"net/http/httptest"
 	"os"
@@ -19,6 +18,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/xtokend/xtokend/cluster"
+	"github.com/xtokend/xtokend/internal/testkit"
 	"github.com/xtokend/xtokend/sasl"
 	"github.com/xtokend/xtokend/server/servertest"
 )

@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
-	"github.com/xtokend/xtokend/internal/testkit"
 	"io"
 	"log/slog"
 	"net"
@@ -15,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xtokend/xtokend/internal/testkit"
 	"github.com/xtokend/xtokend/server"
 	"github.com/xtokend/xtokend/server/servertest"
 )

@@ -2,10 +2,11 @@ package server
 
 import (
 	"fmt"
-	"github.com/xtokend/xtokend/config"
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/xtokend/xtokend/config"
 )
 
 // Per-IP limits.

@@ -5,12 +5,13 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"github.com/xtokend/xtokend/config"
 	"io"
 	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/xtokend/xtokend/config"
 )
 
 // limitClient speaks raw XMPP on plaintext (require_starttls = false) so the

@@ -2,9 +2,10 @@ package server
 
 import (
 	"fmt"
-	"github.com/xtokend/xtokend/config"
 	"testing"
 	"time"
+
+	"github.com/xtokend/xtokend/config"
 )
 
 func TestLimitKey(t *testing.T) {

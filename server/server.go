@@ -130,8 +130,8 @@ func New(ctx context.Context, opts Config) (*Server, error) {
 	s.router = localRouter{}
 	s.started = make(chan struct{})
 	if err := s.build(ctx); err != nil {
-		s.cancel()
 		s.stopCluster() // a node that started must not outlive a failed start
+		s.cancel()
 		return nil, err
 	}
 	close(s.started)

@@ -1,12 +1,12 @@
 package server_test
 
 import (
-	"github.com/xtokend/xtokend/config"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/xtokend/xtokend/config"
 	"github.com/xtokend/xtokend/internal/testkit"
 )
 
