@@ -224,7 +224,7 @@ func (cfg FeatureConfig) negotiate(ctx context.Context, d *xml.Decoder, first *x
 			default:
 				awaitingResponse = false
 				var node string
-				node, fail = cfg.attemptCtx(ctx, payload)
+				node, fail = cfg.attempt(ctx, payload)
 				if fail == nil {
 					cfg.OnResult(node, nil)
 					_, err := io.WriteString(w, answerSuccess)
@@ -245,7 +245,7 @@ func (cfg FeatureConfig) negotiate(ctx context.Context, d *xml.Decoder, first *x
 				fail = &Error{MalformedRequest, "empty response to the empty challenge"}
 			default:
 				var node string
-				node, fail = cfg.attemptCtx(ctx, payload)
+				node, fail = cfg.attempt(ctx, payload)
 				if fail == nil {
 					cfg.OnResult(node, nil)
 					_, err := io.WriteString(w, answerSuccess)
@@ -274,14 +274,9 @@ func (cfg FeatureConfig) negotiate(ctx context.Context, d *xml.Decoder, first *x
 	}
 }
 
-// attempt decodes and verifies one response payload.
-func (cfg FeatureConfig) attempt(payload []byte) (string, *Error) {
-	return cfg.attemptCtx(context.Background(), payload)
-}
-
-// attemptCtx is attempt within the negotiation's context, which bounds a
-// replay check that asks other cluster nodes.
-func (cfg FeatureConfig) attemptCtx(ctx context.Context, payload []byte) (string, *Error) {
+// attempt decodes and verifies one response payload; ctx (the
+// negotiation's) bounds a replay check that asks other cluster nodes.
+func (cfg FeatureConfig) attempt(ctx context.Context, payload []byte) (string, *Error) {
 	buf := make([]byte, base64.StdEncoding.DecodedLen(len(payload)))
 	n, err := base64.StdEncoding.Decode(buf, payload)
 	if err != nil {

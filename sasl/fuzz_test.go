@@ -54,7 +54,7 @@ func FuzzParseResponse(f *testing.F) {
 		// The same bytes as an <auth/> payload: base64 or not, the feature
 		// answers with a condition.
 		cfg := FeatureConfig{Verifier: func() *Verifier { return v }, Now: func() time.Time { return fuzzNow }}
-		if _, e := cfg.attempt(resp); e != nil && !knownConditions[e.Condition] && e.Condition != IncorrectEncoding {
+		if _, e := cfg.attempt(context.Background(), resp); e != nil && !knownConditions[e.Condition] && e.Condition != IncorrectEncoding {
 			t.Fatalf("attempt(%q): %v", resp, e)
 		}
 		for _, ver := range []*Verifier{v, vl} {
