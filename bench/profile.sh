@@ -8,6 +8,9 @@
 #   bench/profile.sh               # about 2 minutes
 #   IDLE=5000 SECONDS_=10 bench/profile.sh
 #   ONLY=idle GCS=3 BUILD_FROM=head bench/profile.sh  # idle sessions only; GCS garbage collections before reading
+#   COMPARE=b582778 ROUNDS=2 bench/profile.sh  # this tree beside a build of b582778: CPU per plaintext
+#       # login and idle KB per session (RSS growth / sessions), the two builds alternating, ROUNDS times;
+#       # written to bench/profiles/compare.txt (no profiles are taken)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -41,13 +44,14 @@ XPORT=$(free_port 26222)
 PPROF=127.0.0.1:$(free_port $((XPORT + 1)))
 
 XPID=""
+XBIN="$WORK/xtokend"
 start() { # REQUIRE_STARTTLS
 	if [ -n "$XPID" ]; then
 		kill "$XPID"
 		while kill -0 "$XPID" 2>/dev/null; do sleep 0.1; done
 	fi
 	write_xtokend_config "$WORK" "$XPORT" "$1"
-	XTOKEND_PPROF=$PPROF "$WORK/xtokend" serve -config "$WORK/xtokend.toml" >>"$WORK/xtokend.log" 2>&1 &
+	XTOKEND_PPROF=$PPROF "$XBIN" serve -config "$WORK/xtokend.toml" >>"$WORK/xtokend.log" 2>&1 &
 	XPID=$!
 	PIDS+=("$XPID")
 	wait_port "$XPORT" "$XPID"
@@ -117,6 +121,54 @@ idle_profile() { # NAME TLSFLAG
 	wait "$ip" 2>/dev/null || true
 	log "wrote $OUTDIR/$name-summary.txt"
 }
+
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$XPID/status"; }
+
+# compare_one LABEL: one plaintext login load and one idle run against $XBIN.
+compare_one() {
+	local label=$1 cpu before after held ip i
+	start false
+	# shellcheck disable=SC2046
+	"$BENCH" logins $(flags) -c 8 -duration "${SECS}s" -warmup 1s >"$WORK/cmp.load.txt" 2>&1 || true
+	cpu=$(sed -n 's/.*cpu\/op: tool [0-9]*us server \([0-9]*\)us.*/\1/p' "$WORK/cmp.load.txt" | tail -1)
+	start false # a fresh process: the idle figure is the sessions' only
+	sleep 1
+	before=$(rss_kb)
+	# shellcheck disable=SC2046
+	"$BENCH" idle $(flags) -user-prefix i -n "$IDLE" -c 32 >"$WORK/cmp.idle.out" 2>&1 &
+	ip=$!
+	PIDS+=("$ip")
+	for i in $(seq 1 1200); do
+		grep -q '^READY' "$WORK/cmp.idle.out" 2>/dev/null && break
+		sleep 0.1
+	done
+	sleep 2
+	after=$(rss_kb)
+	kill "$ip"
+	wait "$ip" 2>/dev/null || true
+	# Per session actually held: on a loaded machine the load tool may hold fewer than asked.
+	held=$(awk '/^READY/ {print $2}' "$WORK/cmp.idle.out")
+	printf '%-6s plaintext login server CPU %4s us/op   idle %d sessions: RSS %d -> %d kB, %.1f KB per session   (%s)\n' \
+		"$label" "$cpu" "${held:-0}" "$before" "$after" "$(echo "($after - $before) / ${held:-1}" | bc -l)" "$(head -1 "$WORK/cmp.idle.out")" |
+		tee -a "$OUTDIR/compare.txt"
+}
+
+if [ -n "${COMPARE:-}" ]; then
+	BASE_SRC="$WORK/base-src"
+	mkdir -p "$BASE_SRC"
+	git -C "$ROOT" archive "$COMPARE" | tar -x -C "$BASE_SRC"
+	printf '{"Replace":{"%s":"%s"}}\n' "$BASE_SRC/cmd/xtokend/zz_bench_pprof.go" "$ROOT/bench/pprof/pprof.go.in" >"$WORK/overlay-base.json"
+	(cd "$BASE_SRC" && go build -overlay "$WORK/overlay-base.json" -o "$WORK/xtokend-base" ./cmd/xtokend)
+	{
+		echo "# bench/profile.sh COMPARE=$COMPARE: $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet || echo +) (tree) beside $COMPARE (base),"
+		echo "# $(date -u +%FT%TZ), $(nproc) cores, logins -c 8 for ${SECS}s, $IDLE idle sessions"
+	} >"$OUTDIR/compare.txt"
+	for _ in $(seq 1 "${ROUNDS:-2}"); do
+		XBIN="$WORK/xtokend" compare_one tree
+		XBIN="$WORK/xtokend-base" compare_one base
+	done
+	exit 0
+fi
 
 log "plaintext"
 start false

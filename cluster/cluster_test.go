@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+
+	"github.com/xtokend/xtokend/internal/testkit"
 )
 
 // The tests run real nodes on 127.0.0.1 with ports 0. Deadlines are
@@ -128,15 +130,7 @@ func stop(t *testing.T, n testNode) {
 // eventually polls cond until it holds, failing the test at the deadline.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	end := time.Now().Add(deadline)
-	wait := 10 * time.Millisecond
-	for !cond() {
-		if time.Now().After(end) {
-			t.Fatalf("after %s: %s", deadline, what)
-		}
-		time.Sleep(wait)
-		wait = min(wait*2, 200*time.Millisecond)
-	}
+	testkit.Eventually(t, deadline, what, cond)
 }
 
 func sameMembers(nodes ...testNode) func() bool {
@@ -241,14 +235,12 @@ func TestThreeNodes(t *testing.T) {
 	n1.Bind("bob@a.test/desk")
 	eventually(t, "n1 sees alice on n3", func() bool { node, ok := n1.Lookup("alice@a.test/phone"); return ok && node == "n3" })
 	eventually(t, "n2 sees bob on n1", func() bool { node, ok := n2.Lookup("bob@a.test/desk"); return ok && node == "n1" })
-	ctx, cancel := context.WithTimeout(context.Background(), deadline)
-	defer cancel()
 	msg := "<message to='alice@a.test/phone'><body>hi</body></message>"
-	if err := n1.Route(ctx, "n3", []byte(msg)); err != nil {
+	if err := n1.Route("n3", []byte(msg)); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "n3 got the stanza from n1", func() bool { return n3.in.has("n1: " + msg) })
-	if err := n1.Route(ctx, "nobody", []byte(msg)); err == nil {
+	if err := n1.Route("nobody", []byte(msg)); err == nil {
 		t.Fatal("routed to a node that does not exist")
 	}
 	if got := n2.Bindings("alice@a.test"); len(got) != 1 || got[0] != (Binding{JID: "alice@a.test/phone", Node: "n3"}) {
@@ -302,7 +294,7 @@ func TestThreeNodes(t *testing.T) {
 		checkFresh(t, n3, user, tokenID(users+i), true)
 		checkFresh(t, n2, user, tokenID(users+i), false)
 	}
-	if err := n2.Route(ctx, "n1", []byte(msg)); err == nil {
+	if err := n2.Route("n1", []byte(msg)); err == nil {
 		t.Fatal("routed to a node that left")
 	}
 
@@ -315,7 +307,7 @@ func TestThreeNodes(t *testing.T) {
 	n1.Bind("carol@a.test/web")
 	eventually(t, "n3 sees carol on the new n1", func() bool { node, ok := n3.Lookup("carol@a.test/web"); return ok && node == "n1" })
 	back := "<message to='carol@a.test/web'/>"
-	if err := n3.Route(ctx, "n1", []byte(back)); err != nil {
+	if err := n3.Route("n1", []byte(back)); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "new n1 got a stanza from n3", func() bool { return n1.in.has("n3: " + back) })

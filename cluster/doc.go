@@ -75,7 +75,7 @@
 //
 // # Wiring
 //
-// The server (xtokend/server, cluster.go) starts a node with the [cluster]
+// The server (xtokend/server) starts a node with the [cluster]
 // options and, in Hooks, the RAM keys its hosts want and the function that
 // takes routed stanzas; waits for Ready before opening the keystores with
 // RAMKey as the source of their RAM keys (keystore.NewWithRAM); hands the

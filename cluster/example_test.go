@@ -53,7 +53,7 @@ func ExampleStart() {
 	// Sessions and routing.
 	node.Bind("alice@example.com/phone")
 	if where, ok := node.Lookup("bob@example.com/desk"); ok && where != node.Name() {
-		node.Route(ctx, where, []byte("<message to='bob@example.com/desk'>...</message>"))
+		node.Route(where, []byte("<message to='bob@example.com/desk'>...</message>"))
 	}
 	node.Unbind("alice@example.com/phone")
 }

@@ -201,13 +201,13 @@ func TestNotReadyUntilJoinedOrAlone(t *testing.T) {
 
 func TestRouteToSelf(t *testing.T) {
 	n := startNode(t, "solo", writeSecret(t), nil, deadline)
-	if err := n.Route(context.Background(), "solo", []byte("<presence/>")); err != nil {
+	if err := n.Route("solo", []byte("<presence/>")); err != nil {
 		t.Fatal(err)
 	}
 	if !n.in.has("solo: <presence/>") {
 		t.Fatal("stanza to self not delivered")
 	}
-	if err := n.Route(context.Background(), "solo", nil); err == nil {
+	if err := n.Route("solo", nil); err == nil {
 		t.Fatal("empty stanza routed")
 	}
 	n.Bind("a@x/1")

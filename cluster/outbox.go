@@ -48,15 +48,14 @@ type outbox struct {
 // this node, whose Stanza hook then gets it directly. It never blocks: the
 // stanza is queued for the peer and sent in order after the ones queued
 // before it, and ErrQueueFull says the peer's queue is full (the stanza is
-// dropped, counted in Stats.StanzasDropped). ctx is not used, as nothing
-// waits; it stays for the callers written when Route could wait. Delivery
+// dropped, counted in Stats.StanzasDropped). It never waits. Delivery
 // is not acknowledged: the receiving node answers a stanza whose recipient
 // is gone with an error stanza routed back, as for any stanza, and a
 // stanza in flight when a node dies is lost, as on any XMPP connection
 // without stream management (a node that stops delivers what it queued:
 // see Stop).
-func (n *Node) Route(ctx context.Context, to string, stanza []byte) error {
-	return n.route(ctx, to, stanza, kindStanza)
+func (n *Node) Route(to string, stanza []byte) error {
+	return n.route(to, stanza, kindStanza)
 }
 
 // RouteSole is Route for a stanza that no other node is given: the
@@ -64,11 +63,11 @@ func (n *Node) Route(ctx context.Context, to string, stanza []byte) error {
 // reaches no one there. The server uses it for a message for a bare JID
 // that one node alone has available resources for, so that resources going
 // unavailable while it travels bounce it as on a single server.
-func (n *Node) RouteSole(ctx context.Context, to string, stanza []byte) error {
-	return n.route(ctx, to, stanza, kindStanzaSole)
+func (n *Node) RouteSole(to string, stanza []byte) error {
+	return n.route(to, stanza, kindStanzaSole)
 }
 
-func (n *Node) route(_ context.Context, to string, stanza []byte, kind byte) error {
+func (n *Node) route(to string, stanza []byte, kind byte) error {
 	if len(stanza) == 0 {
 		return errors.New("cluster: empty stanza")
 	}

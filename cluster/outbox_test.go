@@ -64,10 +64,9 @@ func TestStuckPeerDoesNotBlockRoute(t *testing.T) {
 	// it waited here until the link's write timeout closed the link.
 	pad := strings.Repeat(" ", 1024)
 	msg := func(i int) []byte { return []byte(fmt.Sprintf("<message id='%d'%s/>", i, pad)) }
-	ctx := context.Background()
 	routed := 0
 	for ; ; routed++ {
-		err := sender.Route(ctx, "stuck", msg(routed))
+		err := sender.Route("stuck", msg(routed))
 		if errors.Is(err, ErrQueueFull) {
 			break
 		}
@@ -78,7 +77,7 @@ func TestStuckPeerDoesNotBlockRoute(t *testing.T) {
 	if st := sender.Stats(); st.StanzasDropped == 0 {
 		t.Fatalf("a refused stanza is not counted: %+v", st)
 	}
-	if err := sender.Route(ctx, "other", []byte("<message id='x'/>")); err != nil {
+	if err := sender.Route("other", []byte("<message id='x'/>")); err != nil {
 		t.Fatalf("route to a node that reads: %v", err)
 	}
 	eventually(t, "the other node got its stanza while one peer is stuck", func() bool { return free.has("sender: <message id='x'/>") })
@@ -86,7 +85,7 @@ func TestStuckPeerDoesNotBlockRoute(t *testing.T) {
 	// The stuck node reads again: the queue drains, in order.
 	releaseOnce.Do(func() { close(release) })
 	eventually(t, "the stuck node's queue took a stanza again", func() bool {
-		return sender.Route(ctx, "stuck", msg(routed)) == nil
+		return sender.Route("stuck", msg(routed)) == nil
 	})
 	eventually(t, "the last stanza arrived", func() bool {
 		mu.Lock()
@@ -132,7 +131,7 @@ func TestRouteSole(t *testing.T) {
 	eventually(t, "two members", func() bool { return len(rcv.Members()) == 2 && len(snd.Members()) == 2 })
 
 	for _, step := range []struct {
-		route func(context.Context, string, []byte) error
+		route func(string, []byte) error
 		to    string
 		msg   string
 		want  func() bool
@@ -142,7 +141,7 @@ func TestRouteSole(t *testing.T) {
 		{rcv.RouteSole, "rcv", "<message id='3'/>", func() bool { return got.has("sole rcv: <message id='3'/>") }},
 		{rcv.RouteSole, "snd", "<message id='4'/>", func() bool { return plainOnly.has("rcv: <message id='4'/>") }},
 	} {
-		if err := step.route(ctx, step.to, []byte(step.msg)); err != nil {
+		if err := step.route(step.to, []byte(step.msg)); err != nil {
 			t.Fatalf("%s: %v", step.msg, err)
 		}
 		eventually(t, step.msg+" through the right hook", step.want)
@@ -164,7 +163,7 @@ func TestStopDeliversWhatWasRouted(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
 	for i := range 100 {
-		if err := snd.Route(ctx, "rcv", []byte(fmt.Sprintf("<message id='%d'/>", i))); err != nil {
+		if err := snd.Route("rcv", []byte(fmt.Sprintf("<message id='%d'/>", i))); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -172,21 +172,18 @@ func (s *server) ready() bool {
 // c2s listener.
 func (s *server) waitAdminSocket(t *testing.T) {
 	t.Helper()
-	deadline := time.Now().Add(startTimeout)
-	for {
+	// Polling a path: there is nothing to wait on.
+	testkit.Eventually(t, startTimeout, "no admin socket at "+s.socketPath, func() bool {
 		if _, err := os.Stat(s.socketPath); err == nil {
-			return
+			return true
 		}
 		select {
 		case <-s.done:
 			t.Fatalf("xtokend exited: %v", s.cmd.ProcessState)
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no admin socket at %s after %v", s.socketPath, startTimeout)
-		}
-		time.Sleep(20 * time.Millisecond) // polling a path: there is nothing to wait on
-	}
+		return false
+	})
 }
 
 // stop sends SIGTERM and expects exit code 0 (SPEC.md section 4), a clean log and no secret in it.

@@ -1,6 +1,7 @@
 package sasl
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -70,7 +71,7 @@ func BenchmarkVerify(b *testing.B) {
 				i = int(next.Add(run) - run)
 				end = i + run
 			}
-			if _, err := v.Verify(resps[i], benchTime(i)); err != nil {
+			if _, err := v.Verify(context.Background(), resps[i], benchTime(i)); err != nil {
 				b.Fatal(err)
 			}
 			i++
@@ -86,7 +87,7 @@ func BenchmarkVerifyForged(b *testing.B) {
 	resp := []byte("\x00mallory\x00" + tok)
 	runParallel(b, func(pb *testing.PB) {
 		for pb.Next() {
-			if _, err := v.Verify(resp, benchStart); err != error(errSignature) {
+			if _, err := v.Verify(context.Background(), resp, benchStart); err != error(errSignature) {
 				b.Fatal(err)
 			}
 		}

@@ -1,6 +1,7 @@
 package sasl_test
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -28,11 +29,11 @@ func ExampleVerifier() {
 
 	// The client's SASL initial response: authzid NUL username NUL token.
 	response := []byte("\x00Alice\x00" + token)
-	node, err := v.Verify(response, now)
+	node, err := v.Verify(context.Background(), response, now)
 	fmt.Println(node, err)
 
 	// A token is good once.
-	_, err = v.Verify(response, now)
+	_, err = v.Verify(context.Background(), response, now)
 	fmt.Println(err)
 	// Output:
 	// alice <nil>

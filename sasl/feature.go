@@ -40,8 +40,16 @@ type FeatureConfig struct {
 	// Now returns the time; nil means time.Now.
 	Now func() time.Time
 	// OnResult is called after each attempt, before the answer is written:
-	// node is set on success, err (an *Error) on failure.
+	// node is set on success, err (an *Error) on failure. It is for logs,
+	// metrics and limits: Exchange's caller takes the node from Exchange's
+	// result (a mellium session, which has no such result, from OnResult).
 	OnResult func(node string, err error)
+	// Admit, when set, is asked before each attempt is verified (a rate
+	// limit): a non-nil *Error refuses the attempt without verifying it.
+	// The client gets its condition in a <failure/>, OnResult gets the same
+	// *Error (so the caller tells a refusal by identity), and it counts
+	// toward MaxAttempts.
+	Admit func() *Error
 }
 
 // ErrTooManyAttempts is returned by the feature's Negotiate when a connection
@@ -216,7 +224,7 @@ func (cfg FeatureConfig) negotiate(ctx context.Context, d *xml.Decoder, first *x
 			default:
 				awaitingResponse = false
 				var node string
-				node, fail = cfg.attemptCtx(ctx, payload)
+				node, fail = cfg.attempt(ctx, payload)
 				if fail == nil {
 					cfg.OnResult(node, nil)
 					_, err := io.WriteString(w, answerSuccess)
@@ -237,7 +245,7 @@ func (cfg FeatureConfig) negotiate(ctx context.Context, d *xml.Decoder, first *x
 				fail = &Error{MalformedRequest, "empty response to the empty challenge"}
 			default:
 				var node string
-				node, fail = cfg.attemptCtx(ctx, payload)
+				node, fail = cfg.attempt(ctx, payload)
 				if fail == nil {
 					cfg.OnResult(node, nil)
 					_, err := io.WriteString(w, answerSuccess)
@@ -266,18 +274,18 @@ func (cfg FeatureConfig) negotiate(ctx context.Context, d *xml.Decoder, first *x
 	}
 }
 
-// attempt decodes and verifies one response payload.
-func (cfg FeatureConfig) attempt(payload []byte) (string, *Error) {
-	return cfg.attemptCtx(context.Background(), payload)
-}
-
-// attemptCtx is attempt within the negotiation's context, which bounds a
-// replay check that asks other cluster nodes.
-func (cfg FeatureConfig) attemptCtx(ctx context.Context, payload []byte) (string, *Error) {
+// attempt decodes and verifies one response payload; ctx (the
+// negotiation's) bounds a replay check that asks other cluster nodes.
+func (cfg FeatureConfig) attempt(ctx context.Context, payload []byte) (string, *Error) {
 	buf := make([]byte, base64.StdEncoding.DecodedLen(len(payload)))
 	n, err := base64.StdEncoding.Decode(buf, payload)
 	if err != nil {
 		return "", &Error{IncorrectEncoding, "payload is not base64"}
+	}
+	if cfg.Admit != nil {
+		if e := cfg.Admit(); e != nil {
+			return "", e
+		}
 	}
 	var v *Verifier
 	if cfg.Verifier != nil {
@@ -286,7 +294,7 @@ func (cfg FeatureConfig) attemptCtx(ctx context.Context, payload []byte) (string
 	if v == nil {
 		return "", errServerTemporary
 	}
-	node, verr := v.VerifyContext(ctx, buf[:n], cfg.Now())
+	node, verr := v.Verify(ctx, buf[:n], cfg.Now())
 	if verr != nil {
 		var e *Error
 		if errors.As(verr, &e) {

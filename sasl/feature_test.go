@@ -171,12 +171,12 @@ func TestFeatureWire(t *testing.T) {
 	v := newTestVerifier(t, "localhost", DefaultOptions(), replay)
 	fresh := func() string { return "\x00alice\x00" + mint(t, v, "alice", featureNow) }
 	used := fresh()
-	if _, err := v.Verify([]byte(used), featureNow); err != nil {
+	if _, err := v.Verify(context.Background(), []byte(used), featureNow); err != nil {
 		t.Fatal(err)
 	}
 	full := NewReplayCache(1)
 	vFull := newTestVerifier(t, "localhost", DefaultOptions(), full)
-	if _, err := vFull.Verify([]byte("\x00bob\x00"+mint(t, vFull, "bob", featureNow)), featureNow); err != nil {
+	if _, err := vFull.Verify(context.Background(), []byte("\x00bob\x00"+mint(t, vFull, "bob", featureNow)), featureNow); err != nil {
 		t.Fatal(err)
 	}
 
@@ -402,5 +402,48 @@ func TestExchange(t *testing.T) {
 				t.Errorf("error %v (%T)", err, err)
 			}
 		})
+	}
+}
+
+// TestExchangeAdmit: an attempt Admit refuses is answered with the refusal's
+// condition without being verified (the token stays unused), OnResult gets
+// the same *Error, and the next attempt, admitted, succeeds with that token.
+func TestExchangeAdmit(t *testing.T) {
+	v := newTestVerifier(t, "localhost", DefaultOptions(), NewReplayCache(1000))
+	tok := b64("\x00alice\x00" + mint(t, v, "alice", featureNow))
+	const header = "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"
+	d := xml.NewDecoder(strings.NewReader(header + auth("X-TOKEN", tok) + auth("X-TOKEN", tok)))
+	if _, err := d.Token(); err != nil {
+		t.Fatal(err)
+	}
+	first, err := d.Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	refusal := &Error{TemporaryAuthFailure, "rate limited"}
+	admits := 0
+	var results []error
+	cfg := FeatureConfig{
+		Verifier: func() *Verifier { return v },
+		Now:      func() time.Time { return featureNow },
+		Admit: func() *Error {
+			admits++
+			if admits == 1 {
+				return refusal
+			}
+			return nil
+		},
+		OnResult: func(_ string, err error) { results = append(results, err) },
+	}
+	var out strings.Builder
+	node, err := cfg.Exchange(context.Background(), d, first.(xml.StartElement), &out)
+	if err != nil || node != "alice" {
+		t.Fatalf("Exchange = %q, %v; want alice", node, err)
+	}
+	if want := failure(TemporaryAuthFailure) + success; out.String() != want {
+		t.Errorf("answers %q, want %q", out.String(), want)
+	}
+	if len(results) != 2 || results[0] != error(refusal) || results[1] != nil {
+		t.Errorf("OnResult got %v, want [the refusal, nil]", results)
 	}
 }

@@ -2,6 +2,7 @@ package sasl
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/xml"
 	"errors"
@@ -53,11 +54,11 @@ func FuzzParseResponse(f *testing.F) {
 		// The same bytes as an <auth/> payload: base64 or not, the feature
 		// answers with a condition.
 		cfg := FeatureConfig{Verifier: func() *Verifier { return v }, Now: func() time.Time { return fuzzNow }}
-		if _, e := cfg.attempt(resp); e != nil && !knownConditions[e.Condition] && e.Condition != IncorrectEncoding {
+		if _, e := cfg.attempt(context.Background(), resp); e != nil && !knownConditions[e.Condition] && e.Condition != IncorrectEncoding {
 			t.Fatalf("attempt(%q): %v", resp, e)
 		}
 		for _, ver := range []*Verifier{v, vl} {
-			node, err := ver.Verify(resp, fuzzNow)
+			node, err := ver.Verify(context.Background(), resp, fuzzNow)
 			if err == nil {
 				if node == "" || !utf8.ValidString(node) || strings.ContainsAny(node, "@/\x00") {
 					t.Fatalf("Verify(%q) = %q", resp, node)

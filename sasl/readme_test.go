@@ -2,6 +2,7 @@ package sasl
 
 import (
 	"bytes"
+	"context"
 	"encoding/base32"
 	"os"
 	"os/exec"
@@ -74,7 +75,7 @@ func TestReadmeMintingExamplePython(t *testing.T) {
 	if err != nil {
 		t.Fatalf("python mint.py: %v\n%s", err, out)
 	}
-	if _, err := Verify(keys, DefaultOptions(), "alice", strings.TrimSpace(string(out)), "first.com", time.Now()); err != nil {
+	if _, err := Verify(context.Background(), keys, DefaultOptions(), "alice", strings.TrimSpace(string(out)), "first.com", time.Now()); err != nil {
 		t.Fatalf("README Python token does not verify: %v", err)
 	}
 
@@ -92,7 +93,7 @@ print(mint.mint_token(sys.argv[1], sys.argv[2], sys.argv[3].encode(), base64.b32
 		if got[:v.OTPDigits] != tok.Token[:v.OTPDigits] {
 			t.Errorf("%s@%s: OTP %q, vector has %q", tok.Node, tok.Host, got[:v.OTPDigits], tok.Token[:v.OTPDigits])
 		}
-		if _, err := Verify(keys, DefaultOptions(), tok.Node, got, tok.Host, time.Unix(tok.UnixTime, 0)); err != nil {
+		if _, err := Verify(context.Background(), keys, DefaultOptions(), tok.Node, got, tok.Host, time.Unix(tok.UnixTime, 0)); err != nil {
 			t.Errorf("%s@%s: README Python token does not verify: %v", tok.Node, tok.Host, err)
 		}
 	}
@@ -124,7 +125,7 @@ func TestReadmeMintingExampleGo(t *testing.T) {
 	if err != nil {
 		t.Fatalf("go run README example: %v\n%s", err, stderr.String())
 	}
-	if _, err := Verify(keys, DefaultOptions(), "alice", strings.TrimSpace(string(out)), "first.com", time.Now()); err != nil {
+	if _, err := Verify(context.Background(), keys, DefaultOptions(), "alice", strings.TrimSpace(string(out)), "first.com", time.Now()); err != nil {
 		t.Fatalf("README Go token does not verify: %v", err)
 	}
 }

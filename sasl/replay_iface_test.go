@@ -50,13 +50,13 @@ func TestSharedReplay(t *testing.T) {
 	ctx := context.Background()
 
 	// Forged tokens never reach the shared check.
-	if _, err := v.VerifyContext(ctx, []byte("\x00alice\x00"+flipDigit(tok, 20)), now); cond(err) != NotAuthorized {
+	if _, err := v.Verify(ctx, []byte("\x00alice\x00"+flipDigit(tok, 20)), now); cond(err) != NotAuthorized {
 		t.Fatalf("forged: %v", err)
 	}
 	if len(shared.calls) != 0 {
 		t.Fatal("a forged token was sent to the shared replay check")
 	}
-	if node, err := v.VerifyContext(ctx, resp, now); err != nil || node != "alice" {
+	if node, err := v.Verify(ctx, resp, now); err != nil || node != "alice" {
 		t.Fatalf("first use: %q, %v", node, err)
 	}
 	c := shared.calls[0]
@@ -67,20 +67,20 @@ func TestSharedReplay(t *testing.T) {
 	if want := now.Add(60 * time.Second); !c.expiry.Equal(want) {
 		t.Fatalf("expiry %v, want %v", c.expiry, want)
 	}
-	if _, err := v.VerifyContext(ctx, resp, now); cond(err) != NotAuthorized {
+	if _, err := v.Verify(ctx, resp, now); cond(err) != NotAuthorized {
 		t.Fatalf("second use: %v, want not-authorized", err)
 	}
 
 	// The check failing fails the login with temporary-auth-failure.
 	shared.err = errors.New("cluster: no such live node")
-	if _, err := v.VerifyContext(ctx, []byte("\x00alice\x00"+mint(t, v, "alice", now)), now); cond(err) != TemporaryAuthFailure {
+	if _, err := v.Verify(ctx, []byte("\x00alice\x00"+mint(t, v, "alice", now)), now); cond(err) != TemporaryAuthFailure {
 		t.Fatalf("check failed: %v, want temporary-auth-failure", err)
 	}
 	// The context reaches the check.
 	shared.err = nil
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	v.VerifyContext(cctx, []byte("\x00alice\x00"+mint(t, v, "alice", now)), now)
+	v.Verify(cctx, []byte("\x00alice\x00"+mint(t, v, "alice", now)), now)
 	if last := shared.calls[len(shared.calls)-1]; last.ctxErr == nil {
 		t.Fatal("the check did not get the caller's context")
 	}
@@ -94,7 +94,7 @@ func TestSharedReplay(t *testing.T) {
 	}
 	n := len(shared.calls)
 	for range 2 {
-		if _, err := off.Verify(resp, now); err != nil {
+		if _, err := off.Verify(context.Background(), resp, now); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -188,15 +188,10 @@ func randomDigits(dst []byte) error {
 //
 // The checks run cheapest first, and the token is recorded in the replay
 // cache only once its OTP and signature are good, so that invalid tokens
-// cannot fill the cache.
-func (v *Verifier) Verify(response []byte, now time.Time) (node string, err error) {
-	return v.VerifyContext(context.Background(), response, now)
-}
-
-// VerifyContext is Verify with a context, which bounds the replay check of a
-// verifier made by NewSharedVerifier (a round trip to other cluster nodes).
-// A single-node verifier never blocks and ignores ctx.
-func (v *Verifier) VerifyContext(ctx context.Context, response []byte, now time.Time) (node string, err error) {
+// cannot fill the cache. ctx bounds the replay check of a verifier made by
+// NewSharedVerifier (a round trip to other cluster nodes); a single-node
+// verifier never blocks.
+func (v *Verifier) Verify(ctx context.Context, response []byte, now time.Time) (node string, err error) {
 	authzid, authcid, token, e := splitResponse(response)
 	if e != nil {
 		return "", e
@@ -316,12 +311,12 @@ func Mint(keys Keys, opts Options, node, host string, now time.Time) (token stri
 // and returns the node it logs in as. It has no replay cache, so a token
 // passes it as often as it is asked: it is for tools that inspect a token. A
 // server keeps a Verifier with a ReplayCache.
-func Verify(keys Keys, opts Options, username, token, host string, now time.Time) (node string, err error) {
+func Verify(ctx context.Context, keys Keys, opts Options, username, token, host string, now time.Time) (node string, err error) {
 	v, err := NewVerifier(host, keys, opts, nil)
 	if err != nil {
 		return "", err
 	}
 	resp := make([]byte, 0, len(username)+len(token)+2)
 	resp = append(append(append(append(resp, 0), username...), 0), token...)
-	return v.Verify(resp, now)
+	return v.Verify(ctx, resp, now)
 }

@@ -1,6 +1,7 @@
 package sasl
 
 import (
+	"context"
 	"encoding/base32"
 	"encoding/json"
 	"errors"
@@ -67,7 +68,7 @@ func TestVectorsVerify(t *testing.T) {
 				t.Fatal(err)
 			}
 			now := time.Unix(tc.UnixTime, 0)
-			node, err := ver.Verify([]byte("\x00"+tc.Node+"\x00"+tc.Token), now)
+			node, err := ver.Verify(context.Background(), []byte("\x00"+tc.Node+"\x00"+tc.Token), now)
 			if err != nil || node != tc.Node {
 				t.Fatalf("Verify = %q, %v; want %q", node, err, tc.Node)
 			}
@@ -75,7 +76,7 @@ func TestVectorsVerify(t *testing.T) {
 				t.Fatalf("vector nonce %q not in token", tc.Nonce)
 			}
 			// The same token a second time is a replay.
-			_, err = ver.Verify([]byte("\x00"+tc.Node+"\x00"+tc.Token), now)
+			_, err = ver.Verify(context.Background(), []byte("\x00"+tc.Node+"\x00"+tc.Token), now)
 			if cond(err) != NotAuthorized {
 				t.Fatalf("replay: %v, want not-authorized", err)
 			}
@@ -210,7 +211,7 @@ func TestVerify(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			node, err := tc.v.Verify([]byte(tc.response), tc.at)
+			node, err := tc.v.Verify(context.Background(), []byte(tc.response), tc.at)
 			if node != tc.node || cond(err) != tc.cond {
 				t.Fatalf("Verify = %q, %v; want %q, %q", node, err, tc.node, tc.cond)
 			}
@@ -269,12 +270,12 @@ func TestReplay(t *testing.T) {
 		{local, b, now.Add(89 * time.Second), NotAuthorized}, // b's last second
 	}
 	for i, s := range steps {
-		if _, err := s.v.Verify([]byte(s.response), s.at); cond(err) != s.cond {
+		if _, err := s.v.Verify(context.Background(), []byte(s.response), s.at); cond(err) != s.cond {
 			t.Fatalf("step %d: %v, want %q", i, err, s.cond)
 		}
 	}
 	// Another host with the same node shares the cache but not the entries.
-	if _, err := first.Verify([]byte("\x00alice\x00"+mint(t, first, "alice", now)), now); err != nil {
+	if _, err := first.Verify(context.Background(), []byte("\x00alice\x00"+mint(t, first, "alice", now)), now); err != nil {
 		t.Fatal(err)
 	}
 	// b and first.com's token; a expired (at now+60) and went when b was
@@ -284,7 +285,7 @@ func TestReplay(t *testing.T) {
 	}
 	// Once a's window has passed (now+60s: a's expiry), it is dropped.
 	c := "\x00alice\x00" + mint(t, local, "alice", now.Add(90*time.Second))
-	if _, err := local.Verify([]byte(c), now.Add(90*time.Second)); err != nil {
+	if _, err := local.Verify(context.Background(), []byte(c), now.Add(90*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	replay.sweep(now.Add(90 * time.Second).Unix()) // expired entries of other shards go lazily
@@ -298,7 +299,7 @@ func TestReplayFull(t *testing.T) {
 	replay := NewReplayCache(2)
 	v := newTestVerifier(t, "localhost", DefaultOptions(), replay)
 	for i, want := range []Condition{"", "", TemporaryAuthFailure, TemporaryAuthFailure} {
-		_, err := v.Verify([]byte("\x00alice\x00"+mint(t, v, "alice", now)), now)
+		_, err := v.Verify(context.Background(), []byte("\x00alice\x00"+mint(t, v, "alice", now)), now)
 		if cond(err) != want {
 			t.Fatalf("login %d: %v, want %q", i, err, want)
 		}
@@ -306,10 +307,10 @@ func TestReplayFull(t *testing.T) {
 	// A refused token was not recorded and still works once there is room.
 	later := now.Add(60 * time.Second)
 	tok := "\x00alice\x00" + mint(t, v, "alice", later)
-	if _, err := v.Verify([]byte(tok), later); err != nil {
+	if _, err := v.Verify(context.Background(), []byte(tok), later); err != nil {
 		t.Fatalf("after expiry: %v", err)
 	}
-	if _, err := v.Verify([]byte(tok), later); cond(err) != NotAuthorized {
+	if _, err := v.Verify(context.Background(), []byte(tok), later); cond(err) != NotAuthorized {
 		t.Fatalf("replay after refill: %v", err)
 	}
 }
@@ -321,7 +322,7 @@ func TestReplayOff(t *testing.T) {
 	v := newTestVerifier(t, "localhost", opts, NewReplayCache(1))
 	tok := "\x00alice\x00" + mint(t, v, "alice", now)
 	for i := 0; i < 3; i++ {
-		if _, err := v.Verify([]byte(tok), now); err != nil {
+		if _, err := v.Verify(context.Background(), []byte(tok), now); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -347,10 +348,10 @@ func TestMint(t *testing.T) {
 		if exp != time.Unix(1_800_000_060, 0).UTC() {
 			t.Errorf("expires %v", exp)
 		}
-		if node, err := v.Verify([]byte("\x00zoë\x00"+tok), now); err != nil || node != "zoë" {
+		if node, err := v.Verify(context.Background(), []byte("\x00zoë\x00"+tok), now); err != nil || node != "zoë" {
 			t.Errorf("Verify(minted) = %q, %v", node, err)
 		}
-		if node, err := v.Verify([]byte("\x00zoë\x00"+tok), exp); err == nil {
+		if node, err := v.Verify(context.Background(), []byte("\x00zoë\x00"+tok), exp); err == nil {
 			t.Errorf("Verify at expiry = %q, want an error", node)
 		}
 	}
@@ -429,17 +430,17 @@ func TestPackageMintVerify(t *testing.T) {
 	keys := vectorKeys(t, v)
 	tc := v.Tokens[1]
 	now := time.Unix(tc.UnixTime, 0)
-	if node, err := Verify(keys, DefaultOptions(), tc.Node, tc.Token, tc.Host, now); err != nil || node != tc.Node {
+	if node, err := Verify(context.Background(), keys, DefaultOptions(), tc.Node, tc.Token, tc.Host, now); err != nil || node != tc.Node {
 		t.Fatalf("Verify(vector) = %q, %v", node, err)
 	}
 	tok, exp, err := Mint(keys, DefaultOptions(), "Carol", "first.com", now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if node, err := Verify(keys, DefaultOptions(), "carol", tok, "first.com", exp.Add(-time.Second)); err != nil || node != "carol" {
+	if node, err := Verify(context.Background(), keys, DefaultOptions(), "carol", tok, "first.com", exp.Add(-time.Second)); err != nil || node != "carol" {
 		t.Fatalf("Verify(minted) = %q, %v", node, err)
 	}
-	if _, err := Verify(keys, DefaultOptions(), "carol", tok, "first.com", exp); cond(err) != NotAuthorized {
+	if _, err := Verify(context.Background(), keys, DefaultOptions(), "carol", tok, "first.com", exp); cond(err) != NotAuthorized {
 		t.Fatalf("Verify at expiry: %v", err)
 	}
 	if _, _, err := Mint(KeyMap{}, DefaultOptions(), "carol", "first.com", now); err == nil {
@@ -467,7 +468,7 @@ func TestReplayConcurrent(t *testing.T) {
 			}
 			go func() {
 				<-start
-				_, err := v.Verify(resp, now)
+				_, err := v.Verify(context.Background(), resp, now)
 				results <- err
 			}()
 		}

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/xtokend/xtokend/cluster"
-	"github.com/xtokend/xtokend/server"
+	"github.com/xtokend/xtokend/config"
 	"github.com/xtokend/xtokend/server/adminclient"
 )
 
@@ -21,7 +21,7 @@ func TestAdminSessionsInCluster(t *testing.T) {
 	secret := writeClusterSecret(t)
 	keys := newOpsKeys(t)
 	node := func(name string, join ...string) opsOptions {
-		return opsOptions{configure: func(c *server.Config) {
+		return opsOptions{configure: func(c *config.Config) {
 			c.Cluster = &cluster.Options{NodeName: name, Bind: "127.0.0.1:0", LinkListen: "127.0.0.1:0",
 				Join: join, SecretFile: secret, JoinTimeout: cluster.Duration{Duration: clusterWait}}
 		}}

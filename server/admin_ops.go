@@ -35,12 +35,12 @@ type ops struct {
 func (s *Server) initOps() error {
 	o := &s.ops
 	o.metrics = NewMetrics(s.cfg.General.Hosts, s.replay.Len)
-	lim, err := NewLimiter(limitOptions(s.cfg))
+	lim, err := NewLimiter(s.cfg.Limits)
 	if err != nil {
 		return err
 	}
 	o.limiter = lim
-	s.Hooks = o.hooks(s.Hooks)
+	s.hooks = o.hooks(s.opts.Hooks)
 
 	return s.initCerts(s.tlsConf)
 }
@@ -161,9 +161,6 @@ func (s *Server) stopOps(ctx context.Context) error {
 // Metrics are the server's Prometheus metrics (nil before the server is
 // initialised by Serve, Mint or Reload).
 func (s *Server) Metrics() *Metrics {
-	if s.init() != nil {
-		return nil
-	}
 	return s.ops.metrics
 }
 

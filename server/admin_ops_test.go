@@ -25,6 +25,7 @@ import (
 	"mellium.im/xmpp"
 	"mellium.im/xmpp/jid"
 
+	"github.com/xtokend/xtokend/config"
 	"github.com/xtokend/xtokend/internal/testkit"
 	"github.com/xtokend/xtokend/keystore"
 	"github.com/xtokend/xtokend/sasl"
@@ -45,7 +46,7 @@ type opsServer struct {
 	Addr    string
 	Dir     string
 	Socket  string
-	Config  *server.Config
+	Config  *config.Config
 	roots   *x509.CertPool
 	logs    *testkit.LogBuffer
 	served  chan error
@@ -53,7 +54,7 @@ type opsServer struct {
 }
 
 type opsOptions struct {
-	configure func(*server.Config) // last changes to the config
+	configure func(*config.Config) // last changes to the config
 }
 
 // opsKeys are the bytes of first.com's file keys.
@@ -98,15 +99,15 @@ func startOpsServer(t *testing.T, keys opsKeys, o opsOptions) *opsServer {
 	roots := x509.NewCertPool()
 	writeOpsCert(t, dir, roots, "cert.pem", "key.pem", 1)
 
-	cfg := server.DefaultConfig()
+	cfg := config.Default()
 	cfg.Dir = dir
 	cfg.Path = filepath.Join(dir, "config.toml")
 	cfg.General.Hosts = []string{"localhost", "first.com"}
 	cfg.General.Listen = "127.0.0.1:0"
 	cfg.General.AdminSocket = "xtokend.sock"
 	cfg.General.MetricsListen = "127.0.0.1:0"
-	cfg.TLS = server.TLSOptions{Cert: "cert.pem", Key: "key.pem", RequireStartTLS: true}
-	cfg.HostConfig = []server.HostConfig{{Host: "first.com", Modules: server.Modules{Keystore: &keystore.Options{Keys: []keystore.KeySpec{
+	cfg.TLS = config.TLSOptions{Cert: "cert.pem", Key: "key.pem", RequireStartTLS: true}
+	cfg.HostConfig = []config.HostConfig{{Host: "first.com", Modules: config.Modules{Keystore: &keystore.Options{Keys: []keystore.KeySpec{
 		{Name: "access_secret", Type: "file", Path: "first_access_secret"},
 		{Name: "otp_seed", Type: "file", Path: "first_otp_seed", Encoding: "base32"},
 	}}}}}
@@ -118,7 +119,10 @@ func startOpsServer(t *testing.T, keys opsKeys, o opsOptions) *opsServer {
 	}
 
 	logs := &testkit.LogBuffer{}
-	srv := &server.Server{Config: cfg, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	srv, err := server.New(context.Background(), server.Config{File: cfg, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -134,18 +138,14 @@ func startOpsServer(t *testing.T, keys opsKeys, o opsOptions) *opsServer {
 	})
 	// Serve starts the admin socket and the metrics listener before it
 	// accepts: wait for them.
-	deadline := time.Now().Add(opsWait)
-	for srv.MetricsAddr() == nil {
+	testkit.Eventually(t, opsWait, "the metrics listener did not start", func() bool {
 		select {
 		case err := <-ts.served:
 			t.Fatalf("Serve: %v", err)
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the metrics listener did not start")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return srv.MetricsAddr() != nil
+	})
 	return ts
 }
 
@@ -435,14 +435,16 @@ func opsRawAdmin(t *testing.T, sock, method, path, body string) string {
 func TestOpsLiveSocketRefused(t *testing.T) {
 	ts := startOpsServer(t, newOpsKeys(t), opsOptions{})
 	// A second server with the same admin socket must not start.
-	second := &server.Server{Config: ts.Config, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	cfg := *ts.Config
+	cfg.General.MetricsListen = ""
+	second, err := server.New(context.Background(), server.Config{File: &cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := *ts.Config
-	cfg.General.MetricsListen = ""
-	second.Config = &cfg
 	err = second.Serve(l)
 	if err == nil || !strings.Contains(err.Error(), "another server is listening") {
 		t.Fatalf("second Serve: %v, want a refusal", err)

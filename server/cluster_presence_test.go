@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"fmt"
 	"testing"
 
@@ -93,15 +92,13 @@ func TestClusterBareJIDNeedsAvailability(t *testing.T) {
 	// when node 1 gave it to node 2 alone (RouteSole), and drops it when
 	// other nodes may have delivered it (Route). Both travel, and their
 	// answers come back, in order: the first error bob sees is the sole's.
-	ctx, cancel := context.WithTimeout(context.Background(), clusterWait)
-	defer cancel()
 	inFlight := func(id string) []byte {
 		return []byte(fmt.Sprintf(`<message type='chat' to='dave@localhost' from='%s' id='%s'><body>%s</body></message>`, bob.jid, id, id))
 	}
-	if err := n1.ClusterNode().Route(ctx, "node2", inFlight("shared")); err != nil {
+	if err := n1.ClusterNode().Route("node2", inFlight("shared")); err != nil {
 		t.Fatal(err)
 	}
-	if err := n1.ClusterNode().RouteSole(ctx, "node2", inFlight("sole")); err != nil {
+	if err := n1.ClusterNode().RouteSole("node2", inFlight("sole")); err != nil {
 		t.Fatal(err)
 	}
 	if e := bob.nextMatching(func(e *elem) bool { return e.attr("type") == "error" }); e.attr("id") != "sole" ||

@@ -18,6 +18,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/xtokend/xtokend/cluster"
+	"github.com/xtokend/xtokend/internal/testkit"
 	"github.com/xtokend/xtokend/sasl"
 	"github.com/xtokend/xtokend/server/servertest"
 )
@@ -59,15 +60,7 @@ func startNode(t *testing.T, name, secret string, seeds ...*servertest.Server) *
 // clusterEventually polls cond until it holds, failing at the deadline.
 func clusterEventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	end := time.Now().Add(clusterWait)
-	wait := 5 * time.Millisecond
-	for !cond() {
-		if time.Now().After(end) {
-			t.Fatalf("after %s: %s", clusterWait, what)
-		}
-		time.Sleep(wait)
-		wait = min(2*wait, 100*time.Millisecond)
-	}
+	testkit.Eventually(t, clusterWait, what, cond)
 }
 
 // members is a condition: every node sees exactly the named members.
@@ -220,10 +213,8 @@ func TestClusterThreeNodes(t *testing.T) {
 
 	// A stanza that reaches a node after its recipient left it (a stale
 	// directory) comes back as an error stanza to the sender's node.
-	ctx, cancel := context.WithTimeout(context.Background(), clusterWait)
-	defer cancel()
 	stale := fmt.Sprintf(`<message to='nobody@localhost/gone' from='%s' type='chat' id='m-stale'><body>stale</body></message>`, bobFull)
-	if err := n1.ClusterNode().Route(ctx, "node3", []byte(stale)); err != nil {
+	if err := n1.ClusterNode().Route("node3", []byte(stale)); err != nil {
 		t.Fatal(err)
 	}
 	if e := bob.nextMatching(func(e *elem) bool { return e.attr("id") == "m-stale" }); e.attr("type") != "error" ||

@@ -15,22 +15,19 @@ import (
 )
 
 // conn is one client connection, from accept to close. Negotiation
-// (negotiate.go) runs in the goroutine serve runs on (a pooled one,
-// negotiate_pool.go) and keeps its state here.
+// runs in the goroutine serve runs on (a pooled one, negotiatorPool) and
+// keeps its state here.
 type conn struct {
 	srv *Server
-	raw net.Conn
+	t   transport
 	ip  string
 
 	// Touched only by the connection's own goroutine (negotiation runs in it).
-	cc         *countConn // the outermost counting layer (plaintext)
-	tcp        *countConn // the one on the TCP connection (cc without TLS)
 	host       *host
 	headerSent bool   // the server's header of the current stream is out
 	node       string // the node the X-TOKEN verifier accepted
-	refused    bool   // AllowLogin said no to the attempt under way
-	// scratch is where negotiation builds an answer before countConn.Write
-	// copies it: one buffer for all of a login's answers.
+	// scratch is where negotiation builds an answer before the transport
+	// writes it: one buffer for all of a login's answers.
 	scratch []byte
 
 	// mu guards sess, which Shutdown reads from another goroutine.
@@ -38,8 +35,8 @@ type conn struct {
 	sess *session // set when a resource is bound
 }
 
-func newConn(s *Server, raw net.Conn, ip string) *conn {
-	return &conn{srv: s, raw: raw, ip: ip}
+func newConn(s *Server, t transport) *conn {
+	return &conn{srv: s, t: t, ip: t.RemoteIP()}
 }
 
 // info and debug log a line about the connection. The "remote" attribute is
@@ -67,7 +64,7 @@ func (c *conn) shutdown() {
 		return
 	}
 	// Still negotiating: nothing can be written safely from here.
-	c.raw.Close()
+	c.t.Abort()
 }
 
 // serve runs the connection: negotiation, then the session's read loop.
@@ -75,18 +72,15 @@ func (c *conn) serve() {
 	handedOff := false
 	defer func() {
 		if !handedOff {
-			c.raw.Close()
-			c.doneReading()
+			c.t.Abort()
+			c.t.DoneReading()
 			c.srv.untrack(c)
 		}
 	}()
 
 	s := c.srv
-	c.cc = newCountConn(c.raw, s.maxStanzaSize())
-	c.tcp = c.cc
-	c.cc.coalesce()
 	// Context deadlines do not stop a blocked read: the conn deadline does.
-	c.raw.SetDeadline(time.Now().Add(s.negotiationTimeout()))
+	c.t.SetDeadline(time.Now().Add(s.negotiationTimeout()))
 
 	d, err := c.negotiate(s.ctx)
 	c.mu.Lock()
@@ -97,46 +91,26 @@ func (c *conn) serve() {
 	}
 	if err != nil {
 		c.negotiationFailed(err, sess)
-		c.endCoalescing()
+		c.t.EndNegotiation()
 		return
 	}
 	// The last answer (bind's result) goes out now; from here on writes are
 	// direct, the session's writer may write from its goroutine.
-	if err := c.endCoalescing(); err != nil {
+	if err := c.t.EndNegotiation(); err != nil {
 		c.negotiationFailed(err, sess)
 		return
 	}
-	c.raw.SetDeadline(time.Time{})
+	c.t.SetDeadline(time.Time{})
 	// The session's read loop gets a goroutine of its own: this one's stack
 	// grew during negotiation and would stay that size while idle. The
 	// decoder of the last stream goes on as the session's stanza reader.
-	out := c.cc
 	handedOff = true
 	go func() {
 		defer c.srv.untrack(c)
-		defer c.raw.Close()
-		sess.run(out, d)
-		c.doneReading()
+		defer c.t.Abort()
+		sess.run(d)
+		c.t.DoneReading()
 	}()
-}
-
-// doneReading gives both layers' read buffers back; the reading goroutine
-// calls it after its last read.
-func (c *conn) doneReading() {
-	c.cc.doneReading()
-	if c.tcp != c.cc {
-		c.tcp.doneReading()
-	}
-}
-
-// endCoalescing writes what negotiation held back and makes writes direct.
-// Outer layer first: under TLS its flush writes into the TCP one.
-func (c *conn) endCoalescing() error {
-	err := c.cc.endCoalescing()
-	if ferr := c.tcp.endCoalescing(); err == nil {
-		err = ferr
-	}
-	return err
 }
 
 // negotiationFailed answers and logs a failed negotiation.
@@ -152,8 +126,8 @@ func (c *conn) negotiationFailed(err error, sess *session) {
 	var te *tlsError
 	timeout := c.srv.writeTimeout()
 	switch {
-	case c.cc.exceeded():
-		c.cc.SetWriteDeadline(time.Now().Add(timeout))
+	case c.t.Exceeded():
+		c.t.SetWriteDeadline(time.Now().Add(timeout))
 		c.endStream(condPolicyViolation, "stanza too large")
 		c.info("negotiation failed", "reason", "stanza too large")
 	case errors.As(err, &te):
@@ -162,12 +136,12 @@ func (c *conn) negotiationFailed(err error, sess *session) {
 		if c.headerSent {
 			// Best effort (a stalled client may not read it), and only once
 			// the server's stream header is out.
-			c.cc.SetWriteDeadline(time.Now().Add(time.Second))
+			c.t.SetWriteDeadline(time.Now().Add(time.Second))
 			c.endStream(condConnectionTimeout, "negotiation took too long")
 		}
 		c.info("negotiation failed", "reason", "timeout")
 	case errors.As(err, &ce):
-		c.cc.SetWriteDeadline(time.Now().Add(timeout))
+		c.t.SetWriteDeadline(time.Now().Add(timeout))
 		c.endStream(ce.cond, ce.text)
 		if ce.cond != condHostUnknown { // logged when it was found
 			c.info("negotiation failed", "condition", ce.cond, "reason", ce.text)
@@ -177,22 +151,22 @@ func (c *conn) negotiationFailed(err error, sess *session) {
 		c.info("negotiation failed", "condition", condPolicyViolation, "reason", "too many failed logins")
 	case errors.As(err, &se):
 		// The client's stream error: end ours.
-		c.cc.SetWriteDeadline(time.Now().Add(time.Second))
+		c.t.SetWriteDeadline(time.Now().Add(time.Second))
 		c.endStream("", "")
 		c.info("negotiation ended", "reason", "stream error from client", "condition", se.Err)
 	case errors.Is(err, io.EOF):
-		c.cc.SetWriteDeadline(time.Now().Add(time.Second))
+		c.t.SetWriteDeadline(time.Now().Add(time.Second))
 		c.endStream("", "") // the client ended its stream: end ours
 		c.debug("negotiation ended", "reason", "closed by client")
 	case errors.Is(err, errBindRefused):
-		c.cc.SetWriteDeadline(time.Now().Add(time.Second))
+		c.t.SetWriteDeadline(time.Now().Add(time.Second))
 		c.endStream("", "")
 		c.info("negotiation ended", "reason", "bind refused")
 	case isClosed(err) || errors.Is(err, net.ErrClosed):
 		c.debug("negotiation ended", "reason", "connection closed")
 	default:
 		// Bad XML, text, comments and the like.
-		c.cc.SetWriteDeadline(time.Now().Add(timeout))
+		c.t.SetWriteDeadline(time.Now().Add(timeout))
 		c.endStream(condNotWellFormed, "")
 		c.info("negotiation failed", "condition", condNotWellFormed, "err", err)
 	}
@@ -205,27 +179,32 @@ func (c *conn) negotiationFailed(err error, sess *session) {
 func (c *conn) saslConfig() sasl.FeatureConfig {
 	h := c.host
 	s := c.srv
-	return sasl.FeatureConfig{
-		Verifier: func() *sasl.Verifier {
-			if allow := s.Hooks.AllowLogin; allow != nil && !allow(c.ip) {
-				c.refused = true
-				return nil // the feature answers temporary-auth-failure
-			}
-			return h.verifier()
-		},
+	cfg := sasl.FeatureConfig{
+		Verifier: h.verifier,
 		OnResult: c.loginResult,
 	}
+	if allow := s.hooks.AllowLogin; allow != nil {
+		cfg.Admit = func() *sasl.Error {
+			if !allow(c.ip) {
+				return errLoginRefused
+			}
+			return nil
+		}
+	}
+	return cfg
 }
+
+// errLoginRefused is the failure of an attempt Hooks.AllowLogin refused;
+// loginResult tells it by identity.
+var errLoginRefused = &sasl.Error{Condition: sasl.TemporaryAuthFailure, Reason: "too many failed logins from this address"}
 
 // loginResult records and logs one SASL attempt. Never the token.
 func (c *conn) loginResult(node string, err error) {
 	host := c.host.name
 	cond := ""
-	refused := c.refused
-	c.refused = false
 	if err != nil {
 		var se *sasl.Error
-		if refused {
+		if err == error(errLoginRefused) {
 			cond = string(sasl.TemporaryAuthFailure)
 			c.info("login", "host", host, "result", "refused", "reason", "too many failed logins from this address")
 		} else if errors.As(err, &se) {
@@ -236,11 +215,12 @@ func (c *conn) loginResult(node string, err error) {
 			c.info("login", "host", host, "result", "failure", "err", err)
 		}
 	} else {
-		c.node = node
+		// The node is logged here; negotiation takes it from Exchange's
+		// result, the one place it is delivered.
 		c.srv.loginSucceeded(c.ip) // the limit counts failed logins only
 		c.info("login", "host", host, "user", node, "result", "success")
 	}
-	if f := c.srv.Hooks.OnLogin; f != nil {
+	if f := c.srv.hooks.OnLogin; f != nil {
 		f(host, cond, err == nil)
 	}
 }

@@ -206,7 +206,7 @@ func (c *countConn) reset() { c.n = 0 }
 // exceeded reports whether the limit stopped the decoder.
 func (c *countConn) exceeded() bool { return c.over }
 
-// ConnectionState lets isTLS (session.go) see the TLS state through the wrapper.
+// ConnectionState lets the transport see the TLS state through the wrapper.
 func (c *countConn) ConnectionState() tls.ConnectionState {
 	if tc, ok := c.Conn.(*tls.Conn); ok {
 		return tc.ConnectionState()

@@ -24,9 +24,11 @@
 // service-unavailable), server-to-server federation (remote-server-not-found),
 // and stream management (XEP-0198).
 //
-// The zero Server is useful: it serves DefaultConfig().
+// New does all of the start-up (keystores, certificates, the cluster join)
+// under its ctx; a Server it returns serves at once. A nil File serves
+// config.Default().
 //
-//	srv := &server.Server{Config: cfg, Logger: logger}
+//	srv, err := server.New(ctx, server.Config{File: cfg, Logger: logger})
 //	go srv.ListenAndServe()
 //	...
 //	srv.Shutdown(ctx) // every session gets a system-shutdown stream error

@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/xml"
 	"errors"
 	"io"
@@ -59,14 +58,14 @@ const (
 // bind request. Deadlines are the connection's (conn.serve).
 func (c *conn) negotiate(ctx context.Context) (*xml.Decoder, error) {
 	st := stageSASL
-	if c.srv.cfg.TLS.RequireStartTLS {
+	if c.srv.cfg.TLS.RequireStartTLS && !c.t.Secure() {
 		st = stageStartTLS
 	}
 	for {
 		// A new stream, a new decoder (RFC 6120 sections 5.4.3.3, 6.4.6),
 		// and a new budget for the stream's size limit.
-		c.cc.reset()
-		d := xml.NewDecoder(c.cc)
+		c.t.RestartStream()
+		d := xml.NewDecoder(c.t.StreamReader())
 		if err := c.openStream(d, st); err != nil {
 			return nil, err
 		}
@@ -100,31 +99,30 @@ func (c *conn) openStream(d *xml.Decoder, st stage) error {
 		// The header names the host the client asked for, as mellium's did
 		// (some clients, aioxmpp, read a header without 'from' as a broken
 		// stream rather than the error that follows).
-		c.cc.Write(appendStreamHeader(make([]byte, 0, 256), to.String(), h.from))
+		c.t.WriteStreamOpen(to.String(), h.from, "")
 		c.headerSent = true
 		return &clientError{condHostUnknown, ""}
 	}
 	c.host = host
-	b := appendStreamHeader(c.scratch[:0], host.name, h.from)
+	features := featuresBind
 	switch st {
 	case stageStartTLS:
-		b = append(b, featuresStartTLS...)
+		if !c.t.CanStartTLS() {
+			return &clientError{condPolicyViolation, "TLS is required"}
+		}
+		features = featuresStartTLS
 	case stageSASL:
-		b = append(b, featuresSASL...)
-	default:
-		b = append(b, featuresBind...)
+		features = featuresSASL
 	}
-	c.scratch = b
 	c.headerSent = true
-	_, err = c.cc.Write(b)
-	return err
+	return c.t.WriteStreamOpen(host.name, h.from, features)
 }
 
 // negotiateStream reads the client's elements on one stream until it is
 // restarted (the next stage) or a resource is bound (-1).
 func (c *conn) negotiateStream(ctx context.Context, d *xml.Decoder, st stage) (stage, error) {
 	for {
-		c.cc.reset()
+		c.t.ResetCount()
 		start, err := nextElement(d)
 		if err != nil {
 			return 0, err
@@ -146,7 +144,7 @@ func (c *conn) negotiateStream(ctx context.Context, d *xml.Decoder, st stage) (s
 			if st != stageSASL {
 				return 0, &clientError{condPolicyViolation, "SASL is not offered"}
 			}
-			node, err := c.saslConfig().Exchange(ctx, d, start, c.cc)
+			node, err := c.saslConfig().Exchange(ctx, d, start, c.t)
 			if err != nil {
 				return 0, err
 			}
@@ -168,25 +166,17 @@ func (c *conn) negotiateStream(ctx context.Context, d *xml.Decoder, st stage) (s
 	}
 }
 
-// startTLS answers <starttls/> and runs the server side of the handshake. The
-// TLS connection gets a counting layer of its own (the limit counts
-// plaintext); the TCP one stays as c.tcp.
+// startTLS answers <starttls/> and has the transport run the server side
+// of the handshake.
 func (c *conn) startTLS(ctx context.Context) error {
 	conf := c.srv.tlsConfigFor(c.host.name) // the host's certificate, else [tls]'s
 	if conf == nil {
 		return errNoTLSConfig // never a nil tls.Config: crypto/tls would use defaults
 	}
-	if _, err := c.cc.Write([]byte(answerProceed)); err != nil {
+	if _, err := c.t.WriteString(answerProceed); err != nil {
 		return err
 	}
-	// The handshake's first read sends <proceed/> (coalescing).
-	tc := tls.Server(c.tcp, conf)
-	if err := tc.HandshakeContext(ctx); err != nil {
-		return &tlsError{err}
-	}
-	c.cc = newCountConn(tc, c.srv.maxStanzaSize())
-	c.cc.coalesce()
-	return nil
+	return c.t.StartTLS(ctx, conf)
 }
 
 // nextElement returns the next element at the top of a stream in
@@ -238,8 +228,12 @@ func (c *conn) endStream(cond, text string) {
 		if c.host != nil {
 			name = c.host.name
 		}
-		c.cc.Write(appendStreamHeader(nil, name, ""))
+		c.t.WriteStreamOpen(name, "", "")
 		c.headerSent = true
 	}
-	c.cc.Write(streamErrorBytes(cond, text))
+	if cond == "" {
+		c.t.WriteStreamClose()
+		return
+	}
+	c.t.WriteStreamError(cond, text)
 }

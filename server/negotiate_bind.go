@@ -24,7 +24,7 @@ func (c *conn) bindRequest(d *xml.Decoder, start xml.StartElement) (bound bool, 
 		return false, &clientError{condNotAuthorized, "no stanzas before resource binding"}
 	}
 	if head.typ != "set" {
-		_, err := c.cc.Write(appendIQError(nil, id, string(stanza.Modify), string(stanza.BadRequest)))
+		_, err := c.t.Write(appendIQError(nil, id, string(stanza.Modify), string(stanza.BadRequest)))
 		return false, err
 	}
 	full, err := c.bind(resource)
@@ -33,11 +33,11 @@ func (c *conn) bindRequest(d *xml.Decoder, start xml.StartElement) (bound bool, 
 		if !errors.As(err, &se) {
 			se = stanza.Error{Type: stanza.Cancel, Condition: stanza.InternalServerError}
 		}
-		c.cc.Write(appendIQError(nil, id, string(se.Type), string(se.Condition)))
+		c.t.Write(appendIQError(nil, id, string(se.Type), string(se.Condition)))
 		return false, errBindRefused
 	}
 	c.scratch = appendBindResult(c.scratch[:0], id, full.String())
-	_, err = c.cc.Write(c.scratch)
+	_, err = c.t.Write(c.scratch)
 	return true, err
 }
 

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xtokend/xtokend/internal/testkit"
 	"github.com/xtokend/xtokend/server"
 	"github.com/xtokend/xtokend/server/servertest"
 )
@@ -282,13 +283,7 @@ func TestShutdown(t *testing.T) {
 // waitFor polls cond until it holds, failing the test after waitLimit.
 func waitFor(t testing.TB, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.Eventually(t, waitLimit, "condition not met", cond)
 }
 
 func TestTLSVersion(t *testing.T) {
@@ -324,7 +319,10 @@ func TestTLSVersion(t *testing.T) {
 func TestSelfSignedCertificate(t *testing.T) {
 	ts := servertest.Start(t, servertest.Options{RequireStartTLS: true})
 	cfg := *ts.Config
-	srv := &server.Server{Config: &cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	srv, err := server.New(context.Background(), server.Config{File: &cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

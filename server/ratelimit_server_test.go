@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xtokend/xtokend/server"
+	"github.com/xtokend/xtokend/config"
 )
 
 // limitClient speaks raw XMPP on plaintext (require_starttls = false) so the
@@ -76,9 +76,9 @@ func (c *limitClient) auth(user, token string) {
 }
 
 func TestLimitFailedLogins(t *testing.T) {
-	ts := startOpsServer(t, newOpsKeys(t), opsOptions{configure: func(c *server.Config) {
+	ts := startOpsServer(t, newOpsKeys(t), opsOptions{configure: func(c *config.Config) {
 		c.TLS.RequireStartTLS = false
-		c.Limits = server.LimitOptions{FailedLoginsPerMinute: 0.001, FailedLoginBurst: 2} // no loopback exemption
+		c.Limits = config.LimitOptions{FailedLoginsPerMinute: 0.001, FailedLoginBurst: 2} // no loopback exemption
 	}})
 
 	// Successful logins are not failures: many in a row pass.
@@ -123,9 +123,9 @@ func TestLimitFailedLogins(t *testing.T) {
 }
 
 func TestLimitConnections(t *testing.T) {
-	ts := startOpsServer(t, newOpsKeys(t), opsOptions{configure: func(c *server.Config) {
+	ts := startOpsServer(t, newOpsKeys(t), opsOptions{configure: func(c *config.Config) {
 		c.TLS.RequireStartTLS = false
-		c.Limits = server.LimitOptions{ConnectionsPerSecond: 0.001, ConnectionBurst: 3}
+		c.Limits = config.LimitOptions{ConnectionsPerSecond: 0.001, ConnectionBurst: 3}
 	}})
 	for range 3 {
 		c := dialLimit(t, ts, "localhost")
@@ -141,16 +141,16 @@ func TestLimitConnections(t *testing.T) {
 }
 
 func TestLimitConfig(t *testing.T) {
-	cfg, err := server.ParseConfig([]byte("[general]\nhosts = [\"localhost\"]\n[limits]\nconnections_per_second = 50\nexempt = []\n"), "/tmp/x/config.toml")
+	cfg, err := config.Parse([]byte("[general]\nhosts = [\"localhost\"]\n[limits]\nconnections_per_second = 50\nexempt = []\n"), "/tmp/x/config.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := server.DefaultLimitOptions()
+	want := config.DefaultLimitOptions()
 	want.ConnectionsPerSecond, want.Exempt = 50, []string{}
 	if fmt.Sprint(cfg.Limits) != fmt.Sprint(want) {
 		t.Errorf("limits = %+v, want %+v (defaults for what the file leaves out)", cfg.Limits, want)
 	}
-	if d := server.DefaultConfig(); fmt.Sprint(d.Limits) != fmt.Sprint(server.DefaultLimitOptions()) {
+	if d := config.Default(); fmt.Sprint(d.Limits) != fmt.Sprint(config.DefaultLimitOptions()) {
 		t.Errorf("DefaultConfig limits = %+v", d.Limits)
 	}
 	for _, bad := range []string{
@@ -159,7 +159,7 @@ func TestLimitConfig(t *testing.T) {
 		"[limits]\nexempt = [\"localhost\"]\n",
 		"[limits]\nconections_per_second = 1\n",
 	} {
-		_, err := server.ParseConfig([]byte("[general]\nhosts = [\"localhost\"]\n"+bad), "/tmp/x/config.toml")
+		_, err := config.Parse([]byte("[general]\nhosts = [\"localhost\"]\n"+bad), "/tmp/x/config.toml")
 		if err == nil || !strings.Contains(err.Error(), "limits") {
 			t.Errorf("%q: %v, want an error naming limits", bad, err)
 		}

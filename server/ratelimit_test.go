@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/xtokend/xtokend/config"
 )
 
 func TestLimitKey(t *testing.T) {
-	l, _ := NewLimiter(LimitOptions{})
+	l, _ := NewLimiter(config.LimitOptions{})
 	for _, tc := range []struct{ in, want string }{
 		{"192.0.2.7", "192.0.2.7"},
 		{"192.0.2.7:5222", "192.0.2.7"},
@@ -29,21 +31,21 @@ func TestLimitKey(t *testing.T) {
 }
 
 func TestLimitOptionsValidate(t *testing.T) {
-	if err := DefaultLimitOptions().Validate(); err != nil {
+	if err := config.DefaultLimitOptions().Validate(); err != nil {
 		t.Fatalf("defaults: %v", err)
 	}
-	if err := (LimitOptions{}).Validate(); err != nil {
+	if err := (config.LimitOptions{}).Validate(); err != nil {
 		t.Fatalf("the zero value: %v", err)
 	}
-	for name, mutate := range map[string]func(*LimitOptions){
-		"connections_per_second":   func(o *LimitOptions) { o.ConnectionsPerSecond = -1 },
-		"connection_burst":         func(o *LimitOptions) { o.ConnectionBurst = 0 },
-		"failed_logins_per_minute": func(o *LimitOptions) { o.FailedLoginsPerMinute = -0.5 },
-		"failed_login_burst":       func(o *LimitOptions) { o.FailedLoginBurst = -3 },
-		"max_tracked_addresses":    func(o *LimitOptions) { o.MaxTrackedAddresses = -1 },
-		"exempt":                   func(o *LimitOptions) { o.Exempt = []string{"10.0.0.0/8", "localhost"} },
+	for name, mutate := range map[string]func(*config.LimitOptions){
+		"connections_per_second":   func(o *config.LimitOptions) { o.ConnectionsPerSecond = -1 },
+		"connection_burst":         func(o *config.LimitOptions) { o.ConnectionBurst = 0 },
+		"failed_logins_per_minute": func(o *config.LimitOptions) { o.FailedLoginsPerMinute = -0.5 },
+		"failed_login_burst":       func(o *config.LimitOptions) { o.FailedLoginBurst = -3 },
+		"max_tracked_addresses":    func(o *config.LimitOptions) { o.MaxTrackedAddresses = -1 },
+		"exempt":                   func(o *config.LimitOptions) { o.Exempt = []string{"10.0.0.0/8", "localhost"} },
 	} {
-		o := DefaultLimitOptions()
+		o := config.DefaultLimitOptions()
 		mutate(&o)
 		err := o.Validate()
 		if err == nil {
@@ -65,7 +67,7 @@ type fakeClock struct{ t time.Time }
 func (c *fakeClock) now() time.Time          { return c.t }
 func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
-func newTestLimiter(t *testing.T, opts LimitOptions) (*Limiter, *fakeClock) {
+func newTestLimiter(t *testing.T, opts config.LimitOptions) (*Limiter, *fakeClock) {
 	t.Helper()
 	l, err := NewLimiter(opts)
 	if err != nil {
@@ -77,7 +79,7 @@ func newTestLimiter(t *testing.T, opts LimitOptions) (*Limiter, *fakeClock) {
 }
 
 func TestConnectionLimit(t *testing.T) {
-	l, clock := newTestLimiter(t, LimitOptions{ConnectionsPerSecond: 2, ConnectionBurst: 5, MaxTrackedAddresses: 10})
+	l, clock := newTestLimiter(t, config.LimitOptions{ConnectionsPerSecond: 2, ConnectionBurst: 5, MaxTrackedAddresses: 10})
 	for i := range 5 {
 		if !l.AllowConnection("192.0.2.1") {
 			t.Fatalf("connection %d of the burst refused", i)
@@ -105,7 +107,7 @@ func TestConnectionLimit(t *testing.T) {
 }
 
 func TestFailedLoginLimit(t *testing.T) {
-	l, clock := newTestLimiter(t, LimitOptions{FailedLoginsPerMinute: 6, FailedLoginBurst: 3, MaxTrackedAddresses: 10})
+	l, clock := newTestLimiter(t, config.LimitOptions{FailedLoginsPerMinute: 6, FailedLoginBurst: 3, MaxTrackedAddresses: 10})
 	ip := "2001:db8::1"
 	// Successful logins are refunded: a busy NAT never runs out.
 	for i := range 50 {
@@ -149,7 +151,7 @@ func TestFailedLoginLimit(t *testing.T) {
 }
 
 func TestLimiterBounded(t *testing.T) {
-	l, clock := newTestLimiter(t, LimitOptions{ConnectionsPerSecond: 1, ConnectionBurst: 1, MaxTrackedAddresses: 100})
+	l, clock := newTestLimiter(t, config.LimitOptions{ConnectionsPerSecond: 1, ConnectionBurst: 1, MaxTrackedAddresses: 100})
 	for i := range 1000 {
 		ip := fmt.Sprintf("10.0.%d.%d", i/256, i%256)
 		if !l.AllowConnection(ip) {
@@ -168,7 +170,7 @@ func TestLimiterBounded(t *testing.T) {
 }
 
 func TestLimiterExempt(t *testing.T) {
-	opts := LimitOptions{ConnectionsPerSecond: 1, ConnectionBurst: 1, FailedLoginsPerMinute: 1, FailedLoginBurst: 1,
+	opts := config.LimitOptions{ConnectionsPerSecond: 1, ConnectionBurst: 1, FailedLoginsPerMinute: 1, FailedLoginBurst: 1,
 		Exempt: []string{"127.0.0.0/8", "::1", "2001:db8:aa::/48"}}
 	l, _ := newTestLimiter(t, opts)
 	for _, ip := range []string{"127.0.0.1", "127.9.9.9:1234", "::1", "[::1]:5222", "::ffff:127.0.0.1", "2001:db8:aa:1::1"} {
@@ -185,10 +187,10 @@ func TestLimiterExempt(t *testing.T) {
 		t.Error("a non-exempt address was not limited")
 	}
 	// The zero options limit nothing.
-	zero, _ := newTestLimiter(t, LimitOptions{})
+	zero, _ := newTestLimiter(t, config.LimitOptions{})
 	for range 1000 {
 		if !zero.AllowConnection("192.0.2.1") || !zero.AllowLogin("192.0.2.1") {
-			t.Fatal("the zero LimitOptions limited")
+			t.Fatal("the zero config.LimitOptions limited")
 		}
 	}
 }
@@ -202,7 +204,7 @@ func TestNilLimiterAllows(t *testing.T) {
 }
 
 func BenchmarkAllowConnection(b *testing.B) {
-	l, _ := NewLimiter(DefaultLimitOptions())
+	l, _ := NewLimiter(config.DefaultLimitOptions())
 	ips := make([]string, 1024)
 	for i := range ips {
 		ips[i] = fmt.Sprintf("10.1.%d.%d:40000", i/256, i%256)

@@ -77,3 +77,37 @@ func (r *registry) list() map[string][]string {
 	}
 	return out
 }
+
+// bindSession registers sess and tells the router; it returns the local
+// session it replaces, if any.
+func (s *Server) bindSession(sess *session) *session {
+	s.bindMu.Lock()
+	defer s.bindMu.Unlock()
+	old := s.reg.bind(sess)
+	s.router.bind(sess.full, old != nil)
+	return old
+}
+
+// unbindSession removes sess, and tells the router when no local session
+// of its full JID is left.
+func (s *Server) unbindSession(sess *session) {
+	s.bindMu.Lock()
+	defer s.bindMu.Unlock()
+	s.reg.unbind(sess)
+	if s.reg.lookup(sess.full) == nil {
+		s.router.unbind(sess.full)
+	}
+}
+
+// publishAvailability tells the router the availability and priority s
+// took with its broadcast presence, unless s was replaced meanwhile (its
+// full JID is now another session's).
+func (s *session) publishAvailability(available bool, priority int32) {
+	srv := s.srv
+	srv.bindMu.Lock()
+	defer srv.bindMu.Unlock()
+	if srv.reg.lookup(s.full) != s {
+		return
+	}
+	srv.router.setAvailability(s.full, available, int8(priority))
+}

@@ -1,11 +1,10 @@
 package server
 
 import (
-	"errors"
 	"fmt"
 	"sort"
 
-	"github.com/xtokend/xtokend/sasl"
+	"github.com/xtokend/xtokend/keystore"
 )
 
 // Reload re-reads every host's file and env keys and the TLS certificates
@@ -25,9 +24,6 @@ import (
 // a certificate does not load, Reload changes nothing, logs why and
 // returns the error; the keys and certificate in force stay in force.
 func (s *Server) Reload() error {
-	if err := s.init(); err != nil {
-		return err
-	}
 	o := &s.ops
 	o.reloadMu.Lock()
 	defer o.reloadMu.Unlock()
@@ -44,49 +40,36 @@ func (s *Server) Reload() error {
 
 func (s *Server) reload() error {
 	log := s.logger()
-	// 1. Check: open every keystore afresh (the same checks as at start:
-	// files, decoding, keys mod_auth_token needs, keys shared across hosts)
-	// and build a verifier from each, without touching what is in force.
-	fresh, warnings, err := s.cfg.OpenKeystoresWithWarnings()
+	// 1. Check: open every keystore afresh, each key file read once, with
+	// the RAM keys in force, through the same path as at start (files,
+	// decoding, keys mod_auth_token needs, keys shared across hosts,
+	// verifiers), without touching what is in force.
+	fresh, warnings, err := s.cfg.OpenKeys(s.keySource(func(host string) *keystore.Store {
+		return s.lookupHost(host).keys.Load().store
+	}))
 	if err != nil {
 		return fmt.Errorf("server: reload: %w", err)
 	}
 	for _, w := range warnings {
 		log.Warn(w.String())
 	}
-	names := make([]string, 0, len(s.hosts))
-	for _, h := range s.hosts {
-		names = append(names, h.name)
-		store, ok := fresh[h.name]
-		if !ok {
-			return fmt.Errorf("server: reload: host %q: no keystore", h.name)
-		}
-		if _, err := sasl.NewVerifier(h.name, store, h.settings.AuthToken, nil); err != nil {
-			return fmt.Errorf("server: reload: host %q: %w", h.name, err)
-		}
-	}
-	sort.Strings(names)
 	certs, err := s.loadCertificates()
 	if err != nil {
 		return err
 	}
 
-	// 2. Swap. Each running store re-reads its file and env keys (keeping
-	// its RAM keys) and a verifier is built from it. The files were read
-	// fine a moment ago; should one have changed since, that host keeps its
-	// old keys and the error says so.
-	var errs []error
+	// 2. Swap: every host's new store and verifier, then the certificates.
+	names := make([]string, 0, len(s.hosts))
+	for _, h := range s.hosts {
+		names = append(names, h.name)
+	}
+	sort.Strings(names)
 	for _, name := range names {
 		h := s.lookupHost(name)
-		store := h.keys.Load().store
-		if _, err := store.Reload(); err != nil {
-			errs = append(errs, fmt.Errorf("server: reload: host %q kept its old keys: %w", name, err))
-			continue
-		}
-		if err := s.ReplaceKeys(name, store); err != nil {
-			errs = append(errs, fmt.Errorf("server: reload: host %q: %w", name, err))
-		}
+		k := fresh[name]
+		h.keys.Store(&hostKeys{store: k.Store, verifier: k.Verifier})
+		s.announceKeys(name, k.Store) // a cluster compares file and env keys
 	}
 	s.putCertificates(certs)
-	return errors.Join(errs...)
+	return nil
 }

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/xtokend/xtokend/cluster"
+	"github.com/xtokend/xtokend/config"
 	"github.com/xtokend/xtokend/keystore"
 	"github.com/xtokend/xtokend/sasl"
 )
@@ -36,15 +38,15 @@ const (
 // ErrServerClosed is returned by Serve and ListenAndServe after Shutdown.
 var ErrServerClosed = errors.New("server: closed")
 
-// Server is an XMPP c2s server. Its zero value serves DefaultConfig(). Fields
-// must not be changed once Serve, ListenAndServe or Mint has been called.
-type Server struct {
-	// Config is the configuration; nil means DefaultConfig().
-	Config *Config
+// Config is what New builds a Server from: the configuration file and what
+// the embedding program adds.
+type Config struct {
+	// File is the configuration; nil means config.Default().
+	File *config.Config
 	// Logger receives structured logs; nil means slog.Default(). Tokens and
 	// keys are never logged.
 	Logger *slog.Logger
-	// TLSConfig, when set, replaces the certificate from Config (tests).
+	// TLSConfig, when set, replaces the certificates from File (tests).
 	// MinVersion is raised to TLS 1.2 if it is lower.
 	TLSConfig *tls.Config
 	// Hooks let the operations code (metrics, rate limits) observe and gate
@@ -59,16 +61,26 @@ type Server struct {
 	// QueueSize is how many stanzas may wait for a slow client before it is
 	// disconnected; 0 means DefaultQueueSize.
 	QueueSize int
+}
 
-	initOnce sync.Once
-	initErr  error
-	cfg      *Config
-	hosts    map[string]*host
-	replay   *sasl.ReplayCache
-	clus     *clusterState // nil without [cluster] (cluster.go)
-	tlsConf  *tls.Config
-	certs    certStore // the certificates from files, per host (tls_certs.go)
-	reg      registry
+// Server is an XMPP c2s server, built by New.
+type Server struct {
+	opts   Config
+	cfg    *config.Config
+	hooks  Hooks // opts.Hooks with the metrics and limits composed in
+	hosts  map[string]*host
+	replay *sasl.ReplayCache
+	node   *cluster.Node // nil without [cluster]
+	router router        // where stanzas for other nodes go
+	// bindMu orders the registry and the router's view of local sessions,
+	// so that a session replaced here is never unbound from the cluster
+	// after its successor was bound.
+	bindMu sync.Mutex
+	// started is closed when New succeeded (the cluster's hooks wait on it).
+	started chan struct{}
+	tlsConf *tls.Config
+	certs   certStore // the certificates from files, per host
+	reg     registry
 	// negotiators are the goroutines connections negotiate on.
 	negotiators negotiatorPool
 
@@ -88,7 +100,7 @@ type Server struct {
 // host is one virtual host's runtime state.
 type host struct {
 	name     string
-	settings HostSettings
+	settings config.HostSettings
 	keys     atomic.Pointer[hostKeys] // swapped by ReplaceKeys (reload)
 }
 
@@ -100,38 +112,42 @@ type hostKeys struct {
 
 func (h *host) verifier() *sasl.Verifier { return h.keys.Load().verifier }
 
-// Init opens the keystores, builds every host's verifier and the TLS
-// configuration, once. Serve, ListenAndServe and Mint call it; calling it
-// first tells configuration errors (exit 2) from run-time ones.
-func (s *Server) Init() error { return s.init() }
-
-// init builds the runtime state once: keystores, verifiers, TLS.
-func (s *Server) init() error {
-	s.initOnce.Do(func() {
-		if s.initErr = s.build(); s.initErr != nil {
-			s.stopCluster() // a node that started must not outlive a failed start
-		}
-	})
-	return s.initErr
-}
-
-func (s *Server) build() error {
+// New does all of a server's start-up under ctx: with [cluster], it starts
+// the node and waits until it joined (or started the cluster alone); it
+// opens every host's keystore and builds its verifier, and loads the TLS
+// certificates. Errors are one line: a configuration that cannot run (exit
+// 2). Nothing is listening yet: Serve accepts connections.
+func New(ctx context.Context, opts Config) (*Server, error) {
+	s := &Server{opts: opts, cfg: opts.File}
+	if s.cfg == nil {
+		s.cfg = config.Default()
+	}
+	// The server's own context outlives New's: it is canceled by Shutdown.
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.listeners = make(map[net.Listener]struct{})
 	s.conns = make(map[*conn]struct{})
 	s.reg.init()
-	cfg := s.Config
-	if cfg == nil {
-		cfg = DefaultConfig()
+	s.router = localRouter{}
+	s.started = make(chan struct{})
+	if err := s.build(ctx); err != nil {
+		s.stopCluster() // a node that started must not outlive a failed start
+		s.cancel()
+		return nil, err
 	}
-	s.cfg = cfg
+	close(s.started)
+	return s, nil
+}
+
+func (s *Server) build(ctx context.Context) error {
+	cfg := s.cfg
 	if len(cfg.General.Hosts) == 0 {
 		return errors.New("server: no hosts configured")
 	}
-	if err := s.startCluster(); err != nil {
+	if err := s.startCluster(ctx); err != nil {
 		return err
 	}
-	stores, warnings, err := s.openKeystores()
+	s.replay = sasl.NewReplayCache(replayCacheSize)
+	keys, warnings, err := cfg.OpenKeys(s.keySource(nil))
 	if err != nil {
 		return err
 	}
@@ -139,28 +155,16 @@ func (s *Server) build() error {
 		s.logger().Warn(w.String())
 	}
 	for _, w := range cfg.Warnings() {
-		if s.TLSConfig != nil && strings.HasPrefix(w, "tls: cert") {
+		if s.opts.TLSConfig != nil && strings.HasPrefix(w, "tls: cert") {
 			continue // the certificate comes from TLSConfig
 		}
 		s.logger().Warn(w)
 	}
-	s.replay = sasl.NewReplayCache(replayCacheSize)
 	s.hosts = make(map[string]*host, len(cfg.General.Hosts))
 	for _, name := range cfg.General.Hosts {
-		settings, ok := cfg.Host(name)
-		if !ok {
-			return fmt.Errorf("server: host %q: no settings", name)
-		}
-		store, ok := stores[name]
-		if !ok {
-			return fmt.Errorf("server: host %q: no keystore", name)
-		}
-		v, err := s.newVerifier(name, store, settings.AuthToken)
-		if err != nil {
-			return fmt.Errorf("server: host %q: %w", name, err)
-		}
+		settings, _ := cfg.Host(name)
 		h := &host{name: name, settings: settings}
-		h.keys.Store(&hostKeys{store: store, verifier: v})
+		h.keys.Store(&hostKeys{store: keys[name].Store, verifier: keys[name].Verifier})
 		s.hosts[strings.ToLower(name)] = h
 	}
 	s.tlsConf, err = s.buildTLS()
@@ -174,30 +178,65 @@ func (s *Server) build() error {
 	return nil
 }
 
+// keySource is where a host's keys come from besides its files: RAM keys
+// from the cluster (or from inForce, the stores a reload replaces), and the
+// replay check, the cluster's or this server's cache.
+func (s *Server) keySource(inForce func(host string) *keystore.Store) config.KeySource {
+	src := config.KeySource{Verifier: s.newVerifier}
+	switch {
+	case inForce != nil:
+		src.RAM = func(host string) keystore.RAMSource {
+			store := inForce(host)
+			return func(name string, _ int) ([]byte, error) { return store.Key(name) }
+		}
+	case s.node != nil:
+		node := s.node
+		src.RAM = func(host string) keystore.RAMSource {
+			return func(name string, _ int) ([]byte, error) {
+				b, ok := node.RAMKey(host, name)
+				if !ok {
+					return nil, errors.New("the cluster has no such RAM key (the node is not ready or stopped)")
+				}
+				return b, nil
+			}
+		}
+	}
+	return src
+}
+
+// newVerifier builds a host's verifier: with the cluster's replay check in a
+// cluster, the server's cache otherwise.
+func (s *Server) newVerifier(host string, store *keystore.Store, opts sasl.Options) (*sasl.Verifier, error) {
+	if s.node != nil {
+		return sasl.NewSharedVerifier(host, store, opts, s.node)
+	}
+	return sasl.NewVerifier(host, store, opts, s.replay)
+}
+
 func (s *Server) logger() *slog.Logger {
-	if s.Logger != nil {
-		return s.Logger
+	if s.opts.Logger != nil {
+		return s.opts.Logger
 	}
 	return slog.Default()
 }
 
 func (s *Server) negotiationTimeout() time.Duration {
-	if s.NegotiationTimeout > 0 {
-		return s.NegotiationTimeout
+	if s.opts.NegotiationTimeout > 0 {
+		return s.opts.NegotiationTimeout
 	}
 	return DefaultNegotiationTimeout
 }
 
 func (s *Server) writeTimeout() time.Duration {
-	if s.WriteTimeout > 0 {
-		return s.WriteTimeout
+	if s.opts.WriteTimeout > 0 {
+		return s.opts.WriteTimeout
 	}
 	return DefaultWriteTimeout
 }
 
 func (s *Server) queueSize() int {
-	if s.QueueSize > 0 {
-		return s.QueueSize
+	if s.opts.QueueSize > 0 {
+		return s.opts.QueueSize
 	}
 	return DefaultQueueSize
 }
@@ -217,15 +256,12 @@ func (s *Server) lookupHost(name string) *host {
 // ListenAndServe listens on general.listen and serves until Shutdown, when it
 // returns ErrServerClosed.
 func (s *Server) ListenAndServe() error {
-	if err := s.init(); err != nil {
-		return err
-	}
 	if s.closing.Load() {
 		return ErrServerClosed
 	}
 	addr := s.cfg.General.Listen
 	if addr == "" {
-		addr = DefaultListen
+		addr = config.DefaultListen
 	}
 	l, err := Listen(context.Background(), addr)
 	if err != nil {
@@ -237,10 +273,6 @@ func (s *Server) ListenAndServe() error {
 // Serve accepts connections on l until Shutdown (then it returns
 // ErrServerClosed) or an accept error. l is closed when Serve returns.
 func (s *Server) Serve(l net.Listener) error {
-	if err := s.init(); err != nil {
-		l.Close()
-		return err
-	}
 	s.mu.Lock()
 	if s.closing.Load() {
 		s.mu.Unlock()
@@ -289,17 +321,17 @@ func (s *Server) Serve(l net.Listener) error {
 		}
 		backoff = 0
 		ip := remoteIP(raw)
-		if f := s.Hooks.AllowConnection; f != nil && !f(ip) {
+		if f := s.hooks.AllowConnection; f != nil && !f(ip) {
 			log.Info("connection refused by policy", "remote", ip)
 			raw.Close()
 			continue
 		}
-		c := newConn(s, raw, ip)
+		c := newConn(s, newTCPTransport(raw, ip, s.maxStanzaSize()))
 		if !s.track(c) {
 			raw.Close()
 			return ErrServerClosed
 		}
-		s.negotiators.serve(c) // on a pooled goroutine (negotiate_pool.go)
+		s.negotiators.serve(c) // on a pooled goroutine (negotiatorPool)
 	}
 }
 
@@ -354,9 +386,6 @@ func (s *Server) Addr() net.Addr {
 // goroutine to end. If ctx ends first, the remaining connections are closed
 // hard and ctx's error is returned.
 func (s *Server) Shutdown(ctx context.Context) error {
-	if err := s.init(); err != nil && s.conns == nil {
-		return err
-	}
 	s.mu.Lock()
 	s.closing.Store(true)
 	s.negotiators.stop()
@@ -389,7 +418,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.cancel()
 		s.mu.Lock()
 		for c := range s.conns {
-			c.raw.Close()
+			c.t.Abort()
 		}
 		s.mu.Unlock()
 		<-done
@@ -401,9 +430,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Sessions returns the bound full JIDs of every host, sorted (admin API).
 func (s *Server) Sessions() map[string][]string {
 	out := make(map[string][]string)
-	if s.init() != nil {
-		return out
-	}
 	for _, h := range s.cfg.General.Hosts {
 		out[h] = []string{}
 	}

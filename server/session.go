@@ -2,7 +2,6 @@ package server
 
 import (
 	"crypto/rand"
-	"crypto/tls"
 	"encoding/hex"
 	"encoding/xml"
 	"errors"
@@ -15,7 +14,7 @@ import (
 )
 
 // session is a bound resource. Other sessions' goroutines deliver to it with
-// enqueue, which never blocks; its writer (writer.go) is the only one writing
+// enqueue, which never blocks; its writer (outbox) is the only one writing
 // to the connection once negotiation is over.
 type session struct {
 	c    *conn
@@ -70,12 +69,12 @@ func (s *session) enqueue(b []byte) bool {
 // kill ends the session once: the writer sends the stream error (if cond is
 // not empty) and the stream end, then closes the connection.
 func (s *session) kill(cond, text string) {
-	s.out.close(streamErrorBytes(cond, text), endReason(cond, text))
+	s.out.close(cond, text, endReason(cond, text))
 }
 
 // end is kill for the session's own read loop (see outbox.closeHere).
 func (s *session) end(cond, text string) {
-	s.out.closeHere(streamErrorBytes(cond, text), endReason(cond, text))
+	s.out.closeHere(cond, text, endReason(cond, text))
 }
 
 // endReason is why a session ended, as its last log line says.
@@ -90,21 +89,21 @@ func endReason(cond, text string) string {
 // read loop in this one.
 // Its stanzas are read from d, the decoder that read the client's last stream
 // header and its bind request.
-func (s *session) run(out net.Conn, d *xml.Decoder) {
+func (s *session) run(d *xml.Decoder) {
 	srv := s.srv
 	// Attributes only when the line is printed (conn.info): no logger With
 	// them per session.
-	s.c.info("session start", "jid", s.full, "host", s.host, "tls", isTLS(out))
-	if f := srv.Hooks.OnSessionStart; f != nil {
+	s.c.info("session start", "jid", s.full, "host", s.host, "tls", s.c.t.Secure())
+	if f := srv.hooks.OnSessionStart; f != nil {
 		f(s.host)
 	}
 
-	s.out.start(out)
+	s.out.start(s.c.t)
 	err := s.readLoop(d)
 	switch {
 	case err == nil || errors.Is(err, io.EOF):
 		s.end("", "closed by client")
-	case s.c.cc.exceeded():
+	case s.c.t.Exceeded():
 		s.end(condPolicyViolation, "stanza too large")
 	default:
 		var se stream.Error
@@ -124,7 +123,7 @@ func (s *session) run(out net.Conn, d *xml.Decoder) {
 	s.goOffline()
 	reason := s.out.wait()
 	s.c.info("session end", "jid", s.full, "host", s.host, "reason", reason)
-	if f := srv.Hooks.OnSessionEnd; f != nil {
+	if f := srv.hooks.OnSessionEnd; f != nil {
 		f(s.host)
 	}
 }
@@ -144,26 +143,20 @@ func isClosed(err error) bool {
 func (s *session) readLoop(d *xml.Decoder) error {
 	r := &streamReader{d: d}
 	for {
-		s.c.cc.reset()
-		// Idle sessions wait here, not deep in the decoder (countconn.go).
-		if err := s.c.cc.waitReadable(); err != nil {
+		s.c.t.ResetCount()
+		// Idle sessions wait here, not deep in the decoder.
+		if err := s.c.t.WaitReadable(); err != nil {
 			return err
 		}
 		st, err := readStanza(r)
 		if err != nil {
 			return err
 		}
-		if f := s.srv.Hooks.OnStanza; f != nil {
+		if f := s.srv.hooks.OnStanza; f != nil {
 			f(st.name)
 		}
 		if err := s.route(st); err != nil {
 			return err
 		}
 	}
-}
-
-// isTLS reports whether the session runs over TLS.
-func isTLS(c net.Conn) bool {
-	tc, ok := c.(interface{ ConnectionState() tls.ConnectionState })
-	return ok && tc.ConnectionState().HandshakeComplete
 }

@@ -3,8 +3,6 @@ package server
 import (
 	"bytes"
 	"encoding/xml"
-	"net"
-	"time"
 )
 
 // Stream error conditions of RFC 6120 section 4.9.3 that the server sends.
@@ -47,11 +45,4 @@ func streamErrorBytes(cond, text string) []byte {
 	}
 	b.WriteString("</stream:stream>")
 	return b.Bytes()
-}
-
-// writeStreamError ends a stream that is still being negotiated (nobody else
-// writes to it then), bounded by timeout.
-func writeStreamError(c net.Conn, cond, text string, timeout time.Duration) {
-	c.SetWriteDeadline(time.Now().Add(timeout))
-	c.Write(streamErrorBytes(cond, text))
 }

@@ -16,8 +16,8 @@ import (
 // configured certificate, or a self-signed one made in memory. Never nil:
 // mellium would otherwise make a client-side default on a server.
 func (s *Server) buildTLS() (*tls.Config, error) {
-	if s.TLSConfig != nil {
-		c := s.TLSConfig.Clone()
+	if s.opts.TLSConfig != nil {
+		c := s.opts.TLSConfig.Clone()
 		if c.MinVersion < tls.VersionTLS12 {
 			c.MinVersion = tls.VersionTLS12
 		}

@@ -39,7 +39,7 @@ type hostCert struct {
 // every host shows that configuration's certificates and nothing here
 // applies.
 func (s *Server) initCerts(base *tls.Config) error {
-	if s.TLSConfig != nil {
+	if s.opts.TLSConfig != nil {
 		return nil
 	}
 	cs := &s.certs

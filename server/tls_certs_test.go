@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xtokend/xtokend/config"
 	"github.com/xtokend/xtokend/internal/testkit"
-	"github.com/xtokend/xtokend/server"
 )
 
 // writeServedCert writes a self-signed pair for names with the given serial
@@ -29,7 +29,7 @@ func (ts *opsServer) writeServedCert(t *testing.T, certFile, keyFile string, ser
 // Reload swaps both, and a reload with a broken host pair changes neither.
 func TestHostCertificate(t *testing.T) {
 	keys := newOpsKeys(t)
-	ts := startOpsServer(t, keys, opsOptions{configure: func(cfg *server.Config) {
+	ts := startOpsServer(t, keys, opsOptions{configure: func(cfg *config.Config) {
 		c, err := testkit.SelfSigned(7, "first.com")
 		if err != nil {
 			t.Fatal(err)
@@ -37,7 +37,7 @@ func TestHostCertificate(t *testing.T) {
 		if err := c.WriteFiles(filepath.Join(cfg.Dir, "first_cert.pem"), filepath.Join(cfg.Dir, "first_key.pem")); err != nil {
 			t.Fatal(err)
 		}
-		cfg.HostConfig[0].TLS = &server.HostTLSOptions{Cert: "first_cert.pem", Key: "first_key.pem"}
+		cfg.HostConfig[0].TLS = &config.HostTLSOptions{Cert: "first_cert.pem", Key: "first_key.pem"}
 	}})
 	// The clients trust the host certificate only once it is in the pool:
 	// written again with the same serial, then trusted.

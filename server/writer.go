@@ -16,13 +16,15 @@ type outbox struct {
 	timeout time.Duration
 
 	mu      sync.Mutex
-	pending [][]byte // encoded stanzas waiting
-	conn    net.Conn // set by start; nil while negotiating
-	writing bool     // a writer goroutine is running
-	closed  bool     // close was called
-	trailer []byte   // the last bytes: stream error and stream end
-	reason  string
-	done    chan struct{} // closed when the writer has closed conn
+	pending [][]byte  // encoded stanzas waiting
+	conn    transport // set by start; nil while negotiating
+	writing bool      // a writer goroutine is running
+	closed  bool      // close was called
+	// The stream error the session ends with (none when endCond is empty).
+	endCond, endText string
+	silent           bool // a write failed: nothing more is written
+	reason           string
+	done             chan struct{} // closed when the writer has closed conn
 }
 
 func (o *outbox) init(limit int, timeout time.Duration) {
@@ -54,7 +56,7 @@ func (o *outbox) add(b []byte) int {
 
 // start hands the writer the connection once negotiation is over: what was
 // queued in the meantime (between the bind result and now) goes out first.
-func (o *outbox) start(conn net.Conn) {
+func (o *outbox) start(conn transport) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.conn = conn
@@ -62,24 +64,35 @@ func (o *outbox) start(conn net.Conn) {
 }
 
 // close ends the session once: pending stanzas are dropped, the writer sends
-// trailer and closes the connection. The first reason is kept.
-func (o *outbox) close(trailer []byte, reason string) {
+// the stream error cond (none if empty) and the stream's end, and closes the
+// connection. The first reason is kept.
+func (o *outbox) close(cond, text, reason string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if !o.closeLocked(trailer, reason) {
+	if !o.closeLocked(cond, text, reason) {
 		return
 	}
 	o.wakeLocked()
 }
 
+// fail is close after a failed write: nothing more is written.
+func (o *outbox) fail(reason string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closeLocked("", "", reason) {
+		o.silent = true
+		o.wakeLocked()
+	}
+}
+
 // closeHere is close for the session's read loop, which has nothing left to
 // do but wait for the writer: when no writer is running, it writes the
-// trailer and closes the connection itself, rather than start a goroutine
+// stream's end and closes the connection itself, rather than start a goroutine
 // for that and wait on it (most sessions end this way, the client's
 // </stream:stream> answered with ours).
-func (o *outbox) closeHere(trailer []byte, reason string) {
+func (o *outbox) closeHere(cond, text, reason string) {
 	o.mu.Lock()
-	if !o.closeLocked(trailer, reason) || o.conn == nil || o.writing {
+	if !o.closeLocked(cond, text, reason) || o.conn == nil || o.writing {
 		o.wakeLocked()
 		o.mu.Unlock()
 		return
@@ -90,12 +103,12 @@ func (o *outbox) closeHere(trailer []byte, reason string) {
 }
 
 // closeLocked marks the outbox closed; false if it already was.
-func (o *outbox) closeLocked(trailer []byte, reason string) bool {
+func (o *outbox) closeLocked(cond, text, reason string) bool {
 	if o.closed {
 		return false
 	}
 	o.closed = true
-	o.trailer, o.reason = trailer, reason
+	o.endCond, o.endText, o.reason = cond, text, reason
 	o.pending = nil
 	return true
 }
@@ -119,17 +132,22 @@ func (o *outbox) wakeLocked() {
 }
 
 // write is the writer: it writes batches with a deadline until the queue is
-// empty (then it exits) or the outbox is closed (then it writes the trailer
-// and closes the connection, and stays the last writer).
+// empty (then it exits) or the outbox is closed (then it ends the stream and
+// closes the connection, and stays the last writer).
 func (o *outbox) write() {
-	var buf []byte
 	for {
 		o.mu.Lock()
 		if o.closed {
-			trailer, conn := o.trailer, o.conn
+			cond, text, silent, conn := o.endCond, o.endText, o.silent, o.conn
 			o.mu.Unlock()
 			conn.SetWriteDeadline(time.Now().Add(o.timeout))
-			conn.Write(trailer)
+			switch {
+			case silent:
+			case cond == "":
+				conn.WriteStreamClose()
+			default:
+				conn.WriteStreamError(cond, text)
+			}
 			conn.Close()
 			close(o.done)
 			return
@@ -146,18 +164,18 @@ func (o *outbox) write() {
 		o.mu.Unlock()
 
 		// Few writes (few TLS records), in chunks of bounded size.
-		buf = buf[:0]
+		from, size := 0, 0
 		for i, b := range batch {
-			buf = append(buf, b...)
-			if len(buf) < maxWrite && i < len(batch)-1 {
+			size += len(b)
+			if size < maxWrite && i < len(batch)-1 {
 				continue
 			}
 			conn.SetWriteDeadline(time.Now().Add(o.timeout))
-			if _, err := conn.Write(buf); err != nil {
-				o.close(nil, "write failed: "+errText(err))
+			if err := conn.WriteElements(batch[from : i+1]); err != nil {
+				o.fail("write failed: " + errText(err))
 				break
 			}
-			buf = buf[:0]
+			from, size = i+1, 0
 		}
 	}
 }

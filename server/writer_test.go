@@ -29,7 +29,7 @@ func TestOutbox(t *testing.T) {
 		b, _ := io.ReadAll(client)
 		read <- string(b)
 	}()
-	o.start(server)
+	o.start(testTransport(server))
 	for i := 8; i < 100; i++ {
 		for o.add(fmt.Appendf(nil, "<m%d/>", i)) == full {
 			time.Sleep(time.Millisecond) // the pipe reader drains it
@@ -45,8 +45,8 @@ func TestOutbox(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	o.close([]byte("</end>"), "because")
-	o.close([]byte("</again>"), "second reason")
+	o.close(condPolicyViolation, "end", "because")
+	o.close(condConflict, "again", "second reason")
 	if reason := o.wait(); reason != "because" {
 		t.Errorf("reason %q", reason)
 	}
@@ -54,7 +54,7 @@ func TestOutbox(t *testing.T) {
 	for i := range 100 {
 		fmt.Fprintf(&want, "<m%d/>", i)
 	}
-	want.WriteString("</end>")
+	want.Write(streamErrorBytes(condPolicyViolation, "end"))
 	if got := <-read; got != want.String() {
 		t.Errorf("wrote\n%s\nwant\n%s", got, want.String())
 	}
@@ -69,7 +69,7 @@ func TestOutboxWriteTimeout(t *testing.T) {
 	defer client.Close()
 	var o outbox
 	o.init(8, 50*time.Millisecond)
-	o.start(server)
+	o.start(testTransport(server))
 	o.add([]byte("<never-read/>"))
 	if reason := o.wait(); reason != "write failed: timeout" {
 		t.Errorf("reason %q", reason)
@@ -84,19 +84,19 @@ func TestOutboxCloseHere(t *testing.T) {
 	defer client.Close()
 	var o outbox
 	o.init(8, 10*time.Second)
-	o.start(server)
+	o.start(testTransport(server))
 	read := make(chan string)
 	go func() {
 		b, _ := io.ReadAll(client)
 		read <- string(b)
 	}()
-	o.closeHere([]byte("</stream:stream>"), "closed by client")
+	o.closeHere("", "", "closed by client")
 	select {
 	case <-o.done:
 	default:
 		t.Fatal("closeHere returned before the connection was closed")
 	}
-	o.close([]byte("<late/>"), "too late")
+	o.close(condConflict, "late", "too late")
 	if reason := o.wait(); reason != "closed by client" {
 		t.Errorf("reason %q", reason)
 	}
@@ -112,14 +112,23 @@ func TestOutboxCloseHereWithWriter(t *testing.T) {
 	var o outbox
 	o.init(8, 10*time.Second)
 	o.add([]byte("<m/>"))
-	o.start(server) // a writer starts, blocked on the pipe until read
-	o.closeHere([]byte("</end>"), "because")
+	o.start(testTransport(server)) // a writer starts, blocked on the pipe until read
+	o.closeHere(condPolicyViolation, "end", "because")
 	b, _ := io.ReadAll(client)
 	if reason := o.wait(); reason != "because" {
 		t.Errorf("reason %q", reason)
 	}
 	// The writer may have written <m/> before it saw the close, or not.
-	if got := string(b); got != "</end>" && got != "<m/></end>" {
+	end := string(streamErrorBytes(condPolicyViolation, "end"))
+	if got := string(b); got != end && got != "<m/>"+end {
 		t.Errorf("wrote %q", got)
 	}
+}
+
+// testTransport is a TCP transport over c past negotiation, as a session's
+// writer gets it.
+func testTransport(c net.Conn) transport {
+	t := newTCPTransport(c, "", 0)
+	t.EndNegotiation()
+	return t
 }

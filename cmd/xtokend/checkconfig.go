@@ -7,7 +7,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/xtokend/xtokend/server"
+	"github.com/xtokend/xtokend/config"
 )
 
 // runCheckConfig is "xtokend check-config [-config F]": load the
@@ -25,7 +25,7 @@ func runCheckConfig(args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args, stderr); !ok {
 		return code
 	}
-	cfg, err := server.FindConfig(*configPath)
+	cfg, err := config.Find(*configPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "xtokend: %v\n", err)
 		return exitUsage
@@ -43,7 +43,7 @@ func runCheckConfig(args []string, stdout, stderr io.Writer) int {
 	}
 
 	if cfg.Path == "" {
-		fmt.Fprintf(stdout, "built-in default configuration (no ./%s here): ok\n", server.DefaultConfigFile)
+		fmt.Fprintf(stdout, "built-in default configuration (no ./%s here): ok\n", config.DefaultConfigFile)
 	} else {
 		fmt.Fprintf(stdout, "%s: ok\n", cfg.Path)
 	}

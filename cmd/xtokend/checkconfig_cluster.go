@@ -5,13 +5,13 @@ import (
 	"io"
 	"strings"
 
-	"github.com/xtokend/xtokend/server"
+	"github.com/xtokend/xtokend/config"
 )
 
 // printCluster prints the [cluster] section as the server will run it,
 // defaults filled in. The secret file is named, its content never shown
 // (check-config has already read and checked it).
-func printCluster(w io.Writer, cfg *server.Config) {
+func printCluster(w io.Writer, cfg *config.Config) {
 	o, ok := cfg.ClusterOptions()
 	if !ok {
 		return

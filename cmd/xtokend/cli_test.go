@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -63,13 +64,80 @@ func TestDispatch(t *testing.T) {
 }
 
 func TestVersion(t *testing.T) {
-	code, stdout, stderr := runXtokendCmd(t, "version")
-	if code != exitOK || stderr != "" {
-		t.Fatalf("exit %d, stderr %s", code, stderr)
-	}
-	for _, want := range []string{"xtokend " + version + "\n", "go go1.", "mellium.im/xmpp v0.23.0", "mellium.im/sasl v0.3.2"} {
-		if !strings.Contains(stdout, want) {
-			t.Errorf("version output lacks %q:\n%s", want, stdout)
+	for _, args := range [][]string{{"version"}, {"-version"}, {"--version"}} {
+		code, stdout, stderr := runXtokendCmd(t, args...)
+		if code != exitOK || stderr != "" {
+			t.Fatalf("xtokend %q: exit %d, stderr %s", args, code, stderr)
 		}
+		for _, want := range []string{"xtokend " + version + "\n", "go go1.", "mellium.im/xmpp v0.23.0", "mellium.im/sasl v0.3.2"} {
+			if !strings.Contains(stdout, want) {
+				t.Errorf("xtokend %q: output lacks %q:\n%s", args, want, stdout)
+			}
+		}
+		// Every module the binary links, as it records them, and only those.
+		info, ok := debug.ReadBuildInfo()
+		if !ok {
+			t.Fatal("no build information")
+		}
+		for _, dep := range info.Deps {
+			if !strings.Contains(stdout, "\n"+dep.Path+" "+dep.Version) {
+				t.Errorf("version output lacks the linked module %s %s", dep.Path, dep.Version)
+			}
+		}
+		if strings.Contains(stdout, "github.com/pquerna/otp") != linked(info, "github.com/pquerna/otp") {
+			t.Errorf("version output names pquerna/otp wrongly (linked: %t):\n%s", linked(info, "github.com/pquerna/otp"), stdout)
+		}
+	}
+	if code, _, stderr := runXtokendCmd(t, "-version", "x"); code != exitUsage || !strings.Contains(stderr, "no arguments") {
+		t.Errorf("xtokend -version x: exit %d, stderr %s", code, stderr)
+	}
+}
+
+func linked(info *debug.BuildInfo, path string) bool {
+	for _, dep := range info.Deps {
+		if dep.Path == path {
+			return true
+		}
+	}
+	return false
+}
+
+// TestWriteVersion: the VCS revision and whether the tree was modified, as
+// the go command records them, and a replaced module with its replacement.
+func TestWriteVersion(t *testing.T) {
+	info := &debug.BuildInfo{
+		Main: debug.Module{Path: "github.com/xtokend/xtokend", Version: "(devel)"},
+		Deps: []*debug.Module{
+			{Path: "mellium.im/xmpp", Version: "v0.23.0"},
+			{Path: "example.com/old", Version: "v1.0.0", Replace: &debug.Module{Path: "../fork", Version: ""}},
+		},
+		Settings: []debug.BuildSetting{
+			{Key: "vcs.revision", Value: "b582778aaaa"},
+			{Key: "vcs.time", Value: "2026-12-02T17:00:00Z"},
+			{Key: "vcs.modified", Value: "true"},
+		},
+	}
+	var b strings.Builder
+	writeVersion(&b, info)
+	for _, want := range []string{
+		"commit b582778aaaa 2026-12-02T17:00:00Z (modified)\n",
+		"github.com/xtokend/xtokend (devel)\n",
+		"mellium.im/xmpp v0.23.0\n",
+		"example.com/old v1.0.0 => ../fork \n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("lacks %q:\n%s", want, b.String())
+		}
+	}
+	info.Settings = info.Settings[:2]
+	b.Reset()
+	writeVersion(&b, info)
+	if strings.Contains(b.String(), "modified") {
+		t.Errorf("an unmodified tree reported modified:\n%s", b.String())
+	}
+	b.Reset()
+	writeVersion(&b, nil)
+	if !strings.Contains(b.String(), "commit unknown") {
+		t.Errorf("no build information, yet:\n%s", b.String())
 	}
 }

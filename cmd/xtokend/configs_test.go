@@ -14,8 +14,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xtokend/xtokend/config"
 	"github.com/xtokend/xtokend/internal/testkit"
-	"github.com/xtokend/xtokend/server"
 )
 
 // repoRoot is where config.toml.example and README.md live.
@@ -40,7 +40,7 @@ func TestConfigExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	options := tomlOptions(reflect.TypeOf(server.Config{}), "", map[reflect.Type]bool{})
+	options := tomlOptions(reflect.TypeOf(config.Config{}), "", map[reflect.Type]bool{})
 	if len(options) < 30 {
 		t.Fatalf("found only %d options: %q", len(options), options)
 	}
@@ -84,7 +84,7 @@ func checkTOMLBlocks(t *testing.T, md string) {
 				t.Fatal(err)
 			}
 			writeTLSFiles(t, dir, block)
-			cfg, err := server.LoadConfig(path)
+			cfg, err := config.Load(path)
 			if err != nil {
 				t.Fatalf("README toml block %d:\n%s\n%v", i, block, err)
 			}

@@ -6,7 +6,7 @@
 //	xtokend check-config [-config F]
 //	xtokend token [-config F] [-json] JID
 //	xtokend genkey [-bytes N] [-encoding E]
-//	xtokend version
+//	xtokend version                 (or xtokend -version)
 //
 // Exit codes: 0 done, 1 failed while running, 2 bad usage or configuration.
 package main
@@ -47,7 +47,8 @@ Usage:
                                      print a fresh token for a bare JID
   xtokend genkey [-bytes N] [-encoding raw|base32|base64|hex]
                                      print a random key for a key file
-  xtokend version                    print the version
+  xtokend version                    print the version, the VCS revision and the modules linked
+                                     (also: xtokend -version)
   xtokend help                       print this
 
 Exit codes: 0 done, 1 failed while running, 2 bad usage or configuration.
@@ -62,6 +63,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		switch args[0] {
 		case "-h", "-help", "--help":
 			return runHelp(nil, stdout, stderr)
+		case "-version", "--version":
+			return runVersion(args[1:], stdout, stderr)
 		}
 	}
 	if len(args) == 0 || (len(args[0]) > 0 && args[0][0] == '-') {

@@ -73,19 +73,15 @@ func e2eStart(t *testing.T, bin, dir string) *e2eProcess {
 // waitFor polls cond until it holds, the process exits, or the wait ends.
 func (r *e2eProcess) waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(e2eWait)
-	for !cond() {
+	testkit.Eventually(t, e2eWait, "no "+what, func() bool {
 		select {
 		case err := <-r.done:
 			r.done <- err
 			t.Fatalf("xtokend exited (%v) while waiting for %s", err, what)
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return cond()
+	})
 }
 
 // stop sends sig and returns the exit code.

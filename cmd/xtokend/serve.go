@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/xtokend/xtokend/config"
 	"github.com/xtokend/xtokend/server"
 )
 
@@ -36,14 +37,16 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- ne
 	if code, ok := parseFlags(fs, args, stderr); !ok {
 		return code
 	}
-	cfg, err := server.FindConfig(*configPath)
+	cfg, err := config.Find(*configPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "xtokend: %v\n", err)
 		return exitUsage
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.General.SlogLevel()}))
-	srv := &server.Server{Config: cfg, Logger: log}
-	if err := srv.Init(); err != nil {
+	// Start-up (the cluster join, keystores, certificates) ends with SIGINT
+	// too.
+	srv, err := server.New(ctx, server.Config{File: cfg, Logger: log})
+	if err != nil {
 		fmt.Fprintf(stderr, "xtokend: %v\n", err)
 		return exitUsage
 	}
@@ -96,7 +99,7 @@ wait:
 }
 
 // exampleJID is alice@ the first host.
-func exampleJID(cfg *server.Config) string {
+func exampleJID(cfg *config.Config) string {
 	if len(cfg.General.Hosts) == 0 {
 		return "alice@localhost"
 	}

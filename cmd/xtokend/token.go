@@ -10,9 +10,8 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"github.com/xtokend/xtokend/config"
 	"github.com/xtokend/xtokend/keystore"
-	"github.com/xtokend/xtokend/sasl"
-	"github.com/xtokend/xtokend/server"
 )
 
 // tokenOutput is what "xtokend token -json" prints, and what the admin API's
@@ -67,7 +66,7 @@ func mintToken(args []string, stdout, stderr io.Writer, now func() time.Time) in
 		return exitUsage
 	}
 
-	cfg, err := server.FindConfig(*configPath)
+	cfg, err := config.Find(*configPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "xtokend: %v\n", err)
 		return exitUsage
@@ -83,7 +82,7 @@ func mintToken(args []string, stdout, stderr io.Writer, now func() time.Time) in
 			return mintRemote(cfg, user.Localpart()+"@"+host, host, name, *asJSON, stdout, stderr)
 		}
 	}
-	store, warns, err := keystore.New(host, hs.Keystore, cfg.Dir, cfg.LookupEnv)
+	keys, warns, err := cfg.OpenHostKeys(host, config.KeySource{})
 	if err != nil {
 		fmt.Fprintf(stderr, "xtokend: %v\n", err)
 		return exitUsage
@@ -91,12 +90,7 @@ func mintToken(args []string, stdout, stderr io.Writer, now func() time.Time) in
 	for _, w := range warns {
 		fmt.Fprintf(stderr, "xtokend: warning: %s\n", w)
 	}
-	v, err := sasl.NewVerifier(host, store, hs.AuthToken, nil)
-	if err != nil {
-		fmt.Fprintf(stderr, "xtokend: %v\n", err)
-		return exitUsage
-	}
-	token, expires, err := v.Mint(user.Localpart(), now())
+	token, expires, err := keys.Verifier.Mint(user.Localpart(), now())
 	if err != nil {
 		fmt.Fprintf(stderr, "xtokend: token: %v\n", err)
 		return exitFailed
@@ -119,7 +113,7 @@ func mintToken(args []string, stdout, stderr io.Writer, now func() time.Time) in
 
 // findHost finds the served host that domain names: as configured, or equal
 // once both are normalized ("LocalHost" is "localhost").
-func findHost(cfg *server.Config, domain string) (string, server.HostSettings, bool) {
+func findHost(cfg *config.Config, domain string) (string, config.HostSettings, bool) {
 	if hs, ok := cfg.Host(domain); ok {
 		return domain, hs, true
 	}
@@ -130,7 +124,7 @@ func findHost(cfg *server.Config, domain string) (string, server.HostSettings, b
 			return h, hs, ok
 		}
 	}
-	return "", server.HostSettings{}, false
+	return "", config.HostSettings{}, false
 }
 
 func keySpec(opts keystore.Options, name string) (keystore.KeySpec, bool) {

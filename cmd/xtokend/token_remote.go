@@ -8,7 +8,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/xtokend/xtokend/server"
+	"github.com/xtokend/xtokend/config"
 	"github.com/xtokend/xtokend/server/adminclient"
 )
 
@@ -17,7 +17,7 @@ const remoteMintTimeout = 10 * time.Second
 
 // mintRemote asks the running server for a token over its admin socket: the
 // way to mint for a host whose keys include a RAM key (ramKey names one).
-func mintRemote(cfg *server.Config, bareJID, host, ramKey string, asJSON bool, stdout, stderr io.Writer) int {
+func mintRemote(cfg *config.Config, bareJID, host, ramKey string, asJSON bool, stdout, stderr io.Writer) int {
 	sock := cfg.AdminSocketPath()
 	if sock == "" {
 		fmt.Fprintf(stderr, "xtokend: token: the key %q of %s is of type \"ram\": it lives only in the running server, which is asked over its admin socket, but general.admin_socket is empty. Set it, or use file or env keys to mint here.\n", ramKey, host)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/base32"
 	"encoding/json"
 	"os"
@@ -123,7 +124,7 @@ func TestTokenCommand(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if node, err := v.Verify([]byte("\x00"+tc.node+"\x00"+token), now); err != nil || node != tc.node {
+			if node, err := v.Verify(context.Background(), []byte("\x00"+tc.node+"\x00"+token), now); err != nil || node != tc.node {
 				t.Fatalf("Verify(%q) = %q, %v", token, node, err)
 			}
 		})

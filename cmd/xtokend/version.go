@@ -11,26 +11,26 @@ import (
 // one, is printed next to it.
 const version = "0.1.0-dev"
 
-// pinned are the modules whose versions the version command reports: the
-// protocol stack and the token's building blocks.
-var pinned = []string{
-	"mellium.im/xmpp",
-	"mellium.im/sasl",
-	"github.com/pquerna/otp",
-	"github.com/BurntSushi/toml",
-}
-
-// runVersion is "xtokend version".
+// runVersion is "xtokend version" (and "xtokend -version").
 func runVersion(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		fmt.Fprintf(stderr, "xtokend: version takes no arguments\n")
 		return exitUsage
 	}
-	fmt.Fprintf(stdout, "xtokend %s\n", version)
-	fmt.Fprintf(stdout, "go %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return exitOK
+	info, _ := debug.ReadBuildInfo()
+	writeVersion(stdout, info)
+	return exitOK
+}
+
+// writeVersion prints the version, the toolchain, the VCS revision the
+// binary was built from, and every module linked into it, as the binary
+// itself records them (info is nil when it recorded nothing).
+func writeVersion(w io.Writer, info *debug.BuildInfo) {
+	fmt.Fprintf(w, "xtokend %s\n", version)
+	fmt.Fprintf(w, "go %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	if info == nil {
+		fmt.Fprintln(w, "commit unknown (no build information in the binary)")
+		return
 	}
 	settings := map[string]string{}
 	for _, s := range info.Settings {
@@ -44,18 +44,18 @@ func runVersion(args []string, stdout, stderr io.Writer) int {
 		if settings["vcs.modified"] == "true" {
 			line += " (modified)"
 		}
-		fmt.Fprintln(stdout, line)
+		fmt.Fprintln(w, line)
+	} else {
+		fmt.Fprintln(w, "commit unknown (built without VCS information)")
 	}
-	for _, path := range pinned {
-		for _, dep := range info.Deps {
-			if dep.Path == path {
-				v := dep.Version
-				if dep.Replace != nil {
-					v += " => " + dep.Replace.Path + " " + dep.Replace.Version
-				}
-				fmt.Fprintf(stdout, "%s %s\n", path, v)
-			}
+	if info.Main.Path != "" {
+		fmt.Fprintf(w, "%s %s\n", info.Main.Path, info.Main.Version)
+	}
+	for _, dep := range info.Deps {
+		v := dep.Version
+		if r := dep.Replace; r != nil {
+			v += " => " + r.Path + " " + r.Version
 		}
+		fmt.Fprintf(w, "%s %s\n", dep.Path, v)
 	}
-	return exitOK
 }

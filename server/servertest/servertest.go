@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/xtokend/xtokend/cluster"
+	"github.com/xtokend/xtokend/config"
 	"github.com/xtokend/xtokend/internal/testkit"
 	"github.com/xtokend/xtokend/keystore"
 	"github.com/xtokend/xtokend/sasl"
@@ -57,7 +58,7 @@ type Server struct {
 	// Addr is the host:port clients dial.
 	Addr string
 	// Config is the configuration it runs with.
-	Config *server.Config
+	Config *config.Config
 
 	roots *x509.CertPool
 	logs  *testkit.LogBuffer
@@ -71,14 +72,14 @@ func Start(t testing.TB, opts Options) *Server {
 		hosts = []string{"localhost"}
 	}
 	dir := t.TempDir()
-	cfg := &server.Config{
-		General: server.General{
+	cfg := &config.Config{
+		General: config.General{
 			Hosts:         hosts,
 			Listen:        "127.0.0.1:0",
 			LogLevel:      "debug",
 			MaxStanzaSize: opts.MaxStanzaSize,
 		},
-		TLS:     server.TLSOptions{RequireStartTLS: opts.RequireStartTLS},
+		TLS:     config.TLSOptions{RequireStartTLS: opts.RequireStartTLS},
 		Dir:     dir,
 		Path:    filepath.Join(dir, "config.toml"),
 		Cluster: opts.Cluster,
@@ -88,7 +89,7 @@ func Start(t testing.TB, opts Options) *Server {
 	for _, h := range hosts {
 		if opts.Cluster != nil {
 			ks := keystore.DefaultOptions() // RAM keys: the cluster's
-			cfg.HostConfig = append(cfg.HostConfig, server.HostConfig{Host: h, Modules: server.Modules{Keystore: &ks}})
+			cfg.HostConfig = append(cfg.HostConfig, config.HostConfig{Host: h, Modules: config.Modules{Keystore: &ks}})
 			continue
 		}
 		// One file pair per host: hosts never share keys.
@@ -101,7 +102,7 @@ func Start(t testing.TB, opts Options) *Server {
 			{Name: "access_secret", Type: "file", Path: h + "_access_secret", Encoding: "base64"},
 			{Name: "otp_seed", Type: "file", Path: h + "_otp_seed", Encoding: "base32"},
 		}}
-		cfg.HostConfig = append(cfg.HostConfig, server.HostConfig{Host: h, Modules: server.Modules{Keystore: &ks}})
+		cfg.HostConfig = append(cfg.HostConfig, config.HostConfig{Host: h, Modules: config.Modules{Keystore: &ks}})
 	}
 
 	cert, err := testkit.SelfSigned(1, hosts...)
@@ -110,14 +111,17 @@ func Start(t testing.TB, opts Options) *Server {
 	}
 	roots := cert.Pool()
 	logs := &testkit.LogBuffer{}
-	srv := &server.Server{
-		Config:             cfg,
+	srv, err := server.New(context.Background(), server.Config{
+		File:               cfg,
 		Logger:             slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		TLSConfig:          &tls.Config{Certificates: []tls.Certificate{cert.TLS}},
 		Hooks:              opts.Hooks,
 		NegotiationTimeout: opts.NegotiationTimeout,
 		WriteTimeout:       opts.WriteTimeout,
 		QueueSize:          opts.QueueSize,
+	})
+	if err != nil {
+		t.Fatalf("servertest: %v", err)
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -1,4 +1,4 @@
-package server
+package config
 
 import (
 	"fmt"
@@ -37,13 +37,13 @@ type rawHostConfig struct {
 	TLS     *HostTLSOptions           `toml:"tls"`
 }
 
-// ParseConfig parses and validates a configuration file's contents. path
+// Parse parses and validates a configuration file's contents. path
 // names the file in errors, and its folder is the one relative paths are
 // taken from. It reads no key file; OpenKeystores does.
 //
 // An empty path means the data came from no file: errors say "built-in
 // config" and relative paths are taken from the current folder.
-func ParseConfig(data []byte, path string) (*Config, error) {
+func Parse(data []byte, path string) (*Config, error) {
 	if abs, err := filepath.Abs(path); err == nil && path != "" {
 		path = abs
 	}
@@ -52,7 +52,7 @@ func ParseConfig(data []byte, path string) (*Config, error) {
 		return nil, err
 	}
 	if path == "" {
-		c.Dir = DefaultConfig().Dir
+		c.Dir = Default().Dir
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -62,18 +62,18 @@ func ParseConfig(data []byte, path string) (*Config, error) {
 
 func decodeConfig(data []byte, path string) (*Config, error) {
 	fail := func(format string, args ...any) error {
-		return &ConfigError{File: path, Reason: fmt.Sprintf(format, args...)}
+		return &Error{File: path, Reason: fmt.Sprintf(format, args...)}
 	}
 	raw := rawConfig{General: defaultGeneral(), TLS: defaultTLS(), Limits: DefaultLimitOptions()}
 	md, err := toml.Decode(string(data), &raw)
 	if err != nil {
-		return nil, &ConfigError{File: path, Err: err}
+		return nil, &Error{File: path, Err: err}
 	}
 	c := &Config{General: raw.General, TLS: raw.TLS, Limits: raw.Limits, Cluster: raw.Cluster, Dir: filepath.Dir(path), Path: path}
 
 	mods, err := decodeModules(&md, raw.Modules, "modules")
 	if err != nil {
-		return nil, &ConfigError{File: path, Err: err}
+		return nil, &Error{File: path, Err: err}
 	}
 	c.Modules = mods
 	if c.Modules.Keystore == nil {
@@ -91,7 +91,7 @@ func decodeConfig(data []byte, path string) (*Config, error) {
 		}
 		mods, err := decodeModules(&md, rh.Modules, where+": modules")
 		if err != nil {
-			return nil, &ConfigError{File: path, Err: err}
+			return nil, &Error{File: path, Err: err}
 		}
 		c.HostConfig = append(c.HostConfig, HostConfig{Host: rh.Host, Modules: mods, TLS: rh.TLS})
 	}

@@ -1,10 +1,10 @@
-package server_test
+package config_test
 
 import (
 	"os"
 	"testing"
 
-	"github.com/xtokend/xtokend/server"
+	"github.com/xtokend/xtokend/config"
 )
 
 // BenchmarkParseConfig parses and validates the example configuration
@@ -16,7 +16,7 @@ func BenchmarkParseConfig(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := server.ParseConfig(data, "/nonexistent/config.toml"); err != nil {
+		if _, err := config.Parse(data, "/nonexistent/config.toml"); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,4 +1,4 @@
-package server_test
+package config_test
 
 import (
 	"os"
@@ -6,13 +6,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/xtokend/xtokend/server"
+	"github.com/xtokend/xtokend/config"
 )
 
-// FuzzParseConfig feeds arbitrary bytes to the config parser: it must answer
+// FuzzParse feeds arbitrary bytes to the config parser: it must answer
 // with a config or a one-line error, never panic or hang. The seeds are the
 // files of testdata/config and the committed corpus of testdata/fuzz.
-func FuzzParseConfig(f *testing.F) {
+func FuzzParse(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/config/*.toml")
 	for _, p := range seeds {
 		b, err := os.ReadFile(p)
@@ -23,12 +23,12 @@ func FuzzParseConfig(f *testing.F) {
 	}
 	f.Add([]byte(twoHosts))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := server.ParseConfig(data, "/nonexistent/xtokend-fuzz/config.toml")
+		c, err := config.Parse(data, "/nonexistent/xtokend-fuzz/config.toml")
 		if err != nil {
 			if c != nil {
 				t.Fatal("a config and an error")
 			}
-			if msg := err.Error(); strings.ContainsAny(msg, "\r\n") || !strings.HasPrefix(msg, "server: config ") {
+			if msg := err.Error(); strings.ContainsAny(msg, "\r\n") || !strings.HasPrefix(msg, "config: ") {
 				t.Fatalf("error is not one line naming the file: %q", msg)
 			}
 			return

@@ -1,4 +1,4 @@
-package server_test
+package config_test
 
 import (
 	"errors"
@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xtokend/xtokend/config"
 	"github.com/xtokend/xtokend/internal/testkit"
 	"github.com/xtokend/xtokend/keystore"
-	"github.com/xtokend/xtokend/server"
 )
 
 // fixture is a config folder with key files, as an operator would lay it out.
@@ -72,7 +72,7 @@ host = "first.com"
 
 func TestLoadTwoHosts(t *testing.T) {
 	dir := fixture(t)
-	c, err := server.LoadConfig(writeConfig(t, dir, twoHosts))
+	c, err := config.Load(writeConfig(t, dir, twoHosts))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestLoadTwoHosts(t *testing.T) {
 
 func TestHostSectionReplacesGlobal(t *testing.T) {
 	dir := fixture(t)
-	c, err := server.LoadConfig(writeConfig(t, dir, `
+	c, err := config.Load(writeConfig(t, dir, `
 [general]
 hosts = ["a.example", "b.example"]
 [modules.mod_auth_token]
@@ -156,7 +156,7 @@ host = "b.example"
 }
 
 func TestDefaultConfig(t *testing.T) {
-	c := server.DefaultConfig()
+	c := config.Default()
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -181,17 +181,17 @@ func TestDefaultConfig(t *testing.T) {
 func TestFindConfig(t *testing.T) {
 	dir := fixture(t)
 	t.Chdir(dir)
-	c, err := server.FindConfig("")
+	c, err := config.Find("")
 	if err != nil || c.Path != "" {
 		t.Fatalf("no ./config.toml: %+v, %v", c, err)
 	}
 	writeConfig(t, dir, `[general]
 hosts = ["found.example"]`)
-	c, err = server.FindConfig("")
+	c, err = config.Find("")
 	if err != nil || c.Path != filepath.Join(dir, "config.toml") || c.General.Hosts[0] != "found.example" {
 		t.Fatalf("./config.toml: %+v, %v", c, err)
 	}
-	if _, err := server.FindConfig("nope.toml"); err == nil || !strings.Contains(err.Error(), "no such file") {
+	if _, err := config.Find("nope.toml"); err == nil || !strings.Contains(err.Error(), "no such file") {
 		t.Errorf("FindConfig(nope.toml): %v", err)
 	}
 }
@@ -317,7 +317,7 @@ keys = [{ name = "access_secret", type = "ram" }, { name = "otp_seed", type = "e
 			writeHostCert(t, dir, "first", "first.com")
 			writeHostCert(t, dir, "other", "other.com")
 			path := writeConfig(t, dir, tc.toml)
-			c, err := server.LoadConfig(path)
+			c, err := config.Load(path)
 			if err == nil {
 				c.LookupEnv = fakeEnv(tc.env)
 				_, err = c.OpenKeystores()
@@ -326,7 +326,7 @@ keys = [{ name = "access_secret", type = "ram" }, { name = "otp_seed", type = "e
 				t.Fatalf("accepted:\n%s", tc.toml)
 			}
 			msg := err.Error()
-			if !strings.HasPrefix(msg, `server: config "`+path+`": `) {
+			if !strings.HasPrefix(msg, `config: "`+path+`": `) {
 				t.Errorf("error does not start by naming the file:\n%s", msg)
 			}
 			for _, w := range tc.want {
@@ -342,9 +342,9 @@ keys = [{ name = "access_secret", type = "ram" }, { name = "otp_seed", type = "e
 					t.Errorf("error holds a key's value: %s", msg)
 				}
 			}
-			var ce *server.ConfigError
+			var ce *config.Error
 			if !errors.As(err, &ce) {
-				t.Errorf("error is %T, want *server.ConfigError", err)
+				t.Errorf("error is %T, want *config.Error", err)
 			}
 		})
 	}
@@ -352,7 +352,7 @@ keys = [{ name = "access_secret", type = "ram" }, { name = "otp_seed", type = "e
 
 func TestAllowSharedKeys(t *testing.T) {
 	dir := fixture(t)
-	c, err := server.LoadConfig(writeConfig(t, dir, `
+	c, err := config.Load(writeConfig(t, dir, `
 [general]
 hosts = ["a.com", "b.com"]
 allow_shared_keys = true
@@ -383,7 +383,7 @@ func TestLooseKeyFileWarns(t *testing.T) {
 	if err := os.Chmod(filepath.Join(dir, "priv/first_access_secret"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c, err := server.LoadConfig(writeConfig(t, dir, `
+	c, err := config.Load(writeConfig(t, dir, `
 [general]
 hosts = ["a.com"]
 [modules.mod_keystore]
@@ -400,7 +400,7 @@ keys = [{ name = "access_secret", type = "file", path = "priv/first_access_secre
 
 func TestReloadThenCheck(t *testing.T) {
 	dir := fixture(t)
-	c, err := server.LoadConfig(writeConfig(t, dir, twoHosts))
+	c, err := config.Load(writeConfig(t, dir, twoHosts))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -425,25 +425,25 @@ func TestReloadThenCheck(t *testing.T) {
 
 func TestLoadConfigFileErrors(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := server.LoadConfig(filepath.Join(dir, "nope.toml")); err == nil ||
-		err.Error() != `server: config "`+filepath.Join(dir, "nope.toml")+`": open: no such file or directory` {
+	if _, err := config.Load(filepath.Join(dir, "nope.toml")); err == nil ||
+		err.Error() != `config: "`+filepath.Join(dir, "nope.toml")+`": open: no such file or directory` {
 		t.Errorf("missing file: %v", err)
 	}
-	if _, err := server.LoadConfig(dir); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+	if _, err := config.Load(dir); err == nil || !strings.Contains(err.Error(), "not a regular file") {
 		t.Errorf("a folder: %v", err)
 	}
 }
 
 func TestSlogLevel(t *testing.T) {
 	for level, want := range map[string]string{"debug": "DEBUG", "info": "INFO", "warn": "WARN", "error": "ERROR"} {
-		if got := (server.General{LogLevel: level}).SlogLevel().String(); got != want {
+		if got := (config.General{LogLevel: level}).SlogLevel().String(); got != want {
 			t.Errorf("%s: %s", level, got)
 		}
 	}
 }
 
 func TestLimitsSection(t *testing.T) {
-	c, err := server.ParseConfig([]byte(`
+	c, err := config.Parse([]byte(`
 [general]
 hosts = ["a.example"]
 [limits]
@@ -460,13 +460,13 @@ exempt = ["10.0.0.0/8"]
 }
 
 func TestParseConfigWithoutPath(t *testing.T) {
-	c, err := server.ParseConfig([]byte("[general]\nhosts = [\"a.example\"]\n"), "")
+	c, err := config.Parse([]byte("[general]\nhosts = [\"a.example\"]\n"), "")
 	wd, _ := os.Getwd()
 	if err != nil || c.Path != "" || c.Dir != wd {
 		t.Fatalf("ParseConfig(data, \"\") = %+v, %v", c, err)
 	}
-	_, err = server.ParseConfig([]byte("[general]\nhosts = []\n"), "")
-	if err == nil || !strings.HasPrefix(err.Error(), "server: built-in config: ") {
+	_, err = config.Parse([]byte("[general]\nhosts = []\n"), "")
+	if err == nil || !strings.HasPrefix(err.Error(), "config: built-in: ") {
 		t.Errorf("error: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package server
+package config
 
 import (
 	"errors"
@@ -14,8 +14,8 @@ import (
 	"github.com/xtokend/xtokend/sasl"
 )
 
-// Config is the whole configuration file. Load one with LoadConfig or
-// FindConfig, or start from DefaultConfig. Module sections are pointers: in
+// Config is the whole configuration file. Load one with Load or
+// Find, or start from Default. Module sections are pointers: in
 // a HostConfig, nil means "use the global section".
 type Config struct {
 	General    General      `toml:"general"`
@@ -24,7 +24,7 @@ type Config struct {
 	Modules    Modules      `toml:"modules"`
 	HostConfig []HostConfig `toml:"host_config"`
 	// Cluster is the [cluster] section; nil when the file has none, which
-	// is what keeps a server on its own (cluster.go).
+	// is what keeps a server on its own.
 	Cluster *cluster.Options `toml:"cluster"`
 
 	// Dir is the folder of the config file; key file paths are relative to it.
@@ -90,7 +90,7 @@ const (
 	DefaultListen        = "127.0.0.1:5222"
 	DefaultAdminSocket   = "xtokend.sock"
 	DefaultLogLevel      = "info"
-	DefaultConfigFile    = "config.toml" // what FindConfig looks for in the current folder
+	DefaultConfigFile    = "config.toml" // what Find looks for in the current folder
 	MinMaxStanzaSize     = 10000         // RFC 6120 section 13.12: a server must take stanzas of 10000 bytes
 	MaxMaxStanzaSize     = 64 << 20
 	maxConfigFileSize    = 4 << 20
@@ -109,10 +109,10 @@ func defaultGeneral() General {
 
 func defaultTLS() TLSOptions { return TLSOptions{RequireStartTLS: true} }
 
-// DefaultConfig is the built-in default of SPEC.md section 4: host
+// Default is the built-in default of SPEC.md section 4: host
 // "localhost" with RAM keys, every option at its default, a self-signed
 // certificate, key paths and the admin socket relative to the current folder.
-func DefaultConfig() *Config {
+func Default() *Config {
 	dir, err := os.Getwd()
 	if err != nil {
 		dir = "."
@@ -129,18 +129,18 @@ func DefaultConfig() *Config {
 	}
 }
 
-// LoadConfig reads and validates the file at path. Errors are one line naming
+// Load reads and validates the file at path. Errors are one line naming
 // host, module, key and file where they apply.
-func LoadConfig(path string) (*Config, error) {
+func Load(path string) (*Config, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		abs = path
 	}
 	data, err := readConfigFile(abs)
 	if err != nil {
-		return nil, &ConfigError{File: abs, Err: err}
+		return nil, &Error{File: abs, Err: err}
 	}
-	return ParseConfig(data, abs)
+	return Parse(data, abs)
 }
 
 func readConfigFile(path string) ([]byte, error) {
@@ -171,16 +171,16 @@ func shortPathError(err error) error {
 	return err
 }
 
-// FindConfig is what the commands do with their -config flag: path when it
-// is set; else ./config.toml when there is one; else DefaultConfig().
-func FindConfig(path string) (*Config, error) {
+// Find is what the commands do with their -config flag: path when it
+// is set; else ./config.toml when there is one; else Default().
+func Find(path string) (*Config, error) {
 	if path != "" {
-		return LoadConfig(path)
+		return Load(path)
 	}
 	if _, err := os.Stat(DefaultConfigFile); err == nil {
-		return LoadConfig(DefaultConfigFile)
+		return Load(DefaultConfigFile)
 	}
-	c := DefaultConfig()
+	c := Default()
 	return c, c.Validate()
 }
 
@@ -279,11 +279,11 @@ func (c *Config) Warnings() []string {
 	return w
 }
 
-// ConfigError is a configuration error: one line naming the file, the host,
+// Error is a configuration error: one line naming the file, the host,
 // the module and the key involved, e.g.
 //
-//	server: config "/etc/xtokend/config.toml": host "first.com": mod_auth_token: seed_key "otp_seed": no such key in the host's mod_keystore
-type ConfigError struct {
+//	config: "/etc/xtokend/config.toml": host "first.com": mod_auth_token: seed_key "otp_seed": no such key in the host's mod_keystore
+type Error struct {
 	File   string // the config file ("" for the built-in default)
 	Host   string
 	Module string
@@ -292,13 +292,13 @@ type ConfigError struct {
 	Err    error
 }
 
-func (e *ConfigError) Error() string {
+func (e *Error) Error() string {
 	var b strings.Builder
-	b.WriteString("server: ")
+	b.WriteString("config: ")
 	if e.File == "" {
-		b.WriteString("built-in config")
+		b.WriteString("built-in")
 	} else {
-		fmt.Fprintf(&b, "config %q", e.File)
+		fmt.Fprintf(&b, "%q", e.File)
 	}
 	if e.Host != "" {
 		fmt.Fprintf(&b, ": host %q", e.Host)
@@ -318,7 +318,7 @@ func (e *ConfigError) Error() string {
 	return b.String()
 }
 
-func (e *ConfigError) Unwrap() error { return e.Err }
+func (e *Error) Unwrap() error { return e.Err }
 
 func oneLine(s string) string {
 	if !strings.ContainsAny(s, "\r\n") {

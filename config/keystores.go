@@ -1,4 +1,4 @@
-package server
+package config
 
 import (
 	"fmt"
@@ -32,15 +32,15 @@ func (c *Config) openKeystores(ramFor func(host string) keystore.RAMSource) (map
 	for _, h := range c.General.Hosts {
 		hs, ok := c.Host(h)
 		if !ok {
-			return nil, nil, &ConfigError{File: c.Path, Host: h, Reason: "not served"}
+			return nil, nil, &Error{File: c.Path, Host: h, Reason: "not served"}
 		}
-		var ram keystore.RAMSource
+		var ram keystore.RAMSource // nil: drawn from crypto/rand
 		if ramFor != nil {
 			ram = ramFor(h)
 		}
 		s, w, err := keystore.NewWithRAM(h, hs.Keystore, c.Dir, c.LookupEnv, ram)
 		if err != nil {
-			return nil, nil, &ConfigError{File: c.Path, Err: err}
+			return nil, nil, &Error{File: c.Path, Err: err}
 		}
 		warns = append(warns, w...)
 		stores[h] = s
@@ -60,17 +60,11 @@ func (c *Config) CheckKeystores(stores map[string]*keystore.Store) error {
 	for _, h := range c.General.Hosts {
 		s, ok := stores[h]
 		if !ok {
-			return &ConfigError{File: c.Path, Host: h, Reason: "no keystore"}
+			return &Error{File: c.Path, Host: h, Reason: "no keystore"}
 		}
 		hs, _ := c.Host(h)
-		for _, need := range []struct{ option, key string }{
-			{"secret_key", hs.AuthToken.SecretKey},
-			{"seed_key", hs.AuthToken.SeedKey},
-		} {
-			if !s.Has(need.key) {
-				return &ConfigError{File: c.Path, Host: h, Module: ModAuthToken,
-					Reason: fmt.Sprintf("%s = %q: no such key in the host's %s", need.option, need.key, ModKeystore)}
-			}
+		if err := c.checkRequiredKeys(h, hs, s); err != nil {
+			return err
 		}
 	}
 	if c.General.AllowSharedKeys {
@@ -81,7 +75,7 @@ func (c *Config) CheckKeystores(stores map[string]*keystore.Store) error {
 		for _, b := range hosts[i+1:] {
 			for _, info := range stores[a].List() {
 				if stores[a].SameKey(stores[b], info.Name) {
-					return &ConfigError{File: c.Path, Reason: fmt.Sprintf(
+					return &Error{File: c.Path, Reason: fmt.Sprintf(
 						"hosts %q and %q: %s: key %q: the same bytes in both keystores (%s and %s); give each host its own key, or set general.allow_shared_keys = true",
 						a, b, ModKeystore, info.Name, where(info), where(keyInfo(stores[b], info.Name)))}
 				}

@@ -1,4 +1,4 @@
-package server_test
+package config_test
 
 import (
 	"encoding/base64"
@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/xtokend/xtokend/cluster"
-	"github.com/xtokend/xtokend/server"
+	"github.com/xtokend/xtokend/config"
 )
 
 func TestClusterConfig(t *testing.T) {
@@ -22,7 +22,7 @@ func TestClusterConfig(t *testing.T) {
 	path := filepath.Join(dir, "config.toml")
 
 	// No section: no cluster.
-	c, err := server.ParseConfig([]byte(hosts), path)
+	c, err := config.Parse([]byte(hosts), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +32,7 @@ func TestClusterConfig(t *testing.T) {
 
 	// An empty section is enough to turn it on; defaults fill the rest
 	// (here, everything but the secret).
-	c, err = server.ParseConfig([]byte(hosts+"[cluster]\nsecret_file = \"cluster_secret\"\nbind = \"10.1.2.3:8000\"\n"), path)
+	c, err = config.Parse([]byte(hosts+"[cluster]\nsecret_file = \"cluster_secret\"\nbind = \"10.1.2.3:8000\"\n"), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestClusterConfig(t *testing.T) {
 		{"secret_file = \"cluster_secret\"\nreplay_max = -1\n", "replay_max -1 is negative"},
 		{"secret_file = \"cluster_secret\"\nadvertise = \"example.com:7946\"\n", "give an IP address"},
 	} {
-		_, err := server.ParseConfig([]byte(hosts+"[cluster]\n"+tc.section), path)
+		_, err := config.Parse([]byte(hosts+"[cluster]\n"+tc.section), path)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("[cluster] %q: %v, want one line containing %q", tc.section, err, tc.want)
 		}

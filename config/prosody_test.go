@@ -1,14 +1,15 @@
-package server_test
+package config_test
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/xtokend/xtokend/config"
 	"github.com/xtokend/xtokend/sasl"
-	"github.com/xtokend/xtokend/server"
 )
 
 // TestFromProsody follows the README's "Moving a Prosody mod_auth_token host
@@ -61,7 +62,7 @@ replay_protection = false
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := server.LoadConfig(path)
+	cfg, err := config.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +82,7 @@ replay_protection = false
 		if err != nil {
 			t.Fatal(err)
 		}
-		node, err := verifier.Verify([]byte("\x00"+v.Node+"\x00"+v.Token), time.Unix(v.UnixTime, 0))
+		node, err := verifier.Verify(context.Background(), []byte("\x00"+v.Node+"\x00"+v.Token), time.Unix(v.UnixTime, 0))
 		if err != nil || node != v.Node {
 			t.Errorf("%s@%s: Verify = %q, %v", v.Node, v.Host, node, err)
 		}

@@ -1,4 +1,4 @@
-package server
+package config
 
 import (
 	"crypto/tls"
@@ -22,50 +22,50 @@ const maxUnixSocketPath = 107
 // or environment variables (OpenKeystores does those): hosts, listeners,
 // log level, stanza size, TLS files, and every host's module options,
 // including that each names the keys mod_auth_token needs. The error is a
-// *ConfigError, one line.
+// *Error, one line.
 func (c *Config) Validate() error {
-	fail := func(e *ConfigError) error { e.File = c.Path; return e }
+	fail := func(e *Error) error { e.File = c.Path; return e }
 	g := c.General
 	if len(g.Hosts) == 0 {
-		return fail(&ConfigError{Reason: "general.hosts is empty: serve at least one host"})
+		return fail(&Error{Reason: "general.hosts is empty: serve at least one host"})
 	}
 	served := make(map[string]bool, len(g.Hosts))
 	for _, h := range g.Hosts {
 		if err := checkHostName(h); err != nil {
-			return fail(&ConfigError{Reason: fmt.Sprintf("general.hosts: %q: %v", h, err)})
+			return fail(&Error{Reason: fmt.Sprintf("general.hosts: %q: %v", h, err)})
 		}
 		if served[h] {
-			return fail(&ConfigError{Reason: fmt.Sprintf("general.hosts: %q is listed twice", h)})
+			return fail(&Error{Reason: fmt.Sprintf("general.hosts: %q is listed twice", h)})
 		}
 		served[h] = true
 	}
 	if err := checkAddr(g.Listen); err != nil {
-		return fail(&ConfigError{Reason: fmt.Sprintf("general.listen = %q: %v", g.Listen, err)})
+		return fail(&Error{Reason: fmt.Sprintf("general.listen = %q: %v", g.Listen, err)})
 	}
 	if g.MetricsListen != "" {
 		if err := checkAddr(g.MetricsListen); err != nil {
-			return fail(&ConfigError{Reason: fmt.Sprintf("general.metrics_listen = %q: %v", g.MetricsListen, err)})
+			return fail(&Error{Reason: fmt.Sprintf("general.metrics_listen = %q: %v", g.MetricsListen, err)})
 		}
 	}
 	if p := c.AdminSocketPath(); len(p) > maxUnixSocketPath {
-		return fail(&ConfigError{Reason: fmt.Sprintf("general.admin_socket: %q is %d bytes, over the %d a unix socket path may have", p, len(p), maxUnixSocketPath)})
+		return fail(&Error{Reason: fmt.Sprintf("general.admin_socket: %q is %d bytes, over the %d a unix socket path may have", p, len(p), maxUnixSocketPath)})
 	}
 	switch g.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
-		return fail(&ConfigError{Reason: fmt.Sprintf("general.log_level = %q: must be debug, info, warn or error", g.LogLevel)})
+		return fail(&Error{Reason: fmt.Sprintf("general.log_level = %q: must be debug, info, warn or error", g.LogLevel)})
 	}
 	if g.MaxStanzaSize < MinMaxStanzaSize || g.MaxStanzaSize > MaxMaxStanzaSize {
-		return fail(&ConfigError{Reason: fmt.Sprintf("general.max_stanza_size = %d: must be %d (RFC 6120 section 13.12) to %d bytes", g.MaxStanzaSize, MinMaxStanzaSize, MaxMaxStanzaSize)})
+		return fail(&Error{Reason: fmt.Sprintf("general.max_stanza_size = %d: must be %d (RFC 6120 section 13.12) to %d bytes", g.MaxStanzaSize, MinMaxStanzaSize, MaxMaxStanzaSize)})
 	}
 	if err := c.checkTLS(); err != nil {
-		return fail(&ConfigError{Module: "tls", Err: err})
+		return fail(&Error{Module: "tls", Err: err})
 	}
 	if err := c.Limits.Validate(); err != nil {
-		return fail(&ConfigError{Err: err})
+		return fail(&Error{Err: err})
 	}
 	if err := c.checkCluster(); err != nil {
-		return fail(&ConfigError{Err: err})
+		return fail(&Error{Err: err})
 	}
 
 	// The global sections, even where every host has its own: a broken
@@ -77,23 +77,23 @@ func (c *Config) Validate() error {
 	}
 	if at := c.Modules.AuthToken; at != nil {
 		if err := at.Validate(); err != nil {
-			return fail(&ConfigError{Err: err})
+			return fail(&Error{Err: err})
 		}
 	}
 	configured := make(map[string]int, len(c.HostConfig))
 	for i, hc := range c.HostConfig {
 		switch prev, twice := configured[hc.Host]; {
 		case hc.Host == "":
-			return fail(&ConfigError{Reason: fmt.Sprintf("host_config[%d] has no host", i)})
+			return fail(&Error{Reason: fmt.Sprintf("host_config[%d] has no host", i)})
 		case !served[hc.Host]:
-			return fail(&ConfigError{Host: hc.Host, Reason: fmt.Sprintf("host_config[%d] is for a host not in general.hosts (%s)", i, quoteList(g.Hosts))})
+			return fail(&Error{Host: hc.Host, Reason: fmt.Sprintf("host_config[%d] is for a host not in general.hosts (%s)", i, quoteList(g.Hosts))})
 		case twice:
-			return fail(&ConfigError{Host: hc.Host, Reason: fmt.Sprintf("host_config[%d] and host_config[%d] are for the same host", prev, i)})
+			return fail(&Error{Host: hc.Host, Reason: fmt.Sprintf("host_config[%d] and host_config[%d] are for the same host", prev, i)})
 		}
 		configured[hc.Host] = i
 		if hc.TLS != nil {
 			if err := c.checkCertPair(hc.TLS.Cert, hc.TLS.Key, hc.Host); err != nil {
-				return fail(&ConfigError{Host: hc.Host, Module: "tls", Err: err})
+				return fail(&Error{Host: hc.Host, Module: "tls", Err: err})
 			}
 		}
 	}
@@ -103,14 +103,14 @@ func (c *Config) Validate() error {
 			return fail(keystoreError(h, err))
 		}
 		if err := hs.AuthToken.Validate(); err != nil {
-			return fail(&ConfigError{Host: h, Err: err})
+			return fail(&Error{Host: h, Err: err})
 		}
 		for _, need := range []struct{ option, key string }{
 			{"secret_key", hs.AuthToken.SecretKey},
 			{"seed_key", hs.AuthToken.SeedKey},
 		} {
 			if !hs.Keystore.Has(need.key) {
-				return fail(&ConfigError{Host: h, Module: ModAuthToken,
+				return fail(&Error{Host: h, Module: ModAuthToken,
 					Reason: fmt.Sprintf("%s = %q: no such key in the host's %s (add it to its keys)", need.option, need.key, ModKeystore)})
 			}
 		}
@@ -118,14 +118,14 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// keystoreError turns a keystore.Options.Validate error into a ConfigError
+// keystoreError turns a keystore.Options.Validate error into a Error
 // naming the host, the module and the key.
-func keystoreError(host string, err error) *ConfigError {
+func keystoreError(host string, err error) *Error {
 	var ke *keystore.Error
 	if errors.As(err, &ke) {
-		return &ConfigError{Host: host, Module: ModKeystore, Key: ke.Key, Reason: ke.Reason, Err: ke.Err}
+		return &Error{Host: host, Module: ModKeystore, Key: ke.Key, Reason: ke.Reason, Err: ke.Err}
 	}
-	return &ConfigError{Host: host, Module: ModKeystore, Err: err}
+	return &Error{Host: host, Module: ModKeystore, Err: err}
 }
 
 // checkHostName accepts a domainpart in its canonical form (RFC 7622):

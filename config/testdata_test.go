@@ -1,4 +1,4 @@
-package server_test
+package config_test
 
 import (
 	"bufio"
@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/xtokend/xtokend/server"
+	"github.com/xtokend/xtokend/config"
 )
 
 // TestTestdataConfigs loads testdata/config: good-*.toml must pass the static
@@ -24,7 +24,7 @@ func TestTestdataConfigs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = server.LoadConfig(p)
+			_, err = config.Load(p)
 			switch base := filepath.Base(p); {
 			case strings.HasPrefix(base, "good-"):
 				if err != nil {

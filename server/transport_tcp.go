@@ -1,0 +1,150 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"io"
+	"net"
+	"sync"
+	"time"
+)
+
+// tcpTransport is XMPP over TCP (RFC 6120): the stream is the connection's
+// bytes, plain or, after STARTTLS, inside TLS. Negotiation's answers are
+// coalesced (countConn) into one write per round trip.
+type tcpTransport struct {
+	raw net.Conn
+	ip  string
+	cc  *countConn // the outermost counting layer (plaintext)
+	tcp *countConn // the one on the TCP connection (cc without TLS)
+}
+
+func newTCPTransport(raw net.Conn, ip string, limit int64) *tcpTransport {
+	cc := newCountConn(raw, limit)
+	cc.coalesce()
+	return &tcpTransport{raw: raw, ip: ip, cc: cc, tcp: cc}
+}
+
+func (t *tcpTransport) StreamReader() io.Reader { return t.cc }
+func (t *tcpTransport) ResetCount()             { t.cc.reset() }
+func (t *tcpTransport) Exceeded() bool          { return t.cc.exceeded() }
+func (t *tcpTransport) WaitReadable() error     { return t.cc.waitReadable() }
+func (t *tcpTransport) RestartStream()          { t.cc.reset() }
+
+// DoneReading gives both layers' read buffers back.
+func (t *tcpTransport) DoneReading() {
+	t.cc.doneReading()
+	if t.tcp != t.cc {
+		t.tcp.doneReading()
+	}
+}
+
+// WriteStreamOpen appends the header and features straight to what
+// coalescing holds back: no buffer of its own.
+func (t *tcpTransport) WriteStreamOpen(from, to, features string) error {
+	c := t.cc
+	if !c.coalescing {
+		b := appendStreamHeader(make([]byte, 0, 256+len(features)), from, to)
+		_, err := c.Write(append(b, features...))
+		return err
+	}
+	if c.out == nil {
+		c.out = make([]byte, 0, 1024) // a stream header and its features
+	}
+	c.out = append(appendStreamHeader(c.out, from, to), features...)
+	if len(c.out) >= maxCoalesced {
+		return c.flush()
+	}
+	return nil
+}
+
+func (t *tcpTransport) Write(p []byte) (int, error) { return t.cc.Write(p) }
+
+func (t *tcpTransport) WriteString(s string) (int, error) {
+	c := t.cc
+	if !c.coalescing {
+		return io.WriteString(c.Conn, s)
+	}
+	if c.out == nil {
+		c.out = make([]byte, 0, 1024)
+	}
+	c.out = append(c.out, s...)
+	if len(c.out) >= maxCoalesced {
+		if err := c.flush(); err != nil {
+			return 0, err
+		}
+	}
+	return len(s), nil
+}
+
+// batchBufPool holds the buffers batches of stanzas are joined in, so that a
+// batch is one write (one TLS record) and an idle session holds none.
+var batchBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// WriteElements joins the batch into one write; a batch of one is written
+// as it is.
+func (t *tcpTransport) WriteElements(batch [][]byte) error {
+	if len(batch) == 1 {
+		_, err := t.cc.Write(batch[0])
+		return err
+	}
+	bp := batchBufPool.Get().(*[]byte)
+	buf := (*bp)[:0]
+	for _, b := range batch {
+		buf = append(buf, b...)
+	}
+	_, err := t.cc.Write(buf)
+	if cap(buf) <= maxWrite {
+		*bp = buf
+		batchBufPool.Put(bp)
+	}
+	return err
+}
+
+func (t *tcpTransport) WriteStreamClose() error {
+	_, err := t.WriteString(streamEnd)
+	return err
+}
+
+func (t *tcpTransport) WriteStreamError(cond, text string) error {
+	_, err := t.cc.Write(streamErrorBytes(cond, text))
+	return err
+}
+
+// EndNegotiation writes what is held back, outer layer first: under TLS its
+// flush writes into the TCP one.
+func (t *tcpTransport) EndNegotiation() error {
+	err := t.cc.endCoalescing()
+	if ferr := t.tcp.endCoalescing(); err == nil {
+		err = ferr
+	}
+	return err
+}
+
+func (t *tcpTransport) Secure() bool {
+	return t.cc != t.tcp && t.cc.ConnectionState().HandshakeComplete
+}
+
+func (t *tcpTransport) CanStartTLS() bool { return t.cc == t.tcp }
+
+// StartTLS runs the handshake over the TCP layer; the TLS connection gets a
+// counting layer of its own (the limit counts plaintext), the TCP one stays.
+// The handshake's first read sends what is held back (<proceed/>).
+func (t *tcpTransport) StartTLS(ctx context.Context, conf *tls.Config) error {
+	tc := tls.Server(t.tcp, conf)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return &tlsError{err}
+	}
+	t.cc = newCountConn(tc, t.tcp.limit)
+	t.cc.coalesce()
+	return nil
+}
+
+func (t *tcpTransport) RemoteIP() string                   { return t.ip }
+func (t *tcpTransport) SetDeadline(d time.Time) error      { return t.raw.SetDeadline(d) }
+func (t *tcpTransport) SetWriteDeadline(d time.Time) error { return t.raw.SetWriteDeadline(d) }
+func (t *tcpTransport) Close() error                       { return t.cc.Close() }
+func (t *tcpTransport) Abort() error                       { return t.raw.Close() }
+
+// streamEnd ends the server's stream.
+const streamEnd = "</stream:stream>"
