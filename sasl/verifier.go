@@ -236,6 +236,14 @@ func (v *Verifier) VerifyContext(ctx context.Context, response []byte, now time.
 		matched = subtle.ConstantTimeSelect(eq, i, matched)
 	}
 	sigOK := v.signed(st, digits, n, &sig)
+	if !bytes.Equal(n, authcid) {
+		// The case rule: a token signed for the username exactly as the
+		// client sent it logs in too (as the case-mapped node), so that an
+		// application that signs the name its user typed needs no PRECIS.
+		// Both signatures are always computed, one HMAC more only for a
+		// username that case mapping changed.
+		sigOK |= v.signed(st, digits, authcid, &sig)
+	}
 	switch {
 	case sigOK != 1:
 		return "", errSignature
