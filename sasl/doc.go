@@ -38,6 +38,19 @@
 //
 // [Feature] is the server side of the SASL stream feature for mellium.im/xmpp:
 // unlike mellium's own SASLServer it answers every failure with its condition
-// and lets a client try again, up to three times. [ClientMechanism] is the
-// client side, for tests and tools.
+// and lets a client try again, up to three times. [FeatureConfig.Exchange]
+// runs the same exchange on a stream of the caller's own. [ClientMechanism] is
+// the client side, for tests and tools.
+//
+// SASL PLAIN (RFC 4616) has X-TOKEN's initial response, authzid NUL authcid
+// NUL password, so a host with [Options.Plain] also offers PLAIN with a token
+// as the password, for the many clients that have no X-TOKEN: the exchange,
+// the verifier, the replay cache (a token used through one mechanism is
+// refused through the other) and the answers are X-TOKEN's. The server lists
+// [Options.Mechanisms] in [FeatureConfig.Mechanisms] on a stream where a
+// password may be sent, which is an encrypted one unless the configuration
+// allows SASL in the clear.
+//
+// Go programs mint tokens with [MintToken] (the two keys' bytes), [Mint] (a
+// [Keys]) or a [Verifier].
 package sasl
