@@ -143,9 +143,14 @@ func (v *Verifier) Mint(node string, now time.Time) (token string, expiresAt tim
 		nonceDigits = 32
 	}
 	digits := make([]byte, v.opts.OTPDigits+nonceDigits)
-	if err := v.otpCode(s, digits[:v.opts.OTPDigits]); err != nil {
-		return "", time.Time{}, err
+	// The code of step s is the middle one of the window around s, shared
+	// with the logins of that step.
+	d, skew := v.opts.OTPDigits, v.opts.OTPSkew
+	otp := v.codes(s)[skew*d : (skew+1)*d]
+	if otp[0] == 0xff {
+		return "", time.Time{}, errTOTP
 	}
+	copy(digits, otp)
 	st := v.states.Get().(*macState)
 	defer v.states.Put(st)
 	if err := randomDigits(digits[v.opts.OTPDigits:]); err != nil {
@@ -311,18 +316,6 @@ func (v *Verifier) codes(s int64) []byte {
 	}
 	v.window.Store(nw)
 	return nw.codes
-}
-
-// otpCode writes the OTP code of step s into dst, from the shared window
-// when it holds s.
-func (v *Verifier) otpCode(s int64, dst []byte) error {
-	d, skew := int64(v.opts.OTPDigits), int64(v.opts.OTPSkew)
-	if w := v.window.Load(); w != nil && s >= w.step-skew && s <= w.step+skew && s >= 0 {
-		j := s - (w.step - skew)
-		copy(dst, w.codes[j*d:(j+1)*d])
-		return nil
-	}
-	return v.totp.code(s, dst)
 }
 
 // isBareJID reports whether authzid is the bare JID node@host. The common
