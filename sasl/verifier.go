@@ -41,10 +41,10 @@ type Verifier struct {
 // and reset between uses, and buffers, so that a verification allocates
 // nothing here.
 type macState struct {
-	sig     hash.Hash // HMAC-SHA256 keyed with the access secret
-	scratch [64]byte  // room for two HMAC-SHA256 sums
-	node    []byte    // a username that normalization changed
-	msg     []byte    // the signed string, OTP || NONCE || node "@" host
+	sig     hash.Hash         // HMAC-SHA256 keyed with the access secret
+	scratch [sha256.Size]byte // an HMAC-SHA256 sum
+	node    []byte            // a username that normalization changed
+	msg     []byte            // the signed string, OTP || NONCE || node "@" host
 }
 
 // otpCodes are the codes of the time steps step-skew .. step+skew, one after
