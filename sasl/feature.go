@@ -50,12 +50,22 @@ type FeatureConfig struct {
 	// *Error (so the caller tells a refusal by identity), and it counts
 	// toward MaxAttempts.
 	Admit func() *Error
+	// Mechanisms are the SASL mechanisms offered and accepted. X-TOKEN
+	// always is, first; PLAIN (the token as the password, checked by the
+	// same verifier and replay cache) is when listed. Set it to the host's
+	// Options.Mechanisms() on a stream where PLAIN may be offered: an
+	// encrypted one, or where the configuration allows SASL in the clear.
+	// An <auth/> for a mechanism not offered gets invalid-mechanism.
+	Mechanisms []string
 }
 
 // ErrTooManyAttempts is returned by the feature's Negotiate when a connection
 // tries SASL again after MaxAttempts failures; the client has been sent a
 // policy-violation stream error and the stream is closed.
 var ErrTooManyAttempts = errors.New("sasl: too many failed authentication attempts")
+
+// errMechanism is the failure of an <auth/> for a mechanism not offered.
+var errMechanism = &Error{InvalidMechanism, "mechanism is not offered"}
 
 // errServerTemporary is the failure when there is no verifier for the host.
 var errServerTemporary = &Error{TemporaryAuthFailure, "no verifier for this host"}
@@ -74,8 +84,8 @@ func (cfg FeatureConfig) withDefaults() FeatureConfig {
 	return cfg
 }
 
-// Feature returns the server side of the SASL stream feature, offering only
-// X-TOKEN, for a mellium session. Make one per connection. It runs the same
+// Feature returns the server side of the SASL stream feature, offering
+// X-TOKEN (and PLAIN when cfg.Mechanisms has it), for a mellium session. Make one per connection. It runs the same
 // exchange as Exchange.
 //
 // Unlike mellium's SASLServer, it answers every failed exchange with a
@@ -92,10 +102,11 @@ func Feature(cfg FeatureConfig) xmpp.StreamFeature {
 		Prohibited: xmpp.Authn,
 		List: func(ctx context.Context, w xmlstream.TokenWriter, start xml.StartElement) (bool, error) {
 			mech := xml.StartElement{Name: xml.Name{Local: "mechanism"}}
-			_, err := xmlstream.Copy(w, xmlstream.Wrap(
-				xmlstream.Wrap(xmlstream.Token(xml.CharData(MechanismName)), mech),
-				start,
-			))
+			var list []xml.TokenReader
+			for _, m := range cfg.mechanisms() {
+				list = append(list, xmlstream.Wrap(xmlstream.Token(xml.CharData(m)), mech))
+			}
+			_, err := xmlstream.Copy(w, xmlstream.Wrap(xmlstream.MultiReader(list...), start))
 			return true, err
 		},
 		Parse: func(ctx context.Context, d *xml.Decoder, start *xml.StartElement) (bool, interface{}, error) {
@@ -211,8 +222,8 @@ func (cfg FeatureConfig) negotiate(ctx context.Context, d *xml.Decoder, first *x
 			switch {
 			case err != nil:
 				return "", err
-			case mechanism != MechanismName:
-				fail = &Error{InvalidMechanism, "mechanism is not " + MechanismName}
+			case !cfg.offers(mechanism):
+				fail = errMechanism
 			case perr != nil:
 				fail = perr
 			case isEmptyPayload(payload):

@@ -174,3 +174,72 @@ func FuzzReadPayload(f *testing.F) {
 		}
 	})
 }
+
+// FuzzExchange runs FeatureConfig.Exchange, X-TOKEN and PLAIN offered, on
+// arbitrary client bytes after a stream header: it must end, never panic,
+// and write only SASL answers (a failure with a known condition, the empty
+// challenge, success at most once and last, or the policy-violation error).
+func FuzzExchange(f *testing.F) {
+	v := newTestVerifier(f, "localhost", DefaultOptions(), NewReplayCache(1<<16))
+	tok, _, _ := v.Mint("alice", fuzzNow)
+	resp := base64.StdEncoding.EncodeToString([]byte("\x00alice\x00" + tok))
+	for _, s := range []string{
+		"<auth xmlns='" + NS + "' mechanism='PLAIN'>" + resp + "</auth>",
+		"<auth xmlns='" + NS + "' mechanism='X-TOKEN'>" + resp + "</auth>",
+		"<auth xmlns='" + NS + "' mechanism='PLAIN'/><response xmlns='" + NS + "'>" + resp + "</response>",
+		"<auth xmlns='" + NS + "' mechanism='PLAIN'>=</auth><abort xmlns='" + NS + "'/>",
+		"<auth xmlns='" + NS + "' mechanism='plain'>AA==</auth><auth xmlns='" + NS + "' mechanism='SCRAM-SHA-1'/>",
+		"<auth xmlns='" + NS + "' mechanism='PLAIN'>%%</auth>x",
+		"<auth xmlns='" + NS + "'><x/></auth></stream:stream>",
+		"<stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>",
+		"<message/>",
+		"",
+	} {
+		f.Add(s)
+	}
+	const header = "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"
+	answers := []string{answerChallenge, answerSuccess, `<stream:error><policy-violation xmlns="urn:ietf:params:xml:ns:xmpp-streams"/></stream:error></stream:stream>`}
+	for _, c := range []Condition{Aborted, IncorrectEncoding, InvalidAuthzid, InvalidMechanism, MalformedRequest, NotAuthorized, TemporaryAuthFailure} {
+		answers = append(answers, failureBytes(c))
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		d := xml.NewDecoder(strings.NewReader(header + in))
+		var start xml.StartElement
+		for {
+			tok, err := d.Token()
+			if err != nil {
+				return
+			}
+			if s, ok := tok.(xml.StartElement); ok && s.Name.Local != "stream" {
+				start = s
+				break
+			}
+		}
+		cfg := FeatureConfig{
+			Verifier:   func() *Verifier { return v },
+			Now:        func() time.Time { return fuzzNow },
+			Mechanisms: []string{MechanismName, PlainMechanismName},
+		}
+		var out strings.Builder
+		node, err := cfg.Exchange(context.Background(), d, start, &out)
+		rest := out.String()
+		for rest != "" {
+			found := false
+			for _, a := range answers {
+				if strings.HasPrefix(rest, a) {
+					rest, found = rest[len(a):], true
+					if a == answerSuccess && rest != "" {
+						t.Fatalf("answers after success: %q", out.String())
+					}
+					break
+				}
+			}
+			if !found {
+				t.Fatalf("unexpected answer %q in %q", rest, out.String())
+			}
+		}
+		if (node != "") != strings.HasSuffix(out.String(), answerSuccess) || node != "" && err != nil {
+			t.Fatalf("node %q, err %v, answers %q", node, err, out.String())
+		}
+	})
+}

@@ -12,6 +12,9 @@ type Options struct {
 	SecretKey        string `toml:"secret_key"` // keystore name of the HMAC-SHA256 key
 	SeedKey          string `toml:"seed_key"`   // keystore name of the TOTP key
 	ReplayProtection bool   `toml:"replay_protection"`
+	// Plain offers SASL PLAIN beside X-TOKEN, with a token as the password
+	// (see Mechanisms): for clients that have no X-TOKEN.
+	Plain bool `toml:"plain"`
 }
 
 // DefaultOptions are SPEC.md section 2's defaults.

@@ -1,27 +1,52 @@
 package sasl
 
 import (
-	"encoding/binary"
-	"hash"
+	"encoding/base32"
+	"errors"
+	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
 )
 
-// pow10 holds 10^n for the OTP lengths Options allows.
-var pow10 = [...]uint64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10}
+// seedText is how pquerna/otp takes a TOTP key: base32 text, which it pads
+// and decodes back to the seed's bytes before keying HMAC-SHA1. Without
+// padding, every seed length round-trips unchanged.
+var seedText = base32.StdEncoding.WithPadding(base32.NoPadding)
 
-// hotp writes the RFC 4226 code of counter, len(dst) decimal digits with
-// leading zeros, into dst. mac is an HMAC-SHA1 keyed with the OTP seed and
-// scratch has room for the counter and the MAC (28 bytes), so nothing is
-// allocated. RFC 6238 TOTP is hotp of unixTime/period.
-func hotp(mac hash.Hash, scratch []byte, counter uint64, dst []byte) {
-	binary.BigEndian.PutUint64(scratch[:8], counter)
-	mac.Reset()
-	mac.Write(scratch[:8])
-	sum := mac.Sum(scratch[8:8])
-	off := sum[len(sum)-1] & 0x0f
-	code := uint64(binary.BigEndian.Uint32(sum[off:off+4]) & 0x7fffffff)
-	code %= pow10[len(dst)]
-	for i := len(dst) - 1; i >= 0; i-- {
-		dst[i] = byte('0' + code%10)
-		code /= 10
+// totpKey computes the RFC 6238 codes (HMAC-SHA1) of one host's otp_seed with
+// pquerna/otp. Each call allocates; the verifier calls it once per time step
+// and shares the result (otpWindow), never once per login.
+type totpKey struct {
+	secret string // the seed as base32 text: secret, never logged
+	period int64
+	opts   totp.ValidateOpts
+}
+
+func newTOTPKey(seed []byte, digits, period int) totpKey {
+	return totpKey{
+		secret: seedText.EncodeToString(seed),
+		period: int64(period),
+		opts: totp.ValidateOpts{
+			Period:    uint(period),
+			Digits:    otp.Digits(digits),
+			Algorithm: otp.AlgorithmSHA1,
+		},
 	}
+}
+
+var errTOTP = errors.New("sasl: computing the TOTP code failed")
+
+// code writes the TOTP code of time step step (the HOTP of the step number),
+// len(dst) decimal digits with leading zeros, into dst.
+func (k totpKey) code(step int64, dst []byte) error {
+	if step < 0 {
+		return errTOTP
+	}
+	c, err := totp.GenerateCodeCustom(k.secret, time.Unix(step*k.period, 0), k.opts)
+	if err != nil || len(c) != len(dst) {
+		return errTOTP
+	}
+	copy(dst, c)
+	return nil
 }

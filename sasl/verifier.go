@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -31,19 +30,21 @@ type Verifier struct {
 	replay   *ReplayCache
 	shared   SharedReplay             // a cluster's replay check, in place of replay (replay_iface.go)
 	states   sync.Pool                // *macState
+	totp     totpKey                  // the OTP seed, for pquerna/otp
 	window   atomic.Pointer[otpCodes] // the OTP codes around the latest time step
+	refill   sync.Mutex               // one computation of a new step's codes at a time
+	computed atomic.Int64             // TOTP codes computed so far, for tests
 	otpBytes int                      // len(otpCodes.codes)
 }
 
-// macState is the per-verification scratch: both HMACs keyed once and reset
-// between uses, and buffers, so that a verification allocates nothing here.
+// macState is the per-verification scratch: the signature's HMAC keyed once
+// and reset between uses, and buffers, so that a verification allocates
+// nothing here.
 type macState struct {
-	otp     hash.Hash // HMAC-SHA1 keyed with the OTP seed
-	sig     hash.Hash // HMAC-SHA256 keyed with the access secret
-	scratch [64]byte
-	codes   []byte // codes of the accepted windows when the cached ones do not apply
-	node    []byte // a username that normalization changed
-	msg     []byte // the signed string, OTP || NONCE || node "@" host
+	sig     hash.Hash         // HMAC-SHA256 keyed with the access secret
+	scratch [sha256.Size]byte // an HMAC-SHA256 sum
+	node    []byte            // a username that normalization changed
+	msg     []byte            // the signed string, OTP || NONCE || node "@" host
 }
 
 // otpCodes are the codes of the time steps step-skew .. step+skew, one after
@@ -79,17 +80,17 @@ func NewVerifier(host string, keys Keys, opts Options, replay *ReplayCache) (*Ve
 		atHost:   append([]byte("@"), host...),
 		opts:     opts,
 		period:   int64(opts.OTPPeriod),
+		totp:     newTOTPKey(seed, opts.OTPDigits, opts.OTPPeriod),
 		otpBytes: (2*opts.OTPSkew + 1) * opts.OTPDigits,
+	}
+	if err := v.totp.code(0, make([]byte, opts.OTPDigits)); err != nil {
+		return nil, fmt.Errorf("sasl: host %q: key %q: %w", host, opts.SeedKey, err)
 	}
 	if opts.ReplayProtection {
 		v.replay = replay
 	}
 	v.states.New = func() any {
-		return &macState{
-			otp:   hmac.New(sha1.New, seed),
-			sig:   hmac.New(sha256.New, secret),
-			codes: make([]byte, v.otpBytes),
-		}
+		return &macState{sig: hmac.New(sha256.New, secret)}
 	}
 	return v, nil
 }
@@ -142,9 +143,16 @@ func (v *Verifier) Mint(node string, now time.Time) (token string, expiresAt tim
 		nonceDigits = 32
 	}
 	digits := make([]byte, v.opts.OTPDigits+nonceDigits)
+	// The code of step s is the middle one of the window around s, shared
+	// with the logins of that step.
+	d, skew := v.opts.OTPDigits, v.opts.OTPSkew
+	otp := v.codes(s)[skew*d : (skew+1)*d]
+	if otp[0] == 0xff {
+		return "", time.Time{}, errTOTP
+	}
+	copy(digits, otp)
 	st := v.states.Get().(*macState)
 	defer v.states.Put(st)
-	hotp(st.otp, st.scratch[:], uint64(s), digits[:v.opts.OTPDigits])
 	if err := randomDigits(digits[v.opts.OTPDigits:]); err != nil {
 		return "", time.Time{}, err
 	}
@@ -219,7 +227,7 @@ func (v *Verifier) Verify(ctx context.Context, response []byte, now time.Time) (
 
 	// Both checks always run in full and compare in constant time, so the
 	// time taken says nothing about which part of a forged token was wrong.
-	codes := v.codes(st, s)
+	codes := v.codes(s)
 	otp, d := digits[:v.opts.OTPDigits], v.opts.OTPDigits
 	otpOK, matched := 0, 0
 	for i := 0; i*d < len(codes); i++ {
@@ -227,13 +235,17 @@ func (v *Verifier) Verify(ctx context.Context, response []byte, now time.Time) (
 		otpOK |= eq
 		matched = subtle.ConstantTimeSelect(eq, i, matched)
 	}
-	// One Write of the whole signed string: each Write has a cost of its own.
-	st.msg = append(append(append(st.msg[:0], digits...), n...), v.atHost...)
-	st.sig.Reset()
-	st.sig.Write(st.msg)
-	sigOK := hmac.Equal(st.sig.Sum(st.scratch[:0]), sig[:])
+	sigOK := v.signed(st, digits, n, &sig)
+	if !bytes.Equal(n, authcid) {
+		// The case rule: a token signed for the username exactly as the
+		// client sent it logs in too (as the case-mapped node), so that an
+		// application that signs the name its user typed needs no PRECIS.
+		// Both signatures are always computed, one HMAC more only for a
+		// username that case mapping changed.
+		sigOK |= v.signed(st, digits, authcid, &sig)
+	}
 	switch {
-	case !sigOK:
+	case sigOK != 1:
 		return "", errSignature
 	case otpOK != 1:
 		return "", errOTP
@@ -251,37 +263,54 @@ func (v *Verifier) Verify(ctx context.Context, response []byte, now time.Time) (
 	return string(n), nil
 }
 
-// codes returns the OTP codes of the windows accepted at step s. The codes
-// around the current step are computed once per step and shared, so that a
-// verification costs one HMAC (SHA-256) instead of 2*otp_skew+2.
-func (v *Verifier) codes(st *macState, s int64) []byte {
-	w := v.window.Load()
-	if w != nil && w.step == s {
-		return w.codes
-	}
-	v.fillCodes(st, s, st.codes)
-	// The clock moved on (or a caller's clock is off): share the new step's
-	// codes. Two callers straddling a step boundary may swap them a few
-	// times, which costs an allocation each, never a wrong answer.
-	if w == nil || s != w.step {
-		nw := &otpCodes{step: s, codes: bytes.Clone(st.codes)}
-		v.window.CompareAndSwap(w, nw)
-	}
-	return st.codes
+// signed reports (1 or 0, in constant time) whether sig is the HMAC-SHA256
+// of digits || node "@" host.
+func (v *Verifier) signed(st *macState, digits, node []byte, sig *[32]byte) int {
+	// One Write of the whole signed string: each Write has a cost of its own.
+	st.msg = append(append(append(st.msg[:0], digits...), node...), v.atHost...)
+	st.sig.Reset()
+	st.sig.Write(st.msg)
+	return subtle.ConstantTimeCompare(st.sig.Sum(st.scratch[:0]), sig[:])
 }
 
-func (v *Verifier) fillCodes(st *macState, s int64, dst []byte) {
-	d, skew := v.opts.OTPDigits, int64(v.opts.OTPSkew)
-	for i := int64(0); i <= 2*skew; i++ {
-		code := dst[i*int64(d) : (i+1)*int64(d)]
-		if c := s - skew + i; c >= 0 {
-			hotp(st.otp, st.scratch[:], uint64(c), code)
-		} else {
-			for j := range code {
-				code[j] = 0xff
-			}
-		}
+// codes returns the OTP codes of the windows accepted at step s. They are
+// computed once per step and shared, so that a verification costs one HMAC
+// (SHA-256) instead of 2*otp_skew+2; a new step reuses the codes it shares
+// with the previous one, so each step's code is computed once. The slice
+// is shared: read it only.
+func (v *Verifier) codes(s int64) []byte {
+	if w := v.window.Load(); w != nil && w.step == s {
+		return w.codes
 	}
+	v.refill.Lock()
+	defer v.refill.Unlock()
+	w := v.window.Load()
+	if w != nil && w.step == s {
+		return w.codes // another caller computed them meanwhile
+	}
+	// The clock moved on (or a caller's clock is off, which swaps the
+	// window back and forth at the cost of a computation, never a wrong
+	// answer).
+	d, skew := int64(v.opts.OTPDigits), int64(v.opts.OTPSkew)
+	nw := &otpCodes{step: s, codes: make([]byte, v.otpBytes)}
+	for i := int64(0); i <= 2*skew; i++ {
+		code := nw.codes[i*d : (i+1)*d]
+		c := s - skew + i
+		if w != nil && c >= w.step-skew && c <= w.step+skew {
+			j := c - (w.step - skew)
+			copy(code, w.codes[j*d:(j+1)*d])
+			continue
+		}
+		if c < 0 || v.totp.code(c, code) != nil {
+			for j := range code {
+				code[j] = 0xff // matches no digit
+			}
+			continue
+		}
+		v.computed.Add(1)
+	}
+	v.window.Store(nw)
+	return nw.codes
 }
 
 // isBareJID reports whether authzid is the bare JID node@host. The common

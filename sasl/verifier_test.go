@@ -86,26 +86,60 @@ func TestVectorsVerify(t *testing.T) {
 
 func TestRFC6238(t *testing.T) {
 	v := loadVectors(t)
-	st := &macState{}
-	ver, err := NewVerifier("localhost", KeyMap{"access_secret": []byte("x"), "otp_seed": []byte(v.RFC6238.Key)}, DefaultOptions(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st = ver.states.Get().(*macState)
+	key := newTOTPKey([]byte(v.RFC6238.Key), 8, 30)
 	for _, tc := range v.RFC6238.Vectors {
 		got := make([]byte, 8)
-		hotp(st.otp, st.scratch[:], uint64(tc.UnixTime/30), got)
-		if string(got) != tc.OTP {
-			t.Errorf("TOTP(%d) = %s, want %s", tc.UnixTime, got, tc.OTP)
+		if err := key.code(tc.UnixTime/30, got); err != nil || string(got) != tc.OTP {
+			t.Errorf("TOTP(%d) = %s, %v; want %s", tc.UnixTime, got, err, tc.OTP)
 		}
 	}
-	// RFC 4226 appendix D: 6 digits, counters 0..9.
+	// RFC 4226 appendix D: 6 digits, counters 0..9 (TOTP of period 1 at time
+	// c is HOTP of counter c).
+	hotp := newTOTPKey([]byte(v.RFC6238.Key), 6, 1)
 	want := []string{"755224", "287082", "359152", "969429", "338314", "254676", "287922", "162583", "399871", "520489"}
 	for c, w := range want {
 		got := make([]byte, 6)
-		hotp(st.otp, st.scratch[:], uint64(c), got)
-		if string(got) != w {
-			t.Errorf("HOTP(%d) = %s, want %s", c, got, w)
+		if err := hotp.code(int64(c), got); err != nil || string(got) != w {
+			t.Errorf("HOTP(%d) = %s, %v; want %s", c, got, err, w)
+		}
+	}
+	// 10 digits, the most Options allows, and seeds of every length up to
+	// a block and beyond (the base32 text pquerna/otp takes pads them).
+	ten := make([]byte, 10)
+	if err := newTOTPKey([]byte(v.RFC6238.Key), 10, 30).code(59/30, ten); err != nil || string(ten) != "1094287082" {
+		t.Errorf("10-digit TOTP(59) = %s, %v", ten, err)
+	}
+	for n := 1; n <= 70; n++ {
+		seed := []byte(strings.Repeat("k", n))
+		if err := newTOTPKey(seed, 8, 30).code(1, make([]byte, 8)); err != nil {
+			t.Errorf("seed of %d bytes: %v", n, err)
+		}
+	}
+}
+
+// TestTOTPOncePerStep: the codes of a time step are computed once, however
+// many logins use them, and a new step computes only its new code.
+func TestTOTPOncePerStep(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	v := newTestVerifier(t, "localhost", DefaultOptions(), NewReplayCache(1000))
+	steps := []struct {
+		at   time.Time
+		want int64 // codes computed so far
+	}{
+		{now, 3}, // steps -1, 0, +1
+		{now.Add(10 * time.Second), 3},
+		{now.Add(30 * time.Second), 4}, // one new step
+		{now.Add(65 * time.Second), 5},
+		{now.Add(300 * time.Second), 8}, // a jump: all three anew
+	}
+	for _, s := range steps {
+		for i := 0; i < 5; i++ {
+			if _, err := v.Verify(context.Background(), []byte("\x00alice\x00"+mint(t, v, "alice", s.at)), s.at); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := v.computed.Load(); got != s.want {
+			t.Fatalf("at %v: %d codes computed, want %d", s.at, got, s.want)
 		}
 	}
 }
