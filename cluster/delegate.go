@@ -100,6 +100,7 @@ func (d *delegate) NotifyLeave(m *memberlist.Node) {
 	d.n.dir.drop(m.Name)
 	d.n.closeLinksOf(m.Name)
 	d.n.closeOutbox(m.Name)
+	d.n.replayDown.forget(m.Name)
 	d.n.nudge()
 }
 

@@ -100,7 +100,11 @@ type Node struct {
 	// outboxes queue the stanzas routed to each peer (outbox.go).
 	outboxes map[string]*outbox
 	dropped  atomic.Uint64 // stanzas refused or lost in an outbox
-	stopped  bool
+	// replayDown and replayFallbacks: owners that did not answer a replay
+	// check, and how often a fallback stood in for one.
+	replayDown      downOwners
+	replayFallbacks atomic.Uint64
+	stopped         bool
 
 	// sessMu orders session changes with the links they are sent on: a
 	// snapshot and every later change reach each peer in version order.
@@ -330,8 +334,11 @@ func (n *Node) shutdown(ctx context.Context, leave bool) error {
 	var err error
 	n.stop.Do(func() {
 		// What the server routed last (the unavailable presence of the
-		// sessions it just closed) goes out before the links close.
-		n.flushOutboxes(ctx)
+		// sessions it just closed) goes out before the links close. A
+		// crash says nothing.
+		if leave {
+			n.flushOutboxes(ctx)
+		}
 		// Stop making links and answering first, so that nothing re-links
 		// to a peer that has already heard this node leave.
 		n.cancel()

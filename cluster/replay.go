@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"sync"
 	"time"
@@ -15,32 +17,65 @@ import (
 // Each (host, node) pair, that is each user, has owners: the two live
 // members that score highest under rendezvous hashing of (member, host,
 // node). A login asks both owners to check and remember the token id, in
-// parallel, and is fresh only when both had not seen it. Asking a node
-// itself is a map lookup; asking a peer is one round trip on its link.
+// parallel, and is fresh only when no owner that answered had seen it.
+// Asking a node itself is a map lookup; asking a peer is one round trip on
+// its link.
 //
 // Two owners rather than one keep a single membership change from opening a
 // window: when a node joins it takes at most one of a user's two places, and
-// when one leaves the other still holds the user's tokens. What remains:
+// when one leaves the other still holds the user's tokens.
+//
+// A crashed owner stays a member until memberlist's failure detection
+// declares it dead (about 5 seconds with its LAN timers). Meanwhile an owner
+// whose link is down, or that has not answered within replayAskTimeout,
+// is replaced in that check by the next member in rendezvous order, the
+// fallback: the node that becomes the user's owner once the dead one is
+// dropped. The check then holds when at least one of the two owners
+// answered; with neither it fails (temporary-auth-failure), as the members
+// that did answer never saw the user's earlier tokens. So a token is
+// always remembered by an owner and by the owner or fallback that stays, and
+// a replay is caught as long as one node that remembered it answers: one
+// crash opens no window. What remains:
 //   - two membership changes inside one token's lifetime (the OTP window,
 //     about 90 seconds by default), or a change racing the login itself, can
 //     move both places to nodes that never saw the token, which could then be
-//     used once more;
+//     used once more; so can two nodes out of reach at once (the token used
+//     while one owner and the fallback were out of reach, replayed while the
+//     other owner is);
 //   - during a partition each side has its own owners, so a token can be used
-//     once on each side;
-//   - an owner that does not answer fails the login (temporary-auth-failure)
-//     until memberlist declares it dead, a few seconds.
+//     once on each side.
 
 const replayReplicas = 2
 
-// replayOwners returns the live members that own (host, node), best first.
+// replayAskTimeout is how long a check waits for one owner before it asks
+// the fallback instead. An answer takes one round trip on a link.
+const replayAskTimeout = 250 * time.Millisecond
+
+// replayAskMax bounds the members one check asks: the two owners and, for
+// owners that do not answer, fallbacks.
+const replayAskMax = 2 * replayReplicas
+
+// replayDownFor is how long checks skip an owner that did not answer, going
+// straight to the fallback, before they try it again: a crashed host that
+// sends no reset would otherwise cost every login replayAskTimeout.
+const replayDownFor = time.Second
+
+// replayOwners returns the live members ranked for (host, node), best
+// first: the first replayReplicas are its owners, the rest fallbacks.
 func (n *Node) replayOwners(host, node string) []string {
-	return rendezvous(n.Members(), host, node)
+	return rank(n.Members(), host, node)
 }
 
-// rendezvous ranks members by a hash of (member, host, node) and returns
-// the top replayReplicas. Every node with the same member list picks the
-// same owners, and a member coming or going moves only the users it owns.
+// rendezvous returns the replayReplicas owners of (host, node) among
+// members. Every node with the same member list picks the same owners, and
+// a member coming or going moves only the users it owns.
 func rendezvous(members []string, host, node string) []string {
+	r := rank(members, host, node)
+	return r[:min(len(r), replayReplicas)]
+}
+
+// rank orders members by a hash of (member, host, node), highest first.
+func rank(members []string, host, node string) []string {
 	type scored struct {
 		name  string
 		score uint64
@@ -61,17 +96,21 @@ func rendezvous(members []string, host, node string) []string {
 		}
 		return s[i].name < s[j].name
 	})
-	out := make([]string, 0, replayReplicas)
-	for i := 0; i < len(s) && i < replayReplicas; i++ {
-		out = append(out, s[i].name)
+	out := make([]string, len(s))
+	for i := range s {
+		out[i] = s[i].name
 	}
 	return out
 }
 
+// errOwnerDown says a check skipped an owner that recently did not answer.
+var errOwnerDown = errors.New("cluster: replay owner did not answer recently")
+
 // CheckAndRemember reports whether tokenID is fresh for node@host, and
 // remembers it until expiry (when it can no longer verify). fresh is false
-// for a token seen before anywhere in the cluster. An error (an owner out of
-// reach, ErrReplayFull, ctx ending) means the login must fail with
+// for a token seen before anywhere in the cluster. An owner that does not
+// answer is replaced by a fallback (see above); an error (neither owner
+// answered, ErrReplayFull, ctx ending) means the login must fail with
 // temporary-auth-failure: forgetting would allow a replay. It waits for
 // Ready.
 func (n *Node) CheckAndRemember(ctx context.Context, host, node string, tokenID []byte, expiry time.Time) (fresh bool, err error) {
@@ -85,36 +124,78 @@ func (n *Node) CheckAndRemember(ctx context.Context, host, node string, tokenID 
 	if err := n.WaitReady(ctx); err != nil {
 		return false, err
 	}
-	owners := n.replayOwners(host, node)
-	if len(owners) == 0 {
+	ranked := n.replayOwners(host, node)
+	if len(ranked) == 0 {
 		return false, fmt.Errorf("cluster: no live member to own replay state")
 	}
-	results := make([]uint64, len(owners))
-	errs := make([]error, len(owners))
-	var wg sync.WaitGroup
-	for i, owner := range owners {
-		if owner == n.name {
-			results[i] = n.replay.check(host, node, tokenID, expiry, time.Now())
+	owners := min(len(ranked), replayReplicas)
+	type answer struct {
+		rank   int
+		result uint64
+		err    error
+	}
+	answers := make(chan answer, len(ranked))
+	ask := func(i int) {
+		member := ranked[i]
+		switch {
+		case member == n.name:
+			answers <- answer{i, n.replay.check(host, node, tokenID, expiry, time.Now()), nil}
+		case n.replayDown.skip(member, time.Now()):
+			answers <- answer{rank: i, err: errOwnerDown}
+		default:
+			go func() {
+				actx, cancel := context.WithTimeout(ctx, replayAskTimeout)
+				defer cancel()
+				r, err := n.askReplay(actx, member, host, node, tokenID, expiry)
+				if ctx.Err() == nil && n.ctx.Err() == nil {
+					n.replayDown.note(n.log, member, err, time.Now())
+				}
+				answers <- answer{i, r, err}
+			}()
+		}
+	}
+	next, waiting := 0, 0
+	for ; next < owners; next++ {
+		ask(next)
+		waiting++
+	}
+	fresh = true
+	ownerAnswered, full := false, false
+	var lastErr error
+	for waiting > 0 {
+		a := <-answers // every ask ends within replayAskTimeout
+		waiting--
+		if a.err != nil {
+			if err := ctx.Err(); err != nil {
+				return false, err
+			}
+			if errors.Is(a.err, ErrStopped) {
+				return false, ErrStopped
+			}
+			lastErr = a.err
+			if next < len(ranked) && next < replayAskMax {
+				n.replayFallbacks.Add(1)
+				ask(next)
+				next++
+				waiting++
+			}
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[i], errs[i] = n.askReplay(ctx, owner, host, node, tokenID, expiry)
-		}()
-	}
-	wg.Wait()
-	fresh = true
-	for i := range owners {
-		if errs[i] != nil {
-			return false, errs[i]
+		if a.rank < owners {
+			ownerAnswered = true
 		}
-		switch results[i] {
+		switch a.result {
 		case replayUsed:
 			fresh = false
 		case replayFull:
-			return false, ErrReplayFull
+			full = true
 		}
+	}
+	switch {
+	case full:
+		return false, ErrReplayFull
+	case !ownerAnswered:
+		return false, fmt.Errorf("cluster: no replay owner of the user answered: %w", lastErr)
 	}
 	return fresh, nil
 }
@@ -125,6 +206,49 @@ func (n *Node) askReplay(ctx context.Context, owner, host, node string, tokenID 
 		return 0, err
 	}
 	return l.request(ctx, frame{kind: kindReplayReq, host: host, node: node, tokenID: tokenID, expiry: expiry.UnixNano()})
+}
+
+// downOwners remembers the members that recently did not answer a replay
+// check, so that checks go straight to the fallback for replayDownFor, and
+// the log says once per outage that a fallback stands in.
+type downOwners struct {
+	mu    sync.Mutex
+	until map[string]time.Time
+}
+
+// skip reports whether member did not answer within the last replayDownFor.
+func (d *downOwners) skip(member string, now time.Time) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	u, ok := d.until[member]
+	return ok && now.Before(u)
+}
+
+// note records how an ask of member went.
+func (d *downOwners) note(log *slog.Logger, member string, err error, now time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, was := d.until[member]
+	switch {
+	case err == nil && was:
+		delete(d.until, member)
+		log.Info("cluster: replay owner answers again", "peer", member)
+	case err != nil:
+		if d.until == nil {
+			d.until = make(map[string]time.Time)
+		}
+		d.until[member] = now.Add(replayDownFor)
+		if !was {
+			log.Warn("cluster: replay owner does not answer; its users' logins are checked with their other owner and a fallback", "peer", member, "err", err)
+		}
+	}
+}
+
+// forget drops a member that left.
+func (d *downOwners) forget(member string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.until, member)
 }
 
 // replayStore is what this node remembers as an owner: token ids until they

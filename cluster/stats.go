@@ -11,7 +11,10 @@ type Stats struct {
 	// its link: refused by a full queue (Route's ErrQueueFull) or waiting
 	// when the peer left.
 	StanzasDropped uint64
-	Ready          bool // joined or started alone
+	// ReplayFallbacks counts replay checks that asked a fallback member
+	// because an owner did not answer (crashed, link down, slow).
+	ReplayFallbacks uint64
+	Ready           bool // joined or started alone
 }
 
 // Stats returns the node's figures now.
@@ -21,6 +24,7 @@ func (n *Node) Stats() Stats {
 	n.mu.Lock()
 	s.Links = len(n.out)
 	s.StanzasDropped = n.dropped.Load()
+	s.ReplayFallbacks = n.replayFallbacks.Load()
 	n.mu.Unlock()
 	n.dir.mu.RLock()
 	for _, o := range n.dir.origins {

@@ -1,0 +1,164 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+)
+
+// crash plays a SIGKILL: the node's links and listeners close without a
+// bye and without leaving, so the others find out by failure detection.
+func crash(t *testing.T, n testNode) {
+	t.Helper()
+	if err := n.shutdown(context.Background(), false); err != nil {
+		t.Logf("crash %s: %v", n.name, err)
+	}
+}
+
+// usersOwnedBy returns count user names whose two replay owners, among
+// members, include owner.
+func usersOwnedBy(members []string, owner string, count int) []string {
+	var users []string
+	for i := 0; len(users) < count; i++ {
+		u := fmt.Sprintf("user%d", i)
+		if slices.Contains(rendezvous(members, "a.test", u), owner) {
+			users = append(users, u)
+		}
+	}
+	return users
+}
+
+// TestCrashedOwnerKeepsLoginsGoing: after one node of three dies without a
+// word, replay checks on the survivors for users it owned keep succeeding
+// while memberlist has not yet declared it dead, and still refuse every
+// token used before or during the outage. Before the fallback owner, each
+// of these checks failed until the membership converged (5-6 s with
+// memberlist's LAN timers, about 3 s with the tests' faster ones).
+func TestCrashedOwnerKeepsLoginsGoing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three nodes")
+	}
+	secret := writeSecret(t)
+	n1 := startNode(t, "n1", secret, nil, deadline)
+	n2 := startNode(t, "n2", secret, []string{n1.addr()}, deadline)
+	n3 := startNode(t, "n3", secret, []string{n1.addr()}, deadline)
+	eventually(t, "three members", sameMembers(n1, n2, n3))
+	eventually(t, "all links up", func() bool {
+		return n1.Stats().Links == 2 && n2.Stats().Links == 2 && n3.Stats().Links == 2
+	})
+	users := usersOwnedBy([]string{"n1", "n2", "n3"}, "n3", 12)
+	exp := time.Now().Add(90 * time.Second)
+	ctx := context.Background()
+	// Tokens used before the crash, some of them on the node that dies.
+	for i, u := range users {
+		via := []testNode{n1, n2, n3}[i%3]
+		checkFresh(t, via, u, tokenID(i), true)
+	}
+
+	crash(t, n3)
+	killed := time.Now()
+	survivors := []testNode{n1, n2}
+	var failures int
+	var firstFail, lastFail time.Duration
+	var during [][2]string // user, token id used while n3 was a member
+	converged := time.Time{}
+	for round := 0; ; round++ {
+		if converged.IsZero() && sameMembers(n1, n2)() {
+			converged = time.Now()
+		}
+		// Go on for a second after the survivors dropped n3.
+		if !converged.IsZero() && time.Since(converged) > time.Second {
+			break
+		}
+		if time.Since(killed) > deadline {
+			t.Fatal("the survivors never declared the crashed node dead")
+		}
+		for i, u := range users {
+			first, second := survivors[(round+i)%2], survivors[(round+i+1)%2]
+			id := tokenID(1000*(round+1) + i)
+			fresh, err := first.CheckAndRemember(ctx, "a.test", u, id, exp)
+			if err != nil {
+				failures++
+				if firstFail == 0 {
+					firstFail = time.Since(killed)
+				}
+				lastFail = time.Since(killed)
+				continue
+			}
+			if !fresh {
+				t.Fatalf("%s: a new token of %s is seen as used", first.name, u)
+			}
+			if converged.IsZero() {
+				during = append(during, [2]string{u, string(id)})
+			}
+			// Replayed at once on the other survivor: refused.
+			if fresh, err := second.CheckAndRemember(ctx, "a.test", u, id, exp); err == nil && fresh {
+				t.Fatalf("round %d: a token of %s used on %s is fresh again on %s", round, u, first.name, second.name)
+			}
+			// A token used before the crash stays used.
+			if fresh, err := second.CheckAndRemember(ctx, "a.test", u, tokenID(i), exp); err == nil && fresh {
+				t.Fatalf("round %d: a token of %s used before the crash is fresh again on %s", round, u, second.name)
+			}
+		}
+	}
+	t.Logf("crash to convergence %v; failed checks %d (first %v, last %v after the kill); %d checks made while the dead node was a member",
+		converged.Sub(killed).Round(time.Millisecond), failures, firstFail.Round(time.Millisecond), lastFail.Round(time.Millisecond), len(during))
+	if failures != 0 {
+		t.Fatalf("%d replay checks failed after the crash, from %v to %v", failures, firstFail, lastFail)
+	}
+	if len(during) == 0 {
+		t.Fatal("no check ran while the dead node was still a member: the test measured nothing")
+	}
+	// Once the membership converged (new owners), what was used during the
+	// outage and before it is still refused everywhere.
+	for _, d := range during {
+		for _, n := range survivors {
+			checkFresh(t, n, d[0], []byte(d[1]), false)
+		}
+	}
+	for i, u := range users {
+		for _, n := range survivors {
+			checkFresh(t, n, u, tokenID(i), false)
+		}
+	}
+}
+
+// TestNoOwnerReachableFailsClosed: when both owners of a user are dead and
+// still members, the check fails (temporary-auth-failure) rather than ask
+// only members that never saw the user's tokens.
+func TestNoOwnerReachableFailsClosed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three nodes")
+	}
+	secret := writeSecret(t)
+	n1 := startNode(t, "n1", secret, nil, deadline)
+	n2 := startNode(t, "n2", secret, []string{n1.addr()}, deadline)
+	n3 := startNode(t, "n3", secret, []string{n1.addr()}, deadline)
+	eventually(t, "three members", sameMembers(n1, n2, n3))
+	var user string
+	for i := 0; ; i++ {
+		u := fmt.Sprintf("user%d", i)
+		if !slices.Contains(rendezvous([]string{"n1", "n2", "n3"}, "a.test", u), "n1") {
+			user = u
+			break
+		}
+	}
+	checkFresh(t, n1, user, tokenID(1), true)
+	crash(t, n2)
+	crash(t, n3)
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	fresh, err := n1.CheckAndRemember(ctx, "a.test", user, tokenID(1), time.Now().Add(time.Minute))
+	if len(n1.Members()) != 3 {
+		t.Skip("the machine was too slow: the dead owners were dropped before the check")
+	}
+	if err == nil {
+		t.Fatalf("a replayed token was checked with no owner reachable: fresh = %v", fresh)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("the check waited for the caller's deadline: %v", err)
+	}
+}
