@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -161,4 +163,110 @@ func TestNoOwnerReachableFailsClosed(t *testing.T) {
 	if errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("the check waited for the caller's deadline: %v", err)
 	}
+}
+
+// TestCrashHandsBackUndelivered: stanzas routed to a node that crashes
+// before handling them come back through Hooks.Undelivered (with the sole
+// flag they were routed with) instead of vanishing: those the link had
+// written and the peer never acked, those still in the link's queue, and
+// those waiting in the outbox when the peer was declared dead. Every
+// stanza routed reaches the peer's hook or comes back.
+func TestCrashHandsBackUndelivered(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three nodes")
+	}
+	secret := writeSecret(t)
+	// The receiver handles one stanza, then its hook blocks until the
+	// crash: what follows piles up unacked, in its socket and in the
+	// sender's queues.
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	arrived := &stanzas{}
+	rcv := startNodeWith(t, "rcv", secret, nil, func(from string, b []byte) {
+		arrived.hook(from, b)
+		<-release
+	})
+	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })
+	var mu sync.Mutex
+	back := make(map[string]bool) // stanza -> sole
+	opts := Options{NodeName: "snd", Bind: "127.0.0.1:0", LinkListen: "127.0.0.1:0", Join: []string{rcv.GossipAddr()},
+		SecretFile: secret, JoinTimeout: Duration{deadline}, tune: fastTimers}
+	snd, err := Start(context.Background(), opts, testLogger(t), Hooks{RAMKeys: testKeys, Undelivered: func(to string, b []byte, sole bool) {
+		if to != "rcv" {
+			t.Errorf("undelivered stanza for %q", to)
+		}
+		mu.Lock()
+		back[string(b)] = sole
+		mu.Unlock()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { snd.Stop(context.Background()) })
+	if err := snd.WaitReady(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// A third node keeps the membership at two when rcv dies.
+	third := startNodeWith(t, "third", secret, []string{rcv.GossipAddr()}, nil)
+	eventually(t, "three members", func() bool {
+		return len(rcv.Members()) == 3 && len(snd.Members()) == 3 && len(third.Members()) == 3
+	})
+
+	ctx := context.Background()
+	pad := strings.Repeat(" ", 512)
+	var routed []string
+	sole := make(map[string]bool)
+	// Until the outbox is full too: the link's queue, the socket buffers and
+	// the outbox all hold stanzas when the receiver dies.
+	for i := 0; ; i++ {
+		msg := fmt.Sprintf("<message id='%d'%s/>", i, pad)
+		route := snd.Route
+		if i%2 == 1 {
+			route = snd.RouteSole
+		}
+		if err := route(ctx, "rcv", []byte(msg)); err != nil {
+			if errors.Is(err, ErrQueueFull) {
+				if st := snd.Stats(); st.StanzasDropped != 1 {
+					t.Fatalf("the refusal is not counted once: %+v", st)
+				}
+				break
+			}
+			t.Fatalf("route %d: %v", i, err)
+		}
+		routed = append(routed, msg)
+		sole[msg] = i%2 == 1
+	}
+	eventually(t, "the receiver got the first stanza", func() bool { return arrived.has("snd: " + routed[0]) })
+
+	done := make(chan struct{})
+	go func() {
+		crash(t, testNode{Node: rcv})
+		close(done)
+	}()
+	releaseOnce.Do(func() { close(release) })
+	<-done
+	eventually(t, "every stanza routed arrived or came back", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, m := range routed {
+			if _, ok := back[m]; !ok && !arrived.has("snd: "+m) {
+				return false
+			}
+		}
+		return true
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(back) == 0 {
+		t.Fatal("nothing came back: the crash caught no stanza on its way")
+	}
+	for m, s := range back {
+		if s != sole[m] {
+			t.Fatalf("a stanza came back with sole = %v, routed with %v", s, sole[m])
+		}
+	}
+	if st := snd.Stats(); st.StanzasDropped != uint64(len(back))+1 {
+		t.Fatalf("%d stanzas came back, %d counted as dropped", len(back), st.StanzasDropped)
+	}
+	t.Logf("%d stanzas routed, %d came back", len(routed), len(back))
 }

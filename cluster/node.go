@@ -47,6 +47,18 @@ type Hooks struct {
 	// key differs from this node's (see AnnounceKey). The node logs it
 	// already; the hook is for metrics. It must not block.
 	KeyMismatch func(peer, host, name string)
+	// Undelivered gets back a stanza that Route or RouteSole accepted for
+	// the node named to and that will never reach that node's hooks: still
+	// queued when the node left or this one stopped, or sent on a link that
+	// died before the node acked it (a crash). sole says it went by
+	// RouteSole. The server answers for it as for a recipient it cannot
+	// reach: an error to the sender where one applies, when no other node
+	// was given the stanza (sole, or to a full JID). Rarely, a link that dies
+	// right after its peer handled a stanza loses the ack, and the stanza
+	// comes back although it was delivered. It runs on cluster goroutines
+	// and must not block. nil drops them; they are counted in
+	// Stats.StanzasDropped either way.
+	Undelivered func(to string, stanza []byte, sole bool)
 }
 
 // sole hands a sole stanza to its hook, or to Stanza when there is none.
