@@ -270,3 +270,104 @@ func TestCrashHandsBackUndelivered(t *testing.T) {
 	}
 	t.Logf("%d stanzas routed, %d came back", len(routed), len(back))
 }
+
+// TestCrashedNodesSessionsAreReported: when memberlist declares a crashed
+// node dead, the others are told which of its sessions went with it (with
+// their availability), so that the server can send their unavailable
+// presence; a session bound anew elsewhere is not among them, and a node
+// that stops after unbinding its sessions reports none.
+func TestCrashedNodesSessionsAreReported(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three nodes")
+	}
+	secret := writeSecret(t)
+	var mu sync.Mutex
+	lost := make(map[string][]Binding)
+	opts := Options{NodeName: "n1", Bind: "127.0.0.1:0", LinkListen: "127.0.0.1:0", SecretFile: secret, tune: fastTimers}
+	node, err := Start(context.Background(), opts, testLogger(t), Hooks{RAMKeys: testKeys, SessionsLost: func(from string, b []Binding) {
+		mu.Lock()
+		lost[from] = append(lost[from], b...)
+		mu.Unlock()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { node.Stop(context.Background()) })
+	if err := node.WaitReady(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	n1 := testNode{Node: node}
+	n2 := startNode(t, "n2", secret, []string{n1.addr()}, deadline)
+	n3 := startNode(t, "n3", secret, []string{n1.addr()}, deadline)
+	eventually(t, "three members", sameMembers(n1, n2, n3))
+
+	n2.Bind("bob@a.test/1")
+	n2.SetAvailability("bob@a.test/1", true, 0)
+	n3.Bind("alice@a.test/phone")
+	n3.SetAvailability("alice@a.test/phone", true, 5)
+	n3.Bind("alice@a.test/tablet")
+	n3.Bind("carol@a.test/x")
+	eventually(t, "n1 sees the sessions of n2 and n3", func() bool { return len(n1.AllBindings()) == 4 })
+	n1.Bind("carol@a.test/x") // newer than n3's
+	eventually(t, "n3 sees carol bound anew on n1", func() bool { node, _ := n3.Lookup("carol@a.test/x"); return node == "n1" })
+
+	n2.Unbind("bob@a.test/1") // what the server does before Stop
+	stop(t, n2)
+	crash(t, n3)
+	eventually(t, "n1 is told of n3's sessions", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(lost["n3"]) > 0
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	want := []Binding{
+		{JID: "alice@a.test/phone", Node: "n3", Available: true, Priority: 5},
+		{JID: "alice@a.test/tablet", Node: "n3"},
+	}
+	if !slices.Equal(lost["n3"], want) {
+		t.Fatalf("sessions lost with n3: %v, want %v", lost["n3"], want)
+	}
+	if len(lost["n2"]) != 0 {
+		t.Fatalf("a node that stopped after unbinding reported sessions lost: %v", lost["n2"])
+	}
+	if _, ok := n1.Lookup("alice@a.test/phone"); ok {
+		t.Fatal("a session of the crashed node is still routed to")
+	}
+}
+
+// TestSilentOwnerIsReplacedAfterTimeout: an owner that is a live member
+// with its link up but does not answer (a host gone without a reset, a
+// stuck process) costs a check replayAskTimeout, then the fallback stands
+// in; the token is still refused everywhere afterwards.
+func TestSilentOwnerIsReplacedAfterTimeout(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three nodes")
+	}
+	secret := writeSecret(t)
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	// Its hook blocks the reader of the link it came on: requests on that
+	// link go unanswered.
+	stuck := startNodeWith(t, "stuck", secret, nil, func(string, []byte) { <-release })
+	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })
+	sender := testNode{Node: startNodeWith(t, "sender", secret, []string{stuck.GossipAddr()}, nil)}
+	other := testNode{Node: startNodeWith(t, "other", secret, []string{stuck.GossipAddr()}, nil)}
+	eventually(t, "three members", sameMembers(testNode{Node: stuck}, sender, other))
+	if err := sender.Route(context.Background(), "stuck", []byte("<message/>")); err != nil {
+		t.Fatal(err)
+	}
+	users := usersOwnedBy([]string{"stuck", "sender", "other"}, "stuck", 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for i, u := range users {
+		fresh, err := sender.CheckAndRemember(ctx, "a.test", u, tokenID(i), time.Now().Add(time.Minute))
+		if err != nil || !fresh {
+			t.Fatalf("check of %s with a silent owner: fresh %v, err %v", u, fresh, err)
+		}
+		checkFresh(t, other, u, tokenID(i), false)
+	}
+	if st := sender.Stats(); st.ReplayFallbacks == 0 {
+		t.Fatalf("no fallback counted: %+v", st)
+	}
+}

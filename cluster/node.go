@@ -59,6 +59,14 @@ type Hooks struct {
 	// and must not block. nil drops them; they are counted in
 	// Stats.StanzasDropped either way.
 	Undelivered func(to string, stanza []byte, sole bool)
+	// SessionsLost is told of the sessions a node still had bound when
+	// memberlist declared it gone (a crash: a node that stops unbinds its
+	// sessions first), those no other node has bound, sorted by JID. Other
+	// nodes route nothing to them any more; the server sends the
+	// unavailable presence their end would have sent for those that were
+	// available. It runs inside memberlist's event callback: it must hand
+	// the work off and return.
+	SessionsLost func(node string, lost []Binding)
 }
 
 // sole hands a sole stanza to its hook, or to Stanza when there is none.
