@@ -26,38 +26,52 @@ import (
 // when one leaves the other still holds the user's tokens.
 //
 // A crashed owner stays a member until memberlist's failure detection
-// declares it dead (about 5 seconds with its LAN timers). Meanwhile an owner
-// whose link is down, or that has not answered within replayAskTimeout,
-// is replaced in that check by the next member in rendezvous order, the
-// fallback: the node that becomes the user's owner once the dead one is
-// dropped. The check then holds when at least one of the two owners
-// answered; with neither it fails (temporary-auth-failure), as the members
-// that did answer never saw the user's earlier tokens. So a token is
-// always remembered by an owner and by the owner or fallback that stays, and
-// a replay is caught as long as one node that remembered it answers: one
-// crash opens no window. What remains:
-//   - two membership changes inside one token's lifetime (the OTP window,
-//     about 90 seconds by default), or a change racing the login itself, can
-//     move both places to nodes that never saw the token, which could then be
-//     used once more; so can two nodes out of reach at once (the token used
-//     while one owner and the fallback were out of reach, replayed while the
-//     other owner is);
+// declares it dead (about 5 seconds with its LAN timers). Meanwhile a check
+// does not wait for it: an owner whose link cannot be made (a dead process's
+// host refuses the connection) or that has not answered within
+// replayAskTimeout (a host gone silent) is backed by the next member in
+// rendezvous order, the fallback: the node that becomes the user's owner
+// once the dead one is dropped. The check is complete with two answers of
+// which at least one is an owner's; with one owner's answer when every
+// other member asked failed outright (a two-node cluster with one node
+// dead); and fails (temporary-auth-failure) when no owner answers, as the
+// members that did answer never saw the user's earlier tokens. An owner
+// that is merely slow is still waited for when the fallback is no faster,
+// so load alone never leaves a token remembered by one node, and two checks
+// in one membership meet on a node (see replayAskMax). So a token is
+// remembered by two of its owners and fallback, and a replay is caught as
+// long as one node that remembered it answers: one crash opens no window.
+// What remains:
+//   - two faults inside one token's lifetime (the OTP window, about 90
+//     seconds by default) can let it be used once more: two membership
+//     changes, or a change racing the login itself, which can move both
+//     places to nodes that never saw the token; a change and owners slower
+//     than replayAskTimeout at the token's first use and at its replay; or
+//     two nodes out of reach at once (the token used while one owner and the
+//     fallback were, replayed while the other owner is);
 //   - during a partition each side has its own owners, so a token can be used
 //     once on each side.
 
 const replayReplicas = 2
 
-// replayAskTimeout is how long a check waits for one owner before it asks
-// the fallback instead. An answer takes one round trip on a link.
+// replayAskTimeout is how long a check waits for one member before it
+// also asks the next in rendezvous order. An answer takes one round trip on
+// a link.
 const replayAskTimeout = 250 * time.Millisecond
 
-// replayAskMax bounds the members one check asks: the two owners and, for
-// owners that do not answer, fallbacks.
-const replayAskMax = 2 * replayReplicas
+// replayAskMax bounds the members one check asks: the two owners and one
+// fallback. Two answers out of the same three members always share one, so
+// two checks of a token, each complete with two answers, meet on a node that
+// remembers it, whichever members were slow.
+const replayAskMax = replayReplicas + 1
 
-// replayDownFor is how long checks skip an owner that did not answer, going
-// straight to the fallback, before they try it again: a crashed host that
-// sends no reset would otherwise cost every login replayAskTimeout.
+// replayCheckTimeout bounds a check whose owners neither answer nor fail
+// (stuck, not crashed): the login fails rather than hang.
+const replayCheckTimeout = 5 * time.Second
+
+// replayDownFor is how long checks back an owner that failed or was slow
+// with the fallback from the start, rather than after replayAskTimeout: a
+// host gone without a reset would otherwise cost every login that long.
 const replayDownFor = time.Second
 
 // replayOwners returns the live members ranked for (host, node), best
@@ -103,14 +117,11 @@ func rank(members []string, host, node string) []string {
 	return out
 }
 
-// errOwnerDown says a check skipped an owner that recently did not answer.
-var errOwnerDown = errors.New("cluster: replay owner did not answer recently")
-
 // CheckAndRemember reports whether tokenID is fresh for node@host, and
 // remembers it until expiry (when it can no longer verify). fresh is false
 // for a token seen before anywhere in the cluster. An owner that does not
-// answer is replaced by a fallback (see above); an error (neither owner
-// answered, ErrReplayFull, ctx ending) means the login must fail with
+// answer is backed by a fallback (see above); an error (no owner answered,
+// ErrReplayFull, ctx ending) means the login must fail with
 // temporary-auth-failure: forgetting would allow a replay. It waits for
 // Ready.
 func (n *Node) CheckAndRemember(ctx context.Context, host, node string, tokenID []byte, expiry time.Time) (fresh bool, err error) {
@@ -128,63 +139,90 @@ func (n *Node) CheckAndRemember(ctx context.Context, host, node string, tokenID 
 	if len(ranked) == 0 {
 		return false, fmt.Errorf("cluster: no live member to own replay state")
 	}
+	ranked = ranked[:min(len(ranked), replayAskMax)]
 	owners := min(len(ranked), replayReplicas)
-	type answer struct {
+
+	// Asks still going when the check is complete are cancelled: what they
+	// were told is remembered all the same.
+	cctx, cancel := context.WithTimeout(ctx, replayCheckTimeout)
+	defer cancel()
+	type event struct {
 		rank   int
+		slow   bool // no answer yet after replayAskTimeout
 		result uint64
 		err    error
 	}
-	answers := make(chan answer, len(ranked))
+	events := make(chan event, 2*len(ranked)) // an answer and a slow mark per ask: never blocks
+	backed := make([]bool, len(ranked))       // the next member was asked in its stead
+	next, outstanding := 0, 0
 	ask := func(i int) {
+		outstanding++
 		member := ranked[i]
-		switch {
-		case member == n.name:
-			answers <- answer{i, n.replay.check(host, node, tokenID, expiry, time.Now()), nil}
-		case n.replayDown.skip(member, time.Now()):
-			answers <- answer{rank: i, err: errOwnerDown}
-		default:
-			go func() {
-				actx, cancel := context.WithTimeout(ctx, replayAskTimeout)
-				defer cancel()
-				r, err := n.askReplay(actx, member, host, node, tokenID, expiry)
-				if ctx.Err() == nil && n.ctx.Err() == nil {
-					n.replayDown.note(n.log, member, err, time.Now())
-				}
-				answers <- answer{i, r, err}
-			}()
+		if member == n.name {
+			events <- event{rank: i, result: n.replay.check(host, node, tokenID, expiry, time.Now())}
+			return
 		}
+		wait := replayAskTimeout
+		if n.replayDown.down(member, time.Now()) {
+			wait = 0
+		}
+		slow := time.AfterFunc(wait, func() { events <- event{rank: i, slow: true} })
+		go func() {
+			start := time.Now()
+			r, err := n.askReplay(cctx, member, host, node, tokenID, expiry)
+			slow.Stop()
+			if ctx.Err() == nil && n.ctx.Err() == nil {
+				n.replayDown.note(n.log, member, err, time.Since(start) >= replayAskTimeout, time.Now())
+			}
+			events <- event{rank: i, result: r, err: err}
+		}()
 	}
-	next, waiting := 0, 0
+	backUp := func(i int) {
+		if backed[i] || next >= len(ranked) {
+			return
+		}
+		backed[i] = true
+		n.replayFallbacks.Add(1)
+		ask(next)
+		next++
+	}
 	for ; next < owners; next++ {
 		ask(next)
-		waiting++
 	}
 	fresh = true
-	ownerAnswered, full := false, false
+	answers, ownerAnswered, full := 0, false, false
 	var lastErr error
-	for waiting > 0 {
-		a := <-answers // every ask ends within replayAskTimeout
-		waiting--
-		if a.err != nil {
+	for outstanding > 0 && (answers < owners || !ownerAnswered) {
+		var e event
+		select {
+		case e = <-events:
+		case <-cctx.Done():
 			if err := ctx.Err(); err != nil {
 				return false, err
 			}
-			if errors.Is(a.err, ErrStopped) {
-				return false, ErrStopped
-			}
-			lastErr = a.err
-			if next < len(ranked) && next < replayAskMax {
-				n.replayFallbacks.Add(1)
-				ask(next)
-				next++
-				waiting++
-			}
+			return false, fmt.Errorf("cluster: no replay owner of the user answered within %s", replayCheckTimeout)
+		}
+		if e.slow {
+			backUp(e.rank)
 			continue
 		}
-		if a.rank < owners {
+		outstanding--
+		if e.err != nil {
+			if errors.Is(e.err, ErrStopped) {
+				return false, ErrStopped
+			}
+			if err := ctx.Err(); err != nil {
+				return false, err
+			}
+			lastErr = e.err
+			backUp(e.rank)
+			continue
+		}
+		answers++
+		if e.rank < owners {
 			ownerAnswered = true
 		}
-		switch a.result {
+		switch e.result {
 		case replayUsed:
 			fresh = false
 		case replayFull:
@@ -208,40 +246,43 @@ func (n *Node) askReplay(ctx context.Context, owner, host, node string, tokenID 
 	return l.request(ctx, frame{kind: kindReplayReq, host: host, node: node, tokenID: tokenID, expiry: expiry.UnixNano()})
 }
 
-// downOwners remembers the members that recently did not answer a replay
-// check, so that checks go straight to the fallback for replayDownFor, and
-// the log says once per outage that a fallback stands in.
+// downOwners remembers the members that recently failed or were slow to
+// answer a replay check, so that checks ask the fallback at once for
+// replayDownFor, and the log says once per outage that a fallback stands in.
 type downOwners struct {
 	mu    sync.Mutex
 	until map[string]time.Time
 }
 
-// skip reports whether member did not answer within the last replayDownFor.
-func (d *downOwners) skip(member string, now time.Time) bool {
+// down reports whether member failed or was slow within the last
+// replayDownFor.
+func (d *downOwners) down(member string, now time.Time) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	u, ok := d.until[member]
 	return ok && now.Before(u)
 }
 
-// note records how an ask of member went.
-func (d *downOwners) note(log *slog.Logger, member string, err error, now time.Time) {
+// note records how an ask of member went: err, or an answer (or a
+// cancellation) after replayAskTimeout or longer (slow).
+func (d *downOwners) note(log *slog.Logger, member string, err error, slow bool, now time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	_, was := d.until[member]
-	switch {
-	case err == nil && was:
-		delete(d.until, member)
-		log.Info("cluster: replay owner answers again", "peer", member)
-	case err != nil:
-		if d.until == nil {
-			d.until = make(map[string]time.Time)
+	if err == nil && !slow || errors.Is(err, context.Canceled) && !slow {
+		if was && err == nil {
+			delete(d.until, member)
+			log.Debug("cluster: replay owner answers in time again", "peer", member)
 		}
-		d.until[member] = now.Add(replayDownFor)
-		if !was {
-			log.Warn("cluster: replay owner does not answer; its users' logins are checked with their other owner and a fallback", "peer", member, "err", err)
-		}
+		return
 	}
+	if err != nil && !errors.Is(err, context.Canceled) && !was {
+		log.Warn("cluster: replay owner out of reach; its users' logins are checked with their other owner and the next member", "peer", member, "err", err)
+	}
+	if d.until == nil {
+		d.until = make(map[string]time.Time)
+	}
+	d.until[member] = now.Add(replayDownFor)
 }
 
 // forget drops a member that left.
