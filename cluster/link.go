@@ -267,6 +267,14 @@ func (l *outLink) readLoop() {
 func (l *outLink) request(ctx context.Context, f frame) (uint64, error) {
 	ch := make(chan uint64, 1)
 	l.mu.Lock()
+	// close ends done before it closes what is pending: a request seen
+	// here on an open link is closed with the rest.
+	select {
+	case <-l.done:
+		l.mu.Unlock()
+		return 0, errLinkClosed
+	default:
+	}
 	l.nextID++
 	f.id = l.nextID
 	if l.pending == nil {
