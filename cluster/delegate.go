@@ -90,6 +90,8 @@ func (d *delegate) remember(m *memberlist.Node) {
 }
 
 // NotifyLeave forgets a node that left or died, and drops its sessions.
+// A node that stopped unbound its sessions before it left; those still
+// bound died with it, and the server is told (Hooks.SessionsLost).
 func (d *delegate) NotifyLeave(m *memberlist.Node) {
 	if m.Name == d.n.name {
 		return
@@ -97,9 +99,19 @@ func (d *delegate) NotifyLeave(m *memberlist.Node) {
 	d.n.memMu.Lock()
 	delete(d.n.members, m.Name)
 	d.n.memMu.Unlock()
-	d.n.dir.drop(m.Name)
+	gone := d.n.dir.drop(m.Name)
+	d.n.sessMu.Lock()
+	gone = slices.DeleteFunc(gone, func(b Binding) bool { _, here := d.n.local[b.JID]; return here })
+	d.n.sessMu.Unlock()
+	if len(gone) > 0 {
+		d.n.log.Warn("cluster: a node went without unbinding its sessions; they are dropped", "peer", m.Name, "sessions", len(gone))
+		if d.n.hooks.SessionsLost != nil {
+			d.n.hooks.SessionsLost(m.Name, gone)
+		}
+	}
 	d.n.closeLinksOf(m.Name)
 	d.n.closeOutbox(m.Name)
+	d.n.replayDown.forget(m.Name)
 	d.n.nudge()
 }
 

@@ -3,6 +3,7 @@ package cluster
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -185,13 +186,28 @@ func (d *directory) removeAll(node string, o *origin) {
 	}
 }
 
-// drop forgets every session of a node that left.
-func (d *directory) drop(node string) {
+// drop forgets every session of a node that left, and returns those it
+// held that no other node has bound, sorted by JID.
+func (d *directory) drop(node string) []Binding {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.removeAll(node, d.origins[node])
+	o := d.origins[node]
+	if o == nil {
+		d.gens[node]++
+		return nil
+	}
+	held := maps.Clone(o.jids)
+	d.removeAll(node, o)
 	delete(d.origins, node)
 	d.gens[node]++
+	var gone []Binding
+	for j, e := range held {
+		if len(d.byBare[bareOf(j)][j]) == 0 {
+			gone = append(gone, Binding{JID: j, Node: node, Available: e.available, Priority: e.priority})
+		}
+	}
+	slices.SortFunc(gone, func(a, b Binding) int { return strings.Compare(a.JID, b.JID) })
+	return gone
 }
 
 // newest is the placement a conflict leaves standing.

@@ -22,8 +22,12 @@
 //   - Replay protection. Each user (host, node) has two owner nodes, the top
 //     two of a rendezvous hash over the live members. CheckAndRemember asks
 //     both whether a token id is new, and remembers it there until it
-//     expires, so a token used on one node is refused on every other. See
-//     CheckAndRemember for the window that remains.
+//     expires, so a token used on one node is refused on every other. An
+//     owner that does not answer within a quarter of a second (a crashed
+//     node memberlist has not yet declared dead) is replaced by the next
+//     member in the ranking, so logins go on without opening a replay;
+//     neither owner answering fails the check. See CheckAndRemember for the
+//     window that remains.
 //
 //   - Where sessions are. Each node tells every other which full JIDs are
 //     bound on it (Bind, Unbind) and, for each, whether its broadcast
@@ -43,7 +47,13 @@
 //     fills its own queue (Route then answers ErrQueueFull) and delays no
 //     one else. RouteSole marks a stanza no other node was given, so the
 //     receiving node (Hooks.SoleStanza) answers for it when it reaches no
-//     one there.
+//     one there. The receiving node acknowledges the stanzas it handed to
+//     its hooks; one that never got there (queued when the peer was
+//     declared dead, or on a link that died before the acknowledgement)
+//     comes back through Hooks.Undelivered, so the server can answer its
+//     sender rather than lose it unsaid. When a node is declared dead
+//     without having unbound its sessions (a crash), Hooks.SessionsLost
+//     names them, so the server can send their unavailable presence.
 //
 // What is not shared: file and env keys (each node reads its own; AnnounceKey
 // makes a node whose copy differs from a peer's log an error), the
@@ -85,6 +95,7 @@
 // Bindings and Route for recipients not bound locally;
 // announces its file and env keys with AnnounceKey at start and after each
 // reload; rebuilds a host's verifier on KeyReplaced; closes a session on
-// Conflict; and calls Stop on shutdown, after its sessions got their
-// system-shutdown stream error.
+// Conflict; answers the senders of Undelivered stanzas; sends the
+// unavailable presence of SessionsLost sessions; and calls Stop on
+// shutdown, after its sessions got their system-shutdown stream error.
 package cluster

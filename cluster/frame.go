@@ -19,7 +19,13 @@ import (
 //	                                                                 dialler -> listener, second frame
 //	session      version, bound?, full JID, bound at                 dialler -> listener
 //	availability version, full JID, available?, priority             dialler -> listener
+//	ack          stanza frames handled so far on this link           listener -> dialler
 //	bye          (nothing)                                           both ways, last
+//
+// The listener acks the stanzas it handed to its hooks each time it has
+// read all that arrived. The dialler keeps a stanza until it is acked: when
+// the link dies first (a crashed peer), it hands the stanza back
+// (Hooks.Undelivered) rather than lose it unsaid.
 //
 // A sole stanza is one no other node delivers (RouteSole): when it reaches
 // no one on the receiving node, that node answers as a single server would.
@@ -49,13 +55,15 @@ const (
 	kindAvailability
 	kindStanzaSole
 	kindBye
+	kindAck
 )
 
 const (
-	// protocolVersion 2 added availability to the session directory. Nodes
-	// of different versions refuse each other's links (hello), so a rolling
-	// upgrade runs with two partial clusters until every node is upgraded.
-	protocolVersion = 2
+	// protocolVersion 2 added availability to the session directory, 3
+	// the acks of stanzas. Nodes of different versions refuse each other's
+	// links (hello), so a rolling upgrade runs with two partial clusters
+	// until every node is upgraded.
+	protocolVersion = 3
 	// maxFrame bounds what a peer can make this node allocate. A session
 	// snapshot of a busy node is the largest frame.
 	maxFrame = 16 << 20
@@ -86,6 +94,7 @@ type frame struct {
 	at       int64     // session: when it was bound (unix ns); 0 for an unbind
 	bound    bool      // session
 	avail    presence  // availability
+	acked    uint64    // ack: stanza frames handled on the link so far
 }
 
 // session is one bound full JID in a snapshot, with the time it was bound
@@ -139,6 +148,8 @@ func (f *frame) encode() []byte {
 		e.uint(f.version)
 		e.string(f.jid)
 		e.presence(f.avail)
+	case kindAck:
+		e.uint(f.acked)
 	}
 	binary.BigEndian.PutUint32(e.b, uint32(len(e.b)-4))
 	return e.b
@@ -190,6 +201,8 @@ func parseFrame(body []byte) (frame, error) {
 		f.version = d.uint()
 		f.jid = d.string()
 		f.avail = d.presence()
+	case kindAck:
+		f.acked = d.uint()
 	case kindBye:
 	default:
 		return frame{}, fmt.Errorf("unknown frame kind %d", f.kind)

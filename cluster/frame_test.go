@@ -23,6 +23,7 @@ var sampleFrames = []frame{
 	{kind: kindAvailability, version: 6, jid: "a@b/c", avail: presence{available: true, priority: -1}},
 	{kind: kindAvailability, version: 7, jid: "a@b/c"},
 	{kind: kindBye},
+	{kind: kindAck, acked: 1 << 40},
 }
 
 func TestFrameRoundTrip(t *testing.T) {
@@ -47,6 +48,7 @@ func TestFrameRefuses(t *testing.T) {
 		"empty stanza":      {0, 0, 0, 1, kindStanza},
 		"empty sole stanza": {0, 0, 0, 1, kindStanzaSole},
 		"bye with a body":   {0, 0, 0, 2, kindBye, 0},
+		"ack without count": {0, 0, 0, 1, kindAck},
 		"short hello":       {0, 0, 0, 3, kindHello, 5, 'a'},
 		"bad result":        {0, 0, 0, 3, kindReplayResp, 1, 9},
 		"bad bool":          {0, 0, 0, 6, kindSession, 1, 2, 1, 'a', 0},

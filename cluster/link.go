@@ -17,6 +17,9 @@ const (
 	// sendQueue is how many frames wait for a slow peer before the link is
 	// dropped (and re-made with a fresh session snapshot).
 	sendQueue = 4096
+	// ackEvery bounds the stanzas a listener handles before it acks them
+	// while more keep arriving.
+	ackEvery = 64
 )
 
 var errLinkClosed = errors.New("cluster: link closed")
@@ -35,6 +38,18 @@ type outLink struct {
 	mu      sync.Mutex
 	nextID  uint64
 	pending map[uint64]chan uint64
+	// unacked are the stanza frames written and not yet acked by the peer,
+	// oldest first; acked counts those acked. What is unacked when the link
+	// dies is handed back (Hooks.Undelivered).
+	unacked [][]byte
+	acked   uint64
+
+	// qmu orders queueing with the link's end: senders hold it shared while
+	// they queue, and the writer, once the link is closed, takes it to set
+	// drained and hand back what is left in the queue. No frame is queued
+	// unseen after that.
+	qmu     sync.RWMutex
+	drained bool
 
 	byeOnce sync.Once
 	byeAck  chan struct{} // closed when the peer answered this node's bye
@@ -43,6 +58,11 @@ type outLink struct {
 // sendWait queues an encoded frame, waiting while the queue is full: a
 // stanza or request waits for a slow peer rather than be lost.
 func (l *outLink) sendWait(ctx context.Context, b []byte) error {
+	l.qmu.RLock()
+	defer l.qmu.RUnlock()
+	if l.drained {
+		return errLinkClosed
+	}
 	select {
 	case l.queue <- b:
 		return nil
@@ -56,6 +76,11 @@ func (l *outLink) sendWait(ctx context.Context, b []byte) error {
 // tryQueue queues an encoded frame when the queue has room; false when it
 // is full or the link closed.
 func (l *outLink) tryQueue(b []byte) bool {
+	l.qmu.RLock()
+	defer l.qmu.RUnlock()
+	if l.drained {
+		return false
+	}
 	select {
 	case <-l.done:
 		return false
@@ -74,6 +99,11 @@ func (l *outLink) tryQueue(b []byte) bool {
 // link is dropped, and the next one starts with a snapshot, which loses
 // nothing.
 func (l *outLink) send(b []byte) error {
+	l.qmu.RLock()
+	defer l.qmu.RUnlock()
+	if l.drained {
+		return errLinkClosed
+	}
 	select {
 	case <-l.done:
 		return errLinkClosed
@@ -114,13 +144,17 @@ func (l *outLink) writeLoop() {
 	for {
 		select {
 		case <-l.done:
+			l.handBack()
 			return
 		case b := <-l.queue:
 			l.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+			l.track(b)
 			_, err := w.Write(b)
 			// Write what is queued in one go, then flush.
 			for err == nil && len(l.queue) > 0 {
-				_, err = w.Write(<-l.queue)
+				b = <-l.queue
+				l.track(b)
+				_, err = w.Write(b)
 			}
 			if err == nil {
 				err = w.Flush()
@@ -128,8 +162,66 @@ func (l *outLink) writeLoop() {
 			if err != nil {
 				l.n.log.Debug("cluster: link write failed", "peer", l.peer, "err", err)
 				l.close()
+				l.handBack()
 				return
 			}
+		}
+	}
+}
+
+// isStanzaFrame reports whether an encoded frame carries a stanza.
+func isStanzaFrame(b []byte) bool {
+	return len(b) > 5 && (b[4] == kindStanza || b[4] == kindStanzaSole)
+}
+
+// track keeps a stanza frame about to be written until the peer acks it.
+func (l *outLink) track(b []byte) {
+	if !isStanzaFrame(b) {
+		return
+	}
+	l.mu.Lock()
+	l.unacked = append(l.unacked, b)
+	l.mu.Unlock()
+}
+
+// ack takes the peer's count of stanzas handled; false when it counts more
+// than were sent or fewer than before.
+func (l *outLink) ack(count uint64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if count < l.acked || count-l.acked > uint64(len(l.unacked)) {
+		return false
+	}
+	k := int(count - l.acked)
+	clear(l.unacked[:k])
+	l.unacked = l.unacked[k:]
+	l.acked = count
+	return true
+}
+
+// handBack runs once the link is closed: the stanzas the peer did not ack,
+// then those never written, go back to the server in the order they were
+// routed.
+func (l *outLink) handBack() {
+	l.qmu.Lock()
+	l.drained = true
+	var left [][]byte
+	for more := true; more; {
+		select {
+		case b := <-l.queue:
+			left = append(left, b)
+		default:
+			more = false
+		}
+	}
+	l.qmu.Unlock()
+	l.mu.Lock()
+	lost := append(l.unacked, left...)
+	l.unacked = nil
+	l.mu.Unlock()
+	for _, b := range lost {
+		if isStanzaFrame(b) {
+			l.n.undelivered(l.peer, b)
 		}
 	}
 }
@@ -150,6 +242,13 @@ func (l *outLink) readLoop() {
 			l.byeOnce.Do(func() { close(l.byeAck) })
 			continue
 		}
+		if f.kind == kindAck {
+			if !l.ack(f.acked) {
+				l.n.log.Warn("cluster: a peer acked stanzas it was not sent", "peer", l.peer)
+				return
+			}
+			continue
+		}
 		if f.kind != kindReplayResp {
 			l.n.log.Warn("cluster: unexpected frame on an outgoing link", "peer", l.peer, "kind", f.kind)
 			return
@@ -168,6 +267,14 @@ func (l *outLink) readLoop() {
 func (l *outLink) request(ctx context.Context, f frame) (uint64, error) {
 	ch := make(chan uint64, 1)
 	l.mu.Lock()
+	// close ends done before it closes what is pending: a request seen
+	// here on an open link is closed with the rest.
+	select {
+	case <-l.done:
+		l.mu.Unlock()
+		return 0, errLinkClosed
+	default:
+	}
 	l.nextID++
 	f.id = l.nextID
 	if l.pending == nil {
@@ -500,6 +607,18 @@ func (n *Node) readLink(l *inLink) {
 	r := bufio.NewReader(l.conn)
 	w := bufio.NewWriter(l.conn)
 	var buf []byte
+	// handled counts the stanzas handed to the hooks, acked what the peer
+	// was told of. An ack goes out once all that arrived is read, or every
+	// ackEvery stanzas in a long burst.
+	var handled, acked uint64
+	ack := func() error {
+		acked = handled
+		l.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+		if _, err := w.Write((&frame{kind: kindAck, acked: handled}).encode()); err != nil {
+			return err
+		}
+		return w.Flush()
+	}
 	for {
 		var f frame
 		var err error
@@ -511,14 +630,25 @@ func (n *Node) readLink(l *inLink) {
 			return
 		}
 		switch f.kind {
-		case kindStanza:
-			if n.hooks.Stanza != nil {
+		case kindStanza, kindStanzaSole:
+			if f.kind == kindStanzaSole {
+				n.hooks.sole(l.peer, f.payload)
+			} else if n.hooks.Stanza != nil {
 				n.hooks.Stanza(l.peer, f.payload)
 			}
-		case kindStanzaSole:
-			n.hooks.sole(l.peer, f.payload)
+			handled++
+			if r.Buffered() == 0 || handled-acked >= ackEvery {
+				if err := ack(); err != nil {
+					return
+				}
+			}
 		case kindBye:
 			// Everything the peer sent before it was handled above.
+			if handled != acked {
+				if err := ack(); err != nil {
+					return
+				}
+			}
 			l.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
 			if _, err := w.Write((&frame{kind: kindBye}).encode()); err != nil {
 				return

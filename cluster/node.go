@@ -47,6 +47,26 @@ type Hooks struct {
 	// key differs from this node's (see AnnounceKey). The node logs it
 	// already; the hook is for metrics. It must not block.
 	KeyMismatch func(peer, host, name string)
+	// Undelivered gets back a stanza that Route or RouteSole accepted for
+	// the node named to and that will never reach that node's hooks: still
+	// queued when the node left or this one stopped, or sent on a link that
+	// died before the node acked it (a crash). sole says it went by
+	// RouteSole. The server answers for it as for a recipient it cannot
+	// reach: an error to the sender where one applies, when no other node
+	// was given the stanza (sole, or to a full JID). Rarely, a link that dies
+	// right after its peer handled a stanza loses the ack, and the stanza
+	// comes back although it was delivered. It runs on cluster goroutines
+	// and must not block. nil drops them; they are counted in
+	// Stats.StanzasDropped either way.
+	Undelivered func(to string, stanza []byte, sole bool)
+	// SessionsLost is told of the sessions a node still had bound when
+	// memberlist declared it gone (a crash: a node that stops unbinds its
+	// sessions first), those no other node has bound, sorted by JID. Other
+	// nodes route nothing to them any more; the server sends the
+	// unavailable presence their end would have sent for those that were
+	// available. It runs inside memberlist's event callback: it must hand
+	// the work off and return.
+	SessionsLost func(node string, lost []Binding)
 }
 
 // sole hands a sole stanza to its hook, or to Stanza when there is none.
@@ -100,7 +120,11 @@ type Node struct {
 	// outboxes queue the stanzas routed to each peer (outbox.go).
 	outboxes map[string]*outbox
 	dropped  atomic.Uint64 // stanzas refused or lost in an outbox
-	stopped  bool
+	// replayDown and replayFallbacks: owners that did not answer a replay
+	// check, and how often a fallback stood in for one.
+	replayDown      downOwners
+	replayFallbacks atomic.Uint64
+	stopped         bool
 
 	// sessMu orders session changes with the links they are sent on: a
 	// snapshot and every later change reach each peer in version order.
@@ -330,8 +354,11 @@ func (n *Node) shutdown(ctx context.Context, leave bool) error {
 	var err error
 	n.stop.Do(func() {
 		// What the server routed last (the unavailable presence of the
-		// sessions it just closed) goes out before the links close.
-		n.flushOutboxes(ctx)
+		// sessions it just closed) goes out before the links close. A
+		// crash says nothing.
+		if leave {
+			n.flushOutboxes(ctx)
+		}
 		// Stop making links and answering first, so that nothing re-links
 		// to a peer that has already heard this node leave.
 		n.cancel()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -42,18 +43,24 @@ type outbox struct {
 	// warned is set when a refusal was logged, and cleared once the queue
 	// ran empty: one log line per congestion, not one per stanza.
 	warned atomic.Bool
+	// mu orders Route's queueing with the drainer's end, as outLink.qmu
+	// does for a link: once closed is set, what the queue held was handed
+	// back, and Route queues nothing more.
+	mu     sync.RWMutex
+	closed bool
 }
 
 // Route sends a stanza to the node named to, over the link to it; to may be
 // this node, whose Stanza hook then gets it directly. It never blocks: the
 // stanza is queued for the peer and sent in order after the ones queued
 // before it, and ErrQueueFull says the peer's queue is full (the stanza is
-// dropped, counted in Stats.StanzasDropped). It never waits. Delivery
-// is not acknowledged: the receiving node answers a stanza whose recipient
-// is gone with an error stanza routed back, as for any stanza, and a
-// stanza in flight when a node dies is lost, as on any XMPP connection
-// without stream management (a node that stops delivers what it queued:
-// see Stop).
+// dropped, counted in Stats.StanzasDropped). It never waits. Delivery is
+// acknowledged on the link, not to the caller: the receiving node answers a
+// stanza whose recipient is gone with an error stanza routed back, as for any
+// stanza, and a stanza that never reaches the peer's hooks (still queued when
+// the peer left, or sent on a link that died before the peer acked it: a
+// crash) comes back through Hooks.Undelivered. A node that stops delivers
+// what it queued: see Stop.
 func (n *Node) Route(to string, stanza []byte) error {
 	return n.route(to, stanza, kindStanza)
 }
@@ -97,13 +104,23 @@ func (n *Node) route(to string, stanza []byte, kind byte) error {
 	if ob.pending.Load() == 0 && link != nil && link.tryQueue(b) {
 		return nil
 	}
+	ob.mu.RLock()
+	if ob.closed {
+		ob.mu.RUnlock()
+		if n.ctx.Err() != nil {
+			return ErrStopped
+		}
+		return fmt.Errorf("%w: %q", ErrUnknownNode, to)
+	}
 	ob.pending.Add(1)
 	select {
 	case ob.queue <- b:
+		ob.mu.RUnlock()
 		return nil
 	default:
 		ob.pending.Add(-1)
 	}
+	ob.mu.RUnlock()
 	n.dropped.Add(1)
 	if !ob.warned.Swap(true) {
 		n.log.Warn("cluster: stanza queue to a node is full; refusing stanzas for it until it drains", "peer", to, "queue", stanzaQueue)
@@ -179,8 +196,7 @@ func (n *Node) flushOutboxes(ctx context.Context) {
 }
 
 // closeOutbox drops a peer's outbox when memberlist says the peer is gone:
-// its stanzas would find no one (the server answers stanzas for the
-// sessions that went with it from the directory, which dropped them too).
+// its stanzas would find no one, and go back through Hooks.Undelivered.
 func (n *Node) closeOutbox(peer string) {
 	n.mu.Lock()
 	ob := n.outboxes[peer]
@@ -198,11 +214,26 @@ func (n *Node) drain(ob *outbox) {
 	for {
 		select {
 		case <-ob.ctx.Done():
-			n.dropped.Add(uint64(len(ob.queue)))
+			ob.mu.Lock()
+			ob.closed = true
+			var left [][]byte
+			for more := true; more; {
+				select {
+				case b := <-ob.queue:
+					left = append(left, b)
+					ob.pending.Add(-1)
+				default:
+					more = false
+				}
+			}
+			ob.mu.Unlock()
+			for _, b := range left {
+				n.undelivered(ob.peer, b)
+			}
 			return
 		case b := <-ob.queue:
 			if !n.sendOut(ob, b) {
-				n.dropped.Add(1)
+				n.undelivered(ob.peer, b)
 			}
 			ob.pending.Add(-1)
 			if len(ob.queue) == 0 {
@@ -236,5 +267,14 @@ func (n *Node) sendOut(ob *outbox, b []byte) bool {
 			t.Stop()
 			return false
 		}
+	}
+}
+
+// undelivered counts an encoded stanza frame routed to peer that will never
+// reach it, and hands the stanza back to the server.
+func (n *Node) undelivered(peer string, b []byte) {
+	n.dropped.Add(1)
+	if n.hooks.Undelivered != nil {
+		n.hooks.Undelivered(peer, append([]byte(nil), b[5:]...), b[4] == kindStanzaSole)
 	}
 }

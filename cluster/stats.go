@@ -8,10 +8,13 @@ type Stats struct {
 	RemoteSessions int // full JIDs bound on other nodes, as this node knows them
 	ReplayHeld     int // token ids this node holds as a replay owner
 	// StanzasDropped counts stanzas routed to a peer that never reached
-	// its link: refused by a full queue (Route's ErrQueueFull) or waiting
-	// when the peer left.
+	// it: refused by a full queue (Route's ErrQueueFull), waiting when the
+	// peer left, or on a link that died before the peer acked them.
 	StanzasDropped uint64
-	Ready          bool // joined or started alone
+	// ReplayFallbacks counts replay checks that asked a fallback member
+	// because an owner did not answer (crashed, link down, slow).
+	ReplayFallbacks uint64
+	Ready           bool // joined or started alone
 }
 
 // Stats returns the node's figures now.
@@ -21,6 +24,7 @@ func (n *Node) Stats() Stats {
 	n.mu.Lock()
 	s.Links = len(n.out)
 	s.StanzasDropped = n.dropped.Load()
+	s.ReplayFallbacks = n.replayFallbacks.Load()
 	n.mu.Unlock()
 	n.dir.mu.RLock()
 	for _, o := range n.dir.origins {
