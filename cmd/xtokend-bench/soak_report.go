@@ -134,7 +134,7 @@ func (r *soakReport) summarize() {
 	}
 	r.RSSSlopeKBMin = round3(slope(ts, rss))
 
-	r.Problems = r.Problems[:0]
+	r.Problems = []string{}
 	if n := count(r.IdleFailed); n > 0 {
 		r.Problems = append(r.Problems, fmt.Sprintf("%d of %d idle sessions did not open (%s)", n, r.Idle, reasonList(r.IdleFailed)))
 	}
