@@ -21,20 +21,29 @@ import (
 
 var (
 	buildOnce sync.Once
+	buildDir  string
 	builtPath string
 	buildErr  error
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
 
 // xtokendBinary builds cmd/xtokend once for the test binary.
 func xtokendBinary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "xtokend-bench-test-")
-		if err != nil {
+		var err error
+		if buildDir, err = os.MkdirTemp("", "xtokend-bench-test-"); err != nil {
 			buildErr = err
 			return
 		}
-		builtPath = filepath.Join(dir, "xtokend")
+		builtPath = filepath.Join(buildDir, "xtokend")
 		out, err := exec.Command("go", "build", "-o", builtPath, "github.com/xtokend/xtokend/cmd/xtokend").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
