@@ -300,6 +300,10 @@ Where xtokend's time and memory go, with the proposed fixes: [bench/PROFILE.md](
 
 ## Results
 EOF
+# The soak's sections (bench/soak.sh appends them) are not this script's to drop: carry them over.
+SOAK_PART=""
+[ -f "$OUT" ] && SOAK_PART=$(sed -n '/^## Soak/,$p' "$OUT")
 "$BENCH" report -peer "$(echo $PEERS | tr ' ' ,)" -o "$OUT" -svg bench/logins.svg -svg-link bench/logins.svg -preamble "$WORK/preamble.md" "$RESULTS"
+[ -n "$SOAK_PART" ] && printf '\n%s\n' "$SOAK_PART" >>"$OUT"
 cp "$RESULTS" bench/results.jsonl
 log "wrote $OUT, bench/logins.svg and bench/results.jsonl"

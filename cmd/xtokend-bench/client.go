@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -27,6 +28,10 @@ type target struct {
 	tlsConf  *tls.Config
 	timeout  time.Duration
 	resume   bool // offer TLS session resumption (tickets) from earlier logins
+	// sources, when set, are the local addresses connections come from, in turn: on
+	// loopback each one has its own ephemeral ports (and its own per-address limits).
+	sources    []net.IP
+	nextSource atomic.Uint32
 
 	header []byte // the stream header, built once
 }
@@ -94,6 +99,10 @@ func (w *worker) login(ctx context.Context, user, resource string) (*session, er
 	// No TCP keepalive: a login lasts milliseconds, and Go's default (on) costs four
 	// setsockopt calls per connection, tool CPU that would be taken from the server.
 	d := net.Dialer{Timeout: t.timeout, KeepAlive: -1}
+	if len(t.sources) > 0 {
+		d.LocalAddr = &net.TCPAddr{IP: t.sources[int(t.nextSource.Add(1))%len(t.sources)]}
+		d.Control = bindAddressNoPort
+	}
 	conn, err := d.DialContext(ctx, "tcp", t.addr)
 	if err != nil {
 		return nil, fail("dial", err)

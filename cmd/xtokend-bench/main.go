@@ -8,6 +8,8 @@
 //	xtokend-bench logins   [flags]   connect, log in, bind, close; at each -c concurrency
 //	xtokend-bench messages [flags]   -pairs sessions pairs bounce -window messages each
 //	xtokend-bench idle     [flags]   hold -n bound sessions; prints "READY n" on stdout
+//	xtokend-bench soak     [flags]   hold -idle sessions under -rate logins/s for -duration,
+//	                                 sample the server, ping the sessions; exit 3 on any loss
 //	xtokend-bench report   [flags] results.jsonl...   writes BENCHMARKS.md and an SVG plot
 //
 // It speaks the protocol with pre-built byte strings and a small scanner that only finds
@@ -34,7 +36,7 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-const usage = `usage: xtokend-bench logins|messages|idle|report [flags]  (-h for the flags of each)`
+const usage = `usage: xtokend-bench logins|messages|idle|soak|report [flags]  (-h for the flags of each)`
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -58,6 +60,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runMessages(ctx, args[1:], stdout, stderr)
 	case "idle":
 		err = runIdle(ctx, args[1:], stdout, stderr)
+	case "soak":
+		err = runSoak(ctx, args[1:], stdout, stderr)
 	case "report":
 		err = runReport(args[1:], stdout, stderr)
 	default:
@@ -71,6 +75,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if errors.As(err, &ue) {
 		fmt.Fprintln(stderr, "xtokend-bench:", err)
 		return 2
+	}
+	if errors.Is(err, errSoakFailed) {
+		fmt.Fprintln(stderr, "xtokend-bench:", err)
+		return 3
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "xtokend-bench:", err)
