@@ -31,5 +31,8 @@
 //
 // Durability: SQLite runs in WAL mode with synchronous=FULL, so a write whose
 // call returned nil survives a kill -9 of the process; PostgreSQL commits are
-// durable by its own defaults. A change that spans rows is one transaction.
+// durable by its own defaults. A change that spans rows is one transaction,
+// and a cap is checked inside it: on PostgreSQL under a per-user advisory
+// lock, so that nodes of a cluster adding at once cannot pass it together.
+// PostgreSQL 11 or newer is needed.
 package storage

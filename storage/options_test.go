@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/BurntSushi/toml"
 )
 
 func TestValidate(t *testing.T) {
@@ -102,5 +104,40 @@ func TestOpenErrors(t *testing.T) {
 	_, err = Open(ctx, Options{Backend: "postgres", DSN: "host=" + t.TempDir() + " port=1 user=u password=hunter2 dbname=d connect_timeout=5"})
 	if !errors.Is(err, ErrUnavailable) || strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "\n") {
 		t.Errorf("no server: %v", err)
+	}
+}
+
+// The [storage] section as an operator writes it decodes into Options.
+func TestOptionsTOML(t *testing.T) {
+	var conf struct {
+		Storage Options `toml:"storage"`
+	}
+	_, err := toml.Decode(`
+[storage]
+backend = "postgres"
+dsn_env = "XTOKEND_DSN"
+max_roster_items = 500
+max_name_length = 100
+max_group_length = 50
+max_groups_per_item = 10
+max_blocked_jids = 200
+max_offline_messages = 300
+`, &conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Options{Backend: "postgres", DSNEnv: "XTOKEND_DSN", MaxRosterItems: 500, MaxNameLength: 100,
+		MaxGroupLength: 50, MaxGroupsPerItem: 10, MaxBlockedJIDs: 200, MaxOfflineMessages: 300}
+	if conf.Storage != want {
+		t.Errorf("decoded %+v\nwant %+v", conf.Storage, want)
+	}
+	if err := conf.Storage.Validate(); err != nil {
+		t.Error(err)
+	}
+	if l := conf.Storage.limits(); l != (limits{rosterItems: 500, nameLength: 100, groupLength: 50, groupsPerItem: 10, blocked: 200, offline: 300}) {
+		t.Errorf("limits %+v", l)
+	}
+	if l := (Options{}).limits(); l.rosterItems != DefaultRosterItems || l.offline != DefaultOfflineMessages {
+		t.Errorf("default limits %+v", l)
 	}
 }
