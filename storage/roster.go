@@ -78,9 +78,9 @@ func (r Rosters) Get(ctx context.Context, user string) (Roster, error) {
 	// One statement, so one snapshot on both backends: the version read
 	// is the one of the items read. A roster without items has no rows
 	// here, and its version is read alone.
-	rows, err := r.s.r.QueryContext(ctx, r.s.q(`SELECT v.version, `+rosterColumns+`
-		FROM roster_items i JOIN roster_versions v ON v.username = i.username
-		WHERE i.username = ? ORDER BY i.contact`), user)
+	// The version is a subquery both backends evaluate once.
+	rows, err := r.s.r.QueryContext(ctx, r.s.q(`SELECT (SELECT version FROM roster_versions WHERE username = ?), `+rosterColumns+`
+		FROM roster_items i WHERE i.username = ? ORDER BY i.contact`), user, user)
 	if err != nil {
 		return Roster{}, wrap("roster get", err)
 	}
