@@ -38,6 +38,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -55,6 +56,8 @@ type Server struct {
 	dir   string // holds data/, the socket and the log
 	bin   string // the folder of initdb, pg_ctl, postgres
 	runAs string // "postgres" when the tests run as root, else ""
+
+	watchdog *exec.Cmd // stops the server if this process dies without Stop
 
 	mu      sync.Mutex
 	stopped bool
@@ -157,7 +160,29 @@ func New(ctx context.Context) (*Server, error) {
 		os.RemoveAll(s.dir)
 		return nil, fmt.Errorf("pgtest: pg_ctl start: %v: %s %s", err, lastLine(out), lastLine(log))
 	}
+	s.startWatchdog()
 	return s, nil
+}
+
+// watchdogScript stops the server (the command after $1) and removes its
+// folder ($0) once the test process ($1) is gone: a test binary killed by its -timeout runs no
+// cleanup, and a server left behind would run on for good. Stop ends the
+// watchdog first.
+const watchdogScript = `pid=$1; shift
+while kill -0 "$pid" 2>/dev/null; do sleep 1; done
+"$@" >/dev/null 2>&1
+rm -rf "$0"`
+
+func (s *Server) startWatchdog() {
+	stop := s.command(context.Background(), "pg_ctl", "-D", filepath.Join(s.dir, "data"), "-m", "immediate", "-w", "stop")
+	args := append([]string{"-c", watchdogScript, s.dir, strconv.Itoa(os.Getpid())}, stop.Args...)
+	w := exec.Command("/bin/sh", args...)
+	// Its own process group: an interrupt of the test's group (Ctrl-C)
+	// must leave it alive to clean up.
+	w.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := w.Start(); err == nil {
+		s.watchdog = w
+	}
 }
 
 // DSN is the connection string of database db on the server.
@@ -191,6 +216,10 @@ func (s *Server) Stop() error {
 		return nil
 	}
 	s.stopped = true
+	if w := s.watchdog; w != nil {
+		w.Process.Kill()
+		w.Wait()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	out, err := s.run(ctx, "pg_ctl", "-D", filepath.Join(s.dir, "data"), "-m", "immediate", "-w", "stop")
@@ -201,6 +230,11 @@ func (s *Server) Stop() error {
 }
 
 func (s *Server) run(ctx context.Context, prog string, args ...string) ([]byte, error) {
+	return s.command(ctx, prog, args...).CombinedOutput()
+}
+
+// command is prog of the server's PostgreSQL, run as the server's user.
+func (s *Server) command(ctx context.Context, prog string, args ...string) *exec.Cmd {
 	path := filepath.Join(s.bin, prog)
 	var cmd *exec.Cmd
 	if s.runAs != "" {
@@ -209,7 +243,7 @@ func (s *Server) run(ctx context.Context, prog string, args ...string) ([]byte, 
 		cmd = exec.CommandContext(ctx, path, args...)
 	}
 	cmd.Dir = s.dir
-	return cmd.CombinedOutput()
+	return cmd
 }
 
 // findBin finds the folder of pg_ctl and initdb: on PATH, or Debian's
