@@ -2,6 +2,7 @@
 # Installs the real XMPP clients that integration/ drives, so that `scripts/test.sh` runs them for
 # real on a fresh Debian 12 machine (as root, or as a user with sudo):
 #   - Debian: python3-slixmpp, python3-aioxmpp (for /usr/bin/python3), sendxmpp (Perl)
+#   - Debian: postgresql, whose binaries the storage tests run as throwaway servers
 #   - npm:    @xmpp/client 0.14.0, pinned by integration/package-lock.json (`npm ci`); needs
 #             Node >= 20.10, which Debian 12's own nodejs (18) is not: it is not installed here.
 # Idempotent: it installs only what is missing and re-runs `npm ci` only when the lock changed.
@@ -31,6 +32,23 @@ if [ ${#need[@]} -gt 0 ]; then
 		if ! { $sudo apt-get update -qq &&
 			DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null; }; then
 			problems+=("apt-get install ${need[*]} failed")
+		fi
+	fi
+fi
+
+# PostgreSQL for the storage tests, which start throwaway servers of their own
+# (internal/pgtest): only the binaries are needed. Debian's package also creates
+# and starts a system-wide cluster; the tests never use it.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+	if ! command -v apt-get >/dev/null; then
+		problems+=("no apt-get: install PostgreSQL (Debian package postgresql) by hand")
+	elif [ "$(id -u)" -ne 0 ] && [ -z "$sudo" ]; then
+		problems+=("not root and no sudo: cannot install postgresql")
+	else
+		echo "install-test-deps: apt-get install postgresql"
+		if ! { $sudo apt-get update -qq &&
+			DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null; }; then
+			problems+=("apt-get install postgresql failed")
 		fi
 	fi
 fi
