@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -120,9 +121,11 @@ func BenchmarkWrite(b *testing.B) {
 // they add only their socket. bytes/conn is the growth of heap and stacks
 // in use, divided by n.
 func BenchmarkIdleConn(b *testing.B) {
-	const n = 1000
+	const n = 2000
 	ready := make(chan *Conn, n)
+	var sessions sync.WaitGroup
 	h, err := NewHandler(Config{Options: DefaultOptions(), Serve: func(c *Conn) {
+		defer sessions.Done()
 		ready <- c
 		c.WaitReadable()
 		c.Close()
@@ -134,13 +137,14 @@ func BenchmarkIdleConn(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := &http.Server{Handler: h}
+	srv := h.NewHTTPServer()
 	go srv.Serve(ln)
 	defer srv.Close()
 
 	for b.Loop() {
 		heap0, stack0 := memInUse()
 		clients := make([]net.Conn, 0, n)
+		sessions.Add(n)
 		for range n {
 			clients = append(clients, rawDial(b, ln.Addr().String()))
 		}
@@ -162,6 +166,7 @@ func BenchmarkIdleConn(b *testing.B) {
 			cl.Close()
 		}
 		runtime.KeepAlive(conns)
+		sessions.Wait() // the next round starts from a quiet process
 	}
 }
 

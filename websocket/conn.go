@@ -1,11 +1,13 @@
 package websocket
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,10 +49,12 @@ type Conn struct {
 	wmu       sync.Mutex
 	wdeadline time.Time
 	wfailed   bool // a write failed: Close skips the closing handshake
+	wclosed   bool // Close was called
 
 	keepalive    *time.Timer
 	pingInterval time.Duration
 	pingTimeout  time.Duration
+	pingFailed   atomic.Bool
 	closing      atomic.Bool
 }
 
@@ -178,7 +182,7 @@ func (c *Conn) next() error {
 func (c *Conn) readMessage() ([]byte, error) {
 	typ, r, err := c.ws.Reader(context.Background())
 	if err != nil {
-		return nil, readError(err)
+		return nil, c.readError(err)
 	}
 	if typ != websocket.MessageText {
 		return nil, notWellFormed("a binary message: XMPP over WebSocket uses text messages")
@@ -199,13 +203,17 @@ func (c *Conn) readMessage() ([]byte, error) {
 			return b, nil
 		}
 		if err != nil {
-			return nil, readError(err)
+			return nil, c.readError(err)
 		}
 	}
 }
 
-// readError maps the library's read errors: a normal closure is io.EOF.
-func readError(err error) error {
+// readError maps the library's read errors: a normal closure is io.EOF, a
+// client that did not answer a ping a timeout.
+func (c *Conn) readError(err error) error {
+	if c.pingFailed.Load() {
+		return fmt.Errorf("websocket: no answer to a ping within %v: %w", c.pingTimeout, os.ErrDeadlineExceeded)
+	}
 	switch websocket.CloseStatus(err) {
 	case websocket.StatusNormalClosure, websocket.StatusGoingAway, websocket.StatusNoStatusRcvd:
 		return io.EOF
@@ -253,7 +261,8 @@ func (c *Conn) WriteStreamError(condition, text string) error {
 	return c.send(context.Background(), b, closeMessage)
 }
 
-// WriteElement sends one element as one text message, whatever its size,
+// WriteElement sends one element (exactly one: b is sent as it is) as one
+// text message, whatever its size,
 // made standalone (RFC 7395 section 3.3.3): a top-level stanza without a
 // namespace gets xmlns="jabber:client", a stream:features or stream:error
 // the stream prefix's declaration.
@@ -275,7 +284,10 @@ const maxBatch = 64 << 10
 func (c *Conn) send(ctx context.Context, msgs ...[]byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if c.wfailed {
+	switch {
+	case c.wclosed:
+		return fmt.Errorf("websocket: write: %w", net.ErrClosed)
+	case c.wfailed:
 		return errors.New("websocket: write: an earlier write failed")
 	}
 	deadline := c.wdeadline
@@ -299,6 +311,9 @@ func (c *Conn) send(ctx context.Context, msgs ...[]byte) error {
 	c.out.cork()
 	err := func() error {
 		for _, m := range msgs {
+			if len(bytes.TrimLeft(m, " \t\r\n")) == 0 {
+				continue // whitespace keepalives: WebSocket pings do that job
+			}
 			if at, attr := standaloneAttr(m); attr != "" {
 				if scratch == nil {
 					scratch = ioBufPool.Get().(*[]byte)
@@ -350,7 +365,7 @@ func (c *Conn) Close() error {
 	}
 	c.wmu.Lock()
 	failed := c.wfailed
-	c.wfailed = true // no more writes
+	c.wclosed = true
 	c.wmu.Unlock()
 	if failed {
 		return c.ws.CloseNow()
@@ -388,6 +403,7 @@ func (c *Conn) ping() {
 	err := c.ws.Ping(ctx)
 	cancel()
 	if err != nil {
+		c.pingFailed.Store(true)
 		c.ws.CloseNow() // a dead peer: the reader's next read fails
 		return
 	}

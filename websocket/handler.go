@@ -143,6 +143,25 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	go h.cfg.Serve(c)
 }
 
+// NewHTTPServer returns an http.Server for h, to Serve on the listener at
+// Options.Listen (a TLS listener when Options.TLS): HTTP/1.1 only, since
+// the WebSocket is an HTTP/1.1 upgrade (a browser offered HTTP/2 could try
+// RFC 8441 instead); a bound on reading a request's headers; idle
+// keep-alive connections (host-meta's) closed after a minute; net/http's
+// own errors logged at debug level. Its Shutdown does not reach upgraded
+// connections: the server ends those sessions itself.
+func (h *Handler) NewHTTPServer() *http.Server {
+	var p http.Protocols
+	p.SetHTTP1(true)
+	return &http.Server{
+		Handler:           h,
+		Protocols:         &p,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       time.Minute,
+		ErrorLog:          slog.NewLogLogger(h.log.Handler(), slog.LevelDebug),
+	}
+}
+
 // originAllowed: a listed origin, or the request's own host (a page served
 // from the endpoint's own origin).
 func (h *Handler) originAllowed(origin, host string) bool {

@@ -25,6 +25,7 @@ func TestHandshake(t *testing.T) {
 		{name: "origin allowed", opts: Options{Origins: []string{"https://app.example"}}, hdr: map[string]string{"Origin": "https://APP.example"}, ip: "127.0.0.1"},
 		{name: "origin refused", opts: Options{Origins: []string{"https://app.example"}}, hdr: map[string]string{"Origin": "https://evil.example"}, status: http.StatusForbidden},
 		{name: "origin refused, scheme differs", opts: Options{Origins: []string{"https://app.example"}}, hdr: map[string]string{"Origin": "http://app.example"}, status: http.StatusForbidden},
+		{name: "origin of the endpoint's own host", hdr: map[string]string{"Origin": "http://HOST"}, ip: "127.0.0.1"},
 		{name: "origin refused, none listed", hdr: map[string]string{"Origin": "https://app.example"}, status: http.StatusForbidden},
 		{name: "missing subprotocol", subprotocols: []string{}, status: http.StatusBadRequest},
 		{name: "other subprotocol", subprotocols: []string{"mqtt"}, status: http.StatusBadRequest},
@@ -44,7 +45,7 @@ func TestHandshake(t *testing.T) {
 			f := newFixture(t, tc.opts, 0)
 			hdr := http.Header{}
 			for k, v := range tc.hdr {
-				hdr.Set(k, v)
+				hdr.Set(k, strings.ReplaceAll(v, "HOST", strings.TrimPrefix(f.srv.URL, "http://")))
 			}
 			client, resp, err := f.dial(t, hdr, tc.subprotocols...)
 			if tc.status != 0 {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -31,7 +32,9 @@ func newFixture(t testing.TB, opts Options, maxSize int) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.srv = httptest.NewServer(h)
+	f.srv = httptest.NewUnstartedServer(h)
+	f.srv.Config = h.NewHTTPServer()
+	f.srv.Start()
 	t.Cleanup(f.srv.Close)
 	return f
 }
@@ -212,6 +215,9 @@ func TestWriteWire(t *testing.T) {
 		{"batch", func(c *Conn) error {
 			return c.WriteElements(context.Background(), [][]byte{[]byte(`<presence/>`), []byte(big), []byte(`<iq type="result" id="1"/>`)})
 		}, []string{`<presence xmlns="jabber:client"/>`, big, `<iq xmlns="jabber:client" type="result" id="1"/>`}},
+		{"whitespace is no message", func(c *Conn) error {
+			return c.WriteElements(context.Background(), [][]byte{[]byte(" "), []byte(`<presence/>`), []byte("\n"), []byte(`<iq type="result" id="2"/>`)})
+		}, []string{`<presence xmlns="jabber:client"/>`, `<iq xmlns="jabber:client" type="result" id="2"/>`}},
 		{"close", func(c *Conn) error { return c.WriteClose() }, []string{closeMsgS}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -309,10 +315,35 @@ func TestKeepalive(t *testing.T) {
 	go func() { _, err := chunk(c2); readErr <- err }()
 	select {
 	case err := <-readErr:
-		if err == nil {
-			t.Fatal("read succeeded")
+		if !errors.Is(err, os.ErrDeadlineExceeded) || !strings.Contains(err.Error(), "ping") {
+			t.Fatalf("read: %v; want a timeout naming the ping", err)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("a client that does not answer pings was not disconnected")
+	}
+}
+
+// TestFragmentedMessage: a message in several frames is still one message.
+func TestFragmentedMessage(t *testing.T) {
+	f := newFixture(t, Options{}, 0)
+	client, c := f.accept(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	client.Write(ctx, websocket.MessageText, []byte(openMsg))
+	w, err := client.Writer(ctx, websocket.MessageText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := []string{`<message xmlns="jabber:client"><bo`, `dy>hi</body>`, `</message>`}
+	for _, p := range parts {
+		if _, err := w.Write([]byte(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	for _, want := range []string{header, strings.Join(parts, "")} {
+		if got, err := chunk(c); err != nil || got != want {
+			t.Fatalf("got %q, %v; want %s", got, err, want)
+		}
 	}
 }
