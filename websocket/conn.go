@@ -227,14 +227,18 @@ func (c *Conn) readError(err error) error {
 // WriteOpen sends the server's <open/> (RFC 7395 section 3.4); empty
 // attributes are left out.
 func (c *Conn) WriteOpen(from, id, lang, version string) error {
-	b := make([]byte, 0, 160)
+	return c.send(context.Background(), AppendOpen(make([]byte, 0, 160), from, id, lang, version))
+}
+
+// AppendOpen appends the <open/> that WriteOpen sends, for a server that
+// sends it in one batch with what follows (WriteElements).
+func AppendOpen(b []byte, from, id, lang, version string) []byte {
 	b = append(b, `<open xmlns="`+NSFraming+`"`...)
 	b = appendAttr(b, "from", from)
 	b = appendAttr(b, "id", id)
 	b = appendAttr(b, "version", version)
 	b = appendAttr(b, "xml:lang", lang)
-	b = append(b, "/>"...)
-	return c.send(context.Background(), b)
+	return append(b, "/>"...)
 }
 
 var closeMessage = []byte(`<close xmlns="` + NSFraming + `"/>`)

@@ -3,6 +3,7 @@ package websocket
 import (
 	"context"
 	"encoding/xml"
+	"errors"
 	"testing"
 	"time"
 
@@ -76,5 +77,24 @@ func TestDecoderReadsStream(t *testing.T) {
 		if end, ok := tok.(xml.EndElement); err != nil || !ok || end.Name.Local != "stream" {
 			t.Fatalf("got %#v, %v; want the stream's end", tok, err)
 		}
+	}
+}
+
+// TestDecoderGetsFramingError: a refused message reaches the server's
+// decoder as the *FramingError itself, not as a syntax error.
+func TestDecoderGetsFramingError(t *testing.T) {
+	f := newFixture(t, Options{}, 0)
+	client, c := f.accept(t)
+	ctx := context.Background()
+	client.Write(ctx, websocket.MessageText, []byte(openMsg))
+	client.Write(ctx, websocket.MessageText, []byte(`<presence/><presence/>`))
+	d := xml.NewDecoder(c)
+	if _, err := d.Token(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := d.Token()
+	var fe *FramingError
+	if !errors.As(err, &fe) || fe.Condition != CondNotWellFormed {
+		t.Fatalf("decoder: %v; want a FramingError not-well-formed", err)
 	}
 }

@@ -347,3 +347,36 @@ func TestFragmentedMessage(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteTimeout: a client that reads nothing makes a write fail at its
+// context's deadline, rather than hang; Close is then immediate.
+func TestWriteTimeout(t *testing.T) {
+	f := newFixture(t, Options{}, 0)
+	_, c := f.accept(t)
+	big := []byte(`<message><body>` + strings.Repeat("z", 1<<20) + `</body></message>`)
+	var err error
+	start := time.Now()
+	for range 64 { // until the socket buffers are full
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		err = c.WriteElement(ctx, big)
+		cancel()
+		if err != nil {
+			break
+		}
+	}
+	var ne interface{ Timeout() bool }
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("write to a client that does not read: %v; want a timeout", err)
+	}
+	if err := c.WriteClose(); err == nil {
+		t.Fatal("a write after a failed one succeeded")
+	}
+	closed := make(chan struct{})
+	go func() { c.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(time.Second):
+		t.Fatal("Close waited for a client that does not read")
+	}
+	t.Logf("failed after %v", time.Since(start))
+}
