@@ -1,0 +1,190 @@
+package websocket
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// Subprotocol is the WebSocket subprotocol of RFC 7395.
+const Subprotocol = "xmpp"
+
+// Defaults of Config.
+const (
+	DefaultMaxStanzaSize = 65536
+	DefaultPingInterval  = 30 * time.Second
+	DefaultPingTimeout   = 15 * time.Second
+)
+
+// Config is what a server gives NewHandler.
+type Config struct {
+	Options Options
+	// MaxStanzaSize is the largest message read, in bytes (the server's
+	// max_stanza_size); a larger one is a policy-violation.
+	// 0 means DefaultMaxStanzaSize.
+	MaxStanzaSize int
+	// PingInterval is how long a client may send nothing before it is
+	// pinged; it must answer within PingTimeout. 0 means the defaults,
+	// a negative interval no pings.
+	PingInterval, PingTimeout time.Duration
+	// Serve runs one client's XMPP session on its own goroutine: the
+	// HTTP handler has returned by then, so that net/http's buffers are
+	// freed. It must call Conn.Close when done.
+	Serve func(*Conn)
+	// Logger gets refused handshakes at debug level; nil: slog.Default().
+	Logger *slog.Logger
+}
+
+// Handler serves the WebSocket endpoint at Options.Path and XEP-0156's
+// host-meta documents, on the listener at Options.Listen.
+type Handler struct {
+	opts    Options
+	cfg     Config
+	origins map[string]bool
+	proxies []netip.Prefix
+	log     *slog.Logger
+}
+
+// NewHandler checks cfg and returns its handler.
+func NewHandler(cfg Config) (*Handler, error) {
+	if err := cfg.Options.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Serve == nil {
+		return nil, errors.New("websocket: Config.Serve is nil")
+	}
+	if cfg.MaxStanzaSize <= 0 {
+		cfg.MaxStanzaSize = DefaultMaxStanzaSize
+	}
+	if cfg.PingInterval == 0 {
+		cfg.PingInterval = DefaultPingInterval
+	}
+	if cfg.PingTimeout <= 0 {
+		cfg.PingTimeout = DefaultPingTimeout
+	}
+	h := &Handler{opts: cfg.Options, cfg: cfg, origins: map[string]bool{}, log: cfg.Logger}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	for _, o := range cfg.Options.Origins {
+		n, _ := normalizeOrigin(o) // Validate checked it
+		h.origins[n] = true
+	}
+	for _, s := range cfg.Options.TrustedProxies {
+		p, _ := parsePrefix(s)
+		h.proxies = append(h.proxies, p)
+	}
+	return h, nil
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case h.opts.path():
+		h.serveWebSocket(w, r)
+	case HostMetaPath:
+		h.serveHostMeta(w, r, false)
+	case HostMetaJSONPath:
+		h.serveHostMeta(w, r, true)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// serveWebSocket upgrades a request to an XMPP WebSocket and hands it to
+// Config.Serve. Refusals are HTTP answers with a reason in the body.
+func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request) {
+	p := peer(r, h.proxies, h.opts.TLS)
+	refuse := func(code int, reason string) {
+		h.log.Debug("websocket: handshake refused", "remote", p.ip, "status", code, "reason", reason)
+		http.Error(w, "websocket: "+reason, code)
+	}
+	if !headerHasToken(r.Header, "Connection", "upgrade") || !headerHasToken(r.Header, "Upgrade", "websocket") {
+		w.Header().Set("Connection", "Upgrade")
+		w.Header().Set("Upgrade", "websocket")
+		refuse(http.StatusUpgradeRequired, "this is an XMPP over WebSocket endpoint (RFC 7395): connect with a WebSocket client and the subprotocol xmpp")
+		return
+	}
+	if origin := r.Header.Get("Origin"); origin != "" && !h.originAllowed(origin, r.Host) {
+		refuse(http.StatusForbidden, "origin "+origin+" is not allowed (websocket.origins)")
+		return
+	}
+	// RFC 7395 section 3.2: without the subprotocol xmpp there is no XMPP
+	// connection; refusing the handshake says so, where a completed one
+	// would only be closed.
+	if !headerHasToken(r.Header, "Sec-WebSocket-Protocol", Subprotocol) {
+		refuse(http.StatusBadRequest, "the WebSocket subprotocol xmpp is required (RFC 7395 section 3.2)")
+		return
+	}
+	lw := &leanResponseWriter{ResponseWriter: w}
+	ws, err := websocket.Accept(lw, r, &websocket.AcceptOptions{
+		Subprotocols:       []string{Subprotocol},
+		InsecureSkipVerify: true, // the origin was checked above, against full origins
+		CompressionMode:    websocket.CompressionDisabled,
+	})
+	if err != nil {
+		h.log.Debug("websocket: handshake failed", "remote", p.ip, "err", err)
+		return
+	}
+	ws.SetReadLimit(int64(h.cfg.MaxStanzaSize) + 1) // Conn's own limit answers first
+	c := &Conn{
+		ws:       ws,
+		netConn:  lw.conn,
+		out:      lw.out,
+		remoteIP: p.ip,
+		secure:   p.secure,
+		maxSize:  h.cfg.MaxStanzaSize,
+	}
+	c.startKeepalive(h.cfg.PingInterval, h.cfg.PingTimeout)
+	go h.cfg.Serve(c)
+}
+
+// NewHTTPServer returns an http.Server for h, to Serve on the listener at
+// Options.Listen (a TLS listener when Options.TLS): HTTP/1.1 only, since
+// the WebSocket is an HTTP/1.1 upgrade (a browser offered HTTP/2 could try
+// RFC 8441 instead); a bound on reading a request's headers; idle
+// keep-alive connections (host-meta's) closed after a minute; net/http's
+// own errors logged at debug level. Its Shutdown does not reach upgraded
+// connections: the server ends those sessions itself.
+func (h *Handler) NewHTTPServer() *http.Server {
+	var p http.Protocols
+	p.SetHTTP1(true)
+	return &http.Server{
+		Handler:           h,
+		Protocols:         &p,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       time.Minute,
+		ErrorLog:          slog.NewLogLogger(h.log.Handler(), slog.LevelDebug),
+	}
+}
+
+// originAllowed: a listed origin, or the request's own host (a page served
+// from the endpoint's own origin).
+func (h *Handler) originAllowed(origin, host string) bool {
+	n, err := normalizeOrigin(origin)
+	if err != nil {
+		return false
+	}
+	if h.origins[n] {
+		return true
+	}
+	_, oh, _ := strings.Cut(n, "://")
+	return strings.EqualFold(oh, host)
+}
+
+// headerHasToken reports whether a comma-separated header has token
+// (case-insensitive, as header tokens are).
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, line := range h.Values(name) {
+		for v := range strings.SplitSeq(line, ",") {
+			if strings.EqualFold(strings.TrimSpace(v), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
