@@ -11,7 +11,7 @@
 //
 // Every step is one JSON line on stdout:
 //   {"event":"signed_in"} {"event":"credentials","status":200,"jid":"..."}
-//   {"event":"websocket","url":"...","protocols":"xmpp"} {"event":"online","jid":"alice@file.test/res"}
+//   {"event":"websocket","url":"..."} {"event":"online","jid":"alice@file.test/res"}
 //   {"event":"auth","mechanism":"X-TOKEN","initial_response":"<base64>"}
 //   {"event":"sent"} {"event":"received","body":"..."} {"event":"screenshot","path":"..."}
 //   {"event":"offsite","url":"..."} {"event":"failed_request","url":"...","error":"..."}
@@ -142,10 +142,6 @@ async function main() {
     cdp.on('Network.webSocketCreated', (e) => {
         note(`websocket created: ${e.url}`);
         wsCreated(e.url);
-    });
-    cdp.on('Network.webSocketWillSendHandshakeRequest', (e) => {
-        const h = e.request.headers;
-        emit({ event: 'websocket_handshake', protocols: h['Sec-WebSocket-Protocol'] ?? h['sec-websocket-protocol'] ?? '' });
     });
     cdp.on('Network.webSocketClosed', () => note('websocket closed'));
     cdp.on('Network.webSocketFrameError', (e) => note(`websocket frame error: ${e.errorMessage}`));

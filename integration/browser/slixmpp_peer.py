@@ -2,10 +2,11 @@
 """The browser test's XMPP peer: slixmpp_client.py's client, made available and answering.
 
 Same command line and JSON lines as clients/slixmpp_client.py (whose X-TOKEN mechanism, TLS and
-exit codes it reuses), with one difference in what it does once bound: it sends an available
-presence (so that the server routes messages for the bare JID to it, as to any chat client),
-waits for a message from --expect-from, answers it with --body, addressed to the full JID the
-message came from, and quits.
+exit codes it reuses), with two differences. Once bound, it sends an available presence (so that
+the server routes messages for the bare JID to it, as to any chat client), waits for a message
+from --expect-from, answers it with --body, addressed to the full JID the message came from, and
+quits. And with --plaintext it logs in on a stream without TLS, which the original refuses: a
+server with tls.require_starttls = false (what a ws:// WebSocket needs) offers no STARTTLS.
 
   {"event": "bound", ...}  {"event": "message", "from": "...", "body": "..."}  {"event": "sent", "to": "..."}
 """
@@ -38,6 +39,11 @@ class Peer(slixmpp_client.Client):
 
 
 if __name__ == "__main__":
+    plaintext = "--plaintext" in sys.argv
+    if plaintext:
+        sys.argv.remove("--plaintext")
+        slixmpp_client.XToken.security = set()
+        slixmpp_client.XToken.setup = lambda self, name: None
     args = parse_args(__doc__.split("\n")[0], "slixmpp")
     if not args.expect_from:
         emit(event="error", error="--expect-from is required")
