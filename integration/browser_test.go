@@ -65,33 +65,27 @@ func requireBrowser(t *testing.T) {
 	}
 }
 
-// webappBin is the example web application, built once.
-var webappBin = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "xtokend-webapp-")
-	if err != nil {
-		return "", err
-	}
-	path := filepath.Join(dir, "webapp")
+// buildWebapp builds the example web application into a folder of the test's (the Go build
+// cache makes the second build of a run cheap); with -race when the tests run with -race.
+func buildWebapp(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "webapp")
 	args := []string{"build", "-o", path}
 	if raceEnabled {
 		args = append(args, "-race")
 	}
 	out, err := exec.Command("go", append(args, "github.com/xtokend/xtokend/examples/webapp")...).CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("building examples/webapp: %v\n%s", err, out)
+		t.Fatalf("building examples/webapp: %v\n%s", err, out)
 	}
-	return path, nil
-})
+	return path
+}
 
 func TestBrowserConverse(t *testing.T) {
 	t.Parallel()
 	skipShort(t)
 	requireBrowser(t)
-	bin, err := webappBin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(filepath.Dir(bin)) })
+	bin := buildWebapp(t)
 
 	// What holds without a WebSocket server: the application serves the page, Converse loads
 	// from it with no request going anywhere else or failing, fetches its credentials and opens
