@@ -5,6 +5,8 @@
 #   - Debian: postgresql, whose binaries the storage tests run as throwaway servers
 #   - npm:    @xmpp/client 0.14.0, pinned by integration/package-lock.json (`npm ci`); needs
 #             Node >= 20.10, which Debian 12's own nodejs (18) is not: it is not installed here.
+#   - the browser test: Debian chromium; puppeteer-core and Converse.js 14, pinned by the lock
+#             files in integration/browser/ and examples/webapp/ (`npm ci`).
 # Idempotent: it installs only what is missing and re-runs `npm ci` only when the lock changed.
 # A client it cannot install is reported and left out: the integration tests then skip it with
 # a message naming it, or fail when CI=true, while every other test still runs.
@@ -69,6 +71,34 @@ else
 		problems+=("npm ci in integration/ failed")
 	fi
 fi
+
+# The browser test (integration/browser_test.go): Debian's chromium, puppeteer-core (locked in
+# integration/browser/) and Converse.js 14 (locked in examples/webapp/, which serves it).
+if [ -x /usr/bin/chromium ] && dpkg-query -W -f='${Status}' chromium 2>/dev/null | grep -q "install ok installed"; then
+	: # installed
+elif ! command -v apt-get >/dev/null; then
+	problems+=("no apt-get: install chromium by hand (the browser test needs /usr/bin/chromium)")
+elif [ "$(id -u)" -ne 0 ] && [ -z "$sudo" ]; then
+	problems+=("not root and no sudo: cannot install chromium")
+else
+	echo "install-test-deps: apt-get install chromium (about 480 MB)"
+	if ! { $sudo apt-get -o DPkg::Lock::Timeout=300 update -qq &&
+		DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=300 install -y -qq chromium >/dev/null; }; then
+		problems+=("apt-get install chromium failed")
+	fi
+fi
+for dir in integration/browser examples/webapp; do
+	if ! command -v npm >/dev/null; then
+		problems+=("no npm: cannot npm ci in $dir")
+	elif [ -f "$dir/node_modules/.package-lock.json" ] && [ "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ]; then
+		: # node_modules is up to date with the lock file
+	else
+		echo "install-test-deps: npm ci in $dir/"
+		if ! (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error); then
+			problems+=("npm ci in $dir/ failed")
+		fi
+	fi
+done
 
 if [ ${#problems[@]} -gt 0 ]; then
 	printf 'install-test-deps: warning: %s\n' "${problems[@]}" >&2

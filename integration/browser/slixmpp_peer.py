@@ -1,0 +1,58 @@
+#!/usr/bin/python3
+"""The browser test's XMPP peer: slixmpp_client.py's client, made available and answering.
+
+Same command line and JSON lines as clients/slixmpp_client.py (whose X-TOKEN mechanism, TLS and
+exit codes it reuses), with two differences. Once bound, it sends an available presence (so that
+the server routes messages for the bare JID to it, as to any chat client), waits for a message
+from --expect-from, answers it with --body, addressed to the full JID the message came from, and
+quits. And with --plaintext it logs in on a stream without TLS, which the original refuses: a
+server with tls.require_starttls = false (what a ws:// WebSocket needs) offers no STARTTLS.
+
+  {"event": "bound", ...}  {"event": "message", "from": "...", "body": "..."}  {"event": "sent", "to": "..."}
+"""
+
+import asyncio
+import logging
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "clients"))
+
+import slixmpp_client  # noqa: E402
+from clientcli import EXIT_OK, EXIT_OTHER, emit, parse_args  # noqa: E402
+
+
+class Peer(slixmpp_client.Client):
+    def on_session_start(self, _):
+        self.bound = True
+        emit(event="bound", jid=str(self.boundjid), secure="starttls" in self.features)
+        self.send_presence()
+
+    def on_message(self, msg):
+        if msg["type"] not in ("chat", "normal") or not msg["body"]:
+            return  # chat states and receipts carry no body
+        emit(event="message", **{"from": str(msg["from"]), "body": msg["body"]})
+        if self.args.expect_from in (str(msg["from"]), msg["from"].bare):
+            self.send_message(mto=msg["from"], mbody=self.args.body, mtype="chat")
+            emit(event="sent", to=str(msg["from"]))
+            asyncio.ensure_future(self.quit(EXIT_OK))
+
+
+if __name__ == "__main__":
+    plaintext = "--plaintext" in sys.argv
+    if plaintext:
+        sys.argv.remove("--plaintext")
+        slixmpp_client.XToken.security = set()
+        slixmpp_client.XToken.setup = lambda self, name: None
+    args = parse_args(__doc__.split("\n")[0], "slixmpp")
+    if not args.expect_from:
+        emit(event="error", error="--expect-from is required")
+        sys.exit(2)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.CRITICAL, stream=sys.stderr)
+    slixmpp_client.Client = Peer  # main() builds its client from this name
+    try:
+        code = asyncio.run(slixmpp_client.main(args))
+    except Exception as e:
+        emit(event="error", error="%s: %s" % (type(e).__name__, e))
+        code = EXIT_OTHER
+    sys.exit(code)
