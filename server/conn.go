@@ -192,9 +192,10 @@ func (c *conn) negotiationFailed(err error, sess *session) {
 		c.debug("negotiation ended", "reason", "connection closed")
 	default:
 		// Bad XML, text, comments and the like.
+		cond := badXMLCondition(err)
 		c.cc.SetWriteDeadline(time.Now().Add(timeout))
-		c.endStream(condNotWellFormed, "")
-		c.info("negotiation failed", "condition", condNotWellFormed, "err", err)
+		c.endStream(cond, "")
+		c.info("negotiation failed", "condition", cond, "err", err)
 	}
 }
 

@@ -98,9 +98,22 @@ func wireCases() []wireCase {
 		{name: "unknown element", send: wHeader + "<foo xmlns='urn:example'/>", cond: "unsupported-stanza-type"},                                                // changed: was policy-violation
 		{name: "auth after success", send: wLogin + wAuth, want: []string{aSuccess}, cond: "policy-violation"},
 		{name: "stream error from the client", send: wHeader + "<stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>", cond: ""}, // changed: was echoed back
-		{name: "comment", send: wHeader + "<!-- hi -->", cond: "not-well-formed"},                                                                                // changed: mellium hung up silently
-		{name: "text", send: wHeader + "hello<presence/>", cond: "not-well-formed"},                                                                              // changed: mellium hung up silently
-		{name: "bad XML", send: wHeader + "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl'></other>", cond: "not-well-formed"},                                    // changed: mellium hung up silently
+		{name: "comment", send: wHeader + "<!-- hi -->", cond: "restricted-xml"},                                                                                 // changed: mellium hung up silently; RFC 6120 4.9.3.18
+
+		// Restricted XML (RFC 6120 section 11.1): restricted-xml, in negotiation and in a session.
+		{name: "DTD before the header", send: "<!DOCTYPE stream>" + wHeader, cond: "restricted-xml"},
+		{name: "processing instruction before the header", send: "<?foo bar?>" + wHeader, cond: "restricted-xml"},
+		{name: "processing instruction", send: wHeader + "<?foo bar?>", cond: "restricted-xml"},
+		{name: "DTD", send: wHeader + "<!DOCTYPE x [<!ENTITY a 'b'>]>", cond: "restricted-xml"},
+		{name: "entity reference in auth", send: wHeader + "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='X-TOKEN'>&a;</auth>", cond: "restricted-xml"},
+		{name: "comment in bind", send: wLogin + wBindOpen + "<!-- hi --></bind></iq>", want: []string{aSuccess}, cond: "restricted-xml"},
+		{name: "comment in a session", send: wLogin + wBindR + "<message to='alice@localhost'><!-- hi --></message>", want: []string{aBound}, cond: "restricted-xml"},
+		{name: "processing instruction in a session", send: wLogin + wBindR + "<?foo?>", want: []string{aBound}, cond: "restricted-xml"},
+		{name: "entity reference in a session", send: wLogin + wBindR + "<message to='alice@localhost'><body>&nbsp;</body></message>", want: []string{aBound}, cond: "restricted-xml"},
+		{name: "predefined entities in a session", send: wLogin + wBindR + "<iq type='get' id='&amp;&lt;&#65;'><ping xmlns='urn:xmpp:ping'/></iq>" + wEnd, want: []string{aBound}, cond: ""},
+		{name: "bad character reference in a session", send: wLogin + wBindR + "<message to='alice@localhost'><body>&#xZZ;</body></message>", want: []string{aBound}, cond: "not-well-formed"},
+		{name: "text", send: wHeader + "hello<presence/>", cond: "not-well-formed"},                                           // changed: mellium hung up silently
+		{name: "bad XML", send: wHeader + "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl'></other>", cond: "not-well-formed"}, // changed: mellium hung up silently
 
 		// SASL.
 		{name: "initial response", send: wHeader + wAuth + wEnd, want: []string{aSuccess}, cond: ""}, // changed: mellium hung up silently at the end

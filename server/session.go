@@ -117,7 +117,7 @@ func (s *session) run(out net.Conn, d *xml.Decoder) {
 		case isClosed(err):
 			s.end("", "connection closed")
 		default:
-			s.end(condNotWellFormed, err.Error())
+			s.end(badXMLCondition(err), err.Error())
 		}
 	}
 	srv.unbindSession(s)
