@@ -159,12 +159,13 @@ func (c *conn) negotiationFailed(err error, sess *session) {
 	case errors.As(err, &te):
 		c.info("negotiation failed", "reason", "TLS handshake", "err", te.err)
 	case errors.As(err, &ne) && ne.Timeout():
-		if c.headerSent {
-			// Best effort (a stalled client may not read it), and only once
-			// the server's stream header is out.
-			c.cc.SetWriteDeadline(time.Now().Add(time.Second))
-			c.endStream(condConnectionTimeout, "negotiation took too long")
-		}
+		// Best effort (a stalled client may not read it). Before the
+		// client's header (nothing, or half a header, came) the server's
+		// own header goes first, without 'from' as no host was named:
+		// RFC 6120 section 4.9.1.2 has the receiving entity send its header
+		// and the error when the error comes during stream set-up.
+		c.cc.SetWriteDeadline(time.Now().Add(time.Second))
+		c.endStream(condConnectionTimeout, "negotiation took too long")
 		c.info("negotiation failed", "reason", "timeout")
 	case errors.As(err, &ce):
 		c.cc.SetWriteDeadline(time.Now().Add(timeout))

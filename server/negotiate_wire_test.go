@@ -57,6 +57,7 @@ type wireCase struct {
 func wireCases() []wireCase {
 	reqTLS := servertest.Options{RequireStartTLS: true}
 	twoHosts := servertest.Options{Hosts: []string{"localhost", "example.net"}}
+	patient := servertest.Options{NegotiationTimeout: time.Hour}
 	return []wireCase{
 		// Stream headers.
 		{name: "declaration", send: wDecl + wLogin + wBindR + wEnd,
@@ -156,6 +157,22 @@ func wireCases() []wireCase {
 		{name: "oversized", opts: servertest.Options{MaxStanzaSize: 10000},
 			send: wHeader + "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='X-TOKEN'>" + strings.Repeat("A", 20000), cond: "policy-violation"},
 		{name: "deadline", opts: servertest.Options{NegotiationTimeout: 300 * time.Millisecond}, send: wHeader, cond: "connection-timeout"},
+		// Before the client's header: the server's header, then the error.
+		{name: "deadline, nothing sent", opts: servertest.Options{NegotiationTimeout: 300 * time.Millisecond}, send: "",
+			want: []string{"<stream:stream xmlns='jabber:client'"}, notWant: []string{"from="}, cond: "connection-timeout"}, // changed: closed silently
+		{name: "deadline, half a header", opts: servertest.Options{NegotiationTimeout: 300 * time.Millisecond}, send: wHeader[:40],
+			want: []string{"<stream:stream xmlns='jabber:client'"}, cond: "connection-timeout"}, // changed: closed silently
+		{name: "deadline, whitespace only", opts: servertest.Options{NegotiationTimeout: 300 * time.Millisecond}, send: "  \n",
+			want: []string{"<stream:stream"}, cond: "connection-timeout"}, // changed: closed silently
+		{name: "deadline, after the header", opts: servertest.Options{NegotiationTimeout: 300 * time.Millisecond}, send: wHeader + "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl'",
+			want: []string{aMechs}, cond: "connection-timeout"},
+
+		// Bytes that cannot begin an XML stream are answered at once: with
+		// a negotiation deadline of an hour, a late answer is none at all.
+		{name: "not XML", opts: patient, send: "hello", want: []string{"<stream:stream"}, cond: "not-well-formed"},       // changed: closed silently after 10 s
+		{name: "TLS on the plaintext port", opts: patient, send: "\x16\x03\x01\x00\xa5\x01", cond: "not-well-formed"},    // changed: closed silently after 10 s
+		{name: "whitespace then not XML", opts: patient, send: " \r\n\tGET / HTTP/1.1\r\n\r\n", cond: "not-well-formed"}, // changed: closed silently after 10 s
+		{name: "byte order mark", send: "\xEF\xBB\xBF" + wHeader + wEnd, want: []string{aMechs}, cond: ""},
 	}
 }
 
