@@ -41,6 +41,11 @@ func (s *Server) initOps() error {
 	}
 	o.limiter = lim
 	s.Hooks = o.hooks(s.Hooks)
+	if path := s.cfg.AdminSocketPath(); path != "" {
+		if err := checkAdminSocketDir(path); err != nil {
+			return err // at Init: a configuration error
+		}
+	}
 
 	return s.initCerts(s.tlsConf)
 }
