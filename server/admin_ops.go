@@ -19,6 +19,7 @@ import (
 type ops struct {
 	metrics *Metrics
 	limiter *Limiter
+	refused refusalLog // refusals, summed up per interval
 
 	reloadMu sync.Mutex // one Reload at a time
 

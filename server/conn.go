@@ -229,7 +229,8 @@ func (c *conn) loginResult(node string, err error) {
 		var se *sasl.Error
 		if refused {
 			cond = string(sasl.TemporaryAuthFailure)
-			c.info("login", "host", host, "result", "refused", "reason", "too many failed logins from this address")
+			c.srv.ops.refused.add(c.srv.logger(), "failed-login limit")
+			c.debug("login", "host", host, "result", "refused", "reason", "too many failed logins from this address")
 		} else if errors.As(err, &se) {
 			cond = string(se.Condition)
 			c.info("login", "host", host, "result", "failure", "condition", cond, "reason", se.Reason)
@@ -240,7 +241,8 @@ func (c *conn) loginResult(node string, err error) {
 	} else {
 		c.node = node
 		c.srv.loginSucceeded(c.ip) // the limit counts failed logins only
-		c.info("login", "host", host, "user", node, "result", "success")
+		// Debug: "session start" follows at info with the full JID.
+		c.debug("login", "host", host, "user", node, "result", "success")
 	}
 	if f := c.srv.Hooks.OnLogin; f != nil {
 		f(host, cond, err == nil)

@@ -290,7 +290,7 @@ func (s *Server) Serve(l net.Listener) error {
 		backoff = 0
 		ip := remoteIP(raw)
 		if f := s.Hooks.AllowConnection; f != nil && !f(ip) {
-			log.Info("connection refused by policy", "remote", ip)
+			s.ops.refused.add(log, "connection limit")
 			raw.Close()
 			continue
 		}
