@@ -20,6 +20,7 @@ type ops struct {
 	metrics *Metrics
 	limiter *Limiter
 	refused refusalLog // refusals, summed up per interval
+	caps    *connCaps  // caps on open connections
 
 	reloadMu sync.Mutex // one Reload at a time
 
@@ -41,6 +42,7 @@ func (s *Server) initOps() error {
 		return err
 	}
 	o.limiter = lim
+	o.caps = newConnCaps(limitOptions(s.cfg))
 	s.Hooks = o.hooks(s.Hooks)
 	if path := s.cfg.AdminSocketPath(); path != "" {
 		if err := checkAdminSocketDir(path); err != nil {

@@ -21,6 +21,8 @@ type conn struct {
 	srv *Server
 	raw net.Conn
 	ip  string
+	// slot is the connection's share of the connection caps (connlimit.go).
+	slot connSlot
 
 	// Touched only by the connection's own goroutine (negotiation runs in it).
 	cc         *countConn // the outermost counting layer (plaintext)

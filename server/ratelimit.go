@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/xtokend/xtokend/cluster"
 )
 
 // Per-IP limits.
@@ -42,6 +44,15 @@ type LimitOptions struct {
 	FailedLoginBurst      int      `toml:"failed_login_burst"`
 	MaxTrackedAddresses   int      `toml:"max_tracked_addresses"` // 0 means 100000
 	Exempt                []string `toml:"exempt"`                // CIDR prefixes or addresses
+
+	// Caps on open c2s connections (connlimit.go). MaxConnections 0 means
+	// the descriptor limit minus a reserve; MaxConnectionsPerAddress 0
+	// means no cap per address (exempt addresses are never capped).
+	MaxConnections           int `toml:"max_connections"`
+	MaxConnectionsPerAddress int `toml:"max_connections_per_address"`
+	// StanzaTimeout bounds the time a stanza that has started may take to
+	// arrive whole; 0 means DefaultStanzaTimeout.
+	StanzaTimeout cluster.Duration `toml:"stanza_timeout"`
 }
 
 // defaultMaxTracked is the bound on tracked addresses when none is set.
@@ -56,6 +67,8 @@ func DefaultLimitOptions() LimitOptions {
 		FailedLoginBurst:      10,
 		MaxTrackedAddresses:   defaultMaxTracked,
 		Exempt:                []string{"127.0.0.0/8", "::1/128"},
+
+		MaxConnectionsPerAddress: DefaultMaxConnectionsPerAddress,
 	}
 }
 
@@ -71,6 +84,12 @@ func (o LimitOptions) Validate() error {
 		return fmt.Errorf("limits.failed_logins_per_minute = %v: must be 0 (no limit) or more", o.FailedLoginsPerMinute)
 	case o.FailedLoginsPerMinute > 0 && o.FailedLoginBurst < 1:
 		return fmt.Errorf("limits.failed_login_burst = %d: must be 1 or more", o.FailedLoginBurst)
+	case o.MaxConnections < 0:
+		return fmt.Errorf("limits.max_connections = %d: must be 0 (the descriptor limit minus a reserve) or more", o.MaxConnections)
+	case o.MaxConnectionsPerAddress < 0:
+		return fmt.Errorf("limits.max_connections_per_address = %d: must be 0 (no limit) or more", o.MaxConnectionsPerAddress)
+	case o.StanzaTimeout.Duration < 0:
+		return fmt.Errorf("limits.stanza_timeout = %v: must be 0 (the default, %v) or more", o.StanzaTimeout.Duration, DefaultStanzaTimeout)
 	case o.MaxTrackedAddresses < 0:
 		return fmt.Errorf("limits.max_tracked_addresses = %d: must be 1 or more (0: the default, %d)", o.MaxTrackedAddresses, defaultMaxTracked)
 	}

@@ -294,8 +294,14 @@ func (s *Server) Serve(l net.Listener) error {
 			raw.Close()
 			continue
 		}
+		slot, ok := s.admitConn(raw, ip)
+		if !ok {
+			continue
+		}
 		c := newConn(s, raw, ip)
+		c.slot = slot
 		if !s.track(c) {
+			s.ops.caps.release(slot)
 			raw.Close()
 			return ErrServerClosed
 		}
@@ -339,6 +345,7 @@ func (s *Server) untrack(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
+	s.ops.caps.release(c.slot)
 	s.wg.Done()
 }
 
