@@ -109,6 +109,8 @@ func (c *conn) serve() {
 		return
 	}
 	c.raw.SetDeadline(time.Time{})
+	c.cc.stanzaTimeout = s.stanzaTimeout()
+	c.cc.started = false // negotiation's bytes start no stanza
 	// The session's read loop gets a goroutine of its own: this one's stack
 	// grew during negotiation and would stay that size while idle. The
 	// decoder of the last stream goes on as the session's stanza reader.

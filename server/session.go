@@ -108,6 +108,8 @@ func (s *session) run(out net.Conn, d *xml.Decoder) {
 		s.end("", "closed by client")
 	case s.c.cc.exceeded():
 		s.end(condPolicyViolation, "stanza too large")
+	case s.c.cc.stanzaTimedOut():
+		s.end(condConnectionTimeout, "stanza not completed in time")
 	default:
 		var se stream.Error
 		var ce *clientError
@@ -155,6 +157,7 @@ func (s *session) readLoop(d *xml.Decoder) error {
 		if err != nil {
 			return err
 		}
+		s.c.cc.stanzaDone()
 		if f := s.srv.Hooks.OnStanza; f != nil {
 			f(st.name)
 		}
