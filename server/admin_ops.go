@@ -43,6 +43,7 @@ func (s *Server) initOps() error {
 	}
 	o.limiter = lim
 	o.caps = newConnCaps(limitOptions(s.cfg))
+	o.caps.log = s.logger()
 	s.Hooks = o.hooks(s.Hooks)
 	if path := s.cfg.AdminSocketPath(); path != "" {
 		if err := checkAdminSocketDir(path); err != nil {

@@ -1,9 +1,11 @@
 package server
 
 import (
+	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -56,6 +58,12 @@ type connCaps struct {
 	mu     sync.Mutex
 	open   int
 	byAddr map[netip.Addr]int
+
+	// Returning memory after a flood (memrelease.go).
+	peak         int
+	releaseArmed bool
+	released     atomic.Int64 // releases done (tests, benchmarks)
+	log          *slog.Logger
 }
 
 // connSlot is what a connection holds of the caps until it ends.
@@ -89,6 +97,7 @@ func (c *connCaps) acquire(key netip.Addr, ok bool) (connSlot, string) {
 		c.byAddr[key]++
 	}
 	c.open++
+	c.noteOpen()
 	return connSlot{addr: key, counted: counted}, ""
 }
 
@@ -97,6 +106,7 @@ func (c *connCaps) release(s connSlot) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.open--
+	c.noteOpen()
 	if s.counted {
 		if n := c.byAddr[s.addr] - 1; n > 0 {
 			c.byAddr[s.addr] = n

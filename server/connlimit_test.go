@@ -14,7 +14,7 @@ import (
 
 // dialIdle opens a connection that sends nothing (it holds a slot while the
 // server waits for its header).
-func dialIdle(t *testing.T, addr string) net.Conn {
+func dialIdle(t testing.TB, addr string) net.Conn {
 	t.Helper()
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -102,7 +102,7 @@ func TestMaxConnectionsPerAddress(t *testing.T) {
 }
 
 // waitOpen waits until the server holds n connections.
-func waitOpen(t *testing.T, ts *servertest.Server, n int) {
+func waitOpen(t testing.TB, ts *servertest.Server, n int) {
 	t.Helper()
 	deadline := time.Now().Add(waitLimit)
 	for ts.OpenConnections() != n {

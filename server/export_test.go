@@ -9,3 +9,14 @@ func SetRefusalLogEvery(d time.Duration) (restore func()) {
 	refusalLogEvery = d
 	return func() { refusalLogEvery = old }
 }
+
+// SetMemRelease sets when idle memory is returned after a drop in
+// connections; the returned func restores the defaults.
+func SetMemRelease(minPeak int, after time.Duration) (restore func()) {
+	oldPeak, oldAfter := memReleaseMinPeak, memReleaseAfter
+	memReleaseMinPeak, memReleaseAfter = minPeak, after
+	return func() { memReleaseMinPeak, memReleaseAfter = oldPeak, oldAfter }
+}
+
+// MemoryReleases is how many times the server returned idle memory.
+func (s *Server) MemoryReleases() int64 { return s.ops.caps.released.Load() }
