@@ -3,6 +3,9 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"time"
+
+	"github.com/xtokend/xtokend/cluster"
 )
 
 // LimitOptions is the [limits] section.
@@ -23,7 +26,25 @@ type LimitOptions struct {
 	FailedLoginBurst      int      `toml:"failed_login_burst"`
 	MaxTrackedAddresses   int      `toml:"max_tracked_addresses"` // 0 means 100000
 	Exempt                []string `toml:"exempt"`                // CIDR prefixes or addresses
+
+	// Caps on open c2s connections. MaxConnections 0 means the descriptor
+	// limit minus a reserve; MaxConnectionsPerAddress 0 means no cap per
+	// address (exempt addresses are never capped).
+	MaxConnections           int `toml:"max_connections"`
+	MaxConnectionsPerAddress int `toml:"max_connections_per_address"`
+	// StanzaTimeout bounds the time a stanza that has started may take to
+	// arrive whole; 0 means DefaultStanzaTimeout.
+	StanzaTimeout cluster.Duration `toml:"stanza_timeout"`
 }
+
+// DefaultMaxConnectionsPerAddress is limits.max_connections_per_address when
+// the section does not set it: an office or carrier NAT puts hundreds of
+// users behind one address, and 1,000 keeps one address to a small share of
+// its 65,536 ports.
+const DefaultMaxConnectionsPerAddress = 1000
+
+// DefaultStanzaTimeout is limits.stanza_timeout when it is not set.
+const DefaultStanzaTimeout = 30 * time.Second
 
 // DefaultMaxTrackedAddresses is the bound on tracked addresses when none is set.
 const DefaultMaxTrackedAddresses = 100000
@@ -37,6 +58,8 @@ func DefaultLimitOptions() LimitOptions {
 		FailedLoginBurst:      10,
 		MaxTrackedAddresses:   DefaultMaxTrackedAddresses,
 		Exempt:                []string{"127.0.0.0/8", "::1/128"},
+
+		MaxConnectionsPerAddress: DefaultMaxConnectionsPerAddress,
 	}
 }
 
@@ -52,6 +75,12 @@ func (o LimitOptions) Validate() error {
 		return fmt.Errorf("limits.failed_logins_per_minute = %v: must be 0 (no limit) or more", o.FailedLoginsPerMinute)
 	case o.FailedLoginsPerMinute > 0 && o.FailedLoginBurst < 1:
 		return fmt.Errorf("limits.failed_login_burst = %d: must be 1 or more", o.FailedLoginBurst)
+	case o.MaxConnections < 0:
+		return fmt.Errorf("limits.max_connections = %d: must be 0 (the descriptor limit minus a reserve) or more", o.MaxConnections)
+	case o.MaxConnectionsPerAddress < 0:
+		return fmt.Errorf("limits.max_connections_per_address = %d: must be 0 (no limit) or more", o.MaxConnectionsPerAddress)
+	case o.StanzaTimeout.Duration < 0:
+		return fmt.Errorf("limits.stanza_timeout = %v: must be 0 (the default, %v) or more", o.StanzaTimeout.Duration, DefaultStanzaTimeout)
 	case o.MaxTrackedAddresses < 0:
 		return fmt.Errorf("limits.max_tracked_addresses = %d: must be 1 or more (0: the default, %d)", o.MaxTrackedAddresses, DefaultMaxTrackedAddresses)
 	}

@@ -19,6 +19,8 @@ import (
 type ops struct {
 	metrics *Metrics
 	limiter *Limiter
+	refused refusalLog // refusals, summed up per interval
+	caps    *connCaps  // caps on open connections
 
 	reloadMu sync.Mutex // one Reload at a time
 
@@ -40,7 +42,14 @@ func (s *Server) initOps() error {
 		return err
 	}
 	o.limiter = lim
+	o.caps = newConnCaps(s.cfg.Limits)
+	o.caps.log = s.logger()
 	s.hooks = o.hooks(s.opts.Hooks)
+	if path := s.cfg.AdminSocketPath(); path != "" {
+		if err := checkAdminSocketDir(path); err != nil {
+			return err // at start-up: a configuration error
+		}
+	}
 
 	return s.initCerts(s.tlsConf)
 }

@@ -78,6 +78,9 @@ func listenAdminSocket(path string, log *slog.Logger) (net.Listener, os.FileInfo
 	if len(path) > maxSocketPath {
 		return nil, nil, fmt.Errorf("server: admin socket %s: path is %d bytes, the limit is %d (use a shorter general.admin_socket)", path, len(path), maxSocketPath)
 	}
+	if err := checkAdminSocketDir(path); err != nil {
+		return nil, nil, err
+	}
 	if err := clearStaleSocket(path, log); err != nil {
 		return nil, nil, err
 	}

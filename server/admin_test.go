@@ -180,10 +180,10 @@ func TestAdminAPI(t *testing.T) {
 }
 
 func TestAdminSocketMode(t *testing.T) {
+	dir := t.TempDir() // made before the umask: a folder open to all is refused
 	// A umask that would leave the socket open to everyone must not matter.
 	old := syscall.Umask(0)
 	defer syscall.Umask(old)
-	dir := t.TempDir()
 	sock := filepath.Join(dir, "xtokend.sock")
 	a, _ := startTestAdmin(t, sock, &fakeAdmin{})
 	fi, err := os.Lstat(sock)

@@ -21,6 +21,8 @@ type conn struct {
 	srv *Server
 	t   transport
 	ip  string
+	// slot is the connection's share of the connection caps (connlimit.go).
+	slot connSlot
 
 	// Touched only by the connection's own goroutine (negotiation runs in it).
 	host       *host
@@ -101,6 +103,7 @@ func (c *conn) serve() {
 		return
 	}
 	c.t.SetDeadline(time.Time{})
+	c.t.SetStanzaTimeout(s.stanzaTimeout()) // negotiation's bytes start no stanza
 	// The session's read loop gets a goroutine of its own: this one's stack
 	// grew during negotiation and would stay that size while idle. The
 	// decoder of the last stream goes on as the session's stanza reader.
@@ -133,12 +136,13 @@ func (c *conn) negotiationFailed(err error, sess *session) {
 	case errors.As(err, &te):
 		c.info("negotiation failed", "reason", "TLS handshake", "err", te.err)
 	case errors.As(err, &ne) && ne.Timeout():
-		if c.headerSent {
-			// Best effort (a stalled client may not read it), and only once
-			// the server's stream header is out.
-			c.t.SetWriteDeadline(time.Now().Add(time.Second))
-			c.endStream(condConnectionTimeout, "negotiation took too long")
-		}
+		// Best effort (a stalled client may not read it). Before the
+		// client's header (nothing, or half a header, came) the server's
+		// own header goes first, without 'from' as no host was named:
+		// RFC 6120 section 4.9.1.2 has the receiving entity send its header
+		// and the error when the error comes during stream set-up.
+		c.t.SetWriteDeadline(time.Now().Add(time.Second))
+		c.endStream(condConnectionTimeout, "negotiation took too long")
 		c.info("negotiation failed", "reason", "timeout")
 	case errors.As(err, &ce):
 		c.t.SetWriteDeadline(time.Now().Add(timeout))
@@ -166,9 +170,10 @@ func (c *conn) negotiationFailed(err error, sess *session) {
 		c.debug("negotiation ended", "reason", "connection closed")
 	default:
 		// Bad XML, text, comments and the like.
+		cond := badXMLCondition(err)
 		c.t.SetWriteDeadline(time.Now().Add(timeout))
-		c.endStream(condNotWellFormed, "")
-		c.info("negotiation failed", "condition", condNotWellFormed, "err", err)
+		c.endStream(cond, "")
+		c.info("negotiation failed", "condition", cond, "err", err)
 	}
 }
 
@@ -206,7 +211,8 @@ func (c *conn) loginResult(node string, err error) {
 		var se *sasl.Error
 		if err == error(errLoginRefused) {
 			cond = string(sasl.TemporaryAuthFailure)
-			c.info("login", "host", host, "result", "refused", "reason", "too many failed logins from this address")
+			c.srv.ops.refused.add(c.srv.logger(), "failed-login limit")
+			c.debug("login", "host", host, "result", "refused", "reason", "too many failed logins from this address")
 		} else if errors.As(err, &se) {
 			cond = string(se.Condition)
 			c.info("login", "host", host, "result", "failure", "condition", cond, "reason", se.Reason)
@@ -218,7 +224,8 @@ func (c *conn) loginResult(node string, err error) {
 		// The node is logged here; negotiation takes it from Exchange's
 		// result, the one place it is delivered.
 		c.srv.loginSucceeded(c.ip) // the limit counts failed logins only
-		c.info("login", "host", host, "user", node, "result", "success")
+		// Debug: "session start" follows at info with the full JID.
+		c.debug("login", "host", host, "user", node, "result", "success")
 	}
 	if f := c.srv.hooks.OnLogin; f != nil {
 		f(host, cond, err == nil)

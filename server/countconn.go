@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"time"
 )
 
 // errStanzaTooLarge is what the XML decoder sees once a stanza is over
@@ -33,6 +34,12 @@ type countConn struct {
 	first    [128]byte // what waitReadable reads into while idle
 	n, limit int64
 	over     bool
+
+	// The stanza deadline (stanza_timeout.go): started is set once a byte
+	// other than whitespace is decoded after the last stanza, armed while
+	// the read deadline is set for it.
+	stanzaTimeout            time.Duration
+	started, armed, timedOut bool
 
 	// While coalescing (negotiation), Write appends to out, which goes to
 	// the connection in one write just before the next read from it: every
@@ -69,6 +76,9 @@ func (c *countConn) ReadByte() (byte, error) {
 	b := (*c.buf)[c.r]
 	c.r++
 	c.n++
+	if !c.started && b != ' ' && b != '\n' && b != '\t' && b != '\r' {
+		c.started = true
+	}
 	return b, nil
 }
 
@@ -80,7 +90,13 @@ func (c *countConn) fill() error {
 	if c.buf == nil {
 		c.buf = readBufPool.Get().(*[]byte)
 	}
+	if c.started && c.stanzaTimeout > 0 && !c.armed {
+		c.armStanzaDeadline()
+	}
 	n, err := c.Conn.Read(*c.buf)
+	if err != nil && c.armed {
+		c.noteStanzaTimeout(err)
+	}
 	c.r, c.w = 0, n
 	if n > 0 {
 		return nil

@@ -65,6 +65,9 @@ func (c *conn) negotiate(ctx context.Context) (*xml.Decoder, error) {
 		// A new stream, a new decoder (RFC 6120 sections 5.4.3.3, 6.4.6),
 		// and a new budget for the stream's size limit.
 		c.t.RestartStream()
+		if err := c.t.CheckStreamStart(); err != nil {
+			return nil, err
+		}
 		d := xml.NewDecoder(c.t.StreamReader())
 		if err := c.openStream(d, st); err != nil {
 			return nil, err

@@ -57,6 +57,7 @@ type wireCase struct {
 func wireCases() []wireCase {
 	reqTLS := servertest.Options{RequireStartTLS: true}
 	twoHosts := servertest.Options{Hosts: []string{"localhost", "example.net"}}
+	patient := servertest.Options{NegotiationTimeout: time.Hour}
 	return []wireCase{
 		// Stream headers.
 		{name: "declaration", send: wDecl + wLogin + wBindR + wEnd,
@@ -98,9 +99,22 @@ func wireCases() []wireCase {
 		{name: "unknown element", send: wHeader + "<foo xmlns='urn:example'/>", cond: "unsupported-stanza-type"},                                                // changed: was policy-violation
 		{name: "auth after success", send: wLogin + wAuth, want: []string{aSuccess}, cond: "policy-violation"},
 		{name: "stream error from the client", send: wHeader + "<stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>", cond: ""}, // changed: was echoed back
-		{name: "comment", send: wHeader + "<!-- hi -->", cond: "not-well-formed"},                                                                                // changed: mellium hung up silently
-		{name: "text", send: wHeader + "hello<presence/>", cond: "not-well-formed"},                                                                              // changed: mellium hung up silently
-		{name: "bad XML", send: wHeader + "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl'></other>", cond: "not-well-formed"},                                    // changed: mellium hung up silently
+		{name: "comment", send: wHeader + "<!-- hi -->", cond: "restricted-xml"},                                                                                 // changed: mellium hung up silently; RFC 6120 4.9.3.18
+
+		// Restricted XML (RFC 6120 section 11.1): restricted-xml, in negotiation and in a session.
+		{name: "DTD before the header", send: "<!DOCTYPE stream>" + wHeader, cond: "restricted-xml"},
+		{name: "processing instruction before the header", send: "<?foo bar?>" + wHeader, cond: "restricted-xml"},
+		{name: "processing instruction", send: wHeader + "<?foo bar?>", cond: "restricted-xml"},
+		{name: "DTD", send: wHeader + "<!DOCTYPE x [<!ENTITY a 'b'>]>", cond: "restricted-xml"},
+		{name: "entity reference in auth", send: wHeader + "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='X-TOKEN'>&a;</auth>", cond: "restricted-xml"},
+		{name: "comment in bind", send: wLogin + wBindOpen + "<!-- hi --></bind></iq>", want: []string{aSuccess}, cond: "restricted-xml"},
+		{name: "comment in a session", send: wLogin + wBindR + "<message to='alice@localhost'><!-- hi --></message>", want: []string{aBound}, cond: "restricted-xml"},
+		{name: "processing instruction in a session", send: wLogin + wBindR + "<?foo?>", want: []string{aBound}, cond: "restricted-xml"},
+		{name: "entity reference in a session", send: wLogin + wBindR + "<message to='alice@localhost'><body>&nbsp;</body></message>", want: []string{aBound}, cond: "restricted-xml"},
+		{name: "predefined entities in a session", send: wLogin + wBindR + "<iq type='get' id='&amp;&lt;&#65;'><ping xmlns='urn:xmpp:ping'/></iq>" + wEnd, want: []string{aBound}, cond: ""},
+		{name: "bad character reference in a session", send: wLogin + wBindR + "<message to='alice@localhost'><body>&#xZZ;</body></message>", want: []string{aBound}, cond: "not-well-formed"},
+		{name: "text", send: wHeader + "hello<presence/>", cond: "not-well-formed"},                                           // changed: mellium hung up silently
+		{name: "bad XML", send: wHeader + "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl'></other>", cond: "not-well-formed"}, // changed: mellium hung up silently
 
 		// SASL.
 		{name: "initial response", send: wHeader + wAuth + wEnd, want: []string{aSuccess}, cond: ""}, // changed: mellium hung up silently at the end
@@ -143,6 +157,22 @@ func wireCases() []wireCase {
 		{name: "oversized", opts: servertest.Options{MaxStanzaSize: 10000},
 			send: wHeader + "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='X-TOKEN'>" + strings.Repeat("A", 20000), cond: "policy-violation"},
 		{name: "deadline", opts: servertest.Options{NegotiationTimeout: 300 * time.Millisecond}, send: wHeader, cond: "connection-timeout"},
+		// Before the client's header: the server's header, then the error.
+		{name: "deadline, nothing sent", opts: servertest.Options{NegotiationTimeout: 300 * time.Millisecond}, send: "",
+			want: []string{"<stream:stream xmlns='jabber:client'"}, notWant: []string{"from="}, cond: "connection-timeout"}, // changed: closed silently
+		{name: "deadline, half a header", opts: servertest.Options{NegotiationTimeout: 300 * time.Millisecond}, send: wHeader[:40],
+			want: []string{"<stream:stream xmlns='jabber:client'"}, cond: "connection-timeout"}, // changed: closed silently
+		{name: "deadline, whitespace only", opts: servertest.Options{NegotiationTimeout: 300 * time.Millisecond}, send: "  \n",
+			want: []string{"<stream:stream"}, cond: "connection-timeout"}, // changed: closed silently
+		{name: "deadline, after the header", opts: servertest.Options{NegotiationTimeout: 300 * time.Millisecond}, send: wHeader + "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl'",
+			want: []string{aMechs}, cond: "connection-timeout"},
+
+		// Bytes that cannot begin an XML stream are answered at once: with
+		// a negotiation deadline of an hour, a late answer is none at all.
+		{name: "not XML", opts: patient, send: "hello", want: []string{"<stream:stream"}, cond: "not-well-formed"},       // changed: closed silently after 10 s
+		{name: "TLS on the plaintext port", opts: patient, send: "\x16\x03\x01\x00\xa5\x01", cond: "not-well-formed"},    // changed: closed silently after 10 s
+		{name: "whitespace then not XML", opts: patient, send: " \r\n\tGET / HTTP/1.1\r\n\r\n", cond: "not-well-formed"}, // changed: closed silently after 10 s
+		{name: "byte order mark", send: "\xEF\xBB\xBF" + wHeader + wEnd, want: []string{aMechs}, cond: ""},
 	}
 }
 

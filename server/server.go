@@ -322,12 +322,18 @@ func (s *Server) Serve(l net.Listener) error {
 		backoff = 0
 		ip := remoteIP(raw)
 		if f := s.hooks.AllowConnection; f != nil && !f(ip) {
-			log.Info("connection refused by policy", "remote", ip)
+			s.ops.refused.add(log, "connection limit")
 			raw.Close()
 			continue
 		}
+		slot, ok := s.admitConn(raw, ip)
+		if !ok {
+			continue
+		}
 		c := newConn(s, newTCPTransport(raw, ip, s.maxStanzaSize()))
+		c.slot = slot
 		if !s.track(c) {
+			s.ops.caps.release(slot)
 			raw.Close()
 			return ErrServerClosed
 		}
@@ -371,6 +377,7 @@ func (s *Server) untrack(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
+	s.ops.caps.release(c.slot)
 	s.wg.Done()
 }
 

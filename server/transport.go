@@ -99,6 +99,18 @@ type transport interface {
 	// RemoteIP is the client's address, for logs and rate limits.
 	RemoteIP() string
 
+	// CheckStreamStart answers at once, with a not-well-formed error, bytes
+	// that cannot begin an XML stream (not '<', whitespace or a BOM), rather
+	// than at the negotiation deadline.
+	CheckStreamStart() error
+	// SetStanzaTimeout starts the session's stanza deadline: from now on a
+	// stanza that has started must arrive whole within d (0: no deadline).
+	SetStanzaTimeout(d time.Duration)
+	// StanzaDone says a whole stanza was read: its deadline is cleared.
+	StanzaDone()
+	// StanzaTimedOut says the last read failed because a stanza took too long.
+	StanzaTimedOut() bool
+
 	SetDeadline(t time.Time) error
 	SetWriteDeadline(t time.Time) error
 

@@ -148,3 +148,12 @@ func (t *tcpTransport) Abort() error                       { return t.raw.Close(
 
 // streamEnd ends the server's stream.
 const streamEnd = "</stream:stream>"
+
+func (t *tcpTransport) CheckStreamStart() error { return t.cc.checkStreamStart() }
+func (t *tcpTransport) StanzaDone()             { t.cc.stanzaDone() }
+func (t *tcpTransport) StanzaTimedOut() bool    { return t.cc.stanzaTimedOut() }
+
+func (t *tcpTransport) SetStanzaTimeout(d time.Duration) {
+	t.cc.stanzaTimeout = d
+	t.cc.started = false // negotiation's bytes start no stanza
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/base32"
 	"encoding/json"
 	"io"
@@ -119,20 +120,20 @@ func TestCredentialsTokenVerifies(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	if _, err := v.Verify([]byte("\x00bob\x00"+first.Password), now); err == nil {
+	if _, err := v.Verify(context.Background(), []byte("\x00bob\x00"+first.Password), now); err == nil {
 		t.Errorf("alice's token logged bob in")
 	}
 	for _, tok := range []string{first.Password, second.Password} {
-		node, err := v.Verify([]byte("alice@"+testHost+"\x00Alice\x00"+tok), now)
+		node, err := v.Verify(context.Background(), []byte("alice@"+testHost+"\x00Alice\x00"+tok), now)
 		if err != nil || node != "alice" {
 			t.Errorf("Verify(alice's token) = %q, %v; want alice", node, err)
 		}
 	}
-	if _, err := v.Verify([]byte("\x00alice\x00"+first.Password), now); err == nil {
+	if _, err := v.Verify(context.Background(), []byte("\x00alice\x00"+first.Password), now); err == nil {
 		t.Errorf("a token verified twice")
 	}
 	other, _ := sasl.NewVerifier(testHost, sasl.KeyMap{"access_secret": []byte("another secret"), "otp_seed": testKeys["otp_seed"]}, sasl.DefaultOptions(), nil)
-	if _, err := other.Verify([]byte("\x00alice\x00"+second.Password), now); err == nil {
+	if _, err := other.Verify(context.Background(), []byte("\x00alice\x00"+second.Password), now); err == nil {
 		t.Errorf("a token verified with another access_secret")
 	}
 }
@@ -293,7 +294,7 @@ func TestKeyFilesReadAsTheServerReadsThem(t *testing.T) {
 	signIn(t, c, srv, "erin")
 	_, v := getCredentials(t, c, srv)
 	keys := sasl.KeyMap{"access_secret": []byte(secret), "otp_seed": seed}
-	if node, err := sasl.Verify(keys, sasl.DefaultOptions(), "erin", v.Password, testHost, time.Now()); err != nil || node != "erin" {
+	if node, err := sasl.Verify(context.Background(), keys, sasl.DefaultOptions(), "erin", v.Password, testHost, time.Now()); err != nil || node != "erin" {
 		t.Errorf("token from the key files: Verify = %q, %v; want erin", node, err)
 	}
 

@@ -25,8 +25,11 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/url"
 	"syscall"
 	"time"
+
+	"mellium.im/xmpp/jid"
 )
 
 // Token is the answer to POST /v1/tokens.
@@ -104,7 +107,15 @@ func New(path string) *Client {
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
-			return d.DialContext(ctx, "unix", path)
+			conn, err := d.DialContext(ctx, "unix", path)
+			if err != nil {
+				return nil, err
+			}
+			if err := checkPeer(conn, path); err != nil {
+				conn.Close()
+				return nil, err
+			}
+			return conn, nil
 		},
 		MaxIdleConns:    1,
 		IdleConnTimeout: 10 * time.Second,
@@ -118,8 +129,13 @@ func (c *Client) Close() { c.hc.CloseIdleConnections() }
 // Mint asks the server for a fresh token for the bare JID.
 func (c *Client) Mint(ctx context.Context, bareJID string) (Token, error) {
 	var tok Token
-	err := c.do(ctx, http.MethodPost, "/v1/tokens", MintRequest{JID: bareJID}, &tok)
-	return tok, err
+	if err := c.do(ctx, http.MethodPost, "/v1/tokens", MintRequest{JID: bareJID}, &tok); err != nil {
+		return Token{}, err
+	}
+	if !sameBareJID(bareJID, tok.JID) {
+		return Token{}, fmt.Errorf("%w: asked for a token for %s, the answer is for %q", ErrNotOurServer, bareJID, tok.JID)
+	}
+	return tok, nil
 }
 
 // Hosts lists the served hosts with their keys' names, types and sizes.
@@ -193,5 +209,23 @@ func (c *Client) dialError(err error) error {
 	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
 		return fmt.Errorf("%w: cannot open the admin socket %s (it is mode 0600: run as the user the server runs as)", ErrPermission, c.socket)
 	}
+	if errors.Is(err, ErrNotOurServer) {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			return ue.Err // without the request's URL, which says nothing here
+		}
+		return err
+	}
 	return fmt.Errorf("adminclient: admin socket %s: %w", c.socket, err)
+}
+
+// sameBareJID compares the JID asked for with the one a token was minted
+// for, as JIDs: the server answers with the case-mapped form.
+func sameBareJID(asked, answered string) bool {
+	a, errA := jid.Parse(asked)
+	b, errB := jid.Parse(answered)
+	if errA != nil || errB != nil {
+		return asked == answered
+	}
+	return a.Bare().Equal(b)
 }

@@ -50,6 +50,9 @@ type Options struct {
 	// that cluster, and its hosts have the default RAM keys (the cluster's,
 	// shared by every node) rather than file keys of their own.
 	Cluster *cluster.Options
+	// Configure, when set, changes the configuration before the server
+	// starts ([limits], general.metrics_listen, ...).
+	Configure func(*config.Config)
 }
 
 // Server is a running server under test.
@@ -103,6 +106,10 @@ func Start(t testing.TB, opts Options) *Server {
 			{Name: "otp_seed", Type: "file", Path: h + "_otp_seed", Encoding: "base32"},
 		}}
 		cfg.HostConfig = append(cfg.HostConfig, config.HostConfig{Host: h, Modules: config.Modules{Keystore: &ks}})
+	}
+
+	if opts.Configure != nil {
+		opts.Configure(cfg)
 	}
 
 	cert, err := testkit.SelfSigned(1, hosts...)

@@ -1,0 +1,22 @@
+package server
+
+import "time"
+
+// SetRefusalLogEvery sets how often refusals are summed up in the log, for
+// a test that cannot wait 10 s; the returned func restores it.
+func SetRefusalLogEvery(d time.Duration) (restore func()) {
+	old := refusalLogEvery
+	refusalLogEvery = d
+	return func() { refusalLogEvery = old }
+}
+
+// SetMemRelease sets when idle memory is returned after a drop in
+// connections; the returned func restores the defaults.
+func SetMemRelease(minPeak int, after time.Duration) (restore func()) {
+	oldPeak, oldAfter := memReleaseMinPeak, memReleaseAfter
+	memReleaseMinPeak, memReleaseAfter = minPeak, after
+	return func() { memReleaseMinPeak, memReleaseAfter = oldPeak, oldAfter }
+}
+
+// MemoryReleases is how many times the server returned idle memory.
+func (s *Server) MemoryReleases() int64 { return s.ops.caps.released.Load() }
