@@ -15,14 +15,16 @@ import (
 const maxGenkeyBytes = 65536
 
 // runGenkey is "xtokend genkey [-bytes N] [-encoding E]": print N random
-// bytes from crypto/rand for a key file, in the encoding the key's
-// mod_keystore entry will name. Text encodings end with a newline (the
-// keystore trims it); raw writes the bytes alone.
+// bytes from crypto/rand for a key file, written in encoding E. As in
+// Prosody, a secret is the file's trimmed text (mod_keystore's default
+// encoding "raw"), so the default base64 output is used as it is written;
+// an OTP seed is base32 text, declared encoding = "base32". Text encodings
+// end with a newline (the keystore trims it); raw writes the bytes alone.
 func runGenkey(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("genkey", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	n := fs.Int("bytes", 32, fmt.Sprintf("key size in bytes, 1 to %d", maxGenkeyBytes))
-	enc := fs.String("encoding", "base64", "raw, base32, base64 or hex (the key's encoding in mod_keystore)")
+	enc := fs.String("encoding", "base64", "how the bytes are written: raw, base32, base64 or hex; a secret's file is used as its text (mod_keystore encoding \"raw\", the default), an OTP seed's is base32 (encoding \"base32\")")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: xtokend genkey [-bytes N] [-encoding raw|base32|base64|hex] > priv/key")
 		fs.PrintDefaults()

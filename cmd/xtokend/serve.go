@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -34,6 +35,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- ne
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "configuration file (default: ./config.toml if present, else the built-in default)")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: xtokend [serve] [-config FILE]")
+		fmt.Fprintln(fs.Output(), "Serves XMPP with SASL X-TOKEN logins until SIGTERM or SIGINT; SIGHUP re-reads keys and certificates.")
+		fs.PrintDefaults()
+	}
 	if code, ok := parseFlags(fs, args, stderr); !ok {
 		return code
 	}
@@ -64,7 +70,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- ne
 	} else {
 		log.Info("configuration", "file", cfg.Path)
 	}
-	log.Info("get a token", "command", "xtokend token "+exampleJID(cfg),
+	log.Info("get a token", "command", tokenCommand(*configPath, cfg),
 		"note", "hosts with RAM keys are asked over the running server's admin socket "+cfg.AdminSocketPath())
 
 	served := make(chan error, 1)
@@ -104,4 +110,23 @@ func exampleJID(cfg *config.Config) string {
 		return "alice@localhost"
 	}
 	return "alice@" + cfg.General.Hosts[0]
+}
+
+// tokenCommand is the command that mints a token for this server: with
+// -config when the server was started with one, so that it is copied as is.
+func tokenCommand(configFlag string, cfg *config.Config) string {
+	cmd := "xtokend token"
+	if configFlag != "" {
+		cmd += " -config " + shellQuote(cfg.Path)
+	}
+	return cmd + " " + exampleJID(cfg)
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything but plain
+// path characters.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+,@:") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
