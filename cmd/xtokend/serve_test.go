@@ -88,7 +88,7 @@ require_starttls = true
 	if code := <-done; code != exitOK {
 		t.Errorf("exit %d, want 0:\n%s", code, stderr.String())
 	}
-	for _, want := range []string{"xtokend token alice@localhost", "listening", "shut down"} {
+	for _, want := range []string{"xtokend token -config " + path + " alice@localhost", "listening", "shut down"} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("log lacks %q:\n%s", want, stderr.String())
 		}
