@@ -50,6 +50,8 @@ type Options struct {
 	// that cluster, and its hosts have the default RAM keys (the cluster's,
 	// shared by every node) rather than file keys of their own.
 	Cluster *cluster.Options
+	// Plain is mod_auth_token's plain: SASL PLAIN offered beside X-TOKEN.
+	Plain bool
 }
 
 // Server is a running server under test.
@@ -85,6 +87,7 @@ func Start(t testing.TB, opts Options) *Server {
 		Cluster: opts.Cluster,
 	}
 	auth := sasl.DefaultOptions()
+	auth.Plain = opts.Plain
 	cfg.Modules.AuthToken = &auth
 	for _, h := range hosts {
 		if opts.Cluster != nil {
