@@ -101,4 +101,7 @@ func TestClusterCrashedNodesPresence(t *testing.T) {
 		t.Fatalf("presence from the crashed node's resource: %s, want unavailable", got)
 	}
 	clusterEventually(t, "node 1 sees node 2 gone", members([]*servertest.Server{n1}, "node1"))
+	if body := scrape(n1); !strings.Contains(body, "\nxtokend_cluster_replay_fallbacks_total ") {
+		t.Errorf("no xtokend_cluster_replay_fallbacks_total in /metrics")
+	}
 }
