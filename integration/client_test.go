@@ -148,6 +148,7 @@ type login struct {
 	resource     string
 	sendTo, body string // send a directed presence and a message
 	expectFrom   string // wait for a message from this full JID
+	plain        bool   // the client's stock SASL (PLAIN), the token as the password: slixmpp only
 }
 
 func (l login) args(addr string) []string {
@@ -160,6 +161,9 @@ func (l login) args(addr string) []string {
 	}
 	if l.expectFrom != "" {
 		args = append(args, "--expect-from", l.expectFrom)
+	}
+	if l.plain {
+		args = append(args, "--plain")
 	}
 	return args
 }

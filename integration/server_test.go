@@ -39,6 +39,8 @@ type server struct {
 
 	mu      sync.Mutex
 	secrets []string // every token and key the test used: none may appear in the log
+
+	plain bool // mod_auth_token's plain = true: SASL PLAIN offered beside X-TOKEN
 }
 
 // startServer writes a configuration with fileHost (file keys in Prosody's format) and ramHost
@@ -46,8 +48,15 @@ type server struct {
 // in t.Cleanup, which also checks that it exited 0 and logged no secret.
 func startServer(t *testing.T) *server {
 	t.Helper()
+	return startServerPlain(t, false)
+}
+
+// startServerPlain is startServer; plain sets mod_auth_token's plain = true for both hosts.
+func startServerPlain(t *testing.T, plain bool) *server {
+	t.Helper()
 	dir := t.TempDir()
 	s := &server{
+		plain:      plain,
 		socketPath: filepath.Join(dir, "admin.sock"),
 		file: prosodyMinter{
 			// Prosody's token_secret is a string and its otp_seed base32, as in its README.
@@ -114,6 +123,7 @@ otp_period = 30
 otp_skew = 1
 nonce_digits = 32
 replay_protection = true
+plain = %t
 
 [[host_config]]
 host = %q
@@ -122,7 +132,7 @@ host = %q
     { name = "access_secret", type = "file", path = "keys/file_access_secret" },
     { name = "otp_seed", type = "file", path = "keys/file_otp_seed", encoding = "base32" },
   ]
-`, fileHost, ramHost, s.addr, s.socketPath, certPath, keyPath, fileHost)
+`, fileHost, ramHost, s.addr, s.socketPath, certPath, keyPath, s.plain, fileHost)
 }
 
 // start runs the binary and waits until the c2s port accepts, or the process exits, or

@@ -187,6 +187,10 @@ func (c *conn) saslConfig() sasl.FeatureConfig {
 	cfg := sasl.FeatureConfig{
 		Verifier: h.verifier,
 		OnResult: c.loginResult,
+		// Only the SASL stage runs an exchange, and it exists only where
+		// SASL is offered: on a secure stream, or without
+		// tls.require_starttls. PLAIN is accepted where saslFeatures lists it.
+		Mechanisms: h.settings.AuthToken.Mechanisms(),
 	}
 	if allow := s.hooks.AllowLogin; allow != nil {
 		cfg.Admit = func() *sasl.Error {

@@ -28,11 +28,23 @@ const (
 	featuresStartTLS = "<stream:features><starttls xmlns='" + nsStartTLS + "'><required></required></starttls></stream:features>"
 	// Secure (TLS, or plaintext by configuration) and not authenticated.
 	featuresSASL = "<stream:features><mechanisms xmlns='" + sasl.NS + "'><mechanism>" + sasl.MechanismName + "</mechanism></mechanisms></stream:features>"
+	// The same for a host with mod_auth_token's plain = true: PLAIN after
+	// X-TOKEN, the order of sasl.Options.Mechanisms.
+	featuresSASLPlain = "<stream:features><mechanisms xmlns='" + sasl.NS + "'><mechanism>" + sasl.MechanismName + "</mechanism><mechanism>" + sasl.PlainMechanismName + "</mechanism></mechanisms></stream:features>"
 	// Authenticated: resource binding.
 	featuresBind = "<stream:features><bind xmlns='" + nsBind + "'></bind></stream:features>"
 
 	answerProceed = "<proceed xmlns='" + nsStartTLS + "'/>"
 )
+
+// saslFeatures are the SASL stage's stream features for host h: the
+// mechanisms its saslConfig accepts.
+func saslFeatures(h *host) string {
+	if h.settings.AuthToken.Plain {
+		return featuresSASLPlain
+	}
+	return featuresSASL
+}
 
 // appendStreamHeader appends the server's stream header for host, with a
 // fresh stream id, and 'to' set to the client's 'from' if it gave one.

@@ -115,7 +115,7 @@ func (c *conn) openStream(d *xml.Decoder, st stage) error {
 		}
 		features = featuresStartTLS
 	case stageSASL:
-		features = featuresSASL
+		features = saslFeatures(host)
 	}
 	c.headerSent = true
 	return c.t.WriteStreamOpen(host.name, h.from, features)

@@ -1,11 +1,14 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stanza"
 
 	"github.com/xtokend/xtokend/cluster"
 	"github.com/xtokend/xtokend/keystore"
@@ -28,6 +31,10 @@ import (
 //   - Sessions: the registry tells the router (clusterRouter) of every bind
 //     and unbind, and of the availability and priority each broadcast
 //     presence gives a session; routing to other nodes goes through it.
+//   - Losses: a stanza that never reached the node it was routed to
+//     (Hooks.Undelivered) is answered to its sender as one for a recipient
+//     no node has; the sessions of a crashed node (Hooks.SessionsLost) get
+//     the unavailable presence their end would have sent.
 //   - Shutdown: the node leaves after the sessions got their
 //     system-shutdown stream error.
 
@@ -61,11 +68,13 @@ func (s *Server) startCluster(ctx context.Context) error {
 	s.router = r
 	log := s.logger()
 	node, err := cluster.Start(s.ctx, opts, log, cluster.Hooks{
-		RAMKeys:     ram,
-		Stanza:      func(from string, b []byte) { s.receive(from, b, false) },
-		SoleStanza:  func(from string, b []byte) { s.receive(from, b, true) },
-		KeyReplaced: s.keyReplaced,
-		Conflict:    s.conflict,
+		RAMKeys:      ram,
+		Stanza:       func(from string, b []byte) { s.receive(from, b, false) },
+		SoleStanza:   func(from string, b []byte) { s.receive(from, b, true) },
+		KeyReplaced:  s.keyReplaced,
+		Conflict:     s.conflict,
+		Undelivered:  s.undelivered,
+		SessionsLost: s.sessionsLost,
 	})
 	if err != nil {
 		return err
@@ -135,6 +144,10 @@ func (s *Server) clusterStarted() {
 			Name: "xtokend_cluster_stanzas_dropped_total",
 			Help: "Stanzas for another node dropped before reaching its link: refused by a full queue (the sender got resource-constraint where an error applies) or waiting when the node left.",
 		}, func() float64 { return float64(node.Stats().StanzasDropped) }))
+		m.Registry().MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "xtokend_cluster_replay_fallbacks_total",
+			Help: "Replay checks that asked a fallback member because an owner did not answer (crashed, link down, slow).",
+		}, func() float64 { return float64(node.Stats().ReplayFallbacks) }))
 		gauge("xtokend_cluster_ready", "1 once the node joined the cluster or started it alone.", func(st cluster.Stats) int {
 			if st.Ready {
 				return 1
@@ -184,4 +197,50 @@ func (s *Server) conflict(full string) {
 	if sess := s.reg.lookup(full); sess != nil {
 		sess.kill(condConflict, "replaced by a new session on another node")
 	}
+}
+
+// undelivered is Hooks.Undelivered: a stanza routed to node never reached
+// it. Its sender gets service-unavailable, as when no node has the
+// recipient, when no other node was given the stanza (sole, or to a full
+// JID); errors, IQ results and presence are never answered.
+func (s *Server) undelivered(node string, b []byte, sole bool) {
+	b = bytes.Clone(b) // the hook must not block, and b may be reused
+	go func() {
+		h, err := stanzaHead(b)
+		if err != nil || h.name == "presence" || h.typ == "error" || (h.name == "iq" && h.typ == "result") || h.from == "" {
+			return
+		}
+		to, err := jid.Parse(h.to)
+		if err != nil || !sole && to.Resourcepart() == "" {
+			return // another node got a copy
+		}
+		reply := stanzaError(h.name, h.id, h.to, h.from, stanza.Cancel, stanza.ServiceUnavailable, "")
+		if t := s.reg.lookup(h.from); t != nil {
+			t.enqueue(reply)
+		} else if where, ok := s.router.lookup(h.from); ok {
+			s.send(where, reply, false)
+		}
+	}()
+}
+
+// sessionsLost is Hooks.SessionsLost: node crashed with sessions bound.
+// Each that was available sends, through this node's sessions, the
+// unavailable presence its end would have sent, delivered as one received
+// from that node.
+func (s *Server) sessionsLost(node string, lost []cluster.Binding) {
+	go func() {
+		for _, b := range lost {
+			if !b.Available {
+				continue
+			}
+			full, err := jid.Parse(b.JID)
+			if err != nil {
+				continue
+			}
+			var buf bytes.Buffer
+			openStanza(&buf, "presence", "unavailable", "", b.JID, full.Bare().String())
+			buf.WriteString("</presence>")
+			s.receive(node, buf.Bytes(), false)
+		}
+	}()
 }

@@ -15,8 +15,9 @@ def emit(**fields):
     print(json.dumps(fields), flush=True)
 
 
-def parse_args(description, library):
-    """Parse the command line; library names the XMPP library --debug logs."""
+def parse_args(description, library, plain=False):
+    """Parse the command line; library names the XMPP library --debug logs. plain adds --plain,
+    for a client that can log in with its library's stock SASL PLAIN instead of X-TOKEN."""
     p = argparse.ArgumentParser(description=description)
     p.add_argument("addr", help="host:port of the server")
     p.add_argument("domain", help="the virtual host (stream 'to', TLS name)")
@@ -29,6 +30,9 @@ def parse_args(description, library):
     p.add_argument("--expect-from", default="", help="wait for a message from this JID (bare: any resource)")
     p.add_argument("--timeout", type=float, default=20, help="overall limit, seconds")
     p.add_argument("--debug", action="store_true", help="log %s to stderr" % library)
+    if plain:
+        p.add_argument("--plain", action="store_true",
+                       help="no X-TOKEN: the library's own mechanisms, the token as the password")
     args = p.parse_args()
     host, sep, port = args.addr.rpartition(":")
     if not sep or not port.isdigit():

@@ -6,6 +6,9 @@ It connects to ADDR (host:port), upgrades with STARTTLS trusting only the certif
 authenticates as USER@DOMAIN with X-TOKEN, binds a resource and then, depending on the flags:
 
   (no flag)            prints the bound JID and quits;
+  --plain              stock slixmpp: no X-TOKEN mechanism, its own choice among those offered
+                       (PLAIN, on xtokend with mod_auth_token's plain = true), the token as the
+                       password; combines with the flags below;
   --send-to JID        sends a directed presence and then a message with --body to JID;
   --expect-from JID    waits for a message from JID (a bare JID matches any of its resources),
                        printing presences on the way.
@@ -31,6 +34,7 @@ import sys
 
 import slixmpp
 from slixmpp.util.sasl import Mech, SASLCancelled, sasl_mech
+from slixmpp.util.sasl.client import MECH_SEC_SCORES, MECHANISMS
 
 from clientcli import EXIT_AUTH, EXIT_OK, EXIT_OTHER, EXIT_USAGE, emit, parse_args
 
@@ -59,14 +63,16 @@ class Client(slixmpp.ClientXMPP):
         jid = "%s@%s" % (args.user, args.domain)
         if args.resource:
             jid += "/" + args.resource
-        super().__init__(jid, "")
+        plain = getattr(args, "plain", False)
+        super().__init__(jid, args.token if plain else "")  # --plain: the token is the password
         self.args = args
         self.done = done
         self.bound = False
         self.exit_code = None  # set once we close the stream ourselves
         self.ca_certs = args.ca
-        self.credentials["token"] = args.token
-        self["feature_mechanisms"].use_mech = "X-TOKEN"
+        if not plain:
+            self.credentials["token"] = args.token
+            self["feature_mechanisms"].use_mech = "X-TOKEN"
         self.add_event_handler("session_start", self.on_session_start)
         self.add_event_handler("failed_auth", self.on_failed_auth)
         self.add_event_handler("failed_all_auth", self.on_failed_all_auth)
@@ -159,7 +165,10 @@ async def main(args):
 
 
 if __name__ == "__main__":
-    args = parse_args(__doc__.split("\n")[0], "slixmpp")
+    args = parse_args(__doc__.split("\n")[0], "slixmpp", plain=True)
+    if args.plain:
+        # Stock slixmpp: the X-TOKEN mechanism this module registered is taken out again.
+        del MECHANISMS[XToken.name], MECH_SEC_SCORES[XToken.name]
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.CRITICAL, stream=sys.stderr)
     try:
         code = asyncio.run(main(args))

@@ -53,6 +53,8 @@ type Options struct {
 	// Configure, when set, changes the configuration before the server
 	// starts ([limits], general.metrics_listen, ...).
 	Configure func(*config.Config)
+	// Plain is mod_auth_token's plain: SASL PLAIN offered beside X-TOKEN.
+	Plain bool
 }
 
 // Server is a running server under test.
@@ -88,6 +90,7 @@ func Start(t testing.TB, opts Options) *Server {
 		Cluster: opts.Cluster,
 	}
 	auth := sasl.DefaultOptions()
+	auth.Plain = opts.Plain
 	cfg.Modules.AuthToken = &auth
 	for _, h := range hosts {
 		if opts.Cluster != nil {

@@ -1,0 +1,21 @@
+package server
+
+import (
+	"testing"
+
+	"github.com/xtokend/xtokend/config"
+	"github.com/xtokend/xtokend/sasl"
+)
+
+// The SASL stage's constant features list what sasl offers for the same
+// options, in its order.
+func TestSASLFeaturesMatchMechanisms(t *testing.T) {
+	for _, plain := range []bool{false, true} {
+		opts := sasl.DefaultOptions()
+		opts.Plain = plain
+		want := "<stream:features>" + string(sasl.AppendMechanisms(nil, opts.Mechanisms())) + "</stream:features>"
+		if got := saslFeatures(&host{settings: config.HostSettings{AuthToken: opts}}); got != want {
+			t.Errorf("plain = %t: features\n got %s\nwant %s", plain, got, want)
+		}
+	}
+}
