@@ -12,17 +12,21 @@ import (
 	"github.com/xtokend/xtokend/cluster"
 	"github.com/xtokend/xtokend/keystore"
 	"github.com/xtokend/xtokend/sasl"
+	"github.com/xtokend/xtokend/websocket"
 )
 
 // Config is the whole configuration file. Load one with Load or
 // Find, or start from Default. Module sections are pointers: in
 // a HostConfig, nil means "use the global section".
 type Config struct {
-	General    General      `toml:"general"`
-	TLS        TLSOptions   `toml:"tls"`
-	Limits     LimitOptions `toml:"limits"`
-	Modules    Modules      `toml:"modules"`
-	HostConfig []HostConfig `toml:"host_config"`
+	General General      `toml:"general"`
+	TLS     TLSOptions   `toml:"tls"`
+	Limits  LimitOptions `toml:"limits"`
+	// WebSocket is the [websocket] section: XMPP over WebSocket (RFC 7395),
+	// off unless listen is set (the built-in config turns it on).
+	WebSocket  websocket.Options `toml:"websocket"`
+	Modules    Modules           `toml:"modules"`
+	HostConfig []HostConfig      `toml:"host_config"`
 	// Cluster is the [cluster] section; nil when the file has none, which
 	// is what keeps a server on its own.
 	Cluster *cluster.Options `toml:"cluster"`
@@ -87,14 +91,17 @@ type HostSettings struct {
 
 // Defaults of the [general] and [tls] sections (SPEC.md section 2).
 const (
-	DefaultListen        = "127.0.0.1:5222"
-	DefaultAdminSocket   = "xtokend.sock"
-	DefaultLogLevel      = "info"
-	DefaultConfigFile    = "config.toml" // what Find looks for in the current folder
-	MinMaxStanzaSize     = 10000         // RFC 6120 section 13.12: a server must take stanzas of 10000 bytes
-	MaxMaxStanzaSize     = 64 << 20
-	maxConfigFileSize    = 4 << 20
-	defaultMaxStanzaSize = 65536
+	DefaultListen = "127.0.0.1:5222"
+	// DefaultWebSocketListen is where the built-in config serves XMPP over
+	// WebSocket; a config file turns it on with [websocket] listen.
+	DefaultWebSocketListen = "127.0.0.1:5280"
+	DefaultAdminSocket     = "xtokend.sock"
+	DefaultLogLevel        = "info"
+	DefaultConfigFile      = "config.toml" // what Find looks for in the current folder
+	MinMaxStanzaSize       = 10000         // RFC 6120 section 13.12: a server must take stanzas of 10000 bytes
+	MaxMaxStanzaSize       = 64 << 20
+	maxConfigFileSize      = 4 << 20
+	defaultMaxStanzaSize   = 65536
 )
 
 // defaultGeneral and defaultTLS are what a file that leaves an option out gets.
@@ -120,12 +127,15 @@ func Default() *Config {
 	g := defaultGeneral()
 	g.Hosts = []string{"localhost"}
 	ks, at := keystore.DefaultOptions(), sasl.DefaultOptions()
+	ws := websocket.DefaultOptions()
+	ws.Listen = DefaultWebSocketListen
 	return &Config{
-		General: g,
-		TLS:     defaultTLS(),
-		Limits:  DefaultLimitOptions(),
-		Modules: Modules{Keystore: &ks, AuthToken: &at},
-		Dir:     dir,
+		General:   g,
+		TLS:       defaultTLS(),
+		Limits:    DefaultLimitOptions(),
+		WebSocket: ws,
+		Modules:   Modules{Keystore: &ks, AuthToken: &at},
+		Dir:       dir,
 	}
 }
 

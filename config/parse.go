@@ -11,6 +11,7 @@ import (
 	"github.com/xtokend/xtokend/cluster"
 	"github.com/xtokend/xtokend/keystore"
 	"github.com/xtokend/xtokend/sasl"
+	"github.com/xtokend/xtokend/websocket"
 )
 
 // Module names, as in [modules.<name>] and errors.
@@ -26,6 +27,7 @@ type rawConfig struct {
 	General    General                   `toml:"general"`
 	TLS        TLSOptions                `toml:"tls"`
 	Limits     LimitOptions              `toml:"limits"`
+	WebSocket  websocket.Options         `toml:"websocket"`
 	Modules    map[string]toml.Primitive `toml:"modules"`
 	HostConfig []rawHostConfig           `toml:"host_config"`
 	Cluster    *cluster.Options          `toml:"cluster"`
@@ -64,12 +66,12 @@ func decodeConfig(data []byte, path string) (*Config, error) {
 	fail := func(format string, args ...any) error {
 		return &Error{File: path, Reason: fmt.Sprintf(format, args...)}
 	}
-	raw := rawConfig{General: defaultGeneral(), TLS: defaultTLS(), Limits: DefaultLimitOptions()}
+	raw := rawConfig{General: defaultGeneral(), TLS: defaultTLS(), Limits: DefaultLimitOptions(), WebSocket: websocket.DefaultOptions()}
 	md, err := toml.Decode(string(data), &raw)
 	if err != nil {
 		return nil, &Error{File: path, Err: err}
 	}
-	c := &Config{General: raw.General, TLS: raw.TLS, Limits: raw.Limits, Cluster: raw.Cluster, Dir: filepath.Dir(path), Path: path}
+	c := &Config{General: raw.General, TLS: raw.TLS, Limits: raw.Limits, WebSocket: raw.WebSocket, Cluster: raw.Cluster, Dir: filepath.Dir(path), Path: path}
 
 	mods, err := decodeModules(&md, raw.Modules, "modules")
 	if err != nil {

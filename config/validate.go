@@ -64,6 +64,9 @@ func (c *Config) Validate() error {
 	if err := c.Limits.Validate(); err != nil {
 		return fail(&Error{Err: err})
 	}
+	if err := c.WebSocket.Validate(); err != nil {
+		return fail(&Error{Err: err})
+	}
 	if err := c.checkCluster(); err != nil {
 		return fail(&Error{Err: err})
 	}

@@ -224,7 +224,6 @@ func startBrowserServers(t *testing.T, bin string) (*server, *webapp) {
 		wsAddr := net.JoinHostPort("127.0.0.1", freePort(t))
 		app := startWebapp(t, bin, keys, "ws://"+wsAddr+wsPath)
 		writeFile(t, s.configPath, browserConfig(s, wsAddr, app.base))
-		skipUntilWebSocket(t, s.configPath)
 		if lastErr = s.start(t); lastErr == nil {
 			t.Cleanup(func() { s.stop(t) })
 			waitAccepting(t, s, wsAddr)
@@ -256,20 +255,6 @@ path = %q
 origins = [%q]
 tls = false
 `, wsAddr, wsPath, origin)
-}
-
-// skipUntilWebSocket skips the test when this xtokend does not know the [websocket] section
-// yet (check-config exit 2 naming it), even in CI; any other refusal fails the test.
-func skipUntilWebSocket(t *testing.T, configPath string) {
-	t.Helper()
-	out, err := exec.Command(binPath, "check-config", "-config", configPath).CombinedOutput()
-	if err == nil {
-		return
-	}
-	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 2 && strings.Contains(string(out), `unknown option "websocket"`) {
-		t.Skip("xtokend has no [websocket] yet")
-	}
-	t.Fatalf("xtokend check-config refused the browser test's configuration: %v\n%s", err, out)
 }
 
 // waitAccepting waits until addr accepts connections, or the server exits.

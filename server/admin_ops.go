@@ -29,6 +29,7 @@ type ops struct {
 	mu         sync.Mutex // guards admin and metricsSrv against Shutdown
 	admin      *adminServer
 	metricsSrv *metricsServer
+	ws         *wsServer // the [websocket] listener
 }
 
 // initOps builds the metrics and limiters and hooks them into s.Hooks (the
@@ -146,18 +147,38 @@ func (s *Server) startOps() error {
 			}
 			o.admin = a
 		}
+		if s.cfg.WebSocket.Listen != "" {
+			ws, err := s.startWebSocket()
+			if err != nil {
+				o.startErr = err
+				if o.metricsSrv != nil {
+					o.metricsSrv.Close(context.Background())
+					o.metricsSrv = nil
+				}
+				if o.admin != nil {
+					o.admin.Close(context.Background())
+					o.admin = nil
+				}
+				return
+			}
+			o.ws = ws
+		}
 	})
 	return o.startErr
 }
 
-// stopOps stops the admin socket (removing it) and the metrics listener.
+// stopOps stops the admin socket (removing it), the metrics listener and the
+// WebSocket listener.
 func (s *Server) stopOps(ctx context.Context) error {
 	o := &s.ops
 	o.mu.Lock()
-	admin, ms := o.admin, o.metricsSrv
-	o.admin, o.metricsSrv = nil, nil
+	admin, ms, ws := o.admin, o.metricsSrv, o.ws
+	o.admin, o.metricsSrv, o.ws = nil, nil, nil
 	o.mu.Unlock()
 	var errs []error
+	if ws != nil {
+		errs = append(errs, ws.Close(ctx))
+	}
 	if admin != nil {
 		errs = append(errs, admin.Close(ctx))
 	}

@@ -105,6 +105,7 @@ func startOpsServer(t *testing.T, keys opsKeys, o opsOptions) *opsServer {
 	cfg.General.Hosts = []string{"localhost", "first.com"}
 	cfg.General.Listen = "127.0.0.1:0"
 	cfg.General.AdminSocket = "xtokend.sock"
+	cfg.WebSocket.Listen = "127.0.0.1:0"
 	cfg.General.MetricsListen = "127.0.0.1:0"
 	cfg.TLS = config.TLSOptions{Cert: "cert.pem", Key: "key.pem", RequireStartTLS: true}
 	cfg.HostConfig = []config.HostConfig{{Host: "first.com", Modules: config.Modules{Keystore: &keystore.Options{Keys: []keystore.KeySpec{

@@ -45,6 +45,7 @@ func TestAdminSocketFolder(t *testing.T) {
 			sock := filepath.Join(dir, "xtokend.sock")
 			cfg := config.Default()
 			cfg.General.AdminSocket = sock
+			cfg.WebSocket.Listen = "127.0.0.1:0"
 			cfg.General.Listen = "127.0.0.1:0"
 			log0, _ := testLogger()
 			srv, err := New(t.Context(), Config{File: cfg, Logger: log0})

@@ -26,6 +26,7 @@ func ramConfig(t *testing.T) *config.Config {
 	cfg.Dir = t.TempDir()
 	cfg.General.AdminSocket = ""
 	cfg.General.Listen = "127.0.0.1:0"
+	cfg.WebSocket.Listen = "127.0.0.1:0"
 	return cfg
 }
 

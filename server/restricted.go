@@ -4,6 +4,8 @@ import (
 	"encoding/xml"
 	"errors"
 	"strings"
+
+	"github.com/xtokend/xtokend/websocket"
 )
 
 // condRestrictedXML is RFC 6120 section 4.9.3.18: XML features a stream must
@@ -14,6 +16,10 @@ const condRestrictedXML = "restricted-xml"
 // badXMLCondition is the stream error for err, an error of the XML reader:
 // restricted-xml for a feature XMPP restricts, not-well-formed for the rest.
 func badXMLCondition(err error) string {
+	var fe *websocket.FramingError
+	if errors.As(err, &fe) {
+		return fe.Condition // a WebSocket message RFC 7395 does not allow
+	}
 	if isRestrictedXML(err) {
 		return condRestrictedXML
 	}

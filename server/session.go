@@ -95,7 +95,7 @@ func (s *session) run(d *xml.Decoder) {
 	// them per session.
 	// Short at info (a line per login adds up: ~390 bytes per login were
 	// measured with three lines); the JID names the host.
-	s.c.info("session start", "jid", s.full, "tls", s.c.t.Secure())
+	s.c.info("session start", "jid", s.full, "tls", s.c.t.Secure(), "transport", transportName(s.c.t))
 	if f := srv.hooks.OnSessionStart; f != nil {
 		f(s.host)
 	}

@@ -50,8 +50,20 @@ func (w *leanResponseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		w.in.early = append([]byte(nil), b...)
 	}
 	w.out = &corkWriter{conn: conn}
-	return conn, bufio.NewReadWriter(bufio.NewReaderSize(w.in, leanBufSize), bufio.NewWriterSize(w.out, leanBufSize)), nil
+	// The library resets the returned reader onto the returned conn (and
+	// only what that reader buffered), so the conn must read through in:
+	// else bytes that came with the handshake (early) are lost.
+	return &leanConn{Conn: conn, in: w.in}, bufio.NewReadWriter(bufio.NewReaderSize(w.in, leanBufSize), bufio.NewWriterSize(w.out, leanBufSize)), nil
 }
+
+// leanConn is the hijacked connection as the library reads it: through the
+// idleReader, which serves the bytes read with the handshake first.
+type leanConn struct {
+	net.Conn
+	in *idleReader
+}
+
+func (c *leanConn) Read(p []byte) (int, error) { return c.in.Read(p) }
 
 // idleReader reads the connection. While waiting for bytes it reads into a
 // small array of its own; a read that fills that array (a burst) makes the

@@ -1,0 +1,158 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/xtokend/xtokend/websocket"
+)
+
+// errNoStartTLS is StartTLS on a WebSocket: the negotiator never offers it
+// there (CanStartTLS is false), so reaching it is a bug, not a client's fault.
+var errNoStartTLS = errors.New("server: STARTTLS is not possible over WebSocket")
+
+// wsTransport is XMPP over WebSocket (RFC 7395): the websocket package's Conn
+// reads the messages back as the byte stream of RFC 6120 and writes whole
+// elements as messages. Each message is one complete element, so the
+// per-message size limit is the stanza limit and no stanza is ever half
+// read: the stanza deadline has nothing to time.
+type wsTransport struct {
+	c *websocket.Conn
+	r wsReader
+}
+
+func newWSTransport(c *websocket.Conn) *wsTransport {
+	return &wsTransport{c: c, r: wsReader{c: c}}
+}
+
+// wsReader is the decoder's reader: the Conn, remembering whether the
+// message size limit ended the stream (Exceeded).
+type wsReader struct {
+	c        *websocket.Conn
+	exceeded bool
+}
+
+func (r *wsReader) note(err error) {
+	var fe *websocket.FramingError
+	if errors.As(err, &fe) && fe.Condition == websocket.CondPolicyViolation {
+		r.exceeded = true
+	}
+}
+
+func (r *wsReader) Read(p []byte) (int, error) {
+	n, err := r.c.Read(p)
+	if err != nil {
+		r.note(err)
+	}
+	return n, err
+}
+
+func (r *wsReader) ReadByte() (byte, error) {
+	b, err := r.c.ReadByte()
+	if err != nil {
+		r.note(err)
+	}
+	return b, err
+}
+
+func (t *wsTransport) StreamReader() io.Reader { return &t.r }
+func (t *wsTransport) ResetCount()             {} // the limit is per message, in the Conn
+func (t *wsTransport) Exceeded() bool          { return t.r.exceeded }
+func (t *wsTransport) WaitReadable() error {
+	err := t.c.WaitReadable()
+	if err != nil {
+		t.r.note(err)
+	}
+	return err
+}
+func (t *wsTransport) DoneReading()   {}
+func (t *wsTransport) RestartStream() {}
+
+// WriteStreamOpen sends <open/> and the features as two messages in one
+// write.
+func (t *wsTransport) WriteStreamOpen(from, to, features string) error {
+	open := websocket.AppendOpen(nil, from, string(appendStreamID(nil)), "en", "1.0")
+	elems := [][]byte{open}
+	if features != "" {
+		elems = append(elems, []byte(features))
+	}
+	return t.c.WriteElements(context.Background(), elems)
+}
+
+func (t *wsTransport) Write(p []byte) (int, error) {
+	if err := t.c.WriteElement(context.Background(), p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// WriteString writes one element; an element followed by the stream's end
+// (sasl's answer to too many attempts) is that element and then <close/>.
+func (t *wsTransport) WriteString(s string) (int, error) {
+	if el, ok := strings.CutSuffix(s, streamEnd); ok {
+		if el != "" {
+			if err := t.c.WriteElement(context.Background(), []byte(el)); err != nil {
+				return 0, err
+			}
+		}
+		if err := t.c.WriteClose(); err != nil {
+			return 0, err
+		}
+		return len(s), nil
+	}
+	return t.Write([]byte(s))
+}
+
+func (t *wsTransport) WriteElements(batch [][]byte) error {
+	return t.c.WriteElements(context.Background(), batch)
+}
+
+func (t *wsTransport) WriteStreamClose() error { return t.c.WriteClose() }
+
+func (t *wsTransport) WriteStreamError(cond, text string) error {
+	return t.c.WriteStreamError(cond, text)
+}
+
+func (t *wsTransport) EndNegotiation() error { return nil } // nothing is held back
+
+func (t *wsTransport) Secure() bool      { return t.c.Secure() }
+func (t *wsTransport) CanStartTLS() bool { return false }
+
+func (t *wsTransport) StartTLS(context.Context, *tls.Config) error { return errNoStartTLS }
+
+func (t *wsTransport) RemoteIP() string { return t.c.RemoteIP() }
+
+// The stanza deadline: a message is a whole element, so none is ever
+// started and not finished.
+func (t *wsTransport) CheckStreamStart() error        { return nil }
+func (t *wsTransport) SetStanzaTimeout(time.Duration) {}
+func (t *wsTransport) StanzaDone()                    {}
+func (t *wsTransport) StanzaTimedOut() bool           { return false }
+
+func (t *wsTransport) SetDeadline(d time.Time) error {
+	err := t.c.SetReadDeadline(d)
+	if werr := t.c.SetWriteDeadline(d); err == nil {
+		err = werr
+	}
+	return err
+}
+
+func (t *wsTransport) SetWriteDeadline(d time.Time) error { return t.c.SetWriteDeadline(d) }
+
+func (t *wsTransport) Close() error { return t.c.Close() }
+
+// Abort closes at once: the Conn's Close after a failed write does, and any
+// goroutine may call it.
+func (t *wsTransport) Abort() error { return t.c.Close() }
+
+// transportName names t in logs: "tcp" or "websocket".
+func transportName(t transport) string {
+	if _, ok := t.(*wsTransport); ok {
+		return "websocket"
+	}
+	return "tcp"
+}
