@@ -211,3 +211,29 @@ func TestNonReaderCutOff(t *testing.T) {
 		t.Errorf("the non-reading client's session end: %q, want resource-constraint: outbound queue full", end)
 	}
 }
+
+// A client that sends a burst and never reads is not kept for ever by the
+// wait for room: the writer's deadline ends the session (write timeout),
+// and with it the read loop's wait.
+func TestOwnBurstNeverRead(t *testing.T) {
+	ts := servertest.Start(t, servertest.Options{WriteTimeout: 500 * time.Millisecond})
+	c := rawLogin(t, ts, "deaf", "localhost", "r")
+	// 10,000 pings with 1 KB ids: 11 MB of answers, more than the
+	// connection's buffers hold.
+	id := strings.Repeat("i", 1000)
+	var burst strings.Builder
+	for i := range 10000 {
+		fmt.Fprintf(&burst, "<iq type='get' id='%s%d' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>", id, i)
+	}
+	go io.WriteString(c.conn, burst.String()) // fails once the server gives up
+	waitFor(t, func() bool { return !slices.Contains(ts.Sessions()["localhost"], c.jid) })
+	var end string
+	for _, line := range strings.Split(ts.Logs(), "\n") {
+		if strings.Contains(line, "session end") && strings.Contains(line, c.jid) {
+			end = line
+		}
+	}
+	if !strings.Contains(end, "write failed: timeout") {
+		t.Errorf("session end %q, want write failed: timeout", end)
+	}
+}
