@@ -13,7 +13,7 @@ import (
 //	[limits]
 //	connections_per_second = 20.0  # new c2s connections per client address; 0 = no limit
 //	connection_burst = 100
-//	failed_logins_per_minute = 5.0 # failed SASL attempts per client address; 0 = no limit
+//	failed_logins_per_minute = 5.0 # failed SASL attempts per client address and per user; 0 = no limit
 //	failed_login_burst = 10
 //	max_tracked_addresses = 100000 # bound on the memory the limiters use
 //	exempt = ["127.0.0.0/8", "::1/128"] # addresses never limited

@@ -44,12 +44,22 @@ type FeatureConfig struct {
 	// metrics and limits: Exchange's caller takes the node from Exchange's
 	// result (a mellium session, which has no such result, from OnResult).
 	OnResult func(node string, err error)
-	// Admit, when set, is asked before each attempt is verified (a rate
-	// limit): a non-nil *Error refuses the attempt without verifying it.
-	// The client gets its condition in a <failure/>, OnResult gets the same
-	// *Error (so the caller tells a refusal by identity), and it counts
-	// toward MaxAttempts.
+	// Admit, when set, is asked before each attempt is verified (a gate):
+	// a non-nil *Error refuses the attempt without verifying it, so it
+	// refuses a valid token too. The client gets its condition in a
+	// <failure/>, OnResult gets the same *Error (so the caller tells a
+	// refusal by identity), and it counts toward MaxAttempts. A limit on
+	// failed logins belongs in LimitFailure instead.
 	Admit func() *Error
+	// LimitFailure, when set, is told of each attempt that failed (a limit
+	// on failed logins). It is asked after verification, never before: a
+	// valid token logs in whatever others' failures were, which is safe
+	// because a token is an HMAC under a secret key, not something a limit
+	// has to stop anyone guessing. user is the username the attempt named,
+	// case-mapped ("" when it named no valid one). A non-nil result is the
+	// answer in fail's place (OnResult gets it too). Failures that are the
+	// server's (temporary-auth-failure) are not told.
+	LimitFailure func(user string, fail *Error) *Error
 	// Mechanisms are the SASL mechanisms offered and accepted. X-TOKEN
 	// always is, first; PLAIN (the token as the password, checked by the
 	// same verifier and replay cache) is when listed. Set it to the host's
@@ -291,7 +301,7 @@ func (cfg FeatureConfig) attempt(ctx context.Context, payload []byte) (string, *
 	buf := make([]byte, base64.StdEncoding.DecodedLen(len(payload)))
 	n, err := base64.StdEncoding.Decode(buf, payload)
 	if err != nil {
-		return "", &Error{IncorrectEncoding, "payload is not base64"}
+		return "", cfg.limitFailure(nil, &Error{IncorrectEncoding, "payload is not base64"})
 	}
 	if cfg.Admit != nil {
 		if e := cfg.Admit(); e != nil {
@@ -308,12 +318,38 @@ func (cfg FeatureConfig) attempt(ctx context.Context, payload []byte) (string, *
 	node, verr := v.Verify(ctx, buf[:n], cfg.Now())
 	if verr != nil {
 		var e *Error
-		if errors.As(verr, &e) {
-			return "", e
+		if !errors.As(verr, &e) {
+			return "", &Error{TemporaryAuthFailure, "verification failed"}
 		}
-		return "", &Error{TemporaryAuthFailure, "verification failed"}
+		return "", cfg.limitFailure(buf[:n], e)
 	}
 	return node, nil
+}
+
+// limitFailure tells LimitFailure of a failed attempt (response is its
+// decoded payload) and returns the answer: fail, or LimitFailure's.
+func (cfg FeatureConfig) limitFailure(response []byte, fail *Error) *Error {
+	if cfg.LimitFailure == nil || fail.Condition == TemporaryAuthFailure {
+		return fail
+	}
+	if e := cfg.LimitFailure(failedUsername(response), fail); e != nil {
+		return e
+	}
+	return fail
+}
+
+// failedUsername is the case-mapped username a failed response named, for a
+// limit per user; "" when it named none that is valid.
+func failedUsername(response []byte) string {
+	_, authcid, _, e := splitResponse(response)
+	if e != nil {
+		return ""
+	}
+	n, e := normalizeUsername(nil, authcid)
+	if e != nil {
+		return ""
+	}
+	return string(n)
 }
 
 // readPayload reads the character data of the element started by start, up

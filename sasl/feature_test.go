@@ -447,3 +447,69 @@ func TestExchangeAdmit(t *testing.T) {
 		t.Errorf("OnResult got %v, want [the refusal, nil]", results)
 	}
 }
+
+// TestExchangeLimitFailure: LimitFailure is told of failures only, after
+// verification, with the case-mapped username; its refusal replaces the
+// failure's condition; a valid token logs in whatever it answered before,
+// and is recorded in the replay cache then (a second use fails).
+func TestExchangeLimitFailure(t *testing.T) {
+	v := newTestVerifier(t, "localhost", DefaultOptions(), NewReplayCache(1000))
+	good := b64("\x00Alice\x00" + mint(t, v, "alice", featureNow))
+	forged := b64("\x00Alice\x00" + mint(t, v, "bob", featureNow)) // signed for someone else
+	const header = "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"
+	refusal := &Error{TemporaryAuthFailure, "too many failures"}
+	var told []string
+	cfg := FeatureConfig{
+		Verifier:    func() *Verifier { return v },
+		Now:         func() time.Time { return featureNow },
+		MaxAttempts: 5,
+		LimitFailure: func(user string, fail *Error) *Error {
+			told = append(told, user+"/"+string(fail.Condition))
+			if len(told) > 1 {
+				return refusal // over the limit from the second failure on
+			}
+			return nil
+		},
+	}
+	run := func(in string) (string, string, error) {
+		t.Helper()
+		d := xml.NewDecoder(strings.NewReader(header + in))
+		if _, err := d.Token(); err != nil {
+			t.Fatal(err)
+		}
+		first, err := d.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out strings.Builder
+		node, err := cfg.Exchange(context.Background(), d, first.(xml.StartElement), &out)
+		return node, out.String(), err
+	}
+
+	node, out, err := run(auth("X-TOKEN", forged) + auth("X-TOKEN", b64("\x00\x00x")) + auth("X-TOKEN", "!!") + auth("X-TOKEN", good))
+	if err != nil || node != "alice" {
+		t.Fatalf("Exchange = %q, %v; want alice", node, err)
+	}
+	// The first failure keeps its condition, the later ones get the
+	// refusal's, and the valid token logs in.
+	if want := failure(NotAuthorized) + failure(TemporaryAuthFailure) + failure(TemporaryAuthFailure) + success; out != want {
+		t.Errorf("answers %q, want %q", out, want)
+	}
+	if want := "alice/not-authorized, /malformed-request, /incorrect-encoding"; strings.Join(told, ", ") != want {
+		t.Errorf("LimitFailure told %q, want %q", strings.Join(told, ", "), want)
+	}
+	// The token was recorded when it logged in: its second use fails.
+	if _, out, err = run(auth("X-TOKEN", good) + "</stream:stream>"); err != io.EOF || out != failure(TemporaryAuthFailure) {
+		t.Errorf("replayed token: %q, %v; want a refused failure", out, err)
+	}
+	if last := told[len(told)-1]; last != "alice/not-authorized" {
+		t.Errorf("replay told as %q, want alice/not-authorized", last)
+	}
+
+	// Failures of the server's own are not charged.
+	told = nil
+	cfg.Verifier = func() *Verifier { return nil }
+	if _, out, _ = run(auth("X-TOKEN", good) + "</stream:stream>"); out != failure(TemporaryAuthFailure) || len(told) != 0 {
+		t.Errorf("no verifier: %q, LimitFailure told %q", out, told)
+	}
+}

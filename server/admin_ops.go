@@ -95,24 +95,9 @@ func (o *ops) hooks(user Hooks) Hooks {
 		}
 		return true
 	}
-	h.AllowLogin = func(ip string) bool {
-		if user.AllowLogin != nil && !user.AllowLogin(ip) {
-			return false
-		}
-		if !lim.AllowLogin(ip) {
-			m.OnLimited("login")
-			return false
-		}
-		return true
-	}
+	// AllowLogin stays the user's alone: the failed-login limit is asked
+	// after verification (conn.saslConfig), never before.
 	return h
-}
-
-// loginSucceeded refunds the failed-login charge of a login that worked, so
-// the limit counts failures only. The connection code calls it with the
-// client's address.
-func (s *Server) loginSucceeded(remoteIP string) {
-	s.ops.limiter.LoginSucceeded(remoteIP)
 }
 
 // startOps starts the admin socket and the metrics listener when configured.

@@ -31,9 +31,11 @@ type Hooks struct {
 	OnStanza func(kind string)
 	// AllowConnection gates a new TCP connection; false closes it at once.
 	AllowConnection func(remoteIP string) bool
-	// AllowLogin gates each SASL attempt; false fails that attempt with a
-	// temporary-auth-failure <failure/> (it counts toward the connection's
-	// attempts).
+	// AllowLogin gates each SASL attempt before it is verified; false fails
+	// that attempt, a valid token too, with a temporary-auth-failure
+	// <failure/> (it counts toward the connection's attempts). The
+	// server's own failed-login limit ([limits]) is not a gate: it is asked
+	// after verification and answers failures only.
 	AllowLogin func(remoteIP string) bool
 }
 

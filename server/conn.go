@@ -178,9 +178,11 @@ func (c *conn) negotiationFailed(err error, sess *session) {
 }
 
 // saslConfig is the host's X-TOKEN exchange. Hooks.AllowLogin gates every
-// attempt that reaches verification: a refused one is answered like any
-// failed attempt, with <failure><temporary-auth-failure/></failure>, and
-// counts toward the connection's attempts.
+// attempt that reaches verification, and the failed-login limit
+// (limitFailure) answers failures once verified: a refused attempt and a
+// failure over the limit are answered like any failed attempt, with
+// <failure><temporary-auth-failure/></failure>, and count toward the
+// connection's attempts.
 func (c *conn) saslConfig() sasl.FeatureConfig {
 	h := c.host
 	s := c.srv
@@ -190,7 +192,8 @@ func (c *conn) saslConfig() sasl.FeatureConfig {
 		// Only the SASL stage runs an exchange, and it exists only where
 		// SASL is offered: on a secure stream, or without
 		// tls.require_starttls. PLAIN is accepted where saslFeatures lists it.
-		Mechanisms: h.settings.AuthToken.Mechanisms(),
+		Mechanisms:   h.settings.AuthToken.Mechanisms(),
+		LimitFailure: c.limitFailure,
 	}
 	if allow := s.hooks.AllowLogin; allow != nil {
 		cfg.Admit = func() *sasl.Error {
@@ -203,9 +206,32 @@ func (c *conn) saslConfig() sasl.FeatureConfig {
 	return cfg
 }
 
-// errLoginRefused is the failure of an attempt Hooks.AllowLogin refused;
-// loginResult tells it by identity.
-var errLoginRefused = &sasl.Error{Condition: sasl.TemporaryAuthFailure, Reason: "too many failed logins from this address"}
+// limitFailure charges a verified failure to the per-address and per-user
+// failed-login limits; over either, the failure is answered with the
+// limit's refusal.
+func (c *conn) limitFailure(user string, _ *sasl.Error) *sasl.Error {
+	var refusal *sasl.Error
+	switch c.srv.ops.limiter.LoginFailed(c.ip, c.host.name, user) {
+	case limitedByAddr:
+		refusal = errFailuresFromAddr
+	case limitedByUser:
+		refusal = errFailuresForUser
+	default:
+		return nil
+	}
+	if m := c.srv.ops.metrics; m != nil {
+		m.OnLimited("login")
+	}
+	return refusal
+}
+
+// The refusals loginResult tells by identity: an attempt Hooks.AllowLogin
+// refused, and failures over the failed-login limits.
+var (
+	errLoginRefused     = &sasl.Error{Condition: sasl.TemporaryAuthFailure, Reason: "login not allowed from this address"}
+	errFailuresFromAddr = &sasl.Error{Condition: sasl.TemporaryAuthFailure, Reason: "too many failed logins from this address"}
+	errFailuresForUser  = &sasl.Error{Condition: sasl.TemporaryAuthFailure, Reason: "too many failed logins for this user"}
+)
 
 // loginResult records and logs one SASL attempt. Never the token.
 func (c *conn) loginResult(node string, err error) {
@@ -213,11 +239,11 @@ func (c *conn) loginResult(node string, err error) {
 	cond := ""
 	if err != nil {
 		var se *sasl.Error
-		if err == error(errLoginRefused) {
+		if errors.As(err, &se) && (se == errLoginRefused || se == errFailuresFromAddr || se == errFailuresForUser) {
 			cond = string(sasl.TemporaryAuthFailure)
 			c.srv.ops.refused.add(c.srv.logger(), "failed-login limit")
-			c.debug("login", "host", host, "result", "refused", "reason", "too many failed logins from this address")
-		} else if errors.As(err, &se) {
+			c.debug("login", "host", host, "result", "refused", "reason", se.Reason)
+		} else if se != nil {
 			cond = string(se.Condition)
 			c.info("login", "host", host, "result", "failure", "condition", cond, "reason", se.Reason)
 		} else {
@@ -227,7 +253,6 @@ func (c *conn) loginResult(node string, err error) {
 	} else {
 		// The node is logged here; negotiation takes it from Exchange's
 		// result, the one place it is delivered.
-		c.srv.loginSucceeded(c.ip) // the limit counts failed logins only
 		// Debug: "session start" follows at info with the full JID.
 		c.debug("login", "host", host, "user", node, "result", "success")
 	}

@@ -29,7 +29,7 @@ func (s *session) serverIQ(st *xmlStanza, from string, isHost bool) {
 		var b bytes.Buffer
 		openStanza(&b, "iq", "result", st.id, from, s.full)
 		b.WriteString("</iq>")
-		s.enqueue(b.Bytes())
+		s.reply(b.Bytes())
 	case st.typ == "get" && child.Name.Space == nsDiscoInfo && child.Name.Local == "query":
 		for _, a := range child.Attr {
 			if a.Name.Local == "node" && a.Value != "" {
@@ -48,7 +48,7 @@ func (s *session) serverIQ(st *xmlStanza, from string, isHost bool) {
 		b.WriteString("<feature var='" + nsDiscoInfo + "'/>")
 		b.WriteString("<feature var='" + nsPing + "'/>")
 		b.WriteString("</query></iq>")
-		s.enqueue(b.Bytes())
+		s.reply(b.Bytes())
 	default:
 		s.replyError(st, from, stanza.Cancel, stanza.ServiceUnavailable, "")
 	}

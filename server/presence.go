@@ -97,11 +97,11 @@ func (s *session) broadcastPresence(st *xmlStanza) error {
 		}
 		initial := !s.available.Swap(true)
 		for _, r := range s.availableResources(s.bare, -128) {
-			r.enqueue(b)
+			s.sendTo(r, b)
 			// The first presence: tell the new resource about the others.
 			if initial && r != s {
 				if p := r.presence.Load(); p != nil {
-					s.enqueue(*p)
+					s.reply(*p)
 				}
 			}
 		}
@@ -114,7 +114,7 @@ func (s *session) broadcastPresence(st *xmlStanza) error {
 			return &clientError{cond: condBadFormat, text: "stanza cannot be re-encoded"}
 		}
 		for _, r := range s.availableResources(s.bare, -128) {
-			r.enqueue(b)
+			s.sendTo(r, b)
 		}
 		s.publishAvailability(false, 0)
 		if _, _, err := s.forward(st, s.full, s.bare, s.remoteNodes(s.bare)); err != nil {
@@ -137,14 +137,14 @@ func (s *session) unavailableToDirected() {
 		b.WriteString("</presence>")
 		if to.Resourcepart() != "" {
 			if t := s.srv.reg.lookup(key); t != nil {
-				t.enqueue(b.Bytes())
+				s.sendTo(t, b.Bytes())
 			} else {
 				s.forwardTo(key, b.Bytes())
 			}
 			continue
 		}
 		for _, t := range s.availableResources(key, -128) {
-			t.enqueue(b.Bytes())
+			s.sendTo(t, b.Bytes())
 		}
 		s.forwardBytes(key, b.Bytes())
 	}

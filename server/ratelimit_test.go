@@ -100,53 +100,64 @@ func TestConnectionLimit(t *testing.T) {
 	}
 	// The login limiter is off: it never refuses.
 	for range 100 {
-		if !l.AllowLogin("192.0.2.1") {
-			t.Fatal("login refused with the login limit off")
+		if over := l.LoginFailed("192.0.2.1", "localhost", "alice"); over != notLimited {
+			t.Fatalf("failure over the %s limit with the login limit off", over)
 		}
 	}
 }
 
+// Failed logins are limited per address (an IPv6 /64) and per user (a
+// username on a host); a bucket refills at its rate and never holds more
+// than its burst.
 func TestFailedLoginLimit(t *testing.T) {
 	l, clock := newTestLimiter(t, config.LimitOptions{FailedLoginsPerMinute: 6, FailedLoginBurst: 3, MaxTrackedAddresses: 10})
 	ip := "2001:db8::1"
-	// Successful logins are refunded: a busy NAT never runs out.
-	for i := range 50 {
-		if !l.AllowLogin(ip) {
-			t.Fatalf("successful login %d refused", i)
-		}
-		l.LoginSucceeded(ip)
-	}
 	for i := range 3 {
-		if !l.AllowLogin(ip) {
-			t.Fatalf("failure %d of the burst refused", i)
+		if over := l.LoginFailed(ip, "localhost", fmt.Sprintf("user%d", i)); over != notLimited {
+			t.Fatalf("failure %d of the burst over the %s limit", i, over)
 		}
 	}
-	if l.AllowLogin(ip) {
-		t.Fatal("attempt past the failure burst allowed")
+	if over := l.LoginFailed(ip, "localhost", "user9"); over != limitedByAddr {
+		t.Fatalf("failure past the address's burst: %q, want %q", over, limitedByAddr)
 	}
-	if l.AllowLogin("2001:db8::2") { // same /64
+	if over := l.LoginFailed("2001:db8::2", "localhost", ""); over != limitedByAddr { // same /64
 		t.Fatal("the same /64 was not limited")
 	}
-	if !l.AllowLogin("2001:db8:0:1::2") {
+	if over := l.LoginFailed("2001:db8:0:1::2", "localhost", ""); over != notLimited {
 		t.Fatal("another /64 was limited")
 	}
 	clock.advance(10 * time.Second) // 6/min: one token
-	if !l.AllowLogin(ip) {
-		t.Fatal("refilled attempt refused")
+	if over := l.LoginFailed(ip, "localhost", ""); over != notLimited {
+		t.Fatal("refilled failure over the limit")
 	}
-	// A refund never lifts a bucket over its burst.
-	clock.advance(time.Hour)
-	for range 10 {
-		l.LoginSucceeded(ip)
-	}
-	allowed := 0
-	for range 10 {
-		if l.AllowLogin(ip) {
-			allowed++
+
+	// Per user: failures for bob from many addresses empty bob's bucket,
+	// not alice's, nor bob's on another host.
+	for i := range 3 {
+		if over := l.LoginFailed(fmt.Sprintf("192.0.2.%d", i), "localhost", "bob"); over != notLimited {
+			t.Fatalf("failure %d for bob over the %s limit", i, over)
 		}
 	}
-	if allowed != 3 {
-		t.Fatalf("after refunds %d attempts allowed, want the burst of 3", allowed)
+	if over := l.LoginFailed("192.0.2.10", "localhost", "bob"); over != limitedByUser {
+		t.Fatalf("failure for bob past his burst: %q, want %q", over, limitedByUser)
+	}
+	if over := l.LoginFailed("192.0.2.11", "localhost", "alice"); over != notLimited {
+		t.Fatalf("alice limited by bob's failures (%s)", over)
+	}
+	if over := l.LoginFailed("192.0.2.12", "other.example", "bob"); over != notLimited {
+		t.Fatalf("bob on another host limited (%s)", over)
+	}
+
+	// A bucket never holds more than its burst, however long it rests.
+	clock.advance(time.Hour)
+	passed := 0
+	for range 10 {
+		if l.LoginFailed(ip, "localhost", "") == notLimited {
+			passed++
+		}
+	}
+	if passed != 3 {
+		t.Fatalf("after an hour %d failures passed, want the burst of 3", passed)
 	}
 }
 
@@ -175,12 +186,12 @@ func TestLimiterExempt(t *testing.T) {
 	l, _ := newTestLimiter(t, opts)
 	for _, ip := range []string{"127.0.0.1", "127.9.9.9:1234", "::1", "[::1]:5222", "::ffff:127.0.0.1", "2001:db8:aa:1::1"} {
 		for i := range 5 {
-			if !l.AllowConnection(ip) || !l.AllowLogin(ip) {
+			if !l.AllowConnection(ip) || l.LoginFailed(ip, "localhost", "alice") != notLimited {
 				t.Fatalf("exempt %s limited at try %d", ip, i)
 			}
 		}
 	}
-	if l.conns.len() != 0 || l.logins.len() != 0 {
+	if l.conns.len() != 0 || l.logins.len() != 0 || l.users.len() != 0 {
 		t.Error("exempt addresses were tracked")
 	}
 	if !l.AllowConnection("192.0.2.1") || l.AllowConnection("192.0.2.1") {
@@ -189,7 +200,7 @@ func TestLimiterExempt(t *testing.T) {
 	// The zero options limit nothing.
 	zero, _ := newTestLimiter(t, config.LimitOptions{})
 	for range 1000 {
-		if !zero.AllowConnection("192.0.2.1") || !zero.AllowLogin("192.0.2.1") {
+		if !zero.AllowConnection("192.0.2.1") || zero.LoginFailed("192.0.2.1", "localhost", "alice") != notLimited {
 			t.Fatal("the zero config.LimitOptions limited")
 		}
 	}
@@ -197,10 +208,9 @@ func TestLimiterExempt(t *testing.T) {
 
 func TestNilLimiterAllows(t *testing.T) {
 	var l *Limiter
-	if !l.AllowConnection("x") || !l.AllowLogin("x") {
+	if !l.AllowConnection("x") || l.LoginFailed("x", "localhost", "alice") != notLimited {
 		t.Fatal("nil limiter refused")
 	}
-	l.LoginSucceeded("x")
 }
 
 func BenchmarkAllowConnection(b *testing.B) {

@@ -41,10 +41,11 @@ func (s *session) replyError(st *xmlStanza, from string, typ stanza.ErrorType, c
 	if st.typ == "error" || (st.name == "iq" && st.typ == "result") {
 		return
 	}
-	s.enqueue(stanzaError(st.name, st.id, from, s.full, typ, cond, text))
+	s.reply(stanzaError(st.name, st.id, from, s.full, typ, cond, text))
 }
 
-// deliver sends st to every target with 'from' stamped. It never blocks.
+// deliver sends st to every target with 'from' stamped. It never blocks on
+// another session; a copy for s itself waits for room (sendTo).
 func (s *session) deliver(st *xmlStanza, from, to string, targets ...*session) error {
 	if len(targets) == 0 {
 		return nil
@@ -54,7 +55,7 @@ func (s *session) deliver(st *xmlStanza, from, to string, targets ...*session) e
 		return &clientError{cond: condBadFormat, text: "stanza cannot be re-encoded"}
 	}
 	for _, t := range targets {
-		t.enqueue(b)
+		s.sendTo(t, b)
 	}
 	return nil
 }

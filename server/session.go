@@ -54,8 +54,9 @@ func randomResource() string {
 	return "xtokend-" + hex.EncodeToString(b[:])
 }
 
-// enqueue hands an encoded stanza to the session's writer. It never blocks:
-// a client whose queue is full has stopped reading and is disconnected.
+// enqueue hands an encoded stanza from elsewhere (another session, a
+// cluster link) to the session's writer. It never blocks: a client with a
+// full queue of others' stanzas has stopped reading and is disconnected.
 func (s *session) enqueue(b []byte) bool {
 	switch s.out.add(b) {
 	case added:
@@ -64,6 +65,23 @@ func (s *session) enqueue(b []byte) bool {
 		s.kill(condResourceConstraint, "outbound queue full")
 	}
 	return false
+}
+
+// reply queues a stanza for s's own client from s's read loop: an answer, or
+// a stanza the client sent itself. It waits while the queue is full, so a
+// client's own burst slows its reading instead of ending its session.
+func (s *session) reply(b []byte) {
+	s.out.addOwn(b)
+}
+
+// sendTo hands b to t from s's read loop: to s itself with reply, to
+// anyone else with enqueue, which never blocks.
+func (s *session) sendTo(t *session, b []byte) {
+	if t == s {
+		s.reply(b)
+		return
+	}
+	t.enqueue(b)
 }
 
 // kill ends the session once: the writer sends the stream error (if cond is

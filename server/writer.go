@@ -11,15 +11,25 @@ import (
 // goroutine that exists only while there is something to write: an idle
 // session costs no goroutine and no buffer on this side, and there is never
 // more than one writer, so stanzas go out in the order they were queued.
+//
+// Two kinds of stanza share the queue and are held to its limit differently.
+// Stanzas from other sessions (add) never wait: a sender must not be slowed
+// by a recipient that does not read, so once limit of them wait the
+// recipient is cut off. What the session's own read loop queues (addOwn:
+// answers to its client, stanzas the client sent itself) waits for room
+// instead, so a client's burst slows the reading of that client's stream
+// (TCP's flow control then slows the client) rather than ending its session.
 type outbox struct {
 	limit   int
 	timeout time.Duration
 
 	mu      sync.Mutex
-	pending [][]byte  // encoded stanzas waiting
-	conn    transport // set by start; nil while negotiating
-	writing bool      // a writer goroutine is running
-	closed  bool      // close was called
+	pending [][]byte      // encoded stanzas waiting
+	others  int           // how many of pending came from other sessions (add)
+	room    chan struct{} // closed when the writer takes pending or the outbox closes; made by a waiting addOwn
+	conn    transport     // set by start; nil while negotiating
+	writing bool          // a writer goroutine is running
+	closed  bool          // close was called
 	// The stream error the session ends with (none when endCond is empty).
 	endCond, endText string
 	silent           bool // a write failed: nothing more is written
@@ -39,19 +49,56 @@ const (
 	gone
 )
 
-// add queues b without blocking.
+// add queues b, a stanza from another session, without blocking: full when
+// limit stanzas from others already wait.
 func (o *outbox) add(b []byte) int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	switch {
 	case o.closed:
 		return gone
-	case len(o.pending) >= o.limit:
+	case o.others >= o.limit:
 		return full
+	}
+	o.pending = append(o.pending, b)
+	o.others++
+	o.wakeLocked()
+	return added
+}
+
+// addOwn queues b for the session's read loop, the only caller: while limit
+// stanzas wait, it waits for the writer to take them. The wait is bounded
+// by the writer's: each write has the write timeout as its deadline, and a
+// write that misses it closes the outbox (then addOwn returns gone), so a
+// client that reads nothing at all still ends after the write timeout.
+func (o *outbox) addOwn(b []byte) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	// Without a connection (never, once the read loop runs) no writer would
+	// make room: queue rather than wait for nothing.
+	for !o.closed && o.conn != nil && len(o.pending) >= o.limit {
+		if o.room == nil {
+			o.room = make(chan struct{})
+		}
+		room := o.room
+		o.mu.Unlock()
+		<-room
+		o.mu.Lock()
+	}
+	if o.closed {
+		return gone
 	}
 	o.pending = append(o.pending, b)
 	o.wakeLocked()
 	return added
+}
+
+// madeRoomLocked wakes a read loop waiting in addOwn.
+func (o *outbox) madeRoomLocked() {
+	if o.room != nil {
+		close(o.room)
+		o.room = nil
+	}
 }
 
 // start hands the writer the connection once negotiation is over: what was
@@ -63,36 +110,40 @@ func (o *outbox) start(conn transport) {
 	o.wakeLocked()
 }
 
-// close ends the session once: pending stanzas are dropped, the writer sends
-// the stream error cond (none if empty) and the stream's end, and closes the
+// close ends the session once, from another goroutine (a full queue,
+// a conflict, Shutdown): pending stanzas are dropped, the writer sends the
+// stream error cond (none if empty) and the stream's end, and closes the
 // connection. The first reason is kept.
 func (o *outbox) close(cond, text, reason string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if !o.closeLocked(cond, text, reason) {
+	if !o.closeLocked(cond, text, reason, false) {
 		return
 	}
 	o.wakeLocked()
 }
 
-// fail is close after a failed write: nothing more is written.
+// fail is close after a failed write, for the writer: nothing more is
+// written, not even what a closeHere kept.
 func (o *outbox) fail(reason string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.closeLocked("", "", reason) {
-		o.silent = true
-		o.wakeLocked()
-	}
+	o.closeLocked("", "", reason, false)
+	o.silent = true
+	o.pending = nil
 }
 
 // closeHere is close for the session's read loop, which has nothing left to
-// do but wait for the writer: when no writer is running, it writes the
-// stream's end and closes the connection itself, rather than start a goroutine
-// for that and wait on it (most sessions end this way, the client's
-// </stream:stream> answered with ours).
+// do but wait for the writer. What is pending is written first: the answers
+// to what the client sent before its stream's end (or before the stream
+// error), as RFC 6120 section 4.4 has the server finish what it received
+// before it closes. When no writer is running, closeHere writes that and the
+// stream's end and closes the connection itself, rather than start a
+// goroutine for that and wait on it (most sessions end this way, the
+// client's </stream:stream> answered with ours).
 func (o *outbox) closeHere(cond, text, reason string) {
 	o.mu.Lock()
-	if !o.closeLocked(cond, text, reason) || o.conn == nil || o.writing {
+	if !o.closeLocked(cond, text, reason, true) || o.conn == nil || o.writing {
 		o.wakeLocked()
 		o.mu.Unlock()
 		return
@@ -102,14 +153,18 @@ func (o *outbox) closeHere(cond, text, reason string) {
 	o.write()
 }
 
-// closeLocked marks the outbox closed; false if it already was.
-func (o *outbox) closeLocked(cond, text, reason string) bool {
+// closeLocked marks the outbox closed, dropping what is pending unless
+// keep; false if it already was closed.
+func (o *outbox) closeLocked(cond, text, reason string, keep bool) bool {
 	if o.closed {
 		return false
 	}
 	o.closed = true
 	o.endCond, o.endText, o.reason = cond, text, reason
-	o.pending = nil
+	if !keep {
+		o.pending = nil
+	}
+	o.madeRoomLocked() // a waiting addOwn returns gone
 	return true
 }
 
@@ -132,12 +187,12 @@ func (o *outbox) wakeLocked() {
 }
 
 // write is the writer: it writes batches with a deadline until the queue is
-// empty (then it exits) or the outbox is closed (then it ends the stream and
-// closes the connection, and stays the last writer).
+// empty (then it exits) or the outbox is closed and the queue empty (then it
+// ends the stream and closes the connection, and stays the last writer).
 func (o *outbox) write() {
 	for {
 		o.mu.Lock()
-		if o.closed {
+		if o.closed && (len(o.pending) == 0 || o.silent) {
 			cond, text, silent, conn := o.endCond, o.endText, o.silent, o.conn
 			o.mu.Unlock()
 			conn.SetWriteDeadline(time.Now().Add(o.timeout))
@@ -160,6 +215,8 @@ func (o *outbox) write() {
 		}
 		batch := o.pending
 		o.pending = make([][]byte, 0, min(len(batch), 16))
+		o.others = 0
+		o.madeRoomLocked()
 		conn := o.conn
 		o.mu.Unlock()
 

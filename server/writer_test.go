@@ -105,7 +105,8 @@ func TestOutboxCloseHere(t *testing.T) {
 	}
 }
 
-// With a writer running, closeHere leaves the trailer to it.
+// With a writer running, closeHere leaves the trailer to it, after what is
+// pending: the answers to what the client sent before its stream ended.
 func TestOutboxCloseHereWithWriter(t *testing.T) {
 	server, client := net.Pipe()
 	defer client.Close()
@@ -113,15 +114,129 @@ func TestOutboxCloseHereWithWriter(t *testing.T) {
 	o.init(8, 10*time.Second)
 	o.add([]byte("<m/>"))
 	o.start(testTransport(server)) // a writer starts, blocked on the pipe until read
+	o.addOwn([]byte("<answer/>"))
 	o.closeHere(condPolicyViolation, "end", "because")
 	b, _ := io.ReadAll(client)
 	if reason := o.wait(); reason != "because" {
 		t.Errorf("reason %q", reason)
 	}
-	// The writer may have written <m/> before it saw the close, or not.
-	end := string(streamErrorBytes(condPolicyViolation, "end"))
-	if got := string(b); got != end && got != "<m/>"+end {
+	if got, want := string(b), "<m/><answer/>"+string(streamErrorBytes(condPolicyViolation, "end")); got != want {
+		t.Errorf("wrote %q, want %q", got, want)
+	}
+}
+
+// closeHere with no writer running writes what is pending, then the end.
+func TestOutboxCloseHereKeepsPending(t *testing.T) {
+	server, client := net.Pipe()
+	defer client.Close()
+	var o outbox
+	o.init(8, 10*time.Second)
+	o.addOwn([]byte("<pong/>")) // before start: no writer
+	read := make(chan string)
+	go func() {
+		b, _ := io.ReadAll(client)
+		read <- string(b)
+	}()
+	o.mu.Lock()
+	o.conn = testTransport(server) // started, but no writer woken
+	o.mu.Unlock()
+	o.closeHere("", "", "closed by client")
+	if got := <-read; got != "<pong/></stream:stream>" {
 		t.Errorf("wrote %q", got)
+	}
+}
+
+// The session's own stanzas wait for room (backpressure); others' never
+// wait, and only they count toward the limit that cuts a client off.
+func TestOutboxOwnWaitsOthersDoNot(t *testing.T) {
+	server, client := net.Pipe() // unbuffered: each write waits for a read
+	defer client.Close()
+	var o outbox
+	o.init(4, 10*time.Second)
+	o.start(testTransport(server))
+
+	// Fill the queue with own stanzas: the writer takes the first and
+	// blocks on the pipe; the next four fill the queue.
+	for i := range 5 {
+		if got := o.addOwn(fmt.Appendf(nil, "<own%d/>", i)); got != added {
+			t.Fatalf("addOwn %d: %d", i, got)
+		}
+		if i == 0 {
+			waitWriting(t, &o)
+		}
+	}
+	// Others' stanzas still fit: the queue's own stanzas are not theirs.
+	for i := range 4 {
+		if got := o.add(fmt.Appendf(nil, "<other%d/>", i)); got != added {
+			t.Fatalf("add %d with the queue full of own stanzas: %d, want added", i, got)
+		}
+	}
+	if got := o.add([]byte("<other4/>")); got != full {
+		t.Fatalf("add past the limit of others' stanzas: %d, want full", got)
+	}
+	// An own stanza now waits until the client reads.
+	done := make(chan int)
+	go func() { done <- o.addOwn([]byte("<own5/>")) }()
+	select {
+	case got := <-done:
+		t.Fatalf("addOwn on a full queue returned %d without waiting", got)
+	case <-time.After(50 * time.Millisecond): // not a timing assertion: it must not have returned
+	}
+	var got strings.Builder
+	buf := make([]byte, 4096)
+	for !strings.Contains(got.String(), "<own5/>") {
+		n, err := client.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got.Write(buf[:n])
+		select {
+		case r := <-done:
+			if r != added {
+				t.Fatalf("addOwn after room was made: %d", r)
+			}
+			done = nil
+		default:
+		}
+	}
+	want := "<own0/><own1/><own2/><own3/><own4/><other0/><other1/><other2/><other3/><own5/>"
+	if got.String() != want {
+		t.Errorf("wrote %q, want %q", got.String(), want)
+	}
+}
+
+// A waiting addOwn returns gone when the outbox closes (the client stopped
+// reading: the writer's deadline passed), rather than wait for ever.
+func TestOutboxOwnWaitEndsOnClose(t *testing.T) {
+	server, client := net.Pipe() // nothing is ever read
+	defer client.Close()
+	var o outbox
+	o.init(1, 50*time.Millisecond)
+	o.start(testTransport(server))
+	o.addOwn([]byte("<a/>"))
+	waitWriting(t, &o)
+	o.addOwn([]byte("<b/>"))
+	if got := o.addOwn([]byte("<c/>")); got != gone {
+		t.Errorf("addOwn on a client that never reads: %d, want gone", got)
+	}
+	if reason := o.wait(); reason != "write failed: timeout" {
+		t.Errorf("reason %q", reason)
+	}
+}
+
+// waitWriting waits until the writer has taken the queue.
+func waitWriting(t *testing.T, o *outbox) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		o.mu.Lock()
+		taken := o.writing && len(o.pending) == 0
+		o.mu.Unlock()
+		if taken {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the writer did not take the queue")
+		}
 	}
 }
 
