@@ -49,6 +49,15 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- ne
 		return exitUsage
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.General.SlogLevel()}))
+	if usesSelfSigned(cfg) {
+		// Kept in files so that a client told to trust it keeps trusting it.
+		if kept, err := keepSelfSigned(cfg); err != nil {
+			log.Warn("tls: cannot keep the self-signed certificate in files; one is made in memory for this run", "err", err)
+		} else {
+			log.Warn("tls: cert is empty: showing a self-signed certificate; clients trust it by its SHA-256 fingerprint or take the file as their CA",
+				"file", kept.CertFile, "sha256", server.Fingerprint(kept.Leaf), "hosts", strings.Join(hostsWithoutOwnCert(cfg), ","))
+		}
+	}
 	// Start-up (the cluster join, keystores, certificates) ends with SIGINT
 	// too.
 	srv, err := server.New(ctx, server.Config{File: cfg, Logger: log})
