@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/xtokend/xtokend/internal/testkit"
 )
 
 // TestReadmeQuickStart follows the README from the top, as a new user would,
@@ -50,6 +52,7 @@ func TestReadmeQuickStart(t *testing.T) {
 	clone := filepath.Join(home, "xtokend")
 	copyTree(t, root, clone)
 
+	testkit.LockDefaultPorts(t)
 	c2s := "127.0.0.1:5222"
 	if !portFree(c2s) || !portFree("127.0.0.1:5280") {
 		ws := "127.0.0.1:" + freePort(t)

@@ -185,6 +185,7 @@ func TestDoneWhenDefaultServerAndToken(t *testing.T) {
 	// The built-in default listens on 127.0.0.1:5222. When that port is
 	// taken on this machine, the test writes a config.toml identical to the
 	// default except for the port.
+	testkit.LockDefaultPorts(t)
 	addr := "127.0.0.1:5222"
 	if l, err := net.Listen("tcp", addr); err != nil {
 		free, err := net.Listen("tcp", "127.0.0.1:0")
