@@ -209,6 +209,9 @@ func TestDoneWhenDefaultServerAndToken(t *testing.T) {
 	if fi, _ := os.Lstat(sock); fi.Mode().Perm() != 0o600 {
 		t.Errorf("admin socket mode %v, want 0600", fi.Mode().Perm())
 	}
+	if !strings.Contains(srv.logs.String(), "stock clients log in with SASL PLAIN") {
+		t.Errorf("the built-in default's start-up log does not say that stock clients log in with PLAIN:\n%s", srv.logs.String())
+	}
 
 	out, stderr, code := e2eCLI(t, bin, work, "token", "alice@localhost")
 	if code != 0 {

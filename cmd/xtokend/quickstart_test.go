@@ -209,6 +209,9 @@ func TestCertCommandMatchesServer(t *testing.T) {
 				t.Errorf("run %d: %s shows %s, xtokend cert printed %s", run, host, got, fp)
 			}
 		}
+		if strings.Contains(srv.logs.String(), "SASL PLAIN") {
+			t.Errorf("run %d: the log says PLAIN is offered by a config without plain:\n%s", run, srv.logs.String())
+		}
 		if !strings.Contains(srv.logs.String(), "sha256="+fp) {
 			t.Errorf("run %d: the start-up log does not name the fingerprint %s:\n%s", run, fp, srv.logs.String())
 		}

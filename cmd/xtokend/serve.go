@@ -81,6 +81,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- ne
 	}
 	log.Info("get a token", "command", tokenCommand(*configPath, cfg),
 		"note", "hosts with RAM keys are asked over the running server's admin socket "+cfg.AdminSocketPath())
+	if hosts := plainHosts(cfg); len(hosts) > 0 {
+		log.Info("stock clients log in with SASL PLAIN, a token as the password", "hosts", strings.Join(hosts, ","))
+	}
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
@@ -111,6 +114,17 @@ wait:
 		return exitFailed
 	}
 	return exitOK
+}
+
+// plainHosts are the hosts whose mod_auth_token offers PLAIN.
+func plainHosts(cfg *config.Config) []string {
+	var out []string
+	for _, h := range cfg.General.Hosts {
+		if hs, _ := cfg.Host(h); hs.AuthToken.Plain {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 // exampleJID is alice@ the first host.
