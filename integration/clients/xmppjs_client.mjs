@@ -81,7 +81,7 @@ const xmpp = client({
   credentials: async (authenticate, mechanisms) => {
     // xmpp.js has no switch to refuse plaintext: check here, before the token leaves.
     if (!xmpp.isSecure()) {
-      throw Object.assign(new Error("X-TOKEN without TLS"), { condition: "plaintext-refused" });
+      throw Object.assign(new Error("a token without TLS"), { condition: "plaintext-refused" });
     }
     const mechanism = opts.plain ? "PLAIN" : "X-TOKEN";
     if (!mechanisms.includes(mechanism)) {
