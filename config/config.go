@@ -117,8 +117,9 @@ func defaultGeneral() General {
 func defaultTLS() TLSOptions { return TLSOptions{RequireStartTLS: true} }
 
 // Default is the built-in default of SPEC.md section 4: host
-// "localhost" with RAM keys, every option at its default, a self-signed
-// certificate, key paths and the admin socket relative to the current folder.
+// "localhost" with RAM keys, every option at its default but
+// mod_auth_token's plain (on), a self-signed certificate, listening on
+// loopback only, key paths and the admin socket relative to the current folder.
 func Default() *Config {
 	dir, err := os.Getwd()
 	if err != nil {
@@ -127,6 +128,9 @@ func Default() *Config {
 	g := defaultGeneral()
 	g.Hosts = []string{"localhost"}
 	ks, at := keystore.DefaultOptions(), sasl.DefaultOptions()
+	// Stock clients (no X-TOKEN) log in to the quick-start server with a
+	// token as their PLAIN password; it listens on loopback only.
+	at.Plain = true
 	ws := websocket.DefaultOptions()
 	ws.Listen = DefaultWebSocketListen
 	return &Config{
@@ -268,9 +272,9 @@ func (c *Config) Warnings() []string {
 		}
 		switch {
 		case len(selfSigned) == len(c.General.Hosts):
-			w = append(w, "tls: cert is empty: a self-signed certificate is made in memory; clients will not trust it")
+			w = append(w, "tls: cert is empty: a self-signed certificate is shown (xtokend cert prints its fingerprint); clients will not trust it unless told to")
 		case len(selfSigned) > 0:
-			w = append(w, fmt.Sprintf("tls: cert is empty: %s, without a [host_config.tls] of their own, show a self-signed certificate made in memory; clients will not trust it", quoteList(selfSigned)))
+			w = append(w, fmt.Sprintf("tls: cert is empty: %s, without a [host_config.tls] of their own, show a self-signed certificate (xtokend cert prints its fingerprint); clients will not trust it unless told to", quoteList(selfSigned)))
 		}
 	}
 	if !c.TLS.RequireStartTLS {

@@ -148,7 +148,7 @@ type login struct {
 	resource     string
 	sendTo, body string // send a directed presence and a message
 	expectFrom   string // wait for a message from this full JID
-	plain        bool   // the client's stock SASL (PLAIN), the token as the password: slixmpp only
+	plain        bool   // the client's stock SASL (PLAIN), the token as the password
 }
 
 func (l login) args(addr string) []string {

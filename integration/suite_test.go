@@ -196,16 +196,23 @@ func expectRefused(t *testing.T, c *client, s *server, l login) {
 // both, stamped by the server with the sender's full JID.
 func exchange(t *testing.T, sc, rc *client, s *server, from, to string) {
 	t.Helper()
+	exchangeWith(t, sc, rc, s, from, to, false)
+}
+
+// exchangeWith is exchange; plain logs both clients in with their stock SASL
+// PLAIN, the token as the password, instead of X-TOKEN.
+func exchangeWith(t *testing.T, sc, rc *client, s *server, from, to string, plain bool) {
+	t.Helper()
 	toUser, toHost, _ := strings.Cut(to, "@")
 	fromUser, fromHost, _ := strings.Cut(from, "@")
 
-	rl := login{host: toHost, user: toUser, mint: s.cli(t, to), resource: "desk", expectFrom: from}
+	rl := login{host: toHost, user: toUser, mint: s.cli(t, to), resource: "desk", expectFrom: from, plain: plain}
 	recv := rc.start(t, s, rl)
 	rbound := recv.waitFor("bound")
 	checkBound(t, rc, rl, rbound)
 
 	body := fmt.Sprintf("hello from %s over %s to %s", from, sc.name, rc.name)
-	sl := login{host: fromHost, user: fromUser, mint: s.cli(t, from), resource: "laptop", sendTo: rbound.JID, body: body}
+	sl := login{host: fromHost, user: fromUser, mint: s.cli(t, from), resource: "laptop", sendTo: rbound.JID, body: body, plain: plain}
 	code, sent := sc.loginOnce(t, s, sl)
 	sbound, ok := find(sent, "bound")
 	if sc.sendOnly {

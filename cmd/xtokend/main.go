@@ -6,6 +6,7 @@
 //	xtokend check-config [-config F]
 //	xtokend token [-config F] [-json] JID
 //	xtokend genkey [-bytes N] [-encoding E]
+//	xtokend cert [-config F]
 //	xtokend version                 (or xtokend -version)
 //
 // Exit codes: 0 done, 1 failed while running, 2 bad usage or configuration.
@@ -34,6 +35,7 @@ var commands = map[string]command{
 	"check-config": runCheckConfig,
 	"token":        runToken,
 	"genkey":       runGenkey,
+	"cert":         runCert,
 	"version":      runVersion,
 	"help":         runHelp,
 }
@@ -47,6 +49,7 @@ Usage:
                                      print a fresh token for a bare JID
   xtokend genkey [-bytes N] [-encoding raw|base32|base64|hex]
                                      print a random key for a key file
+  xtokend cert [-config F]           print each certificate STARTTLS shows: file, SHA-256 fingerprint
   xtokend version                    print the version, the VCS revision and the modules linked
                                      (also: xtokend -version)
   xtokend help                       print this
@@ -72,7 +75,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
-		fmt.Fprintf(stderr, "xtokend: unknown command %q (serve, check-config, token, genkey, version, help)\n", args[0])
+		fmt.Fprintf(stderr, "xtokend: unknown command %q (serve, check-config, token, genkey, cert, version, help)\n", args[0])
 		return exitUsage
 	}
 	return cmd(args[1:], stdout, stderr)

@@ -139,9 +139,8 @@ func e2eLogin(t *testing.T, addr, bare, token string) error {
 	tlsConf := &tls.Config{
 		ServerName: user.Domainpart(),
 		MinVersion: tls.VersionTLS12,
-		// The default configuration's certificate is self-signed and made in
-		// memory at start, so there is nothing to pin beforehand: check the
-		// name it was made for instead.
+		// The default configuration's certificate is self-signed (made at the
+		// first start): check the name it was made for instead of pinning it.
 		InsecureSkipVerify: true,
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			if len(cs.PeerCertificates) == 0 || !slices.Contains(cs.PeerCertificates[0].DNSNames, user.Domainpart()) {
@@ -186,6 +185,7 @@ func TestDoneWhenDefaultServerAndToken(t *testing.T) {
 	// The built-in default listens on 127.0.0.1:5222. When that port is
 	// taken on this machine, the test writes a config.toml identical to the
 	// default except for the port.
+	testkit.LockDefaultPorts(t)
 	addr := "127.0.0.1:5222"
 	if l, err := net.Listen("tcp", addr); err != nil {
 		free, err := net.Listen("tcp", "127.0.0.1:0")
@@ -195,7 +195,7 @@ func TestDoneWhenDefaultServerAndToken(t *testing.T) {
 		addr = free.Addr().String()
 		free.Close()
 		t.Logf("127.0.0.1:5222 is taken: using a config.toml that is the default but for listen = %q", addr)
-		cfg := fmt.Sprintf("[general]\nhosts = [\"localhost\"]\nlisten = %q\n", addr)
+		cfg := fmt.Sprintf("[general]\nhosts = [\"localhost\"]\nlisten = %q\n\n[modules.mod_auth_token]\nplain = true\n", addr)
 		if err := os.WriteFile(filepath.Join(work, "config.toml"), []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -208,6 +208,9 @@ func TestDoneWhenDefaultServerAndToken(t *testing.T) {
 	srv.waitFor(t, "admin socket", func() bool { _, err := os.Lstat(sock); return err == nil })
 	if fi, _ := os.Lstat(sock); fi.Mode().Perm() != 0o600 {
 		t.Errorf("admin socket mode %v, want 0600", fi.Mode().Perm())
+	}
+	if !strings.Contains(srv.logs.String(), "stock clients log in with SASL PLAIN") {
+		t.Errorf("the built-in default's start-up log does not say that stock clients log in with PLAIN:\n%s", srv.logs.String())
 	}
 
 	out, stderr, code := e2eCLI(t, bin, work, "token", "alice@localhost")

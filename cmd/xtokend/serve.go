@@ -49,6 +49,15 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- ne
 		return exitUsage
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.General.SlogLevel()}))
+	if usesSelfSigned(cfg) {
+		// Kept in files so that a client told to trust it keeps trusting it.
+		if kept, err := keepSelfSigned(cfg); err != nil {
+			log.Warn("tls: cannot keep the self-signed certificate in files; one is made in memory for this run", "err", err)
+		} else {
+			log.Warn("tls: cert is empty: showing a self-signed certificate; clients trust it by its SHA-256 fingerprint or take the file as their CA",
+				"file", kept.CertFile, "sha256", server.Fingerprint(kept.Leaf), "hosts", strings.Join(hostsWithoutOwnCert(cfg), ","))
+		}
+	}
 	// Start-up (the cluster join, keystores, certificates) ends with SIGINT
 	// too.
 	srv, err := server.New(ctx, server.Config{File: cfg, Logger: log})
@@ -72,6 +81,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- ne
 	}
 	log.Info("get a token", "command", tokenCommand(*configPath, cfg),
 		"note", "hosts with RAM keys are asked over the running server's admin socket "+cfg.AdminSocketPath())
+	if hosts := plainHosts(cfg); len(hosts) > 0 {
+		log.Info("stock clients log in with SASL PLAIN, a token as the password", "hosts", strings.Join(hosts, ","))
+	}
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
@@ -102,6 +114,17 @@ wait:
 		return exitFailed
 	}
 	return exitOK
+}
+
+// plainHosts are the hosts whose mod_auth_token offers PLAIN.
+func plainHosts(cfg *config.Config) []string {
+	var out []string
+	for _, h := range cfg.General.Hosts {
+		if hs, _ := cfg.Host(h); hs.AuthToken.Plain {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 // exampleJID is alice@ the first host.

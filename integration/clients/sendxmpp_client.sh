@@ -3,7 +3,10 @@
 # X-TOKEN through clients/perl/Authen/SASL/Perl/X_TOKEN.pm, for xtokend's integration tests.
 #
 #   sendxmpp_client.sh ADDR DOMAIN USER TOKEN --ca CERT.pem [--resource R]
-#                      [--send-to JID] [--body TEXT] [--timeout SECONDS]
+#                      [--send-to JID] [--body TEXT] [--timeout SECONDS] [--plain]
+#
+# --plain runs stock sendxmpp: without X_TOKEN.pm on PERL5LIB, Authen::SASL picks PLAIN among the
+# mechanisms offered (on xtokend with mod_auth_token's plain = true), the token as the password.
 #
 # sendxmpp only sends: it logs in over STARTTLS (-t), checking the server's certificate against
 # CERT.pem, sends one message to --send-to (without it, to the user's own bare JID) and quits.
@@ -20,9 +23,14 @@ emit_error() { # $1 exit code, $2 message
 [ $# -ge 4 ] || emit_error 2 "usage: ADDR DOMAIN USER TOKEN --ca CERT [--resource R] [--send-to JID] [--body TEXT] [--timeout S]"
 addr=$1 domain=$2 user=$3 token=$4
 shift 4
-ca="" resource="sendxmpp" to="" body="hello" limit=20
+ca="" resource="sendxmpp" to="" body="hello" limit=20 plain=""
 while [ $# -gt 0 ]; do
 	case $1 in
+	--plain)
+		plain=1
+		shift
+		continue
+		;;
 	--ca) ca=$2 ;;
 	--resource) resource=$2 ;;
 	--send-to) to=$2 ;;
@@ -40,9 +48,11 @@ command -v sendxmpp >/dev/null || emit_error 3 "sendxmpp is not installed"
 here=$(cd "$(dirname "$0")" && pwd)
 errfile=$(mktemp)
 trap 'rm -f "$errfile"' EXIT
+perl5lib="$here/perl${PERL5LIB:+:$PERL5LIB}"
+[ -z "$plain" ] || perl5lib=${PERL5LIB:-} # stock: no X-TOKEN mechanism
 # -o names the virtual host (stream 'to', and the name the certificate is checked against);
 # -j is where to connect; -a is the only CA trusted.
-printf '%s' "$body" | PERL5LIB="$here/perl${PERL5LIB:+:$PERL5LIB}" timeout --kill-after=5 "$limit" \
+printf '%s' "$body" | PERL5LIB="$perl5lib" timeout --kill-after=5 "$limit" \
 	sendxmpp -t -a "$ca" -j "$addr" -o "$domain" -u "$user" -p "$token" -r "$resource" \
 	--message-type chat "$to" 2>"$errfile"
 rc=$?

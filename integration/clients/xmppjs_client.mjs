@@ -4,7 +4,10 @@
 // NODE_EXTRA_CA_CERTS (xmpp.js checks the certificate against the domain and has no CA option).
 //
 //   node clients/xmppjs_client.mjs ADDR DOMAIN USER TOKEN [--resource R]
-//        [--send-to JID --body TEXT] [--expect-from JID] [--timeout SECONDS]
+//        [--send-to JID --body TEXT] [--expect-from JID] [--timeout SECONDS] [--plain]
+//
+// --plain is stock xmpp.js: X-TOKEN is not registered, and the token is the password of its own
+// @xmpp/sasl-plain (offered by xtokend where mod_auth_token has plain = true).
 //
 // It connects to ADDR (host:port), upgrades with STARTTLS (xmpp.js does whenever it is offered;
 // the mechanism refuses to run on a stream that is not secure), authenticates as USER@DOMAIN,
@@ -55,6 +58,7 @@ try {
       body: { type: "string", default: "hello" },
       "expect-from": { type: "string", default: "" },
       timeout: { type: "string", default: "20" },
+      plain: { type: "boolean", default: false },
     },
   });
 } catch (err) {
@@ -77,17 +81,24 @@ const xmpp = client({
   credentials: async (authenticate, mechanisms) => {
     // xmpp.js has no switch to refuse plaintext: check here, before the token leaves.
     if (!xmpp.isSecure()) {
-      throw Object.assign(new Error("X-TOKEN without TLS"), { condition: "plaintext-refused" });
+      throw Object.assign(new Error("a token without TLS"), { condition: "plaintext-refused" });
     }
-    if (!mechanisms.includes("X-TOKEN")) {
-      throw Object.assign(new Error(`X-TOKEN not offered (${mechanisms})`), {
+    const mechanism = opts.plain ? "PLAIN" : "X-TOKEN";
+    if (!mechanisms.includes(mechanism)) {
+      throw Object.assign(new Error(`${mechanism} not offered (${mechanisms})`), {
         condition: "no-usable-mechanism",
       });
     }
-    await authenticate({ username: user, xtoken: token }, "X-TOKEN");
+    if (opts.plain) {
+      await authenticate({ username: user, password: token }, "PLAIN");
+    } else {
+      await authenticate({ username: user, xtoken: token }, "X-TOKEN");
+    }
   },
 });
-xmpp.saslFactory.use(XToken);
+if (!opts.plain) {
+  xmpp.saslFactory.use(XToken);
+}
 xmpp.reconnect.stop(); // a refused login must end the run, not start it again
 
 let finished = false;
