@@ -67,18 +67,6 @@ func (o *ops) hooks(user Hooks) Hooks {
 		}
 		m.OnLogin(host, condition, ok)
 	}
-	h.OnSessionStart = func(host string) {
-		if user.OnSessionStart != nil {
-			user.OnSessionStart(host)
-		}
-		m.OnSessionStart(host)
-	}
-	h.OnSessionEnd = func(host string) {
-		if user.OnSessionEnd != nil {
-			user.OnSessionEnd(host)
-		}
-		m.OnSessionEnd(host)
-	}
 	h.OnStanza = func(kind string) {
 		if user.OnStanza != nil {
 			user.OnStanza(kind)

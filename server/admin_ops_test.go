@@ -471,8 +471,9 @@ func TestOpsMetricsAfterLogin(t *testing.T) {
 		`xtokend_logins_total{host="first.com",result="success"}`:                  2,
 		`xtokend_logins_total{host="first.com",result="failure"}`:                  1,
 		`xtokend_sasl_failures_total{condition="not-authorized",host="first.com"}`: 1,
-		`xtokend_sessions{host="first.com"}`:                                       2,
-		`xtokend_sessions{host="localhost"}`:                                       0,
+		`xtokend_sessions{host="first.com",transport="tcp"}`:                       2,
+		`xtokend_sessions{host="first.com",transport="websocket"}`:                 0,
+		`xtokend_sessions{host="localhost",transport="tcp"}`:                       0,
 		`xtokend_stanzas_routed_total{kind="message"}`:                             1,
 		`xtokend_replay_cache_tokens`:                                              2,
 	} {

@@ -242,19 +242,19 @@ func (c *conn) loginResult(node string, err error) {
 		if errors.As(err, &se) && (se == errLoginRefused || se == errFailuresFromAddr || se == errFailuresForUser) {
 			cond = string(sasl.TemporaryAuthFailure)
 			c.srv.ops.refused.add(c.srv.logger(), "failed-login limit")
-			c.debug("login", "host", host, "result", "refused", "reason", se.Reason)
+			c.debug("login", "host", host, "transport", transportName(c.t), "result", "refused", "reason", se.Reason)
 		} else if se != nil {
 			cond = string(se.Condition)
-			c.info("login", "host", host, "result", "failure", "condition", cond, "reason", se.Reason)
+			c.info("login", "host", host, "transport", transportName(c.t), "result", "failure", "condition", cond, "reason", se.Reason)
 		} else {
 			cond = "undefined"
-			c.info("login", "host", host, "result", "failure", "err", err)
+			c.info("login", "host", host, "transport", transportName(c.t), "result", "failure", "err", err)
 		}
 	} else {
 		// The node is logged here; negotiation takes it from Exchange's
 		// result, the one place it is delivered.
 		// Debug: "session start" follows at info with the full JID.
-		c.debug("login", "host", host, "user", node, "result", "success")
+		c.debug("login", "host", host, "transport", transportName(c.t), "user", node, "result", "success")
 	}
 	if f := c.srv.hooks.OnLogin; f != nil {
 		f(host, cond, err == nil)

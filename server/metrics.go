@@ -48,6 +48,9 @@ var saslConditions = []string{
 // stanzaKinds are the kinds of routed stanzas.
 var stanzaKinds = []string{"message", "presence", "iq"}
 
+// transports are how a session reached the server: TCP, or XMPP over WebSocket.
+var transports = []string{"tcp", "websocket"}
+
 // NewMetrics makes the metrics of a server serving hosts. replayLen, if not
 // nil, is read at each scrape for the replay cache's size.
 func NewMetrics(hosts []string, replayLen func() int) *Metrics {
@@ -64,8 +67,8 @@ func NewMetrics(hosts []string, replayLen func() int) *Metrics {
 		}, []string{"host", "condition"}),
 		sessions: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "xtokend_sessions",
-			Help: "Bound client sessions by virtual host.",
-		}, []string{"host"}),
+			Help: "Bound client sessions by virtual host and transport (tcp, websocket).",
+		}, []string{"host", "transport"}),
 		stanzas: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "xtokend_stanzas_routed_total",
 			Help: "Stanzas routed by the server, by kind (message, presence, iq).",
@@ -99,7 +102,9 @@ func NewMetrics(hosts []string, replayLen func() int) *Metrics {
 	for _, h := range m.hosts {
 		m.logins.WithLabelValues(h, "success")
 		m.logins.WithLabelValues(h, "failure")
-		m.sessions.WithLabelValues(h)
+		for _, t := range transports {
+			m.sessions.WithLabelValues(h, t)
+		}
 	}
 	for _, k := range stanzaKinds {
 		m.stanzas.WithLabelValues(k)
@@ -145,17 +150,18 @@ func (m *Metrics) OnLogin(host, condition string, ok bool) {
 	m.failures.WithLabelValues(h, oneOf(condition, saslConditions)).Inc()
 }
 
-// OnSessionStart counts a newly bound session.
-func (m *Metrics) OnSessionStart(host string) {
+// OnSessionStart counts a newly bound session; transport is "tcp" or
+// "websocket".
+func (m *Metrics) OnSessionStart(host, transport string) {
 	if m != nil {
-		m.sessions.WithLabelValues(m.hostLabel(host)).Inc()
+		m.sessions.WithLabelValues(m.hostLabel(host), oneOf(transport, transports)).Inc()
 	}
 }
 
 // OnSessionEnd counts a session that ended.
-func (m *Metrics) OnSessionEnd(host string) {
+func (m *Metrics) OnSessionEnd(host, transport string) {
 	if m != nil {
-		m.sessions.WithLabelValues(m.hostLabel(host)).Dec()
+		m.sessions.WithLabelValues(m.hostLabel(host), oneOf(transport, transports)).Dec()
 	}
 }
 

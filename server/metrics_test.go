@@ -72,9 +72,11 @@ func TestMetricsEndpoint(t *testing.T) {
 	m.OnLogin("first.com", "malformed-request", false)
 	// Values a client controls never become new label values.
 	m.OnLogin("evil.example", "<script>", false)
-	m.OnSessionStart("localhost")
-	m.OnSessionStart("localhost")
-	m.OnSessionEnd("localhost")
+	m.OnSessionStart("localhost", "tcp")
+	m.OnSessionStart("localhost", "tcp")
+	m.OnSessionEnd("localhost", "tcp")
+	m.OnSessionStart("localhost", "websocket")
+	m.OnSessionStart("localhost", "carrier-pigeon")
 	m.OnStanza("message")
 	m.OnStanza("iq")
 	m.OnStanza("bogus")
@@ -90,7 +92,10 @@ func TestMetricsEndpoint(t *testing.T) {
 		`xtokend_sasl_failures_total{condition="malformed-request",host="first.com"}`: 1,
 		`xtokend_logins_total{host="other",result="failure"}`:                         1,
 		`xtokend_sasl_failures_total{condition="other",host="other"}`:                 1,
-		`xtokend_sessions{host="localhost"}`:                                          1,
+		`xtokend_sessions{host="localhost",transport="tcp"}`:                          1,
+		`xtokend_sessions{host="localhost",transport="websocket"}`:                    1,
+		`xtokend_sessions{host="localhost",transport="other"}`:                        1,
+		`xtokend_sessions{host="first.com",transport="websocket"}`:                    0,
 		`xtokend_stanzas_routed_total{kind="message"}`:                                1,
 		`xtokend_stanzas_routed_total{kind="iq"}`:                                     1,
 		`xtokend_stanzas_routed_total{kind="other"}`:                                  1,

@@ -114,6 +114,8 @@ func (s *session) run(d *xml.Decoder) {
 	// Short at info (a line per login adds up: ~390 bytes per login were
 	// measured with three lines); the JID names the host.
 	s.c.info("session start", "jid", s.full, "tls", s.c.t.Secure(), "transport", transportName(s.c.t))
+	// The metrics count it here, not in the hook: they label the transport.
+	srv.ops.metrics.OnSessionStart(s.host, transportName(s.c.t))
 	if f := srv.hooks.OnSessionStart; f != nil {
 		f(s.host)
 	}
@@ -145,6 +147,7 @@ func (s *session) run(d *xml.Decoder) {
 	s.goOffline()
 	reason := s.out.wait()
 	s.c.info("session end", "jid", s.full, "reason", reason)
+	srv.ops.metrics.OnSessionEnd(s.host, transportName(s.c.t))
 	if f := srv.hooks.OnSessionEnd; f != nil {
 		f(s.host)
 	}

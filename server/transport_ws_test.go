@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/xml"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -35,6 +36,22 @@ func startWS(t *testing.T, opts servertest.Options) *servertest.Server {
 
 func dialWS(t *testing.T, ts *servertest.Server) *wsClient {
 	t.Helper()
+	c, err := tryDialWS(t, ts, wsDial{})
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	return c
+}
+
+// wsDial says how to reach the endpoint: over TLS (wss://, trusting the
+// test certificate), with extra request headers (a proxy's X-Forwarded-*).
+type wsDial struct {
+	tls    bool
+	header http.Header
+}
+
+func tryDialWS(t *testing.T, ts *servertest.Server, o wsDial) (*wsClient, error) {
+	t.Helper()
 	var addr string
 	for deadline := time.Now().Add(waitLimit); ; time.Sleep(10 * time.Millisecond) {
 		if a := ts.WebSocketAddr(); a != nil {
@@ -47,15 +64,21 @@ func dialWS(t *testing.T, ts *servertest.Server) *wsClient {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
-	c, resp, err := ws.Dial(ctx, "ws://"+addr+"/xmpp-websocket", &ws.DialOptions{Subprotocols: []string{"xmpp"}})
+	url := "ws://" + addr + "/xmpp-websocket"
+	opts := &ws.DialOptions{Subprotocols: []string{"xmpp"}, HTTPHeader: o.header}
+	if o.tls {
+		url = "wss://" + addr + "/xmpp-websocket"
+		opts.HTTPClient = &http.Client{Transport: &http.Transport{TLSClientConfig: ts.ClientTLS("localhost")}}
+	}
+	c, resp, err := ws.Dial(ctx, url, opts)
 	if err != nil {
-		t.Fatalf("dial: %v", err)
+		return nil, err
 	}
 	if p := resp.Header.Get("Sec-WebSocket-Protocol"); p != "xmpp" {
 		t.Fatalf("subprotocol %q, want xmpp", p)
 	}
 	t.Cleanup(func() { c.CloseNow() })
-	return &wsClient{t: t, c: c}
+	return &wsClient{t: t, c: c}, nil
 }
 
 func (c *wsClient) send(s string) {
@@ -130,6 +153,14 @@ func (c *wsClient) open(host string) *elem {
 func loginWS(t *testing.T, ts *servertest.Server, bare, resource string) *wsClient {
 	t.Helper()
 	c := dialWS(t, ts)
+	c.login(ts, bare, resource)
+	return c
+}
+
+// login negotiates on a dialed client: X-TOKEN, the restart, bind.
+func (c *wsClient) login(ts *servertest.Server, bare, resource string) {
+	t := c.t
+	t.Helper()
 	node, host, _ := strings.Cut(bare, "@")
 	f := c.open(host)
 	if f.find("starttls") != nil {
@@ -150,7 +181,6 @@ func loginWS(t *testing.T, ts *servertest.Server, bare, resource string) *wsClie
 	if jid := iq.find("jid"); iq.attr("type") != "result" || jid == nil || jid.Text != bare+"/"+resource {
 		t.Fatalf("bind answer %s", iq)
 	}
-	return c
 }
 
 // TestWebSocketSession: a browser-like client logs in over WebSocket and
@@ -217,8 +247,8 @@ func TestWebSocketRequireTLS(t *testing.T) {
 	c.expectStreamError("policy-violation")
 }
 
-// TestWebSocketShutdown: Shutdown ends a WebSocket session with
-// system-shutdown, as it does a TCP one.
+// TestWebSocketShutdown: Shutdown ends a WebSocket session with a
+// system-shutdown stream error and then <close/>, as it does a TCP one.
 func TestWebSocketShutdown(t *testing.T) {
 	ts := startWS(t, servertest.Options{})
 	c := loginWS(t, ts, "dave@localhost", "web")
@@ -228,7 +258,7 @@ func TestWebSocketShutdown(t *testing.T) {
 		defer cancel()
 		done <- ts.Shutdown(ctx)
 	}()
-	c.nextMatching(func(e *elem) bool { return e.XMLName.Local == "error" || e.XMLName.Local == "close" })
+	c.expectStreamError("system-shutdown")
 	if err := <-done; err != nil {
 		t.Errorf("Shutdown: %v", err)
 	}

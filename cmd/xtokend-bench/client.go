@@ -8,9 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // A login is the exchange every real client does: stream header, features, optionally
@@ -32,11 +35,20 @@ type target struct {
 	// loopback each one has its own ephemeral ports (and its own per-address limits).
 	sources    []net.IP
 	nextSource atomic.Uint32
+	// wsURL, when set, makes every login XMPP over WebSocket (RFC 7395) at that URL.
+	wsURL    string
+	wsClient *http.Client
 
 	header []byte // the stream header, built once
+	end    []byte // the stream's end
+	ns     string // what each stanza declares: clientNS over WebSocket
 }
 
-func (t *target) init() {
+func (t *target) init() error {
+	if t.wsURL != "" {
+		return t.initWebSocket()
+	}
+	t.end = streamEnd
 	t.header = []byte("<?xml version='1.0'?><stream:stream to='" + t.host +
 		"' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>")
 	if t.useTLS && t.tlsConf == nil {
@@ -52,6 +64,7 @@ func (t *target) init() {
 			t.tlsConf.ClientSessionCache = tls.NewLRUClientSessionCache(4096)
 		}
 	}
+	return nil
 }
 
 var (
@@ -78,8 +91,10 @@ func newWorker(t *target) *worker {
 // session is a bound stream.
 type session struct {
 	conn net.Conn
+	ws   *websocket.Conn // under conn, over WebSocket
 	sc   *scanner
 	jid  []byte
+	end  []byte // what ends the stream: </stream:stream>, or <close/> over WebSocket
 }
 
 // loginError says at which step a login failed.
@@ -96,108 +111,113 @@ func fail(step string, err error) error { return &loginError{step, err} }
 // login opens a session for user with the given resource and returns it bound.
 func (w *worker) login(ctx context.Context, user, resource string) (*session, error) {
 	t := w.t
-	// No TCP keepalive: a login lasts milliseconds, and Go's default (on) costs four
-	// setsockopt calls per connection, tool CPU that would be taken from the server.
-	d := net.Dialer{Timeout: t.timeout, KeepAlive: -1}
-	if len(t.sources) > 0 {
-		d.LocalAddr = &net.TCPAddr{IP: t.sources[int(t.nextSource.Add(1))%len(t.sources)]}
-		d.Control = bindAddressNoPort
+	var (
+		conn net.Conn
+		ws   *websocket.Conn
+		err  error
+	)
+	if t.wsURL != "" {
+		conn, ws, err = t.dialWebSocket(ctx)
+	} else {
+		conn, err = t.dialTCP(ctx, t.addr)
 	}
-	conn, err := d.DialContext(ctx, "tcp", t.addr)
 	if err != nil {
 		return nil, fail("dial", err)
 	}
-	s, err := w.negotiate(conn, user, resource)
-	if err != nil {
-		conn.Close()
+	s := &session{conn: conn, ws: ws, sc: newScanner(conn, 2048, 1<<20), end: t.end}
+	s.sc.ws = ws != nil
+	if err := w.negotiate(s, user, resource); err != nil {
+		s.closeNow()
 		return nil, err
 	}
 	return s, nil
 }
 
-func (w *worker) negotiate(conn net.Conn, user, resource string) (*session, error) {
+func (w *worker) negotiate(s *session, user, resource string) error {
 	t := w.t
+	conn := s.conn
 	conn.SetDeadline(time.Now().Add(t.timeout))
-	s := &session{conn: conn, sc: newScanner(conn, 2048, 1<<20)}
 
 	features, err := s.open(t.header)
 	if err != nil {
-		return nil, fail("stream", err)
+		return fail("stream", err)
 	}
 	if t.useTLS {
 		if !bytes.Contains(features, []byte("urn:ietf:params:xml:ns:xmpp-tls")) {
-			return nil, fail("starttls", errors.New("not offered"))
+			return fail("starttls", errors.New("not offered"))
 		}
 		if _, err := conn.Write(startTLS); err != nil {
-			return nil, fail("starttls", err)
+			return fail("starttls", err)
 		}
 		el, err := s.sc.next()
 		if err != nil {
-			return nil, fail("starttls", err)
+			return fail("starttls", err)
 		}
 		if !el.Is("proceed") {
-			return nil, fail("starttls", fmt.Errorf("server answered %.200s", el.Raw))
+			return fail("starttls", fmt.Errorf("server answered %.200s", el.Raw))
 		}
 		tc := tls.Client(conn, t.tlsConf)
 		if err := tc.Handshake(); err != nil {
-			return nil, fail("tls", err)
+			return fail("tls", err)
 		}
 		s.conn = tc
 		if err := s.sc.reset(tc); err != nil {
-			return nil, fail("tls", err)
+			return fail("tls", err)
 		}
 		if features, err = s.open(t.header); err != nil {
-			return nil, fail("stream after tls", err)
+			return fail("stream after tls", err)
 		}
 	}
 
 	// SASL with an initial response.
 	if !bytes.Contains(features, []byte(">"+t.mech+"<")) {
-		return nil, fail("sasl", fmt.Errorf("%s not offered: %.300s", t.mech, features))
+		return fail("sasl", fmt.Errorf("%s not offered: %.300s", t.mech, features))
 	}
 	if err := w.auth(s, user); err != nil {
-		return nil, err
+		return err
 	}
 	if err := s.sc.reset(s.conn); err != nil {
-		return nil, fail("restart", err)
+		return fail("restart", err)
 	}
 	if features, err = s.open(t.header); err != nil {
-		return nil, fail("stream after sasl", err)
+		return fail("stream after sasl", err)
 	}
 	if !bytes.Contains(features, []byte("urn:ietf:params:xml:ns:xmpp-bind")) {
-		return nil, fail("bind", fmt.Errorf("not offered: %.300s", features))
+		return fail("bind", fmt.Errorf("not offered: %.300s", features))
 	}
 
 	// Bind.
-	out := append(w.out[:0], "<iq type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>"...)
+	out := append(w.out[:0], "<iq"...)
+	out = append(out, t.ns...)
+	out = append(out, " type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>"...)
 	out = append(out, resource...)
 	out = append(out, bindSuffix...)
 	w.out = out
 	if _, err := s.conn.Write(out); err != nil {
-		return nil, fail("bind", err)
+		return fail("bind", err)
 	}
 	for {
 		el, err := s.sc.next()
 		if err != nil {
-			return nil, fail("bind", err)
+			return fail("bind", err)
 		}
 		if el.Kind != kindChild {
-			return nil, fail("bind", fmt.Errorf("stream ended: %.200s", el.Raw))
+			return fail("bind", fmt.Errorf("stream ended: %.200s", el.Raw))
 		}
 		if !el.Is("iq") || string(attr(el.Raw, "id")) != "bind1" {
 			continue
 		}
 		if string(attr(el.Raw, "type")) != "result" {
-			return nil, fail("bind", fmt.Errorf("server answered %.300s", el.Raw))
+			return fail("bind", fmt.Errorf("server answered %.300s", el.Raw))
 		}
 		s.jid = bytes.Clone(textOf(el.Raw, "jid"))
 		if len(s.jid) == 0 {
-			return nil, fail("bind", fmt.Errorf("no jid in %.300s", el.Raw))
+			return fail("bind", fmt.Errorf("no jid in %.300s", el.Raw))
 		}
 		break
 	}
 	conn.SetDeadline(time.Time{})
-	return s, nil
+	return nil
 }
 
 // open sends a stream header and returns the features the server answers with.
@@ -273,7 +293,7 @@ func (w *worker) auth(s *session, user string) error {
 // the tool, holds the closed socket's TIME_WAIT.
 func (s *session) close(wait time.Duration) {
 	s.conn.SetDeadline(time.Now().Add(wait))
-	if _, err := s.conn.Write(streamEnd); err == nil {
+	if _, err := s.conn.Write(s.end); err == nil {
 		for {
 			el, err := s.sc.next()
 			if err != nil || el.Kind == kindEnd {

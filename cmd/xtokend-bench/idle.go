@@ -96,8 +96,8 @@ func runIdle(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	closing.Store(true)
 	for _, s := range sessions {
-		s.conn.Write(streamEnd)
-		s.conn.Close()
+		s.conn.Write(s.end)
+		s.closeNow()
 	}
 	readers.Wait()
 	fmt.Fprintf(stdout, "CLOSED %d dropped-by-server=%d\n", len(sessions), dropped.Load())

@@ -120,7 +120,7 @@ func measureLogins(ctx context.Context, t *target, c *common, workers, users int
 	wg.Wait()
 	closing.Wait()
 
-	r := &result{Server: c.server, Mode: "logins", TLS: t.useTLS, Concurrency: workers, Seconds: round3(elapsed.Seconds()),
+	r := &result{Server: c.server, Mode: "logins", Transport: c.transport(), TLS: t.useTLS, Concurrency: workers, Seconds: round3(elapsed.Seconds()),
 		Ops: ops, Errors: errs, FirstError: firstErr, Rate: round3(float64(ops) / elapsed.Seconds())}
 	r.ToolCPUus, r.ServerCPUus = cpu.perOp(ops)
 	r.setLatencies(all)

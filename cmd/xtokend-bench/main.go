@@ -1,4 +1,5 @@
-// Command xtokend-bench is a load tool for XMPP servers over TCP: it measures logins per
+// Command xtokend-bench is a load tool for XMPP servers over TCP, or over WebSocket (RFC 7395)
+// with -ws: it measures logins per
 // second, messages per second and the memory of idle sessions, the same way for xtokend
 // (SASL X-TOKEN, with tokens it mints itself from the host's key files) and for a peer
 // server such as Prosody (SASL PLAIN), so that both can be compared in one run.
@@ -107,6 +108,7 @@ type common struct {
 	serverPID          int
 	userPrefix         string
 	jsonPath           string
+	wsURL              string
 }
 
 func (c *common) register(fs *flag.FlagSet) {
@@ -126,13 +128,30 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.serverPID, "server-pid", 0, "the server's `pid`, to report its CPU per op and RSS")
 	fs.StringVar(&c.userPrefix, "user-prefix", "u", "usernames are prefix + number")
 	fs.StringVar(&c.jsonPath, "json", "", "append results as JSON lines to this `file`")
+	fs.StringVar(&c.wsURL, "ws", "", "speak XMPP over WebSocket (RFC 7395, subprotocol xmpp) at this ws:// or wss:// `URL` instead of TCP at -addr")
+}
+
+// transport names how the tool connects, for the results: "tcp" or "websocket".
+func (c *common) transport() string {
+	if c.wsURL != "" {
+		return "websocket"
+	}
+	return "tcp"
 }
 
 func (c *common) target() (*target, error) {
+	if c.wsURL != "" {
+		// The URL says where to connect: -addr follows it (loopback check, -sources).
+		hp, err := wsHostPort(c.wsURL)
+		if err != nil {
+			return nil, err
+		}
+		c.addr = hp
+	}
 	if !isLoopback(c.addr) {
 		return nil, usageError("-addr must be a loopback address: this tool only loads servers on this machine")
 	}
-	t := &target{addr: c.addr, host: c.host, mech: strings.ToUpper(c.mech), password: c.password, useTLS: c.useTLS, resume: c.resume, timeout: c.timeout}
+	t := &target{addr: c.addr, host: c.host, mech: strings.ToUpper(c.mech), password: c.password, useTLS: c.useTLS, resume: c.resume, timeout: c.timeout, wsURL: c.wsURL}
 	switch t.mech {
 	case "PLAIN":
 	case "X-TOKEN":
@@ -147,7 +166,9 @@ func (c *common) target() (*target, error) {
 	default:
 		return nil, usageError("-mech must be X-TOKEN or PLAIN")
 	}
-	t.init()
+	if err := t.init(); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
 

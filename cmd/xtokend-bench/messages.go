@@ -95,7 +95,9 @@ func measureMessages(ctx context.Context, t *target, c *common, pairs, window, b
 	)
 	t0 := time.Now()
 	send := func(p *peer) error {
-		out := append(p.out[:0], "<message type='chat' to='"...)
+		out := append(p.out[:0], "<message"...)
+		out = append(out, t.ns...)
+		out = append(out, " type='chat' to='"...)
 		out = append(out, p.to...)
 		out = append(out, "' id='m"...)
 		out = strconv.AppendInt(out, int64(time.Since(t0)), 10)
@@ -166,7 +168,7 @@ func measureMessages(ctx context.Context, t *target, c *common, pairs, window, b
 	cpu.end()
 	for _, p := range peers {
 		p.s.conn.SetWriteDeadline(time.Now().Add(time.Second))
-		p.s.conn.Write(streamEnd)
+		p.s.conn.Write(p.s.end)
 		p.s.conn.SetReadDeadline(time.Now().Add(2 * time.Second))
 	}
 	wg.Wait()
@@ -174,7 +176,7 @@ func measureMessages(ctx context.Context, t *target, c *common, pairs, window, b
 		p.s.conn.Close()
 	}
 
-	r := &result{Server: c.server, Mode: "messages", TLS: t.useTLS, Concurrency: pairs, Window: window, Seconds: round3(elapsed.Seconds())}
+	r := &result{Server: c.server, Mode: "messages", Transport: c.transport(), TLS: t.useTLS, Concurrency: pairs, Window: window, Seconds: round3(elapsed.Seconds())}
 	var all []time.Duration
 	for _, p := range peers {
 		r.Ops += p.ops

@@ -96,21 +96,105 @@ func readResults(path string) ([]result, error) {
 	return rs, sc.Err()
 }
 
-// find returns the last result matching the key (a later run of the same point wins).
-func find(rs []result, server, mode string, tls bool, level int) *result {
-	for i := len(rs) - 1; i >= 0; i-- {
-		r := &rs[i]
-		if r.Server == server && r.Mode == mode && r.TLS == tls && r.Concurrency == level {
-			return r
-		}
-	}
-	return nil
+// variant is the kind of connection a table covers: TCP (plaintext or STARTTLS) or XMPP over
+// WebSocket (ws://, or wss:// when tls).
+type variant struct {
+	ws, tls bool
 }
 
-func levelsOf(rs []result, mode string, tls bool) []int {
+// variants in the order the report shows them.
+var variants = []variant{{false, false}, {false, true}, {true, false}, {true, true}}
+
+func variantOf(r *result) variant { return variant{ws: r.Transport == "websocket", tls: r.TLS} }
+
+func (v variant) String() string {
+	switch {
+	case v.ws && v.tls:
+		return "WebSocket (wss://)"
+	case v.ws:
+		return "WebSocket (ws://)"
+	case v.tls:
+		return "STARTTLS"
+	}
+	return "plaintext"
+}
+
+// find returns the result of a point; when the point was run several times (repeated runs,
+// or several results files), a result whose figures are the means of the runs, counts the
+// sums, and Runs says how many there were.
+func find(rs []result, server, mode string, v variant, level int) *result {
+	var got []*result
+	for i := range rs {
+		r := &rs[i]
+		if r.Server == server && r.Mode == mode && variantOf(r) == v && r.Concurrency == level {
+			got = append(got, r)
+		}
+	}
+	switch len(got) {
+	case 0:
+		return nil
+	case 1:
+		m := *got[0]
+		m.Runs = 1
+		return &m
+	}
+	m := *got[0]
+	m.Ops, m.Errors, m.FirstError = 0, 0, ""
+	var rate, p50, p99, cpu, tool, rss, base, sessions float64
+	for _, r := range got {
+		m.Ops += r.Ops
+		m.Errors += r.Errors
+		if m.FirstError == "" {
+			m.FirstError = r.FirstError
+		}
+		rate += r.Rate
+		p50 += r.P50ms
+		p99 += r.P99ms
+		cpu += r.ServerCPUus
+		tool += r.ToolCPUus
+		rss += float64(r.RSSKB)
+		base += float64(r.BaseRSSKB)
+		sessions += float64(r.Sessions)
+	}
+	n := float64(len(got))
+	m.Runs = len(got)
+	m.Rate, m.P50ms, m.P99ms, m.ServerCPUus, m.ToolCPUus = rate/n, p50/n, p99/n, cpu/n, tool/n
+	m.RSSKB, m.BaseRSSKB, m.Sessions = int64(rss/n+0.5), int64(base/n+0.5), int(sessions/n+0.5)
+	return &m
+}
+
+// runsOf is the most runs any point of mode and v had.
+func runsOf(rs []result, mode string, v variant) int {
+	type point struct {
+		server string
+		level  int
+	}
+	count := map[point]int{}
+	most := 0
+	for i := range rs {
+		r := &rs[i]
+		if r.Mode == mode && variantOf(r) == v {
+			k := point{r.Server, r.Concurrency}
+			count[k]++
+			most = max(most, count[k])
+		}
+	}
+	return most
+}
+
+// runsNote says, when points were run more than once, that the figures are means.
+func runsNote(rs []result, mode string, v variant) string {
+	if n := runsOf(rs, mode, v); n > 1 {
+		return fmt.Sprintf(" (means of %d runs)", n)
+	}
+	return ""
+}
+
+func levelsOf(rs []result, mode string, v variant) []int {
 	var ls []int
-	for _, r := range rs {
-		if r.Mode != mode || r.TLS != tls {
+	for i := range rs {
+		r := &rs[i]
+		if r.Mode != mode || variantOf(r) != v {
 			continue
 		}
 		l := r.Concurrency // for idle: the sessions tried
@@ -120,13 +204,6 @@ func levelsOf(rs []result, mode string, tls bool) []int {
 	}
 	slices.Sort(ls)
 	return ls
-}
-
-func tlsName(tls bool) string {
-	if tls {
-		return "STARTTLS"
-	}
-	return "plaintext"
 }
 
 func ratio(a, b float64) string {
@@ -157,22 +234,22 @@ func writeTables(b *strings.Builder, rs []result, subject string, peers []string
 	for _, mode := range []string{"logins", "messages"} {
 		unit := map[string]string{"logins": "logins/s", "messages": "messages/s"}[mode]
 		levelName := map[string]string{"logins": "concurrency", "messages": "pairs"}[mode]
-		for _, tls := range []bool{false, true} {
-			levels := levelsOf(rs, mode, tls)
+		for _, v := range variants {
+			levels := levelsOf(rs, mode, v)
 			if len(levels) == 0 {
 				continue
 			}
-			fmt.Fprintf(b, "\n### %s, %s\n\n", strings.ToUpper(mode[:1])+mode[1:], tlsName(tls))
+			fmt.Fprintf(b, "\n### %s, %s%s\n\n", strings.ToUpper(mode[:1])+mode[1:], v, runsNote(rs, mode, v))
 			fmt.Fprintf(b, "| %s | %s %s | p50 / p99 ms | CPU µs/op |", levelName, subject, unit)
 			for _, peer := range peers {
 				fmt.Fprintf(b, " %s %s | p50 / p99 ms | CPU µs/op | %s ratio | CPU ratio |", peer, unit, unit)
 			}
 			b.WriteString("\n|---:|---:|---:|---:|" + strings.Repeat("---:|---:|---:|---:|---:|", len(peers)) + "\n")
 			for _, l := range levels {
-				x := find(rs, subject, mode, tls, l)
+				x := find(rs, subject, mode, v, l)
 				fmt.Fprintf(b, "| %d | %s | %s | %s |", l, cell(x, rateCell), cell(x, latCell), cell(x, cpuCell))
 				for _, peer := range peers {
-					p := find(rs, peer, mode, tls, l)
+					p := find(rs, peer, mode, v, l)
 					fmt.Fprintf(b, " %s | %s | %s | %s | %s |", cell(p, rateCell), cell(p, latCell), cell(p, cpuCell),
 						ratio(rate(x), rate(p)), cpuRatio(p, x))
 				}
@@ -180,27 +257,27 @@ func writeTables(b *strings.Builder, rs []result, subject string, peers []string
 			}
 			if mode == "logins" {
 				for _, peer := range peers {
-					peakNote(b, rs, subject, peer, tls)
+					peakNote(b, rs, subject, peer, v)
 				}
 			}
 		}
 	}
-	for _, tls := range []bool{false, true} {
-		levels := levelsOf(rs, "idle", tls)
+	for _, v := range variants {
+		levels := levelsOf(rs, "idle", v)
 		if len(levels) == 0 {
 			continue
 		}
-		fmt.Fprintf(b, "\n### Idle sessions, %s (server RSS)\n\n", tlsName(tls))
+		fmt.Fprintf(b, "\n### Idle sessions, %s (server RSS)%s\n\n", v, runsNote(rs, "idle", v))
 		fmt.Fprintf(b, "| sessions | %s RSS MB | %s KB/session |", subject, subject)
 		for _, peer := range peers {
 			fmt.Fprintf(b, " %s RSS MB | %s KB/session | memory ratio |", peer, peer)
 		}
 		b.WriteString("\n|---:|---:|---:|" + strings.Repeat("---:|---:|---:|", len(peers)) + "\n")
 		for _, l := range levels {
-			x := find(rs, subject, "idle", tls, l)
+			x := find(rs, subject, "idle", v, l)
 			fmt.Fprintf(b, "| %d | %s | %s |", l, cell(x, rssCell), cell(x, perSessionCell))
 			for _, peer := range peers {
-				p := find(rs, peer, "idle", tls, l)
+				p := find(rs, peer, "idle", v, l)
 				fmt.Fprintf(b, " %s | %s | %s |", cell(p, rssCell), cell(p, perSessionCell), ratio(perSession(p), perSession(x)))
 			}
 			b.WriteString("\n")
@@ -245,12 +322,12 @@ func perSessionCell(r *result) string {
 }
 
 // peakNote names the peer's best concurrency and the subject's figures there.
-func peakNote(b *strings.Builder, rs []result, subject, peer string, tls bool) {
-	top, best := peaks(rs, subject, peer, tls)
+func peakNote(b *strings.Builder, rs []result, subject, peer string, v variant) {
+	top, best := peaks(rs, subject, peer, v)
 	if best == nil || top == nil {
 		return
 	}
-	at := find(rs, subject, "logins", tls, best.Concurrency)
+	at := find(rs, subject, "logins", v, best.Concurrency)
 	fmt.Fprintf(b, "\nPeaks: %s %.0f logins/s (c=%d), %s %.0f logins/s (c=%d): %s.", subject, top.Rate, top.Concurrency, peer, best.Rate, best.Concurrency, ratio(top.Rate, best.Rate))
 	if at != nil {
 		fmt.Fprintf(b, " At c=%d, where %s peaks, %s's p99 is %.2f ms.", best.Concurrency, peer, subject, at.P99ms)
@@ -271,7 +348,7 @@ func plotLogins(rs []result) string {
 		if r.Mode != "logins" || r.Ops == 0 {
 			continue
 		}
-		name := r.Server + " " + tlsName(r.TLS)
+		name := r.Server + " " + variantOf(&r).String()
 		i := slices.IndexFunc(ss, func(s *series) bool { return s.name == name })
 		if i < 0 {
 			ss = append(ss, &series{name: name})
@@ -332,83 +409,127 @@ func plotLogins(rs []result) string {
 	return b.String()
 }
 
-// peaks returns the subject's and the peer's best logins/s results.
-func peaks(rs []result, subject, peer string, tls bool) (top, best *result) {
-	for i := range rs {
-		r := &rs[i]
-		if r.Mode != "logins" || r.TLS != tls {
-			continue
-		}
-		if r.Server == subject && (top == nil || r.Rate > top.Rate) {
+// peaks returns the subject's and the peer's best logins/s (of the means, when points were
+// run more than once).
+func peaks(rs []result, subject, peer string, v variant) (top, best *result) {
+	for _, l := range levelsOf(rs, "logins", v) {
+		if r := find(rs, subject, "logins", v, l); r != nil && (top == nil || r.Rate > top.Rate) {
 			top = r
 		}
-		if r.Server == peer && (best == nil || r.Rate > best.Rate) {
+		if r := find(rs, peer, "logins", v, l); r != nil && (best == nil || r.Rate > best.Rate) {
 			best = r
 		}
 	}
 	return top, best
 }
 
-// writeTargets checks the figures against issue 7's targets.
+// targetRow is one line of a targets table.
+type targetRow struct{ target, measured, verdict string }
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "**not met**"
+}
+
+// peakRow compares the subject's peak logins/s with peer's, wanting at least want times it
+// (want 0: more than it).
+func peakRow(rs []result, subject, peer string, v variant, want float64) (targetRow, bool) {
+	top, best := peaks(rs, subject, peer, v)
+	if top == nil || best == nil || best.Rate == 0 {
+		return targetRow{}, false
+	}
+	got := top.Rate / best.Rate
+	measured := fmt.Sprintf("%.1fx (%.0f vs %.0f)", got, top.Rate, best.Rate)
+	if want == 0 {
+		return targetRow{fmt.Sprintf("peak logins/s above %s's, %s", peer, v), measured, verdict(got > 1)}, true
+	}
+	return targetRow{fmt.Sprintf("peak logins/s, %s: ≥ %gx %s's", v, want, peer), measured, verdict(got >= want)}, true
+}
+
+// largestIdle is the subject's idle point with the most sessions tried.
+func largestIdle(rs []result, subject string, v variant) *result {
+	levels := levelsOf(rs, "idle", v)
+	for i := len(levels) - 1; i >= 0; i-- {
+		if r := find(rs, subject, "idle", v, levels[i]); r != nil {
+			return r
+		}
+	}
+	return nil
+}
+
+func writeTargetRows(b *strings.Builder, title string, rows []targetRow) {
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\n### %s\n\n| target | measured | |\n|---|---|---|\n", title)
+	for _, r := range rows {
+		fmt.Fprintf(b, "| %s | %s | %s |\n", r.target, r.measured, r.verdict)
+	}
+}
+
+// writeTargets checks the figures against issue 7's targets (TCP) and issue 13's
+// (WebSocket).
 func writeTargets(b *strings.Builder, rs []result, subject string, peers []string) {
 	peer := peers[0]
-	type row struct{ target, measured, verdict string }
-	var rows []row
-	verdict := func(ok bool) string {
-		if ok {
-			return "met"
-		}
-		return "**not met**"
-	}
+	var rows []targetRow
 	for _, c := range []struct {
-		tls  bool
+		v    variant
 		want float64
-	}{{false, 10}, {true, 5}} {
-		top, best := peaks(rs, subject, peer, c.tls)
-		if top == nil || best == nil || best.Rate == 0 {
+	}{{variant{}, 10}, {variant{tls: true}, 5}} {
+		row, ok := peakRow(rs, subject, peer, c.v, c.want)
+		if !ok {
 			continue
 		}
-		got := top.Rate / best.Rate
-		rows = append(rows, row{fmt.Sprintf("peak logins/s, %s: ≥ %.0fx %s's", tlsName(c.tls), c.want, peer),
-			fmt.Sprintf("%.1fx (%.0f vs %.0f)", got, top.Rate, best.Rate), verdict(got >= c.want)})
-		if at := find(rs, subject, "logins", c.tls, best.Concurrency); at != nil {
-			rows = append(rows, row{fmt.Sprintf("p99 < 20 ms at c=%d (%s's peak), %s", best.Concurrency, peer, tlsName(c.tls)),
+		rows = append(rows, row)
+		_, best := peaks(rs, subject, peer, c.v)
+		if at := find(rs, subject, "logins", c.v, best.Concurrency); at != nil {
+			rows = append(rows, targetRow{fmt.Sprintf("p99 < 20 ms at c=%d (%s's peak), %s", best.Concurrency, peer, c.v),
 				fmt.Sprintf("%.2f ms", at.P99ms), verdict(at.P99ms < 20)})
 		}
 	}
 	for _, c := range []struct {
-		tls  bool
+		v    variant
 		want float64
-	}{{false, 16}, {true, 24}} {
-		var last *result
-		for i := range rs {
-			r := &rs[i]
-			if r.Server == subject && r.Mode == "idle" && r.TLS == c.tls && (last == nil || r.Sessions > last.Sessions) {
-				last = r
-			}
-		}
+	}{{variant{}, 16}, {variant{tls: true}, 24}} {
+		last := largestIdle(rs, subject, c.v)
 		if last == nil {
 			continue
 		}
 		kb := perSession(last)
-		rows = append(rows, row{fmt.Sprintf("≤ %.0f KB per idle session, %s", c.want, tlsName(c.tls)),
+		rows = append(rows, targetRow{fmt.Sprintf("≤ %.0f KB per idle session, %s", c.want, c.v),
 			fmt.Sprintf("%.1f KB at %d sessions", kb, last.Sessions), verdict(kb > 0 && kb <= c.want)})
-		rows = append(rows, row{fmt.Sprintf("≥ 15,000 idle sessions held, %s", tlsName(c.tls)),
+		rows = append(rows, targetRow{fmt.Sprintf("≥ 15,000 idle sessions held, %s", c.v),
 			fmt.Sprintf("%d", last.Sessions), verdict(last.Sessions >= 15000)})
 	}
 	for _, p := range peers[1:] {
-		for _, tls := range []bool{false, true} {
-			if top, best := peaks(rs, subject, p, tls); top != nil && best != nil && best.Rate > 0 {
-				rows = append(rows, row{fmt.Sprintf("peak logins/s above %s's, %s", p, tlsName(tls)),
-					fmt.Sprintf("%.1fx (%.0f vs %.0f)", top.Rate/best.Rate, top.Rate, best.Rate), verdict(top.Rate > best.Rate)})
+		for _, v := range variants[:2] {
+			if row, ok := peakRow(rs, subject, p, v, 0); ok {
+				rows = append(rows, row)
 			}
 		}
 	}
-	if len(rows) == 0 {
-		return
+	writeTargetRows(b, "Against the targets of issue 7", rows)
+
+	// Issue 13: XMPP over WebSocket, plaintext ws://, against Prosody (10x) and ejabberd (2x).
+	rows = nil
+	ws := variant{ws: true}
+	for _, c := range []struct {
+		peer string
+		want float64
+	}{{"prosody", 10}, {"ejabberd", 2}} {
+		if !slices.Contains(peers, c.peer) {
+			continue
+		}
+		if row, ok := peakRow(rs, subject, c.peer, ws, c.want); ok {
+			rows = append(rows, row)
+		}
 	}
-	b.WriteString("\n### Against the targets of issue 7\n\n| target | measured | |\n|---|---|---|\n")
-	for _, r := range rows {
-		fmt.Fprintf(b, "| %s | %s | %s |\n", r.target, r.measured, r.verdict)
+	if last := largestIdle(rs, subject, ws); last != nil {
+		kb := perSession(last)
+		rows = append(rows, targetRow{fmt.Sprintf("≤ 12 KB per idle session, %s", ws),
+			fmt.Sprintf("%.1f KB at %d sessions", kb, last.Sessions), verdict(kb > 0 && kb <= 12)})
 	}
+	writeTargetRows(b, "Against the targets of issue 13 (XMPP over WebSocket)", rows)
 }

@@ -45,3 +45,45 @@ func TestReport(t *testing.T) {
 		t.Error("a missing results file: exit 0")
 	}
 }
+
+// WebSocket rows get their own tables and issue 13's targets; a point run several times is
+// reported as the means of its runs.
+func TestReportWebSocketMeans(t *testing.T) {
+	dir := t.TempDir()
+	results := filepath.Join(dir, "results.jsonl")
+	lines := `{"server":"prosody","mode":"logins","transport":"websocket","tls":false,"concurrency":4,"ops":1000,"errors":0,"rate":300,"p50_ms":10,"p99_ms":40,"server_cpu_us_per_op":3000}
+{"server":"ejabberd","mode":"logins","transport":"websocket","tls":false,"concurrency":4,"ops":1000,"errors":0,"rate":1000,"p50_ms":4,"p99_ms":20,"server_cpu_us_per_op":1000}
+{"server":"xtokend","mode":"logins","transport":"websocket","tls":false,"concurrency":4,"ops":5000,"errors":0,"rate":3000,"p50_ms":1,"p99_ms":3,"server_cpu_us_per_op":200}
+{"server":"prosody","mode":"logins","transport":"websocket","tls":false,"concurrency":4,"ops":1000,"errors":0,"rate":500,"p50_ms":20,"p99_ms":60,"server_cpu_us_per_op":2000}
+{"server":"ejabberd","mode":"logins","transport":"websocket","tls":false,"concurrency":4,"ops":1000,"errors":0,"rate":1400,"p50_ms":6,"p99_ms":30,"server_cpu_us_per_op":800}
+{"server":"xtokend","mode":"logins","transport":"websocket","tls":false,"concurrency":4,"ops":5000,"errors":0,"rate":5000,"p50_ms":3,"p99_ms":5,"server_cpu_us_per_op":100}
+{"server":"xtokend","mode":"logins","tls":false,"concurrency":4,"ops":5000,"errors":0,"rate":7000,"p50_ms":1,"p99_ms":2,"server_cpu_us_per_op":100}
+{"server":"xtokend","mode":"idle","transport":"websocket","tls":false,"concurrency":10000,"sessions":10000,"ops":10000,"errors":0,"rss_kb":136000,"base_rss_kb":16000}
+{"server":"prosody","mode":"idle","transport":"websocket","tls":false,"concurrency":10000,"sessions":10000,"ops":10000,"errors":0,"rss_kb":416000,"base_rss_kb":16000}
+`
+	if err := os.WriteFile(results, []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "B.md")
+	if code := run([]string{"report", "-o", out, "-peer", "prosody,ejabberd", results}, os.Stdout, os.Stderr); code != 0 {
+		t.Fatalf("report exited %d", code)
+	}
+	md, _ := os.ReadFile(out)
+	for _, want := range []string{
+		"### Logins, WebSocket (ws://) (means of 2 runs)",
+		// means: xtokend 4000/s, 2/4 ms, 150 µs; prosody 400/s, 15/50 ms, 2500 µs; ejabberd 1200/s, 5/25 ms, 900 µs
+		"| 4 | 4000 | 2.00 / 4.00 | 150 | 400 | 15.00 / 50.00 | 2500 | 10.0x | 16.7x | 1200 | 5.00 / 25.00 | 900 | 3.3x | 6.0x |",
+		"### Logins, plaintext\n", // the TCP point stays apart
+		"| 4 | 7000 | 1.00 / 2.00 | 100 |",
+		"### Against the targets of issue 13 (XMPP over WebSocket)",
+		"| peak logins/s, WebSocket (ws://): ≥ 10x prosody's | 10.0x (4000 vs 400) | met |",
+		"| peak logins/s, WebSocket (ws://): ≥ 2x ejabberd's | 3.3x (4000 vs 1200) | met |",
+		"| ≤ 12 KB per idle session, WebSocket (ws://) | 12.0 KB at 10000 sessions | met |",
+		"### Idle sessions, WebSocket (ws://) (server RSS)",
+		"| 10000 | 132.8 | 12.0 | 406.2 | 40.0 | 3.3x |",
+	} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+}

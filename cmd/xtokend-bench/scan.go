@@ -51,6 +51,9 @@ type scanner struct {
 	pos, end int // unread bytes are buf[pos:end]
 	depth    int // 0 before the stream header, 1 inside the stream
 	max      int // largest element accepted
+	// ws: the stream is WebSocket framing (RFC 7395), whose header is a self-closed <open/>
+	// and whose end is a <close/> element rather than an end tag.
+	ws bool
 }
 
 func newScanner(r io.Reader, size, max int) *scanner {
@@ -77,6 +80,10 @@ func (s *scanner) next() (element, error) {
 			s.pos += n
 			if el.Kind == kindSkip {
 				continue
+			}
+			if s.ws && el.Kind == kindChild && el.Is("close") {
+				el.Kind = kindEnd
+				s.depth = 0
 			}
 			return el, nil
 		case err != errIncomplete:

@@ -59,6 +59,7 @@ func xtokendBinary(t *testing.T) string {
 type soakServer struct {
 	cmd                  *exec.Cmd
 	addr, metrics, dir   string
+	ws                   string // the ws:// URL of its [websocket] listener
 	secretFile, seedFile string
 	logs                 *testkit.LogBuffer
 	done                 chan struct{}
@@ -70,6 +71,8 @@ func startXtokend(t *testing.T, requireTLS bool) *soakServer {
 	dir := t.TempDir()
 	s := &soakServer{dir: dir, addr: testkit.FreeAddr(t), metrics: testkit.FreeAddr(t), logs: &testkit.LogBuffer{}, done: make(chan struct{}),
 		secretFile: filepath.Join(dir, "access_secret"), seedFile: filepath.Join(dir, "otp_seed")}
+	wsAddr := testkit.FreeAddr(t)
+	s.ws = "ws://" + wsAddr + "/xmpp-websocket"
 	for path, text := range map[string]string{
 		s.secretFile: "soak-test-access-secret-0123456789abcdef",
 		s.seedFile:   "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
@@ -83,12 +86,15 @@ log_level = "warn"
 [tls]
 require_starttls = %v
 
+[websocket]
+listen = %q
+
 [modules.mod_keystore]
 keys = [
   { name = "access_secret", type = "file", path = "access_secret" },
   { name = "otp_seed", type = "file", path = "otp_seed", encoding = "base32" },
 ]
-`, s.addr, s.metrics, requireTLS),
+`, s.addr, s.metrics, requireTLS, wsAddr),
 	} {
 		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 			t.Fatal(err)

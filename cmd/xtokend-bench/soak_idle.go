@@ -57,7 +57,7 @@ func (p *idlePool) open(ctx context.Context, n, workers int, prefix string, pres
 				}
 				s, err := wk.login(ctx, prefix+strconv.Itoa(i), "soak")
 				if err == nil && presence {
-					if _, werr := s.conn.Write([]byte("<presence/>")); werr != nil {
+					if _, werr := s.conn.Write(s.stanza([]byte("<presence/>"))); werr != nil {
 						s.conn.Close()
 						err = fail("presence", werr)
 					}
@@ -141,7 +141,7 @@ func (p *idlePool) ping(ctx context.Context, wait time.Duration) pingResult {
 		}
 		r.Sent++
 		is.s.conn.SetWriteDeadline(time.Now().Add(wait))
-		if _, err := is.s.conn.Write(pingIQ); err != nil {
+		if _, err := is.s.conn.Write(is.s.stanza(pingIQ)); err != nil {
 			unanswered.add("write: "+errorClass(err), err)
 			continue
 		}
@@ -183,7 +183,7 @@ func (p *idlePool) close() {
 	p.closing.Store(true)
 	for _, is := range p.sessions {
 		is.s.conn.SetWriteDeadline(time.Now().Add(time.Second))
-		is.s.conn.Write(streamEnd)
+		is.s.conn.Write(is.s.end)
 		is.s.conn.Close()
 	}
 	p.readers.Wait()

@@ -112,7 +112,7 @@ func (l *loginLoad) once(ctx context.Context, wk *worker, user, resource string)
 func (s *session) closeChecked(wait time.Duration) error {
 	defer s.conn.Close()
 	s.conn.SetDeadline(time.Now().Add(wait))
-	if _, err := s.conn.Write(streamEnd); err != nil {
+	if _, err := s.conn.Write(s.end); err != nil {
 		return fail("close", err)
 	}
 	for {

@@ -16,6 +16,9 @@ import (
 type result struct {
 	Server      string  `json:"server"`
 	Mode        string  `json:"mode"` // logins, messages, idle
+	// Transport is "websocket" for XMPP over WebSocket (RFC 7395); empty (older lines) or
+	// "tcp" for TCP.
+	Transport string `json:"transport,omitempty"`
 	TLS         bool    `json:"tls"`
 	Concurrency int     `json:"concurrency,omitempty"` // logins: workers; messages: pairs; idle: sessions tried
 	Window      int     `json:"window,omitempty"`      // messages in flight per pair
@@ -35,6 +38,8 @@ type result struct {
 	Sessions  int   `json:"sessions,omitempty"` // idle
 	RSSKB     int64 `json:"rss_kb,omitempty"`   // the server's VmRSS after the run
 	BaseRSSKB int64 `json:"base_rss_kb,omitempty"`
+
+	Runs int `json:"-"` // the report: how many runs a point's figures are the means of
 }
 
 func (r *result) setLatencies(samples []time.Duration) {
@@ -56,7 +61,12 @@ func round3(f float64) float64 { return float64(int64(f*1000+0.5)) / 1000 }
 
 func (r *result) print(human, jsonOut io.Writer) {
 	tlsName := "plain"
-	if r.TLS {
+	switch {
+	case r.Transport == "websocket" && r.TLS:
+		tlsName = "wss"
+	case r.Transport == "websocket":
+		tlsName = "ws"
+	case r.TLS:
 		tlsName = "tls"
 	}
 	switch r.Mode {
