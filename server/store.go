@@ -32,7 +32,8 @@ type storeState struct {
 	offlineDelivered prometheus.Counter
 	latency          *prometheus.HistogramVec
 
-	delivering sync.Map // bare JID -> *sync.Mutex (offline.go)
+	delivering sync.Map   // bare JID -> *sync.Mutex (offline.go)
+	blocks     blockCache // (blocking.go)
 	closeOnce  sync.Once
 }
 
