@@ -12,6 +12,7 @@ import (
 	"github.com/xtokend/xtokend/cluster"
 	"github.com/xtokend/xtokend/keystore"
 	"github.com/xtokend/xtokend/sasl"
+	"github.com/xtokend/xtokend/storage"
 	"github.com/xtokend/xtokend/websocket"
 )
 
@@ -30,6 +31,9 @@ type Config struct {
 	// Cluster is the [cluster] section; nil when the file has none, which
 	// is what keeps a server on its own.
 	Cluster *cluster.Options `toml:"cluster"`
+	// Storage is the [storage] section (see StorageOptions); nil is storage
+	// off.
+	Storage *storage.Options `toml:"storage"`
 
 	// Dir is the folder of the config file; key file paths are relative to it.
 	Dir string `toml:"-"`
@@ -133,7 +137,9 @@ func Default() *Config {
 	at.Plain = true
 	ws := websocket.DefaultOptions()
 	ws.Listen = DefaultWebSocketListen
+	st := storage.DefaultOptions()
 	return &Config{
+		Storage:   &st,
 		General:   g,
 		TLS:       defaultTLS(),
 		Limits:    DefaultLimitOptions(),
@@ -281,6 +287,7 @@ func (c *Config) Warnings() []string {
 		w = append(w, "tls: require_starttls = false: SASL is offered on plaintext; use it on loopback only")
 	}
 	w = append(w, c.clusterWarnings()...)
+	w = append(w, c.storageWarnings()...)
 	if c.General.AllowSharedKeys {
 		w = append(w, "general: allow_shared_keys = true: hosts may share keys, so a token for one host's user may log in on another's")
 	}

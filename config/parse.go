@@ -11,6 +11,7 @@ import (
 	"github.com/xtokend/xtokend/cluster"
 	"github.com/xtokend/xtokend/keystore"
 	"github.com/xtokend/xtokend/sasl"
+	"github.com/xtokend/xtokend/storage"
 	"github.com/xtokend/xtokend/websocket"
 )
 
@@ -31,6 +32,7 @@ type rawConfig struct {
 	Modules    map[string]toml.Primitive `toml:"modules"`
 	HostConfig []rawHostConfig           `toml:"host_config"`
 	Cluster    *cluster.Options          `toml:"cluster"`
+	Storage    *storage.Options          `toml:"storage"`
 }
 
 type rawHostConfig struct {
@@ -71,7 +73,11 @@ func decodeConfig(data []byte, path string) (*Config, error) {
 	if err != nil {
 		return nil, &Error{File: path, Err: err}
 	}
-	c := &Config{General: raw.General, TLS: raw.TLS, Limits: raw.Limits, WebSocket: raw.WebSocket, Cluster: raw.Cluster, Dir: filepath.Dir(path), Path: path}
+	c := &Config{General: raw.General, TLS: raw.TLS, Limits: raw.Limits, WebSocket: raw.WebSocket, Cluster: raw.Cluster, Storage: raw.Storage, Dir: filepath.Dir(path), Path: path}
+	if c.Storage == nil && c.Cluster == nil {
+		st := storage.DefaultOptions() // SQLite beside the file
+		c.Storage = &st
+	}
 
 	mods, err := decodeModules(&md, raw.Modules, "modules")
 	if err != nil {

@@ -70,6 +70,9 @@ func (c *Config) Validate() error {
 	if err := c.checkCluster(); err != nil {
 		return fail(&Error{Err: err})
 	}
+	if err := c.checkStorage(); err != nil {
+		return fail(&Error{Err: err})
+	}
 
 	// The global sections, even where every host has its own: a broken
 	// section is a typo waiting for the next host that uses it.

@@ -71,6 +71,7 @@ func newAdminHandler(b adminBackend, log *slog.Logger) http.Handler {
 	h.mux.HandleFunc("POST /v1/tokens", h.mint)
 	h.mux.HandleFunc("GET /v1/hosts", h.hosts)
 	h.mux.HandleFunc("GET /v1/sessions", h.sessions)
+	h.routeRoster() // admin_roster.go
 	return h
 }
 

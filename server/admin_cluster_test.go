@@ -24,6 +24,7 @@ func TestAdminSessionsInCluster(t *testing.T) {
 		return opsOptions{configure: func(c *config.Config) {
 			c.Cluster = &cluster.Options{NodeName: name, Bind: "127.0.0.1:0", LinkListen: "127.0.0.1:0",
 				Join: join, SecretFile: secret, JoinTimeout: cluster.Duration{Duration: clusterWait}}
+			c.Storage = nil // a cluster without [storage]: storage off
 		}}
 	}
 	n1 := startOpsServer(t, keys, node("node1"))

@@ -44,6 +44,7 @@ func TestAdminSocketFolder(t *testing.T) {
 			}
 			sock := filepath.Join(dir, "xtokend.sock")
 			cfg := config.Default()
+			cfg.Dir = t.TempDir() // the SQLite file, not in the source tree
 			cfg.General.AdminSocket = sock
 			cfg.WebSocket.Listen = "127.0.0.1:0"
 			cfg.General.Listen = "127.0.0.1:0"

@@ -24,6 +24,9 @@ func (s *session) serverIQ(st *xmlStanza, from string, isHost bool) {
 		s.replyError(st, from, stanza.Modify, stanza.BadRequest, "an IQ request needs a payload")
 		return
 	}
+	if s.storedIQ(st, child, from) {
+		return // roster and blocking (roster_iq.go, blocking.go)
+	}
 	switch {
 	case st.typ == "get" && child.Name.Space == nsPing && child.Name.Local == "ping":
 		var b bytes.Buffer
@@ -47,6 +50,7 @@ func (s *session) serverIQ(st *xmlStanza, from string, isHost bool) {
 		}
 		b.WriteString("<feature var='" + nsDiscoInfo + "'/>")
 		b.WriteString("<feature var='" + nsPing + "'/>")
+		b.WriteString(s.srv.storedFeatures(isHost))
 		b.WriteString("</query></iq>")
 		s.reply(b.Bytes())
 	default:

@@ -107,7 +107,7 @@ func (c *conn) openStream(d *xml.Decoder, st stage) error {
 		return &clientError{condHostUnknown, ""}
 	}
 	c.host = host
-	features := featuresBind
+	features := c.srv.bindFeatures() // featuresBind, with roster versioning when storage is on
 	switch st {
 	case stageStartTLS:
 		if !c.t.CanStartTLS() {

@@ -56,6 +56,9 @@ func (s *session) routePresence(st *xmlStanza, to jid.JID) error {
 		}
 		return s.deliver(st, s.full, toStr, s.availableResources(toStr, -128)...)
 	case "subscribe", "subscribed", "unsubscribe", "unsubscribed":
+		if s.srv.store() != nil {
+			return s.routeSubscription(st, to) // on the stored rosters (presence_sub.go)
+		}
 		bare := to.Bare().String()
 		if _, _, err := s.forward(st, s.bare, bare, s.remoteNodes(bare)); err != nil {
 			return err
@@ -65,8 +68,10 @@ func (s *session) routePresence(st *xmlStanza, to jid.JID) error {
 		if t := s.srv.reg.lookup(toStr); t != nil {
 			return s.deliver(st, s.full, toStr, t)
 		}
+	case "probe":
+		s.answerClientProbe(to) // by the stored rosters (presence_sub.go)
 	}
-	return nil // probes and unknown types
+	return nil // unknown types
 }
 
 // broadcastPresence handles presence without 'to': the user's availability.
@@ -108,6 +113,10 @@ func (s *session) broadcastPresence(st *xmlStanza) error {
 		if initial {
 			s.probeRemote() // and about those on other nodes of a cluster
 		}
+		s.presenceToContacts(b, initial) // subscribers (presence_sub.go)
+		if initial && prio >= 0 {
+			s.deliverOffline() // offline.go
+		}
 	case "unavailable":
 		b, err := st.encode(s.full, "")
 		if err != nil {
@@ -122,6 +131,7 @@ func (s *session) broadcastPresence(st *xmlStanza) error {
 		}
 		s.available.Store(false)
 		s.presence.Store(nil)
+		s.presenceToContacts(b, false)
 		s.unavailableToDirected()
 	}
 	return nil // other types without 'to' mean nothing without a roster
@@ -162,6 +172,7 @@ func (s *session) goOffline() {
 			r.enqueue(b.Bytes())
 		}
 		s.forwardOffline(b.Bytes())
+		s.presenceToContacts(b.Bytes(), false)
 	}
 	s.unavailableToDirected()
 }

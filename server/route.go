@@ -25,6 +25,9 @@ func (s *session) route(st *xmlStanza) error {
 			return nil
 		}
 	}
+	if s.refuseBlocked(st, to) {
+		return nil // XEP-0191 (blocking.go)
+	}
 	switch st.name {
 	case "message":
 		return s.routeMessage(st, to)
@@ -124,6 +127,9 @@ func (s *session) routeMessage(st *xmlStanza, to jid.JID) error {
 	if len(targets) == 0 && sent == 0 && st.typ != "headline" {
 		// normal and chat: nobody to take it (RFC 6121 section 8.5.2.1.1);
 		// a headline is silently dropped.
+		if !full && s.storeOffline(st, bare, toStr) {
+			return nil // kept for the user's next login (offline.go)
+		}
 		if full {
 			s.replyError(st, toStr, stanza.Wait, stanza.ResourceConstraint, "the recipient's cluster node is not keeping up")
 		} else {

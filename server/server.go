@@ -94,7 +94,8 @@ type Server struct {
 	addr      net.Addr
 	wg        sync.WaitGroup
 
-	ops ops // metrics, limits, admin socket, reload (admin_ops.go)
+	ops ops        // metrics, limits, admin socket, reload (admin_ops.go)
+	db  storeState // rosters, blocking, offline messages (store.go)
 }
 
 // host is one virtual host's runtime state.
@@ -131,6 +132,7 @@ func New(ctx context.Context, opts Config) (*Server, error) {
 	s.started = make(chan struct{})
 	if err := s.build(ctx); err != nil {
 		s.stopCluster() // a node that started must not outlive a failed start
+		s.closeStore()
 		s.cancel()
 		return nil, err
 	}
@@ -172,6 +174,9 @@ func (s *Server) build(ctx context.Context) error {
 		return err
 	}
 	if err := s.initOps(); err != nil {
+		return err
+	}
+	if err := s.openStore(ctx); err != nil {
 		return err
 	}
 	s.clusterStarted()
@@ -419,6 +424,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	select {
 	case <-done:
 		s.stopCluster() // after every session had its system-shutdown
+		s.closeStore()
 		s.logger().Info("shut down")
 		return nil
 	case <-ctx.Done():
@@ -430,6 +436,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.mu.Unlock()
 		<-done
 		s.stopCluster()
+		s.closeStore()
 		return ctx.Err()
 	}
 }

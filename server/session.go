@@ -29,6 +29,7 @@ type session struct {
 	available atomic.Bool
 	priority  atomic.Int32
 	presence  atomic.Pointer[[]byte] // the last broadcast presence, 'from' stamped
+	stored    storedFlags            // roster and block list interest (roster_iq.go)
 
 	// Owned by the read loop only.
 	directed map[string]jid.JID // who got directed available presence

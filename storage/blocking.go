@@ -125,6 +125,19 @@ func (b BlockLists) IsBlocked(ctx context.Context, user, jid string) (bool, erro
 	return n > 0, wrap("is blocked", err)
 }
 
+// Covers reports whether a block list (as List returns it) covers jid by
+// the rule IsBlocked applies: for a caller that keeps the list in memory.
+func Covers(list []string, jid string) bool {
+	for _, c := range coveringJIDs(jid) {
+		for _, b := range list {
+			if b == c {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // coveringJIDs are the block list entries that would cover jid.
 func coveringJIDs(jid string) []string {
 	bare, resource, hasResource := strings.Cut(jid, "/")

@@ -36,6 +36,7 @@ var commands = map[string]command{
 	"token":        runToken,
 	"genkey":       runGenkey,
 	"cert":         runCert,
+	"roster":       runRoster,
 	"version":      runVersion,
 	"help":         runHelp,
 }
@@ -47,6 +48,8 @@ Usage:
   xtokend check-config [-config F]   validate a configuration; show each host's keys (never values)
   xtokend token [-config F] [-json] JID
                                      print a fresh token for a bare JID
+  xtokend roster [-config F] list|set|remove JID [CONTACT]
+                                     read or change a user's roster in the running server
   xtokend genkey [-bytes N] [-encoding raw|base32|base64|hex]
                                      print a random key for a key file
   xtokend cert [-config F]           print each certificate STARTTLS shows: file, SHA-256 fingerprint
@@ -75,7 +78,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
-		fmt.Fprintf(stderr, "xtokend: unknown command %q (serve, check-config, token, genkey, cert, version, help)\n", args[0])
+		fmt.Fprintf(stderr, "xtokend: unknown command %q (serve, check-config, token, roster, genkey, cert, version, help)\n", args[0])
 		return exitUsage
 	}
 	return cmd(args[1:], stdout, stderr)

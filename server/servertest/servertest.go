@@ -30,6 +30,7 @@ import (
 	"github.com/xtokend/xtokend/keystore"
 	"github.com/xtokend/xtokend/sasl"
 	"github.com/xtokend/xtokend/server"
+	"github.com/xtokend/xtokend/storage"
 )
 
 // Options tune the server under test; the zero value is one host,
@@ -55,6 +56,10 @@ type Options struct {
 	Configure func(*config.Config)
 	// Plain is mod_auth_token's plain: SASL PLAIN offered beside X-TOKEN.
 	Plain bool
+	// Storage, when set, is the [storage] section: rosters, blocking and
+	// offline messages. A relative SQLite path is in the server's temporary
+	// folder; nil is no storage, as a configuration built in code has.
+	Storage *storage.Options
 }
 
 // Server is a running server under test.
@@ -88,6 +93,7 @@ func Start(t testing.TB, opts Options) *Server {
 		Dir:     dir,
 		Path:    filepath.Join(dir, "config.toml"),
 		Cluster: opts.Cluster,
+		Storage: opts.Storage,
 	}
 	auth := sasl.DefaultOptions()
 	auth.Plain = opts.Plain

@@ -1,0 +1,167 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"sync"
+	"time"
+
+	"mellium.im/xmpp/stanza"
+
+	"github.com/xtokend/xtokend/storage"
+)
+
+// Offline messages (XEP-0160, stamped with XEP-0203 delay): a chat or
+// normal message for a user of this server with no available resource is
+// stored, up to the per-user cap (then the sender gets service-unavailable),
+// and delivered in order when the user next sends available presence of
+// non-negative priority. Groupchat, headline and error messages are never
+// stored.
+//
+// A message is removed once queued to the session's writer: a crash after
+// that and before the writer's flush loses it (a kill -9 before the
+// delivery loses nothing).
+
+const nsDelay = "urn:xmpp:delay"
+
+// offlineBatch bounds the messages one fetch reads: a queue of a thousand
+// goes out in pieces the session's outbound queue has room for.
+const offlineBatch = 100
+
+// storeOffline keeps a message for bare, which has no available resource;
+// false when it is not one to keep (the caller answers as without storage).
+func (s *session) storeOffline(st *xmlStanza, bare, to string) bool {
+	srv := s.srv
+	if srv.store() == nil {
+		return false
+	}
+	switch st.typ {
+	case "", "normal", "chat":
+	default:
+		return false
+	}
+	b, err := st.encode(s.full, to)
+	if err != nil {
+		return false
+	}
+	err = srv.dbCall("offline", func(ctx context.Context) error {
+		_, err := srv.store().Offline().Store(ctx, bare, s.full, time.Now(), b)
+		return err
+	})
+	if err != nil {
+		typ, cond, text := srv.storageError(err, stanza.ServiceUnavailable)
+		s.replyError(st, to, typ, cond, text)
+		return true
+	}
+	srv.db.offlineStored.Inc()
+	return true
+}
+
+// deliverOffline starts the delivery of the user's stored messages to s,
+// whose first available presence this is, unless storage is off.
+func (s *session) deliverOffline() {
+	if s.srv.store() == nil {
+		return
+	}
+	// The session's connection is counted in the wait group: adding to it
+	// here cannot race Shutdown's Wait.
+	s.srv.wg.Add(1)
+	go func() {
+		defer s.srv.wg.Done()
+		s.srv.deliverOffline(s)
+	}()
+}
+
+// deliverOffline writes the user's stored messages to s in order, in
+// batches its outbound queue has room for, deleting each batch once queued.
+// One delivery per user runs at a time, so that two resources coming online
+// together do not both get the queue.
+func (srv *Server) deliverOffline(s *session) {
+	v, _ := srv.db.delivering.LoadOrStore(s.bare, &sync.Mutex{})
+	mu := v.(*sync.Mutex)
+	mu.Lock()
+	defer func() {
+		srv.db.delivering.Delete(s.bare)
+		mu.Unlock()
+	}()
+	host := s.jid.Domainpart()
+	waited := time.Duration(0)
+	for s.available.Load() {
+		room := s.out.room()
+		if room < 0 {
+			return // the session ended
+		}
+		if room < 8 {
+			// The client is reading slowly: wait for the writer, but not
+			// for ever; the rest waits for the next login.
+			if waited > srv.writeTimeout() {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+			waited += 20 * time.Millisecond
+			continue
+		}
+		waited = 0
+		n := min(room/2, offlineBatch)
+		var msgs []storage.Message
+		err := srv.dbCall("offline", func(ctx context.Context) (err error) {
+			msgs, err = srv.store().Offline().Fetch(ctx, s.bare, n)
+			return err
+		})
+		if err != nil {
+			srv.logger().Warn("storage: offline messages not delivered", "jid", s.full, "err", err)
+			return
+		}
+		ids := make([]int64, 0, len(msgs))
+		for _, m := range msgs {
+			if !s.enqueue(withDelay(m.Stanza, host, m.Stamp)) {
+				break
+			}
+			ids = append(ids, m.ID)
+		}
+		if len(ids) > 0 {
+			err = srv.dbCall("offline", func(ctx context.Context) error {
+				_, err := srv.store().Offline().Delete(ctx, s.bare, ids...)
+				return err
+			})
+			if err != nil {
+				srv.logger().Warn("storage: delivered offline messages not deleted", "jid", s.full, "err", err)
+				return
+			}
+			srv.db.offlineDelivered.Add(float64(len(ids)))
+		}
+		if len(ids) < n {
+			return
+		}
+	}
+}
+
+// withDelay adds <delay/> (XEP-0203) to a stored message: from the user's
+// server, stamped with the time it was stored.
+func withDelay(b []byte, from string, stamp time.Time) []byte {
+	const end = "</message>"
+	i := bytes.LastIndex(b, []byte(end))
+	if i < 0 {
+		return b
+	}
+	var out bytes.Buffer
+	out.Grow(len(b) + 100)
+	out.Write(b[:i])
+	out.WriteString("<delay xmlns='" + nsDelay + "'")
+	writeAttr(&out, "from", from)
+	writeAttr(&out, "stamp", stamp.UTC().Format("2006-01-02T15:04:05.000000Z"))
+	out.WriteString("/>")
+	out.Write(b[i:])
+	return out.Bytes()
+}
+
+// room is how many more stanzas the outbound queue takes now; -1 once the
+// session is closing.
+func (o *outbox) room() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return -1
+	}
+	return o.limit - len(o.pending)
+}
