@@ -66,6 +66,13 @@ func (d *delegate) mergeKeys(buf []byte) {
 
 func (d *delegate) merge(remote map[keyID]ramKey) {
 	for _, id := range d.n.keys.merge(remote) {
+		if remote[id].prev != nil {
+			d.n.log.Info("cluster: a RAM key was rotated; the old one verifies until its tokens expire", "host", id.host, "key", id.name)
+			if d.n.hooks.KeyReplaced != nil {
+				d.n.hooks.KeyReplaced(id.host, id.name)
+			}
+			continue
+		}
 		d.n.log.Warn("cluster: a RAM key was replaced by an older one from another part of the cluster; tokens minted with the old one no longer verify",
 			"host", id.host, "key", id.name)
 		if d.n.hooks.KeyReplaced != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 )
 
 // A link carries frames: a 4-byte big-endian length, then that many bytes,
@@ -20,6 +21,7 @@ import (
 //	session      version, bound?, full JID, bound at                 dialler -> listener
 //	availability version, full JID, available?, priority             dialler -> listener
 //	ack          stanza frames handled so far on this link           listener -> dialler
+//	revoke       bare JID, resource, at, kick?                       dialler -> listener
 //	bye          (nothing)                                           both ways, last
 //
 // The listener acks the stanzas it handed to its hooks each time it has
@@ -56,14 +58,15 @@ const (
 	kindStanzaSole
 	kindBye
 	kindAck
+	kindRevoke
 )
 
 const (
 	// protocolVersion 2 added availability to the session directory, 3
-	// the acks of stanzas. Nodes of different versions refuse each other's
+	// the acks of stanzas, 4 revocations. Nodes of different versions refuse each other's
 	// links (hello), so a rolling upgrade runs with two partial clusters
 	// until every node is upgraded.
-	protocolVersion = 3
+	protocolVersion = 4
 	// maxFrame bounds what a peer can make this node allocate. A session
 	// snapshot of a busy node is the largest frame.
 	maxFrame = 16 << 20
@@ -79,22 +82,23 @@ const (
 // frame is a decoded frame; which fields mean something depends on kind.
 type frame struct {
 	kind     byte
-	name     string    // hello
-	instance [16]byte  // hello
-	version  uint64    // hello: protocol; sessions, session, availability: the sender's session version
-	payload  []byte    // stanza, sole stanza
-	id       uint64    // replay?, replay!
-	host     string    // replay?
-	node     string    // replay?
-	tokenID  []byte    // replay?
-	expiry   int64     // replay?: unix nanoseconds
-	result   uint64    // replay!
-	sessions []session // sessions
-	jid      string    // session, availability
-	at       int64     // session: when it was bound (unix ns); 0 for an unbind
-	bound    bool      // session
-	avail    presence  // availability
-	acked    uint64    // ack: stanza frames handled on the link so far
+	name     string     // hello
+	instance [16]byte   // hello
+	version  uint64     // hello: protocol; sessions, session, availability: the sender's session version
+	payload  []byte     // stanza, sole stanza
+	id       uint64     // replay?, replay!
+	host     string     // replay?
+	node     string     // replay?
+	tokenID  []byte     // replay?
+	expiry   int64      // replay?: unix nanoseconds
+	result   uint64     // replay!
+	sessions []session  // sessions
+	jid      string     // session, availability
+	at       int64      // session: when it was bound (unix ns); 0 for an unbind
+	bound    bool       // session
+	avail    presence   // availability
+	acked    uint64     // ack: stanza frames handled on the link so far
+	revoke   Revocation // revoke
 }
 
 // session is one bound full JID in a snapshot, with the time it was bound
@@ -150,6 +154,11 @@ func (f *frame) encode() []byte {
 		e.presence(f.avail)
 	case kindAck:
 		e.uint(f.acked)
+	case kindRevoke:
+		e.string(f.revoke.JID)
+		e.string(f.revoke.Resource)
+		e.int(f.revoke.At.UnixNano())
+		e.bool(f.revoke.Kick)
 	}
 	binary.BigEndian.PutUint32(e.b, uint32(len(e.b)-4))
 	return e.b
@@ -203,6 +212,14 @@ func parseFrame(body []byte) (frame, error) {
 		f.avail = d.presence()
 	case kindAck:
 		f.acked = d.uint()
+	case kindRevoke:
+		f.revoke.JID = d.string()
+		f.revoke.Resource = d.string()
+		f.revoke.At = time.Unix(0, d.int())
+		f.revoke.Kick = d.bool()
+		if d.err == nil && f.revoke.JID == "" {
+			return frame{}, errors.New("revocation without a JID")
+		}
 	case kindBye:
 	default:
 		return frame{}, fmt.Errorf("unknown frame kind %d", f.kind)

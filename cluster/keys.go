@@ -22,15 +22,24 @@ type keyID struct{ host, name string }
 
 // ramKey is one RAM key and what the merge orders it by.
 type ramKey struct {
+	gen     uint64   // rotations so far (rotate.go)
 	created int64    // unix nanoseconds at the generating node
 	tie     [16]byte // random; breaks ties of created
 	bytes   []byte
+	// prev is the key a rotation replaced, which verifies until prevUntil
+	// (unix nanoseconds); nil when none does.
+	prev      []byte
+	prevUntil int64
 }
 
-// wins reports whether k is kept over o: the earliest creation, then the
-// lowest tie id. Every node orders any two keys the same way, so the whole
-// cluster ends on the same key whatever order states arrive in.
+// wins reports whether k is kept over o: the later rotation, then the
+// earliest creation, then the lowest tie id. Every node orders any two keys
+// the same way, so the whole cluster ends on the same key whatever order
+// states arrive in.
 func (k ramKey) wins(o ramKey) bool {
+	if k.gen != o.gen {
+		return k.gen > o.gen
+	}
 	if k.created != o.created {
 		return k.created < o.created
 	}
@@ -108,6 +117,9 @@ func (s *keySet) merge(remote map[keyID]ramKey) (replaced []keyID) {
 		if ok {
 			replaced = append(replaced, id)
 		}
+		if rk.prev != nil { // a rotation: its old key goes when its time is up
+			time.AfterFunc(time.Until(time.Unix(0, rk.prevUntil))+time.Second, s.forgetPrev)
+		}
 	}
 	sort.Slice(replaced, func(i, j int) bool {
 		if replaced[i].host != replaced[j].host {
@@ -124,10 +136,11 @@ func (s *keySet) encode() []byte {
 	return encodeKeys(s.keys)
 }
 
-const keySetVersion = 1
+// keySetVersion 2 added rotations: gen, prev, prevUntil.
+const keySetVersion = 2
 
-// encodeKeys writes: version, count, then per key host, name, created, tie,
-// bytes.
+// encodeKeys writes: version, count, then per key host, name, gen, created,
+// tie, bytes, prev, prevUntil.
 func encodeKeys(keys map[keyID]ramKey) []byte {
 	e := &encoder{}
 	e.uint(keySetVersion)
@@ -135,9 +148,12 @@ func encodeKeys(keys map[keyID]ramKey) []byte {
 	for id, k := range keys {
 		e.string(id.host)
 		e.string(id.name)
+		e.uint(k.gen)
 		e.int(k.created)
 		e.fixed(k.tie[:])
 		e.bytes(k.bytes)
+		e.bytes(k.prev)
+		e.int(k.prevUntil)
 	}
 	return e.b
 }
@@ -149,14 +165,19 @@ func decodeKeys(b []byte) (map[keyID]ramKey, error) {
 	if v := d.uint(); d.err == nil && v != keySetVersion {
 		return nil, fmt.Errorf("key set version %d, want %d", v, keySetVersion)
 	}
-	n := d.count(2 + 1 + 16 + 2)
+	n := d.count(2 + 1 + 1 + 16 + 2 + 1 + 1)
 	keys := make(map[keyID]ramKey, n)
 	for i := 0; i < n && d.err == nil; i++ {
 		id := keyID{host: d.string(), name: d.string()}
 		var k ramKey
+		k.gen = d.uint()
 		k.created = d.int()
 		d.fixed(k.tie[:])
 		k.bytes = d.bytes()
+		if k.prev = d.bytes(); len(k.prev) == 0 {
+			k.prev = nil
+		}
+		k.prevUntil = d.int()
 		if d.err == nil && len(k.bytes) == 0 {
 			return nil, fmt.Errorf("key %q of host %q is empty", id.name, id.host)
 		}
@@ -174,6 +195,7 @@ func (s *keySet) wipe() {
 	defer s.mu.Unlock()
 	for id, k := range s.keys {
 		clear(k.bytes)
+		clear(k.prev)
 		delete(s.keys, id)
 	}
 }

@@ -666,6 +666,10 @@ func (n *Node) readLink(l *inLink) {
 			if err := w.Flush(); err != nil {
 				return
 			}
+		case kindRevoke:
+			if n.hooks.Revoked != nil {
+				n.hooks.Revoked(l.peer, f.revoke)
+			}
 		case kindSessions, kindSession, kindAvailability:
 			bound, err := n.dir.apply(l, f)
 			if errors.Is(err, errStaleLink) {

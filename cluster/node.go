@@ -35,8 +35,9 @@ type Hooks struct {
 	// hands them to Stanza.
 	SoleStanza func(from string, stanza []byte)
 	// KeyReplaced is told when a RAM key this node already used lost a merge
-	// to an older one (two clusters that met); the server rebuilds that host's
-	// verifier. It must not block.
+	// to an older one (two clusters that met), or was rotated by another
+	// node (RAMKeyVersions then has the replaced key too); the server
+	// rebuilds that host's verifier. It must not block.
 	KeyReplaced func(host, name string)
 	// Conflict is told when a full JID bound on this node was bound anew on
 	// another node: the server closes the local session with a conflict
@@ -67,6 +68,10 @@ type Hooks struct {
 	// available. It runs inside memberlist's event callback: it must hand
 	// the work off and return.
 	SessionsLost func(node string, lost []Binding)
+	// Revoked is told of a revocation or a kick another node made (see
+	// Node.Revoke), with that node's name. It runs on the link's reader: it
+	// must hand the work off and return.
+	Revoked func(from string, r Revocation)
 }
 
 // sole hands a sole stanza to its hook, or to Stanza when there is none.

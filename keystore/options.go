@@ -32,6 +32,11 @@ type KeySpec struct {
 	Path     string `toml:"path"`     // type "file": relative to the config file's folder
 	Var      string `toml:"var"`      // type "env": the variable's name
 	Encoding string `toml:"encoding"` // "raw" (default), "base32", "base64", "hex"
+	// Accept lists other versions of the key that verify but are never
+	// signed with: more paths for a file key, more variables for an env
+	// key, read and decoded like the key itself. It is how a key rotates
+	// without a refused login (rotate.go).
+	Accept []string `toml:"accept"`
 }
 
 // Options are mod_keystore's options for one host.
@@ -91,6 +96,9 @@ func (o Options) Validate() error {
 		default:
 			e.Reason = fmt.Sprintf("unknown encoding %q (raw, base32, base64, hex)", k.Encoding)
 			return e
+		}
+		if err := k.validateAccept(e); err != nil {
+			return err
 		}
 		switch k.Type {
 		case TypeRAM:

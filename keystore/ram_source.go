@@ -35,7 +35,41 @@ func (s *Store) ramFromSource(name string) (Key, error) {
 // calls it when two clusters met and this node's key lost the merge. The
 // caller builds new verifiers from the store afterwards. The bytes are
 // copied.
-func (s *Store) ReplaceRAM(name string, key []byte) error {
+func (s *Store) ReplaceRAM(name string, key []byte) error { return s.swapRAM(name, key, nil) }
+
+// RotateRAM makes key the RAM key called name and keeps previous (the key
+// it replaces, as the cluster hands it over) as its one accepted version
+// (see Versions): tokens signed with it go on verifying until DropAccepted.
+// The caller builds new verifiers from the store afterwards. The bytes are
+// copied.
+func (s *Store) RotateRAM(name string, key, previous []byte) error {
+	if len(previous) == 0 {
+		return &Error{Host: s.host, Key: name, Reason: "empty previous key"}
+	}
+	return s.swapRAM(name, key, previous)
+}
+
+// DropAccepted forgets the accepted versions of the key called name (a RAM
+// key's previous version, once every token it signed has expired). It
+// reports whether there were any.
+func (s *Store) DropAccepted(name string) bool {
+	s.reload.Lock()
+	defer s.reload.Unlock()
+	cur := s.current()
+	if len(cur.accepted[name]) == 0 {
+		return false
+	}
+	set := &keySet{keys: cur.keys, accepted: make(map[string][]Key, len(cur.accepted)), infos: cur.infos}
+	for n, v := range cur.accepted {
+		if n != name {
+			set.accepted[n] = v
+		}
+	}
+	s.set.Store(set)
+	return true
+}
+
+func (s *Store) swapRAM(name string, key, previous []byte) error {
 	if len(key) == 0 {
 		return &Error{Host: s.host, Key: name, Reason: "empty key"}
 	}
@@ -56,14 +90,20 @@ func (s *Store) ReplaceRAM(name string, key []byte) error {
 		return &Error{Host: s.host, Key: name, Reason: fmt.Sprintf("a %s key, not a ram key", typ)}
 	}
 	k := Key{b: slices.Clone(key)}
-	if old.Equal(k) {
+	if old.Equal(k) && previous == nil {
 		return nil
 	}
-	set := &keySet{keys: make(map[string]Key, len(cur.keys)), infos: slices.Clone(cur.infos)}
+	set := &keySet{keys: make(map[string]Key, len(cur.keys)), accepted: make(map[string][]Key, len(cur.accepted)+1), infos: slices.Clone(cur.infos)}
 	for n, v := range cur.keys {
 		set.keys[n] = v
 	}
+	for n, v := range cur.accepted {
+		set.accepted[n] = v
+	}
 	set.keys[name] = k
+	if previous != nil {
+		set.accepted[name] = []Key{{b: slices.Clone(previous)}}
+	}
 	for i := range set.infos {
 		if set.infos[i].Name == name {
 			set.infos[i].Size = k.Len()

@@ -21,8 +21,9 @@ type Store struct {
 
 // keySet is one generation of keys. It is never modified once published.
 type keySet struct {
-	keys  map[string]Key
-	infos []KeyInfo // in configuration order
+	keys     map[string]Key
+	accepted map[string][]Key // versions that verify besides keys[name] (rotate.go)
+	infos    []KeyInfo        // in configuration order
 }
 
 // KeyInfo describes a key without its value: what check-config and the admin
@@ -34,6 +35,9 @@ type KeyInfo struct {
 	Encoding string `json:"encoding,omitempty"` // file and env keys
 	File     string `json:"file,omitempty"`     // file keys: the absolute path
 	Var      string `json:"var,omitempty"`      // env keys: the variable's name
+	// Accept are the other versions that verify (never sign): absolute
+	// paths of file keys, variable names of env keys.
+	Accept []string `json:"accept,omitempty"`
 }
 
 // New builds the keystore of host from its mod_keystore options: RAM keys
@@ -130,6 +134,17 @@ func (s *Store) build(old *keySet) (*keySet, []Warning, error) {
 			}
 			if w != nil {
 				warns = append(warns, *w)
+			}
+			acc, aw, err := s.src.loadAccepted(spec, &info)
+			if err != nil {
+				return nil, nil, err
+			}
+			warns = append(warns, aw...)
+			if len(acc) > 0 {
+				if set.accepted == nil {
+					set.accepted = make(map[string][]Key)
+				}
+				set.accepted[spec.Name] = acc
 			}
 			info.Encoding = spec.Encoding
 			if info.Encoding == "" {

@@ -28,20 +28,28 @@ type Verifier struct {
 	opts     Options
 	period   int64
 	replay   *ReplayCache
-	shared   SharedReplay             // a cluster's replay check, in place of replay (replay_iface.go)
-	states   sync.Pool                // *macState
-	totp     totpKey                  // the OTP seed, for pquerna/otp
-	window   atomic.Pointer[otpCodes] // the OTP codes around the latest time step
-	refill   sync.Mutex               // one computation of a new step's codes at a time
-	computed atomic.Int64             // TOTP codes computed so far, for tests
-	otpBytes int                      // len(otpCodes.codes)
+	shared   SharedReplay // a cluster's replay check, in place of replay (replay_iface.go)
+	hooks    VerifierHooks
+	states   sync.Pool    // *macState
+	seeds    []*otpSeed   // every accepted version of the OTP seed; [0] mints
+	secrets  int          // accepted versions of the access secret; macState.sigs[0] mints
+	computed atomic.Int64 // TOTP codes computed so far, for tests
+	otpBytes int          // len(otpCodes.codes)
 }
 
-// macState is the per-verification scratch: the signature's HMAC keyed once
-// and reset between uses, and buffers, so that a verification allocates
-// nothing here.
+// otpSeed is one version of the OTP seed and the codes of its latest time
+// step.
+type otpSeed struct {
+	totp   totpKey                  // for pquerna/otp
+	window atomic.Pointer[otpCodes] // the OTP codes around the latest time step
+	refill sync.Mutex               // one computation of a new step's codes at a time
+}
+
+// macState is the per-verification scratch: the signature's HMACs, one per
+// accepted version of the access secret, keyed once and reset between uses,
+// and buffers, so that a verification allocates nothing here.
 type macState struct {
-	sig     hash.Hash         // HMAC-SHA256 keyed with the access secret
+	sigs    []hash.Hash       // HMAC-SHA256 keyed with each version of the access secret
 	scratch [sha256.Size]byte // an HMAC-SHA256 sum
 	node    []byte            // a username that normalization changed
 	msg     []byte            // the signed string, OTP || NONCE || node "@" host
@@ -66,11 +74,11 @@ func NewVerifier(host string, keys Keys, opts Options, replay *ReplayCache) (*Ve
 	if err != nil || host == "" {
 		return nil, fmt.Errorf("sasl: host %q is not a valid domain", host)
 	}
-	secret, err := readKey(keys, host, opts.SecretKey)
+	secrets, err := readVersions(keys, host, opts.SecretKey)
 	if err != nil {
 		return nil, err
 	}
-	seed, err := readKey(keys, host, opts.SeedKey)
+	seeds, err := readVersions(keys, host, opts.SeedKey)
 	if err != nil {
 		return nil, err
 	}
@@ -80,30 +88,26 @@ func NewVerifier(host string, keys Keys, opts Options, replay *ReplayCache) (*Ve
 		atHost:   append([]byte("@"), host...),
 		opts:     opts,
 		period:   int64(opts.OTPPeriod),
-		totp:     newTOTPKey(seed, opts.OTPDigits, opts.OTPPeriod),
+		secrets:  len(secrets),
 		otpBytes: (2*opts.OTPSkew + 1) * opts.OTPDigits,
 	}
-	if err := v.totp.code(0, make([]byte, opts.OTPDigits)); err != nil {
-		return nil, fmt.Errorf("sasl: host %q: key %q: %w", host, opts.SeedKey, err)
+	for _, seed := range seeds {
+		v.seeds = append(v.seeds, &otpSeed{totp: newTOTPKey(seed, opts.OTPDigits, opts.OTPPeriod)})
+		if err := v.seeds[len(v.seeds)-1].totp.code(0, make([]byte, opts.OTPDigits)); err != nil {
+			return nil, fmt.Errorf("sasl: host %q: key %q: %w", host, opts.SeedKey, err)
+		}
 	}
 	if opts.ReplayProtection {
 		v.replay = replay
 	}
 	v.states.New = func() any {
-		return &macState{sig: hmac.New(sha256.New, secret)}
+		st := &macState{sigs: make([]hash.Hash, len(secrets))}
+		for i, secret := range secrets {
+			st.sigs[i] = hmac.New(sha256.New, secret)
+		}
+		return st
 	}
 	return v, nil
-}
-
-func readKey(keys Keys, host, name string) ([]byte, error) {
-	k, err := keys.Key(name)
-	if err != nil {
-		return nil, fmt.Errorf("sasl: host %q: key %q: %w", host, name, err)
-	}
-	if len(k) == 0 {
-		return nil, fmt.Errorf("sasl: host %q: key %q is empty", host, name)
-	}
-	return k, nil
 }
 
 // Host returns the virtual host the verifier serves.
@@ -156,11 +160,12 @@ func (v *Verifier) Mint(node string, now time.Time) (token string, expiresAt tim
 	if err := randomDigits(digits[v.opts.OTPDigits:]); err != nil {
 		return "", time.Time{}, err
 	}
-	st.sig.Reset()
-	st.sig.Write(digits)
-	st.sig.Write(n)
-	st.sig.Write(v.atHost)
-	sig := st.sig.Sum(st.scratch[:0])
+	mac := st.sigs[0] // the version in force signs
+	mac.Reset()
+	mac.Write(digits)
+	mac.Write(n)
+	mac.Write(v.atHost)
+	sig := mac.Sum(st.scratch[:0])
 	b := make([]byte, 0, len(digits)+1+sigLen)
 	b = append(b, digits...)
 	b = append(b, ' ')
@@ -225,24 +230,37 @@ func (v *Verifier) Verify(ctx context.Context, response []byte, now time.Time) (
 		return "", errBadTime
 	}
 
-	// Both checks always run in full and compare in constant time, so the
-	// time taken says nothing about which part of a forged token was wrong.
-	codes := v.codes(s)
-	otp, d := digits[:v.opts.OTPDigits], v.opts.OTPDigits
-	otpOK, matched := 0, 0
-	for i := 0; i*d < len(codes); i++ {
-		eq := subtle.ConstantTimeCompare(codes[i*d:(i+1)*d], otp)
-		otpOK |= eq
-		matched = subtle.ConstantTimeSelect(eq, i, matched)
+	// Both checks always run in full, over every accepted version of each
+	// key, and compare in constant time, so the time taken says nothing
+	// about which part of a forged token was wrong, or which version it
+	// named. A wrong key costs one HMAC per accepted secret version; the
+	// OTP codes of every seed version are cached per time step.
+	d := v.opts.OTPDigits
+	otp := digits[:d]
+	otpOK, matched, otpVersion := 0, 0, 0
+	for k, seed := range v.seeds {
+		codes := v.seedCodes(seed, s)
+		for i := 0; i*d < len(codes); i++ {
+			eq := subtle.ConstantTimeCompare(codes[i*d:(i+1)*d], otp)
+			otpOK |= eq
+			matched = subtle.ConstantTimeSelect(eq, i, matched)
+			otpVersion = subtle.ConstantTimeSelect(eq, k, otpVersion)
+		}
 	}
-	sigOK := v.signed(st, digits, n, &sig)
-	if !bytes.Equal(n, authcid) {
-		// The case rule: a token signed for the username exactly as the
-		// client sent it logs in too (as the case-mapped node), so that an
-		// application that signs the name its user typed needs no PRECIS.
-		// Both signatures are always computed, one HMAC more only for a
-		// username that case mapping changed.
-		sigOK |= v.signed(st, digits, authcid, &sig)
+	sigOK, sigVersion := 0, 0
+	caseMapped := !bytes.Equal(n, authcid)
+	for k := range v.secrets {
+		eq := v.signed(st, k, digits, n, &sig)
+		if caseMapped {
+			// The case rule: a token signed for the username exactly as the
+			// client sent it logs in too (as the case-mapped node), so that an
+			// application that signs the name its user typed needs no PRECIS.
+			// Both signatures are always computed, one HMAC more only for a
+			// username that case mapping changed.
+			eq |= v.signed(st, k, digits, authcid, &sig)
+		}
+		sigOK |= eq
+		sigVersion = subtle.ConstantTimeSelect(eq, k, sigVersion)
 	}
 	switch {
 	case sigOK != 1:
@@ -251,40 +269,52 @@ func (v *Verifier) Verify(ctx context.Context, response []byte, now time.Time) (
 		return "", errOTP
 	}
 
+	step := s - int64(v.opts.OTPSkew) + int64(matched)
+	if v.hooks.Revoked != nil && v.hooks.Revoked(v.host, n, time.Unix(step*v.period, 0)) {
+		return "", errRevoked
+	}
 	if v.replay != nil {
-		step := s - int64(v.opts.OTPSkew) + int64(matched)
 		if e := v.replay.use(replayKeyOf(&sig), step*v.period, v.expiry(step), now.Unix()); e != nil {
 			return "", e
 		}
 	} else if v.shared != nil {
-		step := s - int64(v.opts.OTPSkew) + int64(matched)
-		return v.useShared(ctx, string(n), [replayIDSize]byte(sig[:replayIDSize]), v.expiry(step))
+		node, err := v.useShared(ctx, string(n), [replayIDSize]byte(sig[:replayIDSize]), v.expiry(step))
+		if err == nil {
+			v.acceptedVersion(otpVersion | sigVersion)
+		}
+		return node, err
 	}
+	v.acceptedVersion(otpVersion | sigVersion)
 	return string(n), nil
 }
 
 // signed reports (1 or 0, in constant time) whether sig is the HMAC-SHA256
-// of digits || node "@" host.
-func (v *Verifier) signed(st *macState, digits, node []byte, sig *[32]byte) int {
+// of digits || node "@" host under the given version of the access secret.
+func (v *Verifier) signed(st *macState, version int, digits, node []byte, sig *[32]byte) int {
 	// One Write of the whole signed string: each Write has a cost of its own.
 	st.msg = append(append(append(st.msg[:0], digits...), node...), v.atHost...)
-	st.sig.Reset()
-	st.sig.Write(st.msg)
-	return subtle.ConstantTimeCompare(st.sig.Sum(st.scratch[:0]), sig[:])
+	mac := st.sigs[version]
+	mac.Reset()
+	mac.Write(st.msg)
+	return subtle.ConstantTimeCompare(mac.Sum(st.scratch[:0]), sig[:])
 }
 
-// codes returns the OTP codes of the windows accepted at step s. They are
-// computed once per step and shared, so that a verification costs one HMAC
-// (SHA-256) instead of 2*otp_skew+2; a new step reuses the codes it shares
-// with the previous one, so each step's code is computed once. The slice
-// is shared: read it only.
-func (v *Verifier) codes(s int64) []byte {
-	if w := v.window.Load(); w != nil && w.step == s {
+// codes returns the OTP codes of the windows accepted at step s under the
+// seed in force (the one tokens are minted with).
+func (v *Verifier) codes(s int64) []byte { return v.seedCodes(v.seeds[0], s) }
+
+// seedCodes returns the OTP codes of one seed version for the windows
+// accepted at step s. They are computed once per step and shared, so that a
+// verification costs one HMAC (SHA-256) instead of 2*otp_skew+2; a new step
+// reuses the codes it shares with the previous one, so each step's code is
+// computed once. The slice is shared: read it only.
+func (v *Verifier) seedCodes(seed *otpSeed, s int64) []byte {
+	if w := seed.window.Load(); w != nil && w.step == s {
 		return w.codes
 	}
-	v.refill.Lock()
-	defer v.refill.Unlock()
-	w := v.window.Load()
+	seed.refill.Lock()
+	defer seed.refill.Unlock()
+	w := seed.window.Load()
 	if w != nil && w.step == s {
 		return w.codes // another caller computed them meanwhile
 	}
@@ -301,7 +331,7 @@ func (v *Verifier) codes(s int64) []byte {
 			copy(code, w.codes[j*d:(j+1)*d])
 			continue
 		}
-		if c < 0 || v.totp.code(c, code) != nil {
+		if c < 0 || seed.totp.code(c, code) != nil {
 			for j := range code {
 				code[j] = 0xff // matches no digit
 			}
@@ -309,7 +339,7 @@ func (v *Verifier) codes(s int64) []byte {
 		}
 		v.computed.Add(1)
 	}
-	v.window.Store(nw)
+	seed.window.Store(nw)
 	return nw.codes
 }
 

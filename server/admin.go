@@ -71,7 +71,10 @@ func newAdminHandler(b adminBackend, log *slog.Logger) http.Handler {
 	h.mux.HandleFunc("POST /v1/tokens", h.mint)
 	h.mux.HandleFunc("GET /v1/hosts", h.hosts)
 	h.mux.HandleFunc("GET /v1/sessions", h.sessions)
-	h.routeRoster() // admin_roster.go
+	h.routeRoster()
+	h.mux.HandleFunc("POST /v1/revocations", h.revoke)
+	h.mux.HandleFunc("DELETE /v1/sessions/{fulljid}", h.kick)
+	h.mux.HandleFunc("POST /v1/hosts/{host}/rotate", h.rotate)
 	return h
 }
 
@@ -87,7 +90,7 @@ func (h *adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *adminHandler) notRouted(w http.ResponseWriter, r *http.Request) {
-	allow := map[string]string{"/v1/tokens": "POST", "/v1/hosts": "GET, HEAD", "/v1/sessions": "GET, HEAD"}
+	allow := map[string]string{"/v1/tokens": "POST", "/v1/hosts": "GET, HEAD", "/v1/sessions": "GET, HEAD", "/v1/revocations": "POST"}
 	if methods, ok := allow[r.URL.Path]; ok {
 		w.Header().Set("Allow", methods)
 		writeAdminError(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s %s: method not allowed (use %s)", r.Method, r.URL.Path, methods))

@@ -207,13 +207,10 @@ func (a serverAdmin) HostKeys() ([]adminclient.Host, error) {
 
 func (a serverAdmin) Mint(_ context.Context, bare string) (string, time.Time, error) {
 	tok, exp, err := a.s.Mint(bare)
-	switch {
-	case errors.Is(err, ErrBadJID):
-		return "", time.Time{}, &adminclient.APIError{Status: http.StatusBadRequest, Message: err.Error()}
-	case errors.Is(err, ErrUnknownHost):
-		return "", time.Time{}, &adminclient.APIError{Status: http.StatusNotFound, Message: err.Error()}
+	if err != nil {
+		return "", time.Time{}, adminStatusOf(err) // admin_revoke.go
 	}
-	return tok, exp, err
+	return tok, exp, nil
 }
 
 func (a serverAdmin) Sessions() map[string][]string { return a.s.Sessions() }

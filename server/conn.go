@@ -28,6 +28,8 @@ type conn struct {
 	host       *host
 	headerSent bool   // the server's header of the current stream is out
 	node       string // the node the X-TOKEN verifier accepted
+
+	loggedIn time.Time // when the verifier accepted node (a revocation made after refuses its bind)
 	// scratch is where negotiation builds an answer before the transport
 	// writes it: one buffer for all of a login's answers.
 	scratch []byte

@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"time"
 
 	"mellium.im/xmpp/stream"
 
@@ -151,7 +152,7 @@ func (c *conn) negotiateStream(ctx context.Context, d *xml.Decoder, st stage) (s
 			if err != nil {
 				return 0, err
 			}
-			c.node = node
+			c.node, c.loggedIn = node, time.Now()
 			return stageBind, nil
 
 		case start.Name.Space == nsClient && (start.Name.Local == "iq" || start.Name.Local == "message" || start.Name.Local == "presence"):

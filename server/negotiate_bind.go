@@ -101,6 +101,9 @@ func (c *conn) bind(resource string) (jid.JID, error) {
 			return jid.JID{}, stanza.Error{Type: stanza.Cancel, Condition: stanza.InternalServerError}
 		}
 	}
+	if c.srv.revoked.bindRevoked(c.host.name, c.node, full.String(), c.loggedIn) {
+		return jid.JID{}, stanza.Error{Type: stanza.Auth, Condition: stanza.NotAuthorized, Text: map[string]string{"": textRevoked}}
+	}
 	sess := newSession(c, full)
 	// Registered before the bind result is written: stanzas routed to it in
 	// the moment before its writer starts wait in its queue.

@@ -75,6 +75,7 @@ func (s *Server) startCluster(ctx context.Context) error {
 		Conflict:     s.conflict,
 		Undelivered:  s.undelivered,
 		SessionsLost: s.sessionsLost,
+		Revoked:      s.revokedByPeer,
 	})
 	if err != nil {
 		return err
@@ -173,11 +174,16 @@ func (s *Server) keyReplaced(host, name string) {
 		}
 		s.ops.reloadMu.Lock() // not at the same time as a Reload's swap
 		defer s.ops.reloadMu.Unlock()
-		b, ok := s.node.RAMKey(host, name)
+		b, prev, until, ok := s.node.RAMKeyVersions(host, name)
 		if !ok {
 			return
 		}
 		defer clear(b)
+		if prev != nil { // rotated by another node (admin_rotate.go)
+			defer clear(prev)
+			s.takeRotatedKey(h, name, b, prev, until)
+			return
+		}
 		store := h.keys.Load().store
 		if err := store.ReplaceRAM(name, b); err != nil {
 			s.logger().Error("cluster: taking the cluster's RAM key", "host", host, "key", name, "err", err)

@@ -15,9 +15,11 @@ import (
 //   - Tokens verified after Reload returns use the new keys; a login that has
 //     already started finishes with the keys it started with.
 //   - The replay cache is kept, so a token used before cannot be used again.
-//   - The configuration file itself is not read again: hosts, key names,
-//     paths and options are the ones the server started with. Change those
-//     with a restart.
+//   - The configuration file is read again for its mod_keystore sections
+//     only (rotate.go): keys, paths, variables and accepted versions, so a
+//     file or env key rotates with an edit and SIGHUP. Hosts and every other
+//     option are the ones the server started with; change those with a
+//     restart.
 //
 // Everything that can fail is checked before anything is swapped: if a key
 // file is missing or does not decode, two hosts would now share a key, or
@@ -44,7 +46,11 @@ func (s *Server) reload() error {
 	// the RAM keys in force, through the same path as at start (files,
 	// decoding, keys mod_auth_token needs, keys shared across hosts,
 	// verifiers), without touching what is in force.
-	fresh, warnings, err := s.cfg.OpenKeys(s.keySource(func(host string) *keystore.Store {
+	cfg, err := s.reloadKeyConfig()
+	if err != nil {
+		return err
+	}
+	fresh, warnings, err := cfg.OpenKeys(s.keySource(func(host string) *keystore.Store {
 		return s.lookupHost(host).keys.Load().store
 	}))
 	if err != nil {

@@ -1,8 +1,10 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"sync/atomic"
+	"time"
 
 	"github.com/xtokend/xtokend/cluster"
 )
@@ -28,6 +30,13 @@ type router interface {
 	// other node gets it (cluster.Node.RouteSole). cluster.ErrQueueFull
 	// says the node is not keeping up.
 	send(node string, b []byte, sole bool) error
+	// spread sends a revocation or kick to every other node and returns
+	// those it did not reach (revoke.go).
+	spread(ctx context.Context, r cluster.Revocation) []string
+	// rotateRAM draws new bytes for a host's RAM keys (old: name to the
+	// key in force), on every node, the old ones kept for keep there
+	// (admin_rotate.go).
+	rotateRAM(host string, old map[string][]byte, keep time.Duration) (map[string][]byte, error)
 }
 
 // localRouter is a server on its own: no other node has anything bound.

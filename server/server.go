@@ -96,6 +96,9 @@ type Server struct {
 
 	ops ops        // metrics, limits, admin socket, reload (admin_ops.go)
 	db  storeState // rosters, blocking, offline messages (store.go)
+
+	revoked revocations    // revocations in force (revoke.go)
+	keyLife keyLifeMetrics // rotation's metrics (rotate.go)
 }
 
 // host is one virtual host's runtime state.
@@ -179,6 +182,7 @@ func (s *Server) build(ctx context.Context) error {
 	if err := s.openStore(ctx); err != nil {
 		return err
 	}
+	s.keyLife.register(s.ops.metrics)
 	s.clusterStarted()
 	return nil
 }
@@ -211,11 +215,17 @@ func (s *Server) keySource(inForce func(host string) *keystore.Store) config.Key
 
 // newVerifier builds a host's verifier: with the cluster's replay check in a
 // cluster, the server's cache otherwise.
-func (s *Server) newVerifier(host string, store *keystore.Store, opts sasl.Options) (*sasl.Verifier, error) {
+func (s *Server) newVerifier(host string, store *keystore.Store, opts sasl.Options) (v *sasl.Verifier, err error) {
 	if s.node != nil {
-		return sasl.NewSharedVerifier(host, store, opts, s.node)
+		v, err = sasl.NewSharedVerifier(host, store, opts, s.node)
+	} else {
+		v, err = sasl.NewVerifier(host, store, opts, s.replay)
 	}
-	return sasl.NewVerifier(host, store, opts, s.replay)
+	if err != nil {
+		return nil, err
+	}
+	v.SetHooks(sasl.VerifierHooks{Revoked: s.revoked.tokenRevoked, AcceptedVersion: s.keyLife.acceptedVersion})
+	return v, nil
 }
 
 func (s *Server) logger() *slog.Logger {

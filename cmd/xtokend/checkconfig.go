@@ -69,6 +69,13 @@ func runCheckConfig(args []string, stdout, stderr io.Writer) int {
 				from = "\tmade at start, never written"
 			}
 			fmt.Fprintf(tw, "    %s\t%s\t%d bytes\t%s\n", k.Name, k.Type, k.Size, from)
+			for _, a := range k.Accept { // versions in rotation: verify, never sign
+				if k.File != "" {
+					fmt.Fprintf(tw, "    %s\taccepts\t\t%s\tfile %s\n", k.Name, k.Encoding, a)
+				} else {
+					fmt.Fprintf(tw, "    %s\taccepts\t\t%s\tenv %s\n", k.Name, k.Encoding, a)
+				}
+			}
 		}
 		tw.Flush()
 	}

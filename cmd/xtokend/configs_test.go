@@ -109,6 +109,13 @@ func checkTOMLBlocks(t *testing.T, md string) {
 							t.Setenv(k.Var, value)
 						}
 					}
+					for _, a := range k.Accept { // versions in rotation
+						if k.Type == "env" {
+							t.Setenv(a, randomEncoded(t, k.Encoding))
+						} else if err := os.WriteFile(cfg.Resolve(a), []byte(randomEncoded(t, k.Encoding)), 0o600); err != nil {
+							t.Fatal(err)
+						}
+					}
 				}
 			}
 			code, _, stderr := runXtokendCmd(t, "check-config", "-config", path)

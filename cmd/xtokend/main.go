@@ -5,6 +5,8 @@
 //	xtokend [serve] [-config F]     serve (./config.toml if present, else the built-in default)
 //	xtokend check-config [-config F]
 //	xtokend token [-config F] [-json] JID
+//	xtokend revoke [-config F] [-json] JID
+//	xtokend kick [-config F] FULLJID
 //	xtokend genkey [-bytes N] [-encoding E]
 //	xtokend cert [-config F]
 //	xtokend version                 (or xtokend -version)
@@ -39,6 +41,8 @@ var commands = map[string]command{
 	"roster":       runRoster,
 	"version":      runVersion,
 	"help":         runHelp,
+	"revoke":       runRevoke,
+	"kick":         runKick,
 }
 
 const usage = `xtokend is an XMPP server whose way in is the SASL mechanism X-TOKEN.
@@ -50,6 +54,10 @@ Usage:
                                      print a fresh token for a bare JID
   xtokend roster [-config F] list|set|remove JID [CONTACT]
                                      read or change a user's roster in the running server
+  xtokend revoke [-config F] [-json] JID
+                                     refuse every token of JID minted until now and end its
+                                     sessions, on every node (a full JID: that session only)
+  xtokend kick [-config F] FULLJID   end one session without revoking anything
   xtokend genkey [-bytes N] [-encoding raw|base32|base64|hex]
                                      print a random key for a key file
   xtokend cert [-config F]           print each certificate STARTTLS shows: file, SHA-256 fingerprint
@@ -79,6 +87,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cmd, ok := commands[args[0]]
 	if !ok {
 		fmt.Fprintf(stderr, "xtokend: unknown command %q (serve, check-config, token, roster, genkey, cert, version, help)\n", args[0])
+		fmt.Fprintf(stderr, "xtokend: unknown command %q (serve, check-config, token, revoke, kick, genkey, version, help)\n", args[0])
 		return exitUsage
 	}
 	return cmd(args[1:], stdout, stderr)
