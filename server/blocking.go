@@ -114,7 +114,7 @@ func (s *session) refuseBlocked(st *xmlStanza, to jid.JID) bool {
 			var b bytes.Buffer
 			openStanza(&b, st.name, "error", st.id, st.to, s.full)
 			b.WriteString("<error type='cancel'><not-acceptable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><blocked xmlns='" + nsBlockingErrors + "'/></error></" + st.name + ">")
-			s.enqueue(b.Bytes())
+			s.reply(b.Bytes())
 		}
 		return true
 	case theirs:
@@ -157,7 +157,7 @@ func (s *session) blockingIQ(st *xmlStanza, child xml.StartElement, from string)
 		b.WriteString("<blocklist xmlns='" + nsBlocking + "'>")
 		appendBlockItems(&b, list)
 		b.WriteString("</blocklist></iq>")
-		s.enqueue(b.Bytes())
+		s.reply(b.Bytes())
 	case st.typ == "set" && (child.Name.Local == "block" || child.Name.Local == "unblock"):
 		var jids []string
 		for _, it := range payloadItems(st, nsBlocking) {

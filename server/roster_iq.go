@@ -145,7 +145,7 @@ func (s *session) rosterGet(st *xmlStanza, child xml.StartElement) {
 		b.WriteString("</query>")
 	}
 	b.WriteString("</iq>")
-	s.enqueue(b.Bytes())
+	s.reply(b.Bytes())
 }
 
 // rosterSet adds, updates or removes one item (RFC 6121 sections 2.3-2.5).
@@ -243,7 +243,7 @@ func (s *session) ackIQ(st *xmlStanza) {
 	var b bytes.Buffer
 	openStanza(&b, "iq", "result", st.id, "", s.full)
 	b.WriteString("</iq>")
-	s.enqueue(b.Bytes())
+	s.reply(b.Bytes())
 }
 
 // appendRosterItem writes one <item/> of a roster result or push.
