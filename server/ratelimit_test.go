@@ -225,3 +225,22 @@ func BenchmarkAllowConnection(b *testing.B) {
 		l.AllowConnection(ips[i%len(ips)])
 	}
 }
+
+// BenchmarkLoginFailed is the cost the failed-login limits add to a failed
+// attempt (both buckets charged), beside BenchmarkAllowConnection.
+func BenchmarkLoginFailed(b *testing.B) {
+	opts := config.DefaultLimitOptions()
+	opts.Exempt = nil
+	l, _ := NewLimiter(opts)
+	ips := make([]string, 1024)
+	users := make([]string, 1024)
+	for i := range ips {
+		ips[i] = fmt.Sprintf("10.1.%d.%d:40000", i/256, i%256)
+		users[i] = fmt.Sprintf("user%d", i)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		l.LoginFailed(ips[i%len(ips)], "example.com", users[(i*7)%len(users)])
+	}
+}
