@@ -284,3 +284,40 @@ func writeCertPair(t *testing.T, dir, name string, names ...string) string {
 	}
 	return server.Fingerprint(c.TLS.Leaf)
 }
+
+// TestServeSelfSignedNotKept: where the certificate cannot be kept (here a
+// folder stands where the key file would go), serve says so and serves with
+// a certificate made in memory, and xtokend cert fails with the reason.
+func TestServeSelfSignedNotKept(t *testing.T) {
+	path := writeConfig(t, "[general]\nhosts = [\"localhost\"]\nlisten = \"127.0.0.1:0\"\nadmin_socket = \"\"\n")
+	if err := os.Mkdir(filepath.Join(filepath.Dir(path), keptKeyFile), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var stderr testkit.LogBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan net.Addr, 1)
+	done := make(chan int, 1)
+	go func() { done <- serve(ctx, []string{"-config", path}, &stderr, ready) }()
+	var addr net.Addr
+	select {
+	case addr = <-ready:
+	case code := <-done:
+		t.Fatalf("exit %d before serving:\n%s", code, stderr.String())
+	}
+	tc, features := startTLS(t, addr.String(), "localhost")
+	tc.Close()
+	if !strings.Contains(features, "X-TOKEN") {
+		t.Errorf("features after STARTTLS: %s", features)
+	}
+	cancel()
+	if code := <-done; code != exitOK {
+		t.Errorf("exit %d:\n%s", code, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "cannot keep the self-signed certificate") {
+		t.Errorf("no warning that the certificate is not kept:\n%s", stderr.String())
+	}
+	code, _, errOut := runXtokendCmd(t, "cert", "-config", path)
+	if code != exitFailed || !strings.Contains(errOut, keptKeyFile) {
+		t.Errorf("xtokend cert: exit %d, %q; want 1 naming %s", code, errOut, keptKeyFile)
+	}
+}
