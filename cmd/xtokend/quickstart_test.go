@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/base64"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -95,7 +96,8 @@ func TestDefaultConfigPlainLogin(t *testing.T) {
 	cfg.WebSocket.Listen = "127.0.0.1:0"
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	srv, err := server.New(ctx, server.Config{File: cfg})
+	var logs testkit.LogBuffer
+	srv, err := server.New(ctx, server.Config{File: cfg, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
