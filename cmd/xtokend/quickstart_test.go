@@ -154,13 +154,14 @@ func certLine(t *testing.T, out, key string) string {
 	return ""
 }
 
-// presentedFingerprint is the SHA-256 fingerprint of the certificate the
-// server at addr shows on STARTTLS for host.
-func presentedFingerprint(t *testing.T, addr, host string) string {
+// presentedFingerprints are the SHA-256 and SHA-1 fingerprints of the
+// certificate the server at addr shows on STARTTLS for host.
+func presentedFingerprints(t *testing.T, addr, host string) (sha256, sha1 string) {
 	t.Helper()
 	tc, _ := startTLS(t, addr, host)
 	defer tc.Close()
-	return server.Fingerprint(tc.ConnectionState().PeerCertificates[0])
+	leaf := tc.ConnectionState().PeerCertificates[0]
+	return server.Fingerprint(leaf), server.FingerprintSHA1(leaf)
 }
 
 // TestCertCommandMatchesServer: "xtokend cert" prints the file and the
@@ -184,6 +185,7 @@ func TestCertCommandMatchesServer(t *testing.T) {
 		t.Fatalf("xtokend cert: exit %d: %s", code, stderr)
 	}
 	fp := certLine(t, out, "sha256")
+	fp1 := certLine(t, out, "sha1")
 	if file := certLine(t, out, "file"); file != filepath.Join(work, keptCertFile) {
 		t.Errorf("file %q, want %q", file, filepath.Join(work, keptCertFile))
 	}
@@ -207,8 +209,8 @@ func TestCertCommandMatchesServer(t *testing.T) {
 			return err == nil
 		})
 		for _, host := range []string{"localhost", "example.test"} {
-			if got := presentedFingerprint(t, addr, host); got != fp {
-				t.Errorf("run %d: %s shows %s, xtokend cert printed %s", run, host, got, fp)
+			if got, got1 := presentedFingerprints(t, addr, host); got != fp || got1 != fp1 {
+				t.Errorf("run %d: %s shows %s (SHA-1 %s), xtokend cert printed %s (%s)", run, host, got, got1, fp, fp1)
 			}
 		}
 		if strings.Contains(srv.logs.String(), "SASL PLAIN") {
