@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -67,9 +68,20 @@ func KeepSelfSigned(certFile, keyFile string, hosts []string, now time.Time) (*K
 // it: upper-case hex pairs joined by colons.
 func Fingerprint(cert *x509.Certificate) string {
 	sum := sha256.Sum256(cert.Raw)
-	pairs := make([]string, len(sum))
-	for i, b := range sum {
-		pairs[i] = fmt.Sprintf("%02X", b)
+	return hexPairs(sum[:])
+}
+
+// FingerprintSHA1 is Fingerprint with SHA-1, for clients that show only that
+// (Profanity 0.13).
+func FingerprintSHA1(cert *x509.Certificate) string {
+	sum := sha1.Sum(cert.Raw)
+	return hexPairs(sum[:])
+}
+
+func hexPairs(b []byte) string {
+	pairs := make([]string, len(b))
+	for i, c := range b {
+		pairs[i] = fmt.Sprintf("%02X", c)
 	}
 	return strings.Join(pairs, ":")
 }

@@ -57,7 +57,7 @@ func runCert(args []string, stdout, stderr io.Writer) int {
 	configPath := fs.String("config", "", "configuration file (default: ./config.toml if present, else the built-in default)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: xtokend cert [-config FILE]")
-		fmt.Fprintln(fs.Output(), "Prints the file, hosts, SHA-256 fingerprint and expiry of each certificate the server shows.")
+		fmt.Fprintln(fs.Output(), "Prints the file, hosts, SHA-256 and SHA-1 fingerprints and expiry of each certificate the server shows.")
 		fmt.Fprintln(fs.Output(), "Without a [tls] certificate that is a self-signed one kept in "+keptCertFile+" beside the")
 		fmt.Fprintln(fs.Output(), "configuration (made now when there is none yet; xtokend serve shows the same).")
 		fs.PrintDefaults()
@@ -123,6 +123,7 @@ func (c shownCert) print(w io.Writer) {
 	fmt.Fprintf(w, "kind     %s\n", c.kind)
 	fmt.Fprintf(w, "hosts    %s\n", strings.Join(c.hosts, " "))
 	fmt.Fprintf(w, "sha256   %s\n", server.Fingerprint(c.leaf))
+	fmt.Fprintf(w, "sha1     %s\n", server.FingerprintSHA1(c.leaf))
 	fmt.Fprintf(w, "expires  %s\n", c.leaf.NotAfter.UTC().Format(time.RFC3339))
 }
 

@@ -60,7 +60,7 @@ Usage:
   xtokend kick [-config F] FULLJID   end one session without revoking anything
   xtokend genkey [-bytes N] [-encoding raw|base32|base64|hex]
                                      print a random key for a key file
-  xtokend cert [-config F]           print each certificate STARTTLS shows: file, SHA-256 fingerprint
+  xtokend cert [-config F]           print each certificate STARTTLS shows: file, fingerprints
   xtokend version                    print the version, the VCS revision and the modules linked
                                      (also: xtokend -version)
   xtokend help                       print this

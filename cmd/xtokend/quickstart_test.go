@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/base64"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -95,7 +96,8 @@ func TestDefaultConfigPlainLogin(t *testing.T) {
 	cfg.WebSocket.Listen = "127.0.0.1:0"
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	srv, err := server.New(ctx, server.Config{File: cfg})
+	var logs testkit.LogBuffer
+	srv, err := server.New(ctx, server.Config{File: cfg, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,13 +154,14 @@ func certLine(t *testing.T, out, key string) string {
 	return ""
 }
 
-// presentedFingerprint is the SHA-256 fingerprint of the certificate the
-// server at addr shows on STARTTLS for host.
-func presentedFingerprint(t *testing.T, addr, host string) string {
+// presentedFingerprints are the SHA-256 and SHA-1 fingerprints of the
+// certificate the server at addr shows on STARTTLS for host.
+func presentedFingerprints(t *testing.T, addr, host string) (sha256, sha1 string) {
 	t.Helper()
 	tc, _ := startTLS(t, addr, host)
 	defer tc.Close()
-	return server.Fingerprint(tc.ConnectionState().PeerCertificates[0])
+	leaf := tc.ConnectionState().PeerCertificates[0]
+	return server.Fingerprint(leaf), server.FingerprintSHA1(leaf)
 }
 
 // TestCertCommandMatchesServer: "xtokend cert" prints the file and the
@@ -182,6 +185,7 @@ func TestCertCommandMatchesServer(t *testing.T) {
 		t.Fatalf("xtokend cert: exit %d: %s", code, stderr)
 	}
 	fp := certLine(t, out, "sha256")
+	fp1 := certLine(t, out, "sha1")
 	if file := certLine(t, out, "file"); file != filepath.Join(work, keptCertFile) {
 		t.Errorf("file %q, want %q", file, filepath.Join(work, keptCertFile))
 	}
@@ -205,8 +209,8 @@ func TestCertCommandMatchesServer(t *testing.T) {
 			return err == nil
 		})
 		for _, host := range []string{"localhost", "example.test"} {
-			if got := presentedFingerprint(t, addr, host); got != fp {
-				t.Errorf("run %d: %s shows %s, xtokend cert printed %s", run, host, got, fp)
+			if got, got1 := presentedFingerprints(t, addr, host); got != fp || got1 != fp1 {
+				t.Errorf("run %d: %s shows %s (SHA-1 %s), xtokend cert printed %s (%s)", run, host, got, got1, fp, fp1)
 			}
 		}
 		if strings.Contains(srv.logs.String(), "SASL PLAIN") {
@@ -283,4 +287,41 @@ func writeCertPair(t *testing.T, dir, name string, names ...string) string {
 		t.Fatal(err)
 	}
 	return server.Fingerprint(c.TLS.Leaf)
+}
+
+// TestServeSelfSignedNotKept: where the certificate cannot be kept (here a
+// folder stands where the key file would go), serve says so and serves with
+// a certificate made in memory, and xtokend cert fails with the reason.
+func TestServeSelfSignedNotKept(t *testing.T) {
+	path := writeConfig(t, "[general]\nhosts = [\"localhost\"]\nlisten = \"127.0.0.1:0\"\nadmin_socket = \"\"\n")
+	if err := os.Mkdir(filepath.Join(filepath.Dir(path), keptKeyFile), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var stderr testkit.LogBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan net.Addr, 1)
+	done := make(chan int, 1)
+	go func() { done <- serve(ctx, []string{"-config", path}, &stderr, ready) }()
+	var addr net.Addr
+	select {
+	case addr = <-ready:
+	case code := <-done:
+		t.Fatalf("exit %d before serving:\n%s", code, stderr.String())
+	}
+	tc, features := startTLS(t, addr.String(), "localhost")
+	tc.Close()
+	if !strings.Contains(features, "X-TOKEN") {
+		t.Errorf("features after STARTTLS: %s", features)
+	}
+	cancel()
+	if code := <-done; code != exitOK {
+		t.Errorf("exit %d:\n%s", code, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "cannot keep the self-signed certificate") {
+		t.Errorf("no warning that the certificate is not kept:\n%s", stderr.String())
+	}
+	code, _, errOut := runXtokendCmd(t, "cert", "-config", path)
+	if code != exitFailed || !strings.Contains(errOut, keptKeyFile) {
+		t.Errorf("xtokend cert: exit %d, %q; want 1 naming %s", code, errOut, keptKeyFile)
+	}
 }
