@@ -3,7 +3,7 @@
 # package, installed if absent), on this machine, loopback only, measured by the same load
 # tool (cmd/xtokend-bench) in the same run, and BENCHMARKS.md written from the results.
 #
-#   bench/run.sh                 # full run, about 15 minutes on 2 cores
+#   bench/run.sh                 # full run, about 20 minutes on 2 cores (TCP plaintext, STARTTLS, WebSocket)
 #   QUICK=1 bench/run.sh         # a short smoke run (1 s per point, small idle counts)
 #   LOAD_PHASES=ws IDLE_PHASES=ws REPEAT=3 KEEP_RESULTS=1 bench/run.sh
 #                                # the WebSocket rows only, three runs of each point, the other
@@ -320,7 +320,7 @@ cat >"$WORK/preamble.md" <<EOF
 Written by \`bench/run.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'). Run it again with:
 
 \`\`\`sh
-bench/run.sh        # installs Prosody and ejabberd from Debian if absent; about 15 minutes
+bench/run.sh        # installs Prosody and ejabberd from Debian if absent; about 20 minutes
 \`\`\`
 
 ## The machine
