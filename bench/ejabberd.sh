@@ -3,8 +3,11 @@
 # spool and logs of its own in DIR, listening on 127.0.0.1 only (its Erlang distribution port
 # too, so no epmd is started).
 #
-#   bench/ejabberd.sh start DIR PORT CERT KEY   starts it in the background, waits for PORT,
-#                                              prints the pid of its Erlang VM (beam.smp)
+#   bench/ejabberd.sh start DIR PORT CERT KEY [WSPORT]
+#                                              starts it in the background, waits for PORT,
+#                                              prints the pid of its Erlang VM (beam.smp); with
+#                                              WSPORT also XMPP over WebSocket (ejabberd_http_ws)
+#                                              at ws://127.0.0.1:WSPORT/xmpp-websocket
 #   bench/ejabberd.sh stop DIR
 #   bench/ejabberd.sh version
 #
@@ -19,11 +22,27 @@ set -euo pipefail
 
 case "${1:-}" in
 start)
-	[ $# -eq 5 ] || { echo "usage: $0 start DIR PORT CERT KEY" >&2; exit 2; }
-	dir="$2" port="$3" cert="$4" key="$5"
-	if ss -ltn "sport = :$port" | grep -q LISTEN; then
-		echo "ejabberd.sh: port $port is taken" >&2
-		exit 1
+	[ $# -eq 5 ] || [ $# -eq 6 ] || { echo "usage: $0 start DIR PORT CERT KEY [WSPORT]" >&2; exit 2; }
+	dir="$2" port="$3" cert="$4" key="$5" wsport="${6:-}"
+	for p in $port $wsport; do
+		if ss -ltn "sport = :$p" | grep -q LISTEN; then
+			echo "ejabberd.sh: port $p is taken" >&2
+			exit 1
+		fi
+	done
+	wslisten=""
+	if [ -n "$wsport" ]; then
+		# The WebSocket endpoint of ejabberd's HTTP listener (which takes no shaper or
+		# max_stanza_size); its sessions are ejabberd_c2s sessions like TCP's, and
+		# shaper_rules below are empty, so none is shaped.
+		wslisten="
+  -
+    port: $wsport
+    ip: \"127.0.0.1\"
+    module: ejabberd_http
+    backlog: 1024
+    request_handlers:
+      /xmpp-websocket: ejabberd_http_ws"
 	fi
 	apt_install ejabberd --no-install-recommends
 	mkdir -p "$dir/spool" "$dir/logs"
@@ -55,7 +74,7 @@ listen:
     shaper: none
     access: all
     starttls: true
-    backlog: 1024
+    backlog: 1024$wslisten
 auth_method: anonymous
 anonymous_protocol: login_anon
 allow_multiple_connections: true
@@ -77,12 +96,13 @@ EOF
 	ctl=("$dir/ejabberdctl" --config "$dir/ejabberd.yml" --ctl-config "$dir/ejabberdctl.cfg" --spool "$dir/spool" --logs "$dir/logs")
 	"${ctl[@]}" foreground >"$dir/stdout.log" 2>&1 &
 	echo $! >"$dir/ctl.pid"
+	listening() { ss -ltn "sport = :$port" | grep -q LISTEN && { [ -z "$wsport" ] || ss -ltn "sport = :$wsport" | grep -q LISTEN; }; }
 	for _ in $(seq 1 300); do
-		ss -ltn "sport = :$port" | grep -q LISTEN && break
+		listening && break
 		sleep 0.1
 	done
 	beam=$(pgrep -P "$(cat "$dir/ctl.pid")" | head -1 || true)
-	if [ -z "$beam" ] || ! ss -ltn "sport = :$port" | grep -q LISTEN; then
+	if [ -z "$beam" ] || ! listening; then
 		echo "ejabberd.sh: ejabberd did not listen on $port; its logs:" >&2
 		tail -20 "$dir/stdout.log" "$dir"/logs/*.log >&2 2>/dev/null || true
 		[ -n "$beam" ] && kill "$beam" 2>/dev/null
@@ -99,7 +119,7 @@ version)
 	dpkg-query -W -f='${Version}\n' ejabberd 2>/dev/null || echo "not installed"
 	;;
 *)
-	echo "usage: $0 start DIR PORT CERT KEY | stop DIR | version" >&2
+	echo "usage: $0 start DIR PORT CERT KEY [WSPORT] | stop DIR | version" >&2
 	exit 2
 	;;
 esac

@@ -8,6 +8,7 @@
 #   bench/profile.sh               # about 2 minutes
 #   IDLE=5000 SECONDS_=10 bench/profile.sh
 #   ONLY=idle GCS=3 BUILD_FROM=head bench/profile.sh  # idle sessions only; GCS garbage collections before reading
+#   ONLY=ws bench/profile.sh       # XMPP over WebSocket (ws://) only: logins and idle sessions
 #   COMPARE=b582778 ROUNDS=2 bench/profile.sh  # this tree beside a build of b582778: CPU per plaintext
 #       # login and idle KB per session (RSS growth / sessions), the two builds alternating, ROUNDS times;
 #       # written to bench/profiles/compare.txt (no profiles are taken)
@@ -42,21 +43,25 @@ BENCH="$WORK/xtokend-bench"
 bench_secrets "$WORK"
 XPORT=$(free_port 26222)
 PPROF=127.0.0.1:$(free_port $((XPORT + 1)))
+XWPORT=$(free_port $((XPORT + 2)))
+WSFLAG="" # the load tool's -ws flag in the WebSocket profiles
 
 XPID=""
 XBIN="$WORK/xtokend"
-start() { # REQUIRE_STARTTLS
+start() { # REQUIRE_STARTTLS [WSPORT]
 	if [ -n "$XPID" ]; then
 		kill "$XPID"
 		while kill -0 "$XPID" 2>/dev/null; do sleep 0.1; done
 	fi
-	write_xtokend_config "$WORK" "$XPORT" "$1"
+	write_xtokend_config "$WORK" "$XPORT" "$1" "${2:-}"
 	XTOKEND_PPROF=$PPROF "$XBIN" serve -config "$WORK/xtokend.toml" >>"$WORK/xtokend.log" 2>&1 &
 	XPID=$!
 	PIDS+=("$XPID")
 	wait_port "$XPORT" "$XPID"
+	if [ -n "${2:-}" ]; then wait_port "$2" "$XPID"; fi
 }
-flags() { echo -addr "127.0.0.1:$XPORT" -server xtokend -secret-file "$WORK/access_secret" -seed-file "$WORK/otp_seed" -server-pid "$XPID"; }
+# shellcheck disable=SC2086
+flags() { echo -addr "127.0.0.1:$XPORT" $WSFLAG -server xtokend -secret-file "$WORK/access_secret" -seed-file "$WORK/otp_seed" -server-pid "$XPID"; }
 
 top() { # NAME PROFILE [pprof flags]
 	local name=$1 prof=$2
@@ -167,6 +172,15 @@ if [ -n "${COMPARE:-}" ]; then
 		XBIN="$WORK/xtokend" compare_one tree
 		XBIN="$WORK/xtokend-base" compare_one base
 	done
+	exit 0
+fi
+
+if [ "${ONLY:-}" = ws ]; then
+	log "WebSocket (ws://)"
+	start false "$XWPORT"
+	WSFLAG="-ws ws://127.0.0.1:$XWPORT/xmpp-websocket"
+	load_and_profile login-ws "" logins
+	idle_profile idle-ws ""
 	exit 0
 fi
 

@@ -2,9 +2,12 @@
 # Runs Prosody (Debian's package) as the peer server of the benchmarks, with a config of its
 # own in a folder of its own, listening on 127.0.0.1 only.
 #
-#   bench/prosody.sh start DIR PORT CERT KEY   writes DIR/prosody.cfg.lua and the users, starts
+#   bench/prosody.sh start DIR PORT CERT KEY [WSPORT]
+#                                              writes DIR/prosody.cfg.lua and the users, starts
 #                                              Prosody in the background, waits for PORT,
-#                                              prints its pid (also in DIR/prosody.pid)
+#                                              prints its pid (also in DIR/prosody.pid); with
+#                                              WSPORT also XMPP over WebSocket (mod_websocket)
+#                                              at ws://127.0.0.1:WSPORT/xmpp-websocket
 #   bench/prosody.sh stop DIR                  stops it (SIGTERM, then SIGKILL after 15 s)
 #   bench/prosody.sh version                   prints the installed version (from dpkg: running
 #                                              `prosody --version` would start a server)
@@ -38,8 +41,15 @@ write_users() { # DIR
 	done
 }
 
-write_config() { # DIR PORT CERT KEY
-	local dir="$1" port="$2" cert="$3" key="$4" auth="${PROSODY_AUTH:-internal_plain}"
+write_config() { # DIR PORT CERT KEY [WSPORT]
+	local dir="$1" port="$2" cert="$3" key="$4" wsport="${5:-}" auth="${PROSODY_AUTH:-internal_plain}"
+	local http="{ }" websocket=""
+	if [ -n "$wsport" ]; then
+		# mod_websocket (built in) on Prosody's HTTP server; plain ws:// counts as secure, as
+		# behind a TLS-terminating proxy, so that it is offered what a TCP client is.
+		http="{ $wsport }"
+		websocket='"websocket";'
+	fi
 	local insecure=""
 	if [ "$auth" = insecure ]; then
 		insecure='insecure_open_authentication = "Yes please, I know what I'"'"'m doing!"'
@@ -59,8 +69,10 @@ c2s_ports = { $port }
 c2s_interfaces = { "127.0.0.1" }
 s2s_ports = { }
 component_ports = { }
-http_ports = { }
+http_ports = $http
+http_interfaces = { "127.0.0.1" }
 https_ports = { }
+consider_websocket_secure = true
 
 -- Plaintext PLAIN for the plaintext run; STARTTLS offered for the TLS run.
 c2s_require_encryption = false
@@ -72,7 +84,7 @@ default_storage = "memory"
 storage = { accounts = "internal" }
 
 -- The modules a client login touches, nothing else.
-modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "ping"; "posix"; }
+modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "ping"; "posix"; $websocket }
 modules_disabled = { "s2s"; "offline"; }
 
 ssl = { certificate = "$cert"; key = "$key"; }
@@ -85,22 +97,24 @@ EOF
 
 case "${1:-}" in
 start)
-	[ $# -eq 5 ] || { echo "usage: $0 start DIR PORT CERT KEY" >&2; exit 2; }
-	dir="$2" port="$3" cert="$4" key="$5"
-	if ss -ltn "sport = :$port" | grep -q LISTEN; then
-		echo "prosody.sh: port $port is taken" >&2
-		exit 1
-	fi
+	[ $# -eq 5 ] || [ $# -eq 6 ] || { echo "usage: $0 start DIR PORT CERT KEY [WSPORT]" >&2; exit 2; }
+	dir="$2" port="$3" cert="$4" key="$5" wsport="${6:-}"
+	for p in $port $wsport; do
+		if ss -ltn "sport = :$p" | grep -q LISTEN; then
+			echo "prosody.sh: port $p is taken" >&2
+			exit 1
+		fi
+	done
 	apt_install prosody
 	mkdir -p "$dir/certs"
 	dir=$(cd "$dir" && pwd)
 	write_users "$dir"
-	write_config "$dir" "$port" "$cert" "$key"
+	write_config "$dir" "$port" "$cert" "$key" "$wsport"
 	prosody -F --config "$dir/prosody.cfg.lua" >"$dir/stdout.log" 2>&1 &
 	pid=$!
 	echo "$pid" >"$dir/prosody.pid.launch"
-	if ! wait_port "$port" "$pid"; then
-		echo "prosody.sh: Prosody did not listen on $port; its logs:" >&2
+	if ! wait_port "$port" "$pid" || { [ -n "$wsport" ] && ! wait_port "$wsport" "$pid"; }; then
+		echo "prosody.sh: Prosody did not listen on $port $wsport; its logs:" >&2
 		cat "$dir/stdout.log" "$dir/prosody.log" >&2 2>/dev/null || true
 		kill "$pid" 2>/dev/null || true
 		exit 1
@@ -115,7 +129,7 @@ version)
 	dpkg-query -W -f='${Version}\n' prosody 2>/dev/null || echo "not installed"
 	;;
 *)
-	echo "usage: $0 start DIR PORT CERT KEY | stop DIR | version" >&2
+	echo "usage: $0 start DIR PORT CERT KEY [WSPORT] | stop DIR | version" >&2
 	exit 2
 	;;
 esac

@@ -3,12 +3,21 @@
 # package, installed if absent), on this machine, loopback only, measured by the same load
 # tool (cmd/xtokend-bench) in the same run, and BENCHMARKS.md written from the results.
 #
-#   bench/run.sh                 # full run, about 15 minutes on 2 cores
+#   bench/run.sh                 # full run, about 20 minutes on 2 cores (TCP plaintext, STARTTLS, WebSocket)
 #   QUICK=1 bench/run.sh         # a short smoke run (1 s per point, small idle counts)
+#   LOAD_PHASES=ws IDLE_PHASES=ws REPEAT=3 KEEP_RESULTS=1 bench/run.sh
+#                                # the WebSocket rows only, three runs of each point, the other
+#                                # rows carried over from bench/results.jsonl
 #
 # Knobs (environment): LOGIN_LEVELS="1 2 4 8 16 32 128", MSG_PAIRS="1 32", DURATION=5s, WARMUP=1s,
 # IDLE_COUNTS="1000 5000 15000", IDLE_PER_PROC=5000, PEERS="prosody ejabberd", OUT=BENCHMARKS.md, KEEP=1 (keep the
-# work folder), BUILD_FROM=head (build the last commit, not the working tree), LOAD_PHASES="plain tls" and IDLE_PHASES="plain tls" (empty: skip), PROFILE=1 (also take CPU and heap profiles of xtokend: bench/profile.sh).
+# work folder), BUILD_FROM=head (build the last commit, not the working tree), LOAD_PHASES="plain tls ws" and IDLE_PHASES="plain tls ws" (empty: skip), PROFILE=1 (also take CPU and heap profiles of xtokend: bench/profile.sh),
+# WS_IDLE_COUNTS="1000 10000" (the idle counts of the ws phase), REPEAT=1 (runs of each point, the servers taking
+# turns; the report gives the means), KEEP_RESULTS=1 (carry over from bench/results.jsonl the rows of the
+# phases this run does not measure).
+#
+# The phases: plain is TCP without TLS, tls is STARTTLS, ws is XMPP over WebSocket (RFC 7395) on plaintext
+# ws:// (xtokend's [websocket] listener, Prosody's mod_websocket, ejabberd's ejabberd_http_ws).
 #
 # Each point runs the peers (Prosody, ejabberd) and then xtokend right after them, so all see
 # the same background load. Both servers serve plaintext PLAIN/X-TOKEN and STARTTLS with the same certificate
@@ -18,11 +27,15 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
 LOGIN_LEVELS=${LOGIN_LEVELS:-1 2 4 8 16 32 128}
-MSG_PAIRS=${MSG_PAIRS:-1 32}
+MSG_PAIRS=${MSG_PAIRS-1 32} # empty: no messages runs
 DURATION=${DURATION:-5s}
 WARMUP=${WARMUP:-1s}
 IDLE_COUNTS=${IDLE_COUNTS:-1000 5000 15000}
 IDLE_PER_PROC=${IDLE_PER_PROC:-5000}
+WS_IDLE_COUNTS=${WS_IDLE_COUNTS:-1000 10000}
+REPEAT=${REPEAT:-1}
+LOAD_PHASES=${LOAD_PHASES-plain tls ws}
+IDLE_PHASES=${IDLE_PHASES-plain tls ws}
 OUT=${OUT:-BENCHMARKS.md}
 PEERS=${PEERS-prosody ejabberd} # peer servers; the issue's targets are against the first
 if [ -n "${QUICK:-}" ]; then
@@ -31,7 +44,9 @@ if [ -n "${QUICK:-}" ]; then
 	DURATION=1s
 	WARMUP=0.3s
 	IDLE_COUNTS=${QUICK_IDLE:-200 500}
+	WS_IDLE_COUNTS=$IDLE_COUNTS
 fi
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 WORK=$(mktemp -d /tmp/xtokend-bench.XXXXXX)
 RESULTS="$WORK/results.jsonl"
@@ -78,26 +93,40 @@ bench_secrets "$WORK"
 XPORT=$(free_port 25222)
 PPORT=$(free_port $((XPORT + 1)))
 EPORT=$(free_port $((PPORT + 1)))
+# The WebSocket listeners (HTTP), one per server.
+XWPORT=$(free_port $((EPORT + 1)))
+PWPORT=$(free_port $((XWPORT + 1)))
+EWPORT=$(free_port $((PWPORT + 1)))
+WS="" # set for the ws phase: the load tool speaks XMPP over WebSocket
 
 XPID=""
 PPID_=""
 EPID=""
 has_peer() { [[ " $PEERS " == *" $1 "* ]]; }
-start_servers() { # REQUIRE_STARTTLS
+start_servers() { # REQUIRE_STARTTLS [ws]: with ws, every server also serves XMPP over WebSocket
 	stop_servers
-	write_xtokend_config "$WORK" "$XPORT" "$1"
+	local xw="" pw="" ew=""
+	if [ "${2:-}" = ws ]; then
+		xw=$XWPORT pw=$PWPORT ew=$EWPORT
+	fi
+	write_xtokend_config "$WORK" "$XPORT" "$1" "$xw"
 	"$WORK/xtokend" serve -config "$WORK/xtokend.toml" >>"$WORK/xtokend.log" 2>&1 &
 	XPID=$!
 	PIDS+=("$XPID")
 	wait_port "$XPORT" "$XPID" || { cat "$WORK/xtokend.log" >&2; exit 1; }
+	if [ -n "$xw" ]; then
+		wait_port "$xw" "$XPID" || { cat "$WORK/xtokend.log" >&2; exit 1; }
+	fi
 	if has_peer prosody; then
 		rm -rf "$WORK/prosody"
-		PPID_=$(bash bench/prosody.sh start "$WORK/prosody" "$PPORT" "$WORK/cert.pem" "$WORK/key.pem")
+		# shellcheck disable=SC2086
+		PPID_=$(bash bench/prosody.sh start "$WORK/prosody" "$PPORT" "$WORK/cert.pem" "$WORK/key.pem" $pw)
 		PIDS+=("$PPID_")
 	fi
 	if has_peer ejabberd; then
 		rm -rf "$WORK/ejabberd"
-		EPID=$(bash bench/ejabberd.sh start "$WORK/ejabberd" "$EPORT" "$WORK/cert.pem" "$WORK/key.pem")
+		# shellcheck disable=SC2086
+		EPID=$(bash bench/ejabberd.sh start "$WORK/ejabberd" "$EPORT" "$WORK/cert.pem" "$WORK/key.pem" $ew)
 		PIDS+=("$EPID")
 	fi
 }
@@ -132,10 +161,16 @@ stop_servers() {
 	stop_server ejabberd
 }
 
-start_phase() { # plain|tls: starts every server fresh for the phase and sets tlsflag
+start_phase() { # plain|tls|ws: starts every server fresh for the phase and sets tlsflag and WS
+	WS=""
 	if [ "$1" = plain ]; then
 		start_servers false
 		tlsflag=""
+	elif [ "$1" = ws ]; then
+		# Plaintext ws://: SASL is offered as on plaintext TCP (require_starttls = false).
+		start_servers false ws
+		tlsflag=""
+		WS=1
 	else
 		# xtokend offers STARTTLS only when it requires it; Prosody offers it either way.
 		start_servers true
@@ -143,25 +178,34 @@ start_phase() { # plain|tls: starts every server fresh for the phase and sets tl
 	fi
 }
 
-xtokend_flags() { echo -addr "127.0.0.1:$XPORT" -server xtokend -mech X-TOKEN -secret-file "$WORK/access_secret" -seed-file "$WORK/otp_seed" -server-pid "$XPID"; }
-prosody_flags() { echo -addr "127.0.0.1:$PPORT" -server prosody -mech PLAIN -password bench -server-pid "$PPID_"; }
-ejabberd_flags() { echo -addr "127.0.0.1:$EPORT" -server ejabberd -mech PLAIN -password bench -server-pid "$EPID"; }
+ws_flag() { # PORT: -ws URL in the ws phase
+	[ -n "$WS" ] && echo -ws "ws://127.0.0.1:$1/xmpp-websocket"
+	return 0
+}
+xtokend_flags() { echo -addr "127.0.0.1:$XPORT" $(ws_flag "$XWPORT") -server xtokend -mech X-TOKEN -secret-file "$WORK/access_secret" -seed-file "$WORK/otp_seed" -server-pid "$XPID"; }
+prosody_flags() { echo -addr "127.0.0.1:$PPORT" $(ws_flag "$PWPORT") -server prosody -mech PLAIN -password bench -server-pid "$PPID_"; }
+ejabberd_flags() { echo -addr "127.0.0.1:$EPORT" $(ws_flag "$EWPORT") -server ejabberd -mech PLAIN -password bench -server-pid "$EPID"; }
 
-# ---- logins and messages, plaintext then STARTTLS ----
-for phase in ${LOAD_PHASES-plain tls}; do
+# ---- logins and messages: plaintext, STARTTLS, WebSocket ----
+# With REPEAT > 1 each point runs REPEAT times, the servers taking turns each time.
+for phase in $LOAD_PHASES; do
 	start_phase "$phase"
 	for c in $LOGIN_LEVELS; do
-		for who in $PEERS xtokend; do
-			log "logins $phase c=$c $who"
-			# shellcheck disable=SC2046
-			"$BENCH" logins $(${who}_flags) $tlsflag -c "$c" -duration "$DURATION" -warmup "$WARMUP" -json "$RESULTS" >&2
+		for rep in $(seq 1 "$REPEAT"); do
+			for who in $PEERS xtokend; do
+				log "logins $phase c=$c $who (run $rep of $REPEAT)"
+				# shellcheck disable=SC2046
+				"$BENCH" logins $(${who}_flags) $tlsflag -c "$c" -duration "$DURATION" -warmup "$WARMUP" -json "$RESULTS" >&2
+			done
 		done
 	done
 	for p in $MSG_PAIRS; do
-		for who in $PEERS xtokend; do
-			log "messages $phase pairs=$p $who"
-			# shellcheck disable=SC2046
-			"$BENCH" messages $(${who}_flags) $tlsflag -pairs "$p" -duration "$DURATION" -warmup "$WARMUP" -json "$RESULTS" >&2
+		for rep in $(seq 1 "$REPEAT"); do
+			for who in $PEERS xtokend; do
+				log "messages $phase pairs=$p $who (run $rep of $REPEAT)"
+				# shellcheck disable=SC2046
+				"$BENCH" messages $(${who}_flags) $tlsflag -pairs "$p" -duration "$DURATION" -warmup "$WARMUP" -json "$RESULTS" >&2
+			done
 		done
 	done
 done
@@ -169,14 +213,14 @@ done
 # ---- idle sessions: RSS of each server at growing counts ----
 rss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
-idle_run() { # WHO PID TLSFLAG
-	local who=$1 pid=$2 tlsflag=$3 held=0 errors=0 target procs=() out i base n
+idle_run() { # WHO PID TLSFLAG COUNTS
+	local who=$1 pid=$2 tlsflag=$3 counts=$4 held=0 errors=0 target procs=() out i base n
 	# The baseline: the fresh server after a few logins, so its code paths are warm.
 	# shellcheck disable=SC2046
 	"$BENCH" logins $(${who}_flags) $tlsflag -c 1 -duration 0.3s -warmup 0s >/dev/null
 	sleep 0.5
 	base=$(rss "$pid")
-	for target in $IDLE_COUNTS; do
+	for target in $counts; do
 		while [ "$held" -lt "$target" ]; do
 			n=$((target - held))
 			[ "$n" -gt "$IDLE_PER_PROC" ] && n=$IDLE_PER_PROC
@@ -203,9 +247,9 @@ idle_run() { # WHO PID TLSFLAG
 		sleep 1 # let the server settle (its GC, Lua's collector)
 		local now
 		now=$(rss "$pid")
-		log "idle $who ${tlsflag:-plain} $held sessions ($errors failed): RSS $now KB (fresh: $base KB)"
-		printf '{"server":"%s","mode":"idle","tls":%s,"concurrency":%d,"sessions":%d,"ops":%d,"errors":%d,"rss_kb":%d,"base_rss_kb":%d}\n' \
-			"$who" "$([ -n "$tlsflag" ] && echo true || echo false)" "$held" "$((held - errors))" "$((held - errors))" "$errors" "$now" "$base" >>"$RESULTS"
+		log "idle $who ${tlsflag:-plain}${WS:+ websocket} $held sessions ($errors failed): RSS $now KB (fresh: $base KB)"
+		printf '{"server":"%s","mode":"idle","transport":"%s","tls":%s,"concurrency":%d,"sessions":%d,"ops":%d,"errors":%d,"rss_kb":%d,"base_rss_kb":%d}\n' \
+			"$who" "$([ -n "$WS" ] && echo websocket || echo tcp)" "$([ -n "$tlsflag" ] && echo true || echo false)" "$held" "$((held - errors))" "$((held - errors))" "$errors" "$now" "$base" >>"$RESULTS"
 	done
 	for i in "${procs[@]}"; do
 		kill "$i" 2>/dev/null || true
@@ -215,17 +259,21 @@ idle_run() { # WHO PID TLSFLAG
 	done
 }
 
-for phase in ${IDLE_PHASES-plain tls}; do
-	start_phase "$phase"
-	# Each server is stopped after its run, so that closing its 15,000 sessions is over before
-	# the next one is measured.
-	for who in $PEERS; do
-		pid=$PPID_
-		[ "$who" = ejabberd ] && pid=$EPID
-		idle_run "$who" "$pid" "$tlsflag"
-		stop_server "$who"
+for phase in $IDLE_PHASES; do
+	counts=$IDLE_COUNTS
+	[ "$phase" = ws ] && counts=$WS_IDLE_COUNTS
+	for rep in $(seq 1 "$REPEAT"); do
+		start_phase "$phase"
+		# Each server is stopped after its run, so that closing its 15,000 sessions is over before
+		# the next one is measured.
+		for who in $PEERS; do
+			pid=$PPID_
+			[ "$who" = ejabberd ] && pid=$EPID
+			idle_run "$who" "$pid" "$tlsflag" "$counts"
+			stop_server "$who"
+		done
+		idle_run xtokend "$XPID" "$tlsflag" "$counts"
 	done
-	idle_run xtokend "$XPID" "$tlsflag"
 done
 stop_servers
 
@@ -238,6 +286,32 @@ log "sasl: BenchmarkVerify against BenchmarkCryptoFloor"
 VERIFY=$(cd "$SRC" && go test -run '^$' -bench 'Verify|CryptoFloor' -benchmem -benchtime "${VERIFY_TIME:-1s}" ./sasl 2>&1 | grep -E '^Benchmark' || echo "(sasl benchmarks failed)")
 
 # ---- the report ----
+# phase_of LINE: the phase a result line belongs to (ws, tls or plain), and whether it is idle.
+phase_of() {
+	case $1 in
+	*'"transport":"websocket"'*) echo -n ws ;;
+	*'"tls":true'*) echo -n tls ;;
+	*) echo -n plain ;;
+	esac
+	case $1 in *'"mode":"idle"'*) echo " idle" ;; *) echo " load" ;; esac
+}
+CARRIED="" CARRY_NOTE=""
+if [ -n "${KEEP_RESULTS:-}" ] && [ -f bench/results.jsonl ]; then
+	: >"$WORK/carried.jsonl"
+	while IFS= read -r line; do
+		read -r ph kind <<<"$(phase_of "$line")"
+		ran=$LOAD_PHASES
+		[ "$kind" = idle ] && ran=$IDLE_PHASES
+		[[ " $ran " == *" $ph "* ]] || echo "$line" >>"$WORK/carried.jsonl"
+	done <bench/results.jsonl
+	if [ -s "$WORK/carried.jsonl" ]; then
+		CARRIED="$WORK/carried.jsonl"
+		CARRY_NOTE="
+- This run measured the load phases \"$LOAD_PHASES\" and the idle phases \"$IDLE_PHASES\" only; the other
+  rows are carried over from the previous run's \`bench/results.jsonl\` (measured the same way, an
+  earlier day: its figures and the machine's load may differ)."
+	fi
+fi
 GOV=$(go version | awk '{print $3}')
 CPU=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 cat >"$WORK/preamble.md" <<EOF
@@ -246,7 +320,7 @@ cat >"$WORK/preamble.md" <<EOF
 Written by \`bench/run.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'). Run it again with:
 
 \`\`\`sh
-bench/run.sh        # installs Prosody and ejabberd from Debian if absent; about 15 minutes
+bench/run.sh        # installs Prosody and ejabberd from Debian if absent; about 20 minutes
 \`\`\`
 
 ## The machine
@@ -260,7 +334,7 @@ bench/run.sh        # installs Prosody and ejabberd from Debian if absent; about
 | xtokend | $REV (built ${BUILD_FROM:-tree}) |
 | Prosody | $(bash bench/prosody.sh version) (Debian), network_backend = "epoll", Nagle off, authentication = "${PROSODY_AUTH:-internal_plain}", storage memory (accounts: internal) |
 | ejabberd | $(bash bench/ejabberd.sh version) (Debian)$(has_peer ejabberd || echo " (not run)"), anonymous login_anon (PLAIN with any password, no account lookup), mnesia |
-| load | the load tool runs on the same $(nproc) cores, as do the servers; the load average at the end of the run was $(cut -d' ' -f1-3 /proc/loadavg) |
+| load | the load tool runs on the same $(nproc) cores, as do the servers; the load average (1, 5, 15 min) was $LOAD_START at the start of the run and $(cut -d' ' -f1-3 /proc/loadavg) at its end |
 
 ## How it is measured
 
@@ -272,8 +346,15 @@ bench/run.sh        # installs Prosody and ejabberd from Debian if absent; about
   protection is on and passes); Prosody with **PLAIN** against its users (\`internal_plain\`);
   ejabberd with **PLAIN** in its anonymous \`login_anon\` mode (no account lookup: its cheapest login).
   The tool closes each session politely (its stream end, then the server's) beside the next login.
+- **WebSocket** rows: the same login over XMPP over WebSocket (RFC 7395) on plaintext
+  \`ws://127.0.0.1:PORT/xmpp-websocket\`: the HTTP upgrade with the subprotocol \`xmpp\` (the tool's
+  client is coder/websocket, as xtokend's server side), then \`<open/>\`, SASL, a new \`<open/>\`, bind,
+  \`<close/>\`, each element one text message; a login's latency includes the upgrade. The servers:
+  xtokend's \`[websocket]\` listener, Prosody's \`mod_websocket\` (built into 0.12, on its \`http_ports\`,
+  \`consider_websocket_secure = true\`), ejabberd's \`ejabberd_http_ws\` on an \`ejabberd_http\` listener;
+  SASL and accounts as over TCP.
 - Each point runs for $DURATION after $WARMUP of warm-up, the peers first ($PEERS) and xtokend right
-  after them.
+  after them$([ "$REPEAT" -gt 1 ] && echo ", $REPEAT times in turn (the tables give the means; the idle phase restarts the servers for each run)").$CARRY_NOTE
 - **CPU µs/op** is the server process's user+system CPU time over the measured time divided by the
   operations done: less sensitive to the other load on a shared machine than the rate.
 - **Messages**: pairs of bound sessions; in each pair one message bounces back and forth (each side
@@ -283,7 +364,7 @@ bench/run.sh        # installs Prosody and ejabberd from Debian if absent; about
 - Commands, as run by the script (\$WORK is a temporary folder with the generated configs and keys):
   \`xtokend-bench logins -addr 127.0.0.1:PORT -mech X-TOKEN -secret-file \$WORK/access_secret -seed-file \$WORK/otp_seed [-tls] -c N -duration $DURATION\`,
   the same with \`-mech PLAIN -password bench\` for Prosody, \`xtokend-bench messages ... -pairs N\`,
-  \`xtokend-bench idle ... -n N -offset K\`.
+  \`xtokend-bench idle ... -n N -offset K\`; over WebSocket each with \`-ws ws://127.0.0.1:PORT/xmpp-websocket\`.
 
 ### Token verification
 
@@ -301,9 +382,11 @@ Where xtokend's time and memory go, with the proposed fixes: [bench/PROFILE.md](
 ## Results
 EOF
 # The soak's sections (bench/soak.sh appends them) are not this script's to drop: carry them over.
+# With KEEP_RESULTS=1 so are the rows of the phases this run did not measure.
 SOAK_PART=""
 [ -f "$OUT" ] && SOAK_PART=$(sed -n '/^## Soak/,$p' "$OUT")
-"$BENCH" report -peer "$(echo $PEERS | tr ' ' ,)" -o "$OUT" -svg bench/logins.svg -svg-link bench/logins.svg -preamble "$WORK/preamble.md" "$RESULTS"
+"$BENCH" report -peer "$(echo $PEERS | tr ' ' ,)" -o "$OUT" -svg bench/logins.svg -svg-link bench/logins.svg -preamble "$WORK/preamble.md" "$RESULTS" $CARRIED
 [ -n "$SOAK_PART" ] && printf '\n%s\n' "$SOAK_PART" >>"$OUT"
-cp "$RESULTS" bench/results.jsonl
+cat $CARRIED "$RESULTS" >"$WORK/all.jsonl"
+cp "$WORK/all.jsonl" bench/results.jsonl
 log "wrote $OUT, bench/logins.svg and bench/results.jsonl"

@@ -15,10 +15,8 @@ import (
 // result is one measurement, written as one JSON line; the report command reads them back.
 type result struct {
 	Server      string  `json:"server"`
-	Mode        string  `json:"mode"` // logins, messages, idle
-	// Transport is "websocket" for XMPP over WebSocket (RFC 7395); empty (older lines) or
-	// "tcp" for TCP.
-	Transport string `json:"transport,omitempty"`
+	Mode        string  `json:"mode"`                // logins, messages, idle
+	Transport   string  `json:"transport,omitempty"` // "websocket" (RFC 7395); "tcp" or empty (older lines): TCP
 	TLS         bool    `json:"tls"`
 	Concurrency int     `json:"concurrency,omitempty"` // logins: workers; messages: pairs; idle: sessions tried
 	Window      int     `json:"window,omitempty"`      // messages in flight per pair
