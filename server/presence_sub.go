@@ -101,12 +101,16 @@ func (s *Server) subscriptionIn(ctx context.Context, user, contact string, kind 
 	if out.Forward {
 		s.deliverToUser(user, b, -128)
 	}
-	if out.SendPresence || out.SendUnavailable {
-		s.presenceOfUserTo(user, contact, out.SendPresence)
-	}
 	if out.Reply != 0 {
 		// Answered on the user's behalf: the contact is a user here.
-		return s.subscriptionIn(ctx, contact, user, out.Reply, subscriptionStanza(out.Reply, user, contact))
+		if err := s.subscriptionIn(ctx, contact, user, out.Reply, subscriptionStanza(out.Reply, user, contact)); err != nil {
+			return err
+		}
+	}
+	// After the answer, so that the contact hears of the approval before
+	// the presence it brings.
+	if out.SendPresence || out.SendUnavailable {
+		s.presenceOfUserTo(user, contact, out.SendPresence)
 	}
 	return nil
 }

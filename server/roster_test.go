@@ -1,6 +1,9 @@
 package server_test
 
 import (
+	"encoding/base64"
+	"encoding/xml"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -214,5 +217,49 @@ func TestSubscriptionFlow(t *testing.T) {
 	bob.send(`<presence type='probe' to='carol@localhost'/>`)
 	if e := bob.ping("after-probe"); e.attr("type") != "result" {
 		t.Fatalf("bob got %s", e)
+	}
+}
+
+// TestPreApproval: a subscribed sent before any request pre-approves it
+// (RFC 6121 section 3.4): the item shows approved='true', and the request
+// that follows is answered by the server with no word from the user. The
+// stream features after SASL offer it, with roster versioning.
+func TestPreApproval(t *testing.T) {
+	ts := storedServer(t, nil)
+
+	// The features after SASL, read raw.
+	token := ts.Mint(t, "alice@localhost")
+	raw := &rawClient{t: t, conn: rawDial(t, ts, "localhost")}
+	raw.d = xml.NewDecoder(raw.conn)
+	raw.expect("features")
+	fmt.Fprintf(raw.conn, "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='X-TOKEN'>%s</auth>",
+		base64.StdEncoding.EncodeToString([]byte("\x00alice\x00"+token)))
+	raw.expect("success")
+	fmt.Fprintf(raw.conn, "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0' to='localhost'>")
+	f := raw.expect("features")
+	if v, sub := f.find("ver"), f.find("sub"); v == nil || v.XMLName.Space != "urn:xmpp:features:rosterver" || sub == nil || sub.XMLName.Space != "urn:xmpp:features:pre-approval" {
+		t.Errorf("features after SASL: %s", f)
+	}
+	raw.conn.Close()
+
+	alice := login(t, ts, "alice@localhost", "", loginOpts{})
+	iqReply(alice, "r", `<iq type='get' id='r'><query xmlns='jabber:iq:roster'/></iq>`)
+	alice.send(`<presence/>`)
+	alice.send(`<presence type='subscribed' to='carol@localhost'/>`)
+	if it := items(alice.nextMatching(isRosterPush))["carol@localhost"]; it == nil || it.attr("approved") != "true" || it.attr("subscription") != "none" {
+		t.Fatalf("pre-approval push: %v", it)
+	}
+	carol := login(t, ts, "carol@localhost", "", loginOpts{})
+	iqReply(carol, "r", `<iq type='get' id='r'><query xmlns='jabber:iq:roster'/></iq>`)
+	carol.send(`<presence/>`)
+	carol.send(`<presence type='subscribe' to='alice@localhost'/>`)
+	if e := carol.nextMatching(func(e *elem) bool { return e.attr("type") == "subscribed" }); e.attr("from") != "alice@localhost" {
+		t.Fatalf("carol got %s", e)
+	}
+	if e := carol.nextMatching(func(e *elem) bool { return isPresence(e) && e.attr("from") == alice.jid.String() }); e.attr("type") != "" {
+		t.Fatalf("carol got %s", e)
+	}
+	if it := items(alice.nextMatching(func(e *elem) bool { return isRosterPush(e) && items(e)["carol@localhost"].attr("subscription") == "from" }))["carol@localhost"]; it.attr("approved") != "" {
+		t.Errorf("after the request: %s", it)
 	}
 }
