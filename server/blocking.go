@@ -149,11 +149,11 @@ func (s *session) blockingIQ(st *xmlStanza, child xml.StartElement, from string)
 		})
 		if err != nil {
 			typ, cond, text := srv.storageError(err, stanza.ResourceConstraint)
-			s.replyError(st, "", typ, cond, text)
+			s.replyError(st, st.to, typ, cond, text)
 			return
 		}
 		var b bytes.Buffer
-		openStanza(&b, "iq", "result", st.id, "", s.full)
+		openStanza(&b, "iq", "result", st.id, st.to, s.full)
 		b.WriteString("<blocklist xmlns='" + nsBlocking + "'>")
 		appendBlockItems(&b, list)
 		b.WriteString("</blocklist></iq>")
@@ -163,14 +163,14 @@ func (s *session) blockingIQ(st *xmlStanza, child xml.StartElement, from string)
 		for _, it := range payloadItems(st, nsBlocking) {
 			j, err := jid.Parse(it.jid)
 			if err != nil || it.jid == "" {
-				s.replyError(st, "", stanza.Modify, stanza.JIDMalformed, "an item's jid is not a valid JID")
+				s.replyError(st, st.to, stanza.Modify, stanza.JIDMalformed, "an item's jid is not a valid JID")
 				return
 			}
 			jids = append(jids, j.String())
 		}
 		block := child.Name.Local == "block"
 		if block && len(jids) == 0 {
-			s.replyError(st, "", stanza.Modify, stanza.BadRequest, "a block names at least one JID")
+			s.replyError(st, st.to, stanza.Modify, stanza.BadRequest, "a block names at least one JID")
 			return
 		}
 		err := srv.dbCall("blocking", func(ctx context.Context) error {
@@ -187,7 +187,7 @@ func (s *session) blockingIQ(st *xmlStanza, child xml.StartElement, from string)
 		})
 		if err != nil {
 			typ, cond, text := srv.storageError(err, stanza.NotAllowed)
-			s.replyError(st, "", typ, cond, text)
+			s.replyError(st, st.to, typ, cond, text)
 			return
 		}
 		s.ackIQ(st)
@@ -205,7 +205,7 @@ func (s *session) blockingIQ(st *xmlStanza, child xml.StartElement, from string)
 			return nil
 		})
 	default:
-		s.replyError(st, "", stanza.Modify, stanza.BadRequest, "not a XEP-0191 request")
+		s.replyError(st, st.to, stanza.Modify, stanza.BadRequest, "not a XEP-0191 request")
 	}
 }
 

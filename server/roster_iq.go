@@ -130,11 +130,11 @@ func (s *session) rosterGet(st *xmlStanza, child xml.StartElement) {
 	})
 	if err != nil {
 		typ, cond, text := s.srv.storageError(err, stanza.ResourceConstraint)
-		s.replyError(st, "", typ, cond, text)
+		s.replyError(st, st.to, typ, cond, text)
 		return
 	}
 	var b bytes.Buffer
-	openStanza(&b, "iq", "result", st.id, "", s.full)
+	openStanza(&b, "iq", "result", st.id, st.to, s.full)
 	if changed {
 		// XEP-0237 section 4: the whole roster with its version; an
 		// unchanged one is an empty result, the pushes bring the rest.
@@ -152,13 +152,13 @@ func (s *session) rosterGet(st *xmlStanza, child xml.StartElement) {
 func (s *session) rosterSet(st *xmlStanza) {
 	items := payloadItems(st, nsRoster)
 	if len(items) != 1 {
-		s.replyError(st, "", stanza.Modify, stanza.BadRequest, "a roster set has exactly one item")
+		s.replyError(st, st.to, stanza.Modify, stanza.BadRequest, "a roster set has exactly one item")
 		return
 	}
 	it := items[0]
 	contact, err := jid.Parse(it.jid)
 	if err != nil || it.jid == "" {
-		s.replyError(st, "", stanza.Modify, stanza.BadRequest, "the item's jid is not a valid JID")
+		s.replyError(st, st.to, stanza.Modify, stanza.BadRequest, "the item's jid is not a valid JID")
 		return
 	}
 	c := contact.String()
@@ -204,7 +204,7 @@ func (s *session) rosterSetError(st *xmlStanza, err error) {
 	if errors.Is(err, storage.ErrInvalid) {
 		text = "the item's name or a group is not allowed (empty, repeated or not XML text)"
 	}
-	s.replyError(st, "", typ, cond, text)
+	s.replyError(st, st.to, typ, cond, text)
 }
 
 // rosterRemove removes the item for contact: the contact loses its
@@ -234,14 +234,14 @@ func (s *session) rosterRemove(st *xmlStanza, contact string) {
 	})
 	if err != nil {
 		typ, cond, text := s.srv.storageError(err, stanza.NotAllowed)
-		s.replyError(st, "", typ, cond, text)
+		s.replyError(st, st.to, typ, cond, text)
 	}
 }
 
 // ackIQ sends the empty result of an IQ set.
 func (s *session) ackIQ(st *xmlStanza) {
 	var b bytes.Buffer
-	openStanza(&b, "iq", "result", st.id, "", s.full)
+	openStanza(&b, "iq", "result", st.id, st.to, s.full)
 	b.WriteString("</iq>")
 	s.enqueue(b.Bytes())
 }

@@ -105,6 +105,11 @@ func TestRosterGetSetPush(t *testing.T) {
 	if !isStanzaError(res, "not-allowed") || res.find("text") == nil || !strings.Contains(res.find("text").Text, "2 items") {
 		t.Errorf("over the cap: %s", res)
 	}
+	// Addressed to the user's own bare JID: answered from it.
+	res = iqReply(a1, "own", `<iq type='get' id='own' to='alice@localhost'><query xmlns='jabber:iq:roster'/></iq>`)
+	if res.attr("type") != "result" || res.attr("from") != "alice@localhost" || items(res)["bob@localhost"] == nil {
+		t.Errorf("get addressed to the bare JID: %s", res)
+	}
 	// Someone else's roster is not one's own.
 	res = iqReply(a1, "o", `<iq type='get' id='o' to='bob@localhost'><query xmlns='jabber:iq:roster'/></iq>`)
 	if !isStanzaError(res, "forbidden") {
