@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"mellium.im/xmpp/jid"
@@ -159,7 +160,7 @@ func (s *Server) deliverToUser(bare string, b []byte, minPriority int32) int {
 	}
 	var nodes []string
 	for _, bnd := range s.router.bindings(bare) {
-		if bnd.Available && int32(bnd.Priority) >= minPriority && !contains(nodes, bnd.Node) {
+		if bnd.Available && int32(bnd.Priority) >= minPriority && !slices.Contains(nodes, bnd.Node) {
 			nodes = append(nodes, bnd.Node)
 			if s.send(bnd.Node, b, false) == nil {
 				n++
@@ -167,15 +168,6 @@ func (s *Server) deliverToUser(bare string, b []byte, minPriority int32) int {
 		}
 	}
 	return n
-}
-
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // presenceOfUserTo sends contact the current presence of each of user's
