@@ -218,8 +218,8 @@ func appendBlockItems(b *bytes.Buffer, jids []string) {
 }
 
 // pushBlocking tells the user's resources that asked for the block list
-// (and those on other nodes) of a block or unblock (XEP-0191 sections 3.3,
-// 3.4); an unblock without items is unblock-all.
+// (here, and on other nodes: see wantsPush) of a block or unblock
+// (XEP-0191 sections 3.3, 3.4); an unblock without items is unblock-all.
 func (s *Server) pushBlocking(user, what string, jids []string) {
 	push := func(to string) []byte {
 		var b bytes.Buffer

@@ -50,6 +50,20 @@ func TestClusterSubscriptions(t *testing.T) {
 		c.send(`<presence/>`)
 		c.ping("avail")
 	}
+	// Two more of alice's resources on the other node: one asks for the
+	// roster (and gets pushes from node 1), one does not (and gets none).
+	alice2 := mustLoginToken(t, n2, "alice@localhost", n2.Mint(t, "alice@localhost"))
+	iqReply(alice2, "r", `<iq type='get' id='r'><query xmlns='jabber:iq:roster'/></iq>`)
+	alice3 := mustLoginToken(t, n2, "alice@localhost", n2.Mint(t, "alice@localhost"))
+	clusterEventually(t, "node 1 sees alice's resources on node 2", func() bool {
+		n := 0
+		for _, b := range n1.ClusterNode().Bindings("alice@localhost") {
+			if b.Node == "node2" {
+				n++
+			}
+		}
+		return n == 2
+	})
 	clusterEventually(t, "node 1 sees bob available", seesAvailability(n1, bob.jid.String(), "node2", true, 0))
 	clusterEventually(t, "node 2 sees alice available", seesAvailability(n2, alice.jid.String(), "node1", true, 0))
 
@@ -60,7 +74,19 @@ func TestClusterSubscriptions(t *testing.T) {
 	bob.send(`<presence type='subscribed' to='alice@localhost'/>`)
 	push := alice.nextMatching(func(e *elem) bool { return isRosterPush(e) && items(e)["bob@localhost"].attr("subscription") == "to" })
 	if push.attr("to") != alice.jid.String() {
-		t.Errorf("push across the cluster: %s", push)
+		t.Errorf("push: %s", push)
+	}
+	// The subscribe (made on node 1) and the approval (on node 2) each
+	// pushed an item: alice2 got both, alice3 neither (node 2 dropped the
+	// one from node 1, and did not send its own).
+	for _, want := range []string{"none", "to"} {
+		if p := items(alice2.nextMatching(isRosterPush))["bob@localhost"]; p == nil || p.attr("subscription") != want {
+			t.Errorf("alice2's push: %v, want subscription %s", p, want)
+		}
+	}
+	alice3.send(`<iq type='get' id='p3' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>`)
+	if e := alice3.nextMatching(func(e *elem) bool { return e.XMLName.Local == "iq" }); e.attr("id") != "p3" {
+		t.Errorf("alice3, which never asked for the roster, got %s", e)
 	}
 	if e := alice.nextMatching(func(e *elem) bool { return isPresence(e) && e.attr("from") == bob.jid.String() }); e.attr("type") != "" {
 		t.Fatalf("alice got %s", e)

@@ -275,8 +275,8 @@ func appendRosterItem(b *bytes.Buffer, it storage.Item) {
 
 // pushRoster sends a roster push of one item at version ver to each of
 // user's interested resources here, and to each of its resources on other
-// nodes (whose interest this node does not know). removed pushes
-// subscription='remove'.
+// nodes, whose node drops it for those that did not ask (wantsPush).
+// removed pushes subscription='remove'.
 func (s *Server) pushRoster(user string, ver int64, it storage.Item, removed bool) {
 	var item bytes.Buffer
 	if removed {
@@ -302,6 +302,23 @@ func (s *Server) pushRoster(user string, ver int64, it storage.Item, removed boo
 	for _, b := range s.router.bindings(user) {
 		s.send(b.Node, push(b.JID), false)
 	}
+}
+
+// wantsPush is false for a roster or block list push (an IQ set the
+// server made: no 'from') that another node routed to s, which never asked
+// for that list: the other node sends pushes to every resource of the user
+// it does not have, and this node knows which of its own asked.
+func (s *session) wantsPush(h routedHead, b []byte) bool {
+	if h.name != "iq" || h.typ != "set" || h.from != "" {
+		return true
+	}
+	switch {
+	case bytes.Contains(b, []byte("'"+nsRoster+"'")):
+		return s.stored.rosterInterest.Load()
+	case bytes.Contains(b, []byte("'"+nsBlocking+"'")):
+		return s.stored.blockInterest.Load()
+	}
+	return true
 }
 
 // pushID is the id of a server-initiated IQ: the client's answer to it is
