@@ -39,6 +39,10 @@ func (s *session) routeSubscription(st *xmlStanza, to jid.JID) error {
 	err := s.srv.dbCall("roster", func(ctx context.Context) error {
 		return s.subscriptionOut(ctx, contact, kind, st)
 	})
+	var ce *clientError
+	if errors.As(err, &ce) {
+		return err // the stanza, not the database
+	}
 	if err != nil {
 		typ, cond, text := s.srv.storageError(err, stanza.ResourceConstraint)
 		s.replyError(st, contact, typ, cond, text)
