@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"encoding/xml"
 	"sync"
 	"time"
 
@@ -16,13 +17,18 @@ import (
 // stored, up to the per-user cap (then the sender gets service-unavailable),
 // and delivered in order when the user next sends available presence of
 // non-negative priority. Groupchat, headline and error messages are never
-// stored.
+// stored; nor is one without a body (a chat state, a receipt: dropped, as
+// XEP-0085 asks) unless it carries XEP-0334's <store/>, nor one with
+// <no-store/> (answered as without storage).
 //
 // A message is removed once queued to the session's writer: a crash after
 // that and before the writer's flush loses it (a kill -9 before the
 // delivery loses nothing).
 
-const nsDelay = "urn:xmpp:delay"
+const (
+	nsDelay = "urn:xmpp:delay"
+	nsHints = "urn:xmpp:hints"
+)
 
 // offlineBatch bounds the messages one fetch reads: a queue of a thousand
 // goes out in pieces the session's outbound queue has room for.
@@ -39,6 +45,12 @@ func (s *session) storeOffline(st *xmlStanza, bare, to string) bool {
 	case "", "normal", "chat":
 	default:
 		return false
+	}
+	if hasChild(st, nsHints, "no-store") {
+		return false
+	}
+	if _, body := st.childText("body"); !body && !hasChild(st, nsHints, "store") {
+		return true // nothing a reader would miss
 	}
 	b, err := st.encode(s.full, to)
 	if err != nil {
@@ -134,6 +146,23 @@ func (srv *Server) deliverOffline(s *session) {
 			return
 		}
 	}
+}
+
+// hasChild reports whether the stanza has a direct child ns:local.
+func hasChild(st *xmlStanza, ns, local string) bool {
+	depth := 0
+	for _, t := range st.inner {
+		switch t := t.(type) {
+		case xml.StartElement:
+			if depth == 0 && t.Name.Space == ns && t.Name.Local == local {
+				return true
+			}
+			depth++
+		case xml.EndElement:
+			depth--
+		}
+	}
+	return false
 }
 
 // withDelay adds <delay/> (XEP-0203) to a stored message: from the user's

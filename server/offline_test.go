@@ -28,13 +28,22 @@ func TestOfflineMessages(t *testing.T) {
 		{"headline", "h", ""}, // dropped, never stored
 		{"groupchat", "g", "service-unavailable"},
 		{"", "m3", ""},
+		{"chat", "state", ""}, // no body: dropped (see below)
+		{"chat", "nostore", "service-unavailable"},
 		{"chat", "m4", "service-unavailable"}, // over the cap of 3
 	} {
 		typ := ""
 		if tc.typ != "" {
 			typ = fmt.Sprintf(" type='%s'", tc.typ)
 		}
-		alice.send(`<message to='bob@localhost/gone'%s id='%s'><body>%s</body></message>`, typ, tc.id, tc.id)
+		payload := "<body>" + tc.id + "</body>"
+		switch tc.id {
+		case "state":
+			payload = "<active xmlns='http://jabber.org/protocol/chatstates'/>"
+		case "nostore":
+			payload += "<no-store xmlns='urn:xmpp:hints'/>"
+		}
+		alice.send(`<message to='bob@localhost/gone'%s id='%s'>%s</message>`, typ, tc.id, payload)
 		if tc.cond != "" {
 			if e := alice.nextMatching(isMessage); !isStanzaError(e, tc.cond) || e.attr("id") != tc.id {
 				t.Errorf("%s: got %s, want %s", tc.id, e, tc.cond)
