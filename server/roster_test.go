@@ -1,12 +1,15 @@
 package server_test
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/xml"
 	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/xtokend/xtokend/config"
+	"github.com/xtokend/xtokend/server/adminclient"
 	"github.com/xtokend/xtokend/server/servertest"
 	"github.com/xtokend/xtokend/storage"
 )
@@ -266,5 +269,66 @@ func TestPreApproval(t *testing.T) {
 	}
 	if it := items(alice.nextMatching(func(e *elem) bool { return isRosterPush(e) && items(e)["carol@localhost"].attr("subscription") == "from" }))["carol@localhost"]; it.attr("approved") != "" {
 		t.Errorf("after the request: %s", it)
+	}
+}
+
+// TestRosterRemoveCancels: removing a contact with a mutual subscription
+// cancels both directions (RFC 6121 section 2.5.2): the contact gets
+// unsubscribe, unsubscribed and the user's unavailable presence, and its
+// item falls to none; blocking and unblocking a subscriber takes the
+// user's presence away and gives it back (XEP-0191 sections 3.3, 3.4).
+func TestRosterRemoveCancels(t *testing.T) {
+	o := storage.DefaultOptions()
+	ts := servertest.Start(t, servertest.Options{Storage: &o, Configure: func(c *config.Config) {
+		c.General.AdminSocket = "xtokend.sock"
+	}})
+	api := adminclient.New(ts.Config.AdminSocketPath())
+	defer api.Close()
+	alice := login(t, ts, "alice@localhost", "", loginOpts{})
+	bob := login(t, ts, "bob@localhost", "", loginOpts{}) // the admin socket listens by now
+	if _, err := api.PutRosterItem(context.Background(), "alice@localhost", "bob@localhost", adminclient.RosterItem{Subscription: "both"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*client{bob, alice} {
+		iqReply(c, "r", `<iq type='get' id='r'><query xmlns='jabber:iq:roster'/></iq>`)
+		c.send(`<presence/>`)
+		c.ping("avail")
+	}
+	if e := bob.nextMatching(isPresence); e.attr("from") != alice.jid.String() || e.attr("type") != "" {
+		t.Fatalf("bob got %s", e)
+	}
+
+	// Blocked: bob sees alice go; unblocked: back.
+	iqReply(alice, "b", `<iq type='set' id='b'><block xmlns='urn:xmpp:blocking'><item jid='bob@localhost'/></block></iq>`)
+	if e := bob.nextMatching(isPresence); e.attr("from") != alice.jid.String() || e.attr("type") != "unavailable" {
+		t.Fatalf("after the block bob got %s", e)
+	}
+	iqReply(alice, "u", `<iq type='set' id='u'><unblock xmlns='urn:xmpp:blocking'><item jid='bob@localhost'/></unblock></iq>`)
+	if e := bob.nextMatching(isPresence); e.attr("from") != alice.jid.String() || e.attr("type") != "" {
+		t.Fatalf("after the unblock bob got %s", e)
+	}
+
+	res := iqReply(alice, "rm", `<iq type='set' id='rm'><query xmlns='jabber:iq:roster'><item jid='bob@localhost' subscription='remove'/></query></iq>`)
+	if res.attr("type") != "result" {
+		t.Fatalf("remove: %s", res)
+	}
+	got := map[string]bool{}
+	for len(got) < 4 {
+		e := bob.next()
+		switch {
+		case isPresence(e) && e.attr("from") == "alice@localhost" && (e.attr("type") == "unsubscribe" || e.attr("type") == "unsubscribed"):
+			got[e.attr("type")] = true
+		case isPresence(e) && e.attr("from") == alice.jid.String() && e.attr("type") == "unavailable":
+			got["unavailable"] = true
+		case isRosterPush(e) && items(e)["alice@localhost"] != nil && items(e)["alice@localhost"].attr("subscription") == "none":
+			got["push none"] = true
+		}
+	}
+	ro, err := api.Roster(context.Background(), "bob@localhost")
+	if err != nil || len(ro.Items) != 1 || ro.Items[0].Subscription != "none" {
+		t.Errorf("bob's roster after the removal: %+v, %v", ro, err)
+	}
+	if ro, err := api.Roster(context.Background(), "alice@localhost"); err != nil || len(ro.Items) != 0 {
+		t.Errorf("alice's roster after the removal: %+v, %v", ro, err)
 	}
 }
