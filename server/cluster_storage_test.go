@@ -96,6 +96,25 @@ func TestClusterSubscriptions(t *testing.T) {
 		t.Fatalf("alice got %s", e)
 	}
 
+	// A second resource of bob, on alice's node; then bob cancels alice's
+	// subscription from node 2: alice hears both resources go.
+	bob2 := mustLoginToken(t, n1, "bob@localhost", n1.Mint(t, "bob@localhost"))
+	bob2.send(`<presence/>`)
+	if e := alice.nextMatching(func(e *elem) bool { return isPresence(e) && e.attr("from") == bob2.jid.String() }); e.attr("type") != "" {
+		t.Fatalf("alice got %s", e)
+	}
+	clusterEventually(t, "node 2 sees bob2 available", seesAvailability(n2, bob2.jid.String(), "node1", true, 0))
+	bob.send(`<presence type='unsubscribed' to='alice@localhost'/>`)
+	gone := map[string]bool{}
+	for len(gone) < 2 {
+		if e := alice.nextMatching(isPresence); e.attr("type") == "unavailable" {
+			gone[e.attr("from")] = true
+		}
+	}
+	if !gone[bob.jid.String()] || !gone[bob2.jid.String()] {
+		t.Errorf("unavailable from %v, want bob's two resources", gone)
+	}
+
 	alice.send(`<message to='carol@localhost' type='chat' id='c'><body>for later</body></message>`)
 	alice.ping("stored")
 	carol := mustLoginToken(t, n2, "carol@localhost", n2.Mint(t, "carol@localhost"))

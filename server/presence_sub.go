@@ -175,7 +175,10 @@ func (s *Server) deliverToUser(bare string, b []byte, minPriority int32) int {
 }
 
 // presenceOfUserTo sends contact the current presence of each of user's
-// available resources here (available), or unavailable presence from each.
+// available resources here (available), or unavailable presence from each
+// of its available resources here and on other nodes. (The presence of a
+// resource on another node is that node's: the contact gets it with that
+// resource's next broadcast.)
 func (s *Server) presenceOfUserTo(user, contact string, available bool) {
 	for _, r := range s.reg.resources(user) {
 		if !r.available.Load() {
@@ -188,6 +191,13 @@ func (s *Server) presenceOfUserTo(user, contact string, available bool) {
 			continue
 		}
 		s.deliverToUser(contact, unavailableFrom(r.full, contact), -128)
+	}
+	if !available {
+		for _, b := range s.router.bindings(user) {
+			if b.Available {
+				s.deliverToUser(contact, unavailableFrom(b.JID, contact), -128)
+			}
+		}
 	}
 }
 
