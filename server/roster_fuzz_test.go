@@ -48,4 +48,3 @@ func FuzzRosterItems(f *testing.F) {
 		}
 	})
 }
-

@@ -267,7 +267,9 @@ func TestPreApproval(t *testing.T) {
 	if e := carol.nextMatching(func(e *elem) bool { return isPresence(e) && e.attr("from") == alice.jid.String() }); e.attr("type") != "" {
 		t.Fatalf("carol got %s", e)
 	}
-	if it := items(alice.nextMatching(func(e *elem) bool { return isRosterPush(e) && items(e)["carol@localhost"].attr("subscription") == "from" }))["carol@localhost"]; it.attr("approved") != "" {
+	if it := items(alice.nextMatching(func(e *elem) bool {
+		return isRosterPush(e) && items(e)["carol@localhost"].attr("subscription") == "from"
+	}))["carol@localhost"]; it.attr("approved") != "" {
 		t.Errorf("after the request: %s", it)
 	}
 }
