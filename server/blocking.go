@@ -72,6 +72,15 @@ func (s *Server) blockList(ctx context.Context, user string) ([]string, error) {
 	return list, nil
 }
 
+// cachedBlocks is user's block list when it is in memory.
+func (s *Server) cachedBlocks(user string) ([]string, bool) {
+	v, ok := s.db.blocks.lists.Load(user)
+	if !ok {
+		return nil, false
+	}
+	return v.([]string), true
+}
+
 // changeBlocks runs a change of user's block list and forgets the cached
 // one, so that no read in between caches the list from before.
 func (s *Server) changeBlocks(user string, change func() error) error {
@@ -95,15 +104,7 @@ func (s *session) refuseBlocked(st *xmlStanza, to jid.JID) bool {
 	if recipient == s.bare || st.typ == "error" {
 		return false
 	}
-	var mine, theirs bool
-	err := srv.dbCall("blocking", func(ctx context.Context) error {
-		var err error
-		if mine, err = srv.blocks(ctx, s.bare, to.String()); err != nil || mine {
-			return err
-		}
-		theirs, err = srv.blocks(ctx, recipient, s.full)
-		return err
-	})
+	mine, theirs, err := s.blockedEitherWay(to, recipient)
 	switch {
 	case err != nil:
 		srv.logger().Warn("storage: block list not read, stanza routed", "jid", s.full, "err", err)
@@ -125,6 +126,27 @@ func (s *session) refuseBlocked(st *xmlStanza, to jid.JID) bool {
 		return true
 	}
 	return false
+}
+
+// blockedEitherWay reports whether the user blocks to, and whether
+// recipient (to's bare JID) blocks the user's full JID: from memory when
+// both lists are there, else from the database under the deadline.
+func (s *session) blockedEitherWay(to jid.JID, recipient string) (mine, theirs bool, err error) {
+	srv := s.srv
+	if a, ok := srv.cachedBlocks(s.bare); ok {
+		if b, ok := srv.cachedBlocks(recipient); ok {
+			return storage.Covers(a, to.String()), storage.Covers(b, s.full), nil
+		}
+	}
+	err = srv.dbCall("blocking", func(ctx context.Context) error {
+		var err error
+		if mine, err = srv.blocks(ctx, s.bare, to.String()); err != nil || mine {
+			return err
+		}
+		theirs, err = srv.blocks(ctx, recipient, s.full)
+		return err
+	})
+	return mine, theirs, err
 }
 
 // blockingIQ answers a block list get, a block or an unblock.
