@@ -21,9 +21,11 @@ import (
 // XEP-0085 asks) unless it carries XEP-0334's <store/>, nor one with
 // <no-store/> (answered as without storage).
 //
-// A message is removed once queued to the session's writer: a crash after
-// that and before the writer's flush loses it (a kill -9 before the
-// delivery loses nothing).
+// A batch is removed once the session's writer has written it (its queue
+// drained without a failed write); a session that ends first keeps it for
+// the next login, which may then see some of it twice rather than lose it.
+// A writer kept busy past the write timeout by other traffic is trusted
+// with what it was given.
 
 const (
 	nsDelay = "urn:xmpp:delay"
@@ -131,6 +133,9 @@ func (srv *Server) deliverOffline(s *session) {
 			}
 			ids = append(ids, m.ID)
 		}
+		if len(ids) > 0 && !s.out.waitWritten(srv.writeTimeout()) {
+			return // the session ended: the batch stays stored
+		}
 		if len(ids) > 0 {
 			err = srv.dbCall("offline", func(ctx context.Context) error {
 				_, err := srv.store().Offline().Delete(ctx, s.bare, ids...)
@@ -182,6 +187,28 @@ func withDelay(b []byte, from string, stamp time.Time) []byte {
 	out.WriteString("/>")
 	out.Write(b[i:])
 	return out.Bytes()
+}
+
+// waitWritten waits until the writer has written everything queued so far
+// (true), the outbox closes (false: what was queued may be lost), or
+// timeout passes with the writer still busy (true: it has the stanzas).
+func (o *outbox) waitWritten(timeout time.Duration) bool {
+	pause := 100 * time.Microsecond
+	for waited := time.Duration(0); ; waited += pause {
+		o.mu.Lock()
+		closed, idle := o.closed, len(o.pending) == 0 && !o.writing
+		o.mu.Unlock()
+		switch {
+		case closed:
+			return false
+		case idle, waited >= timeout:
+			return true
+		}
+		// The writer signals nothing: poll, soon at first (a batch is
+		// written in microseconds), then less often.
+		time.Sleep(pause)
+		pause = min(2*pause, 5*time.Millisecond)
+	}
 }
 
 // room is how many more stanzas the outbound queue takes now; -1 once the

@@ -11,6 +11,7 @@ import (
 
 	_ "modernc.org/sqlite"
 
+	"github.com/xtokend/xtokend/internal/testkit"
 	"github.com/xtokend/xtokend/server/servertest"
 	"github.com/xtokend/xtokend/storage"
 )
@@ -77,6 +78,8 @@ func TestOfflineMessages(t *testing.T) {
 			t.Errorf("stamp %q: %v", d.attr("stamp"), err)
 		}
 	}
+	// Deleted once written (the server polls its writer for that).
+	testkit.Eventually(t, waitLimit, "the delivered messages deleted", func() bool { return offlineCount(t, ts, "xtokend_offline_delivered_total") == 3 })
 	// Delivered once: a second resource gets nothing stored, and the queue
 	// takes messages again.
 	bob2 := login(t, ts, "bob@localhost", "b2", loginOpts{})
@@ -95,17 +98,22 @@ func TestOfflineMessages(t *testing.T) {
 }
 
 func offlineStored(t *testing.T, ts *servertest.Server) float64 {
+	return offlineCount(t, ts, "xtokend_offline_stored_total")
+}
+
+// offlineCount reads one of the offline counters.
+func offlineCount(t *testing.T, ts *servertest.Server, name string) float64 {
 	t.Helper()
 	mfs, err := ts.Metrics().Registry().Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, mf := range mfs {
-		if mf.GetName() == "xtokend_offline_stored_total" {
+		if mf.GetName() == name {
 			return mf.GetMetric()[0].GetCounter().GetValue()
 		}
 	}
-	t.Fatal("no xtokend_offline_stored_total")
+	t.Fatalf("no %s", name)
 	return 0
 }
 
