@@ -101,7 +101,7 @@ func (srv *Server) deliverOffline(s *session) {
 	host := s.jid.Domainpart()
 	waited := time.Duration(0)
 	for s.available.Load() {
-		room := s.out.room()
+		room := s.out.freeSlots()
 		if room < 0 {
 			return // the session ended
 		}
@@ -211,13 +211,13 @@ func (o *outbox) waitWritten(timeout time.Duration) bool {
 	}
 }
 
-// room is how many more stanzas the outbound queue takes now; -1 once the
-// session is closing.
-func (o *outbox) room() int {
+// freeSlots is how many more stanzas from others the outbound queue takes
+// now; -1 once the session is closing.
+func (o *outbox) freeSlots() int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closed {
 		return -1
 	}
-	return o.limit - len(o.pending)
+	return max(0, o.limit-len(o.pending))
 }
