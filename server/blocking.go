@@ -72,6 +72,15 @@ func (s *Server) blockList(ctx context.Context, user string) ([]string, error) {
 	return list, nil
 }
 
+// cachedBlocks is user's block list when it is in memory.
+func (s *Server) cachedBlocks(user string) ([]string, bool) {
+	v, ok := s.db.blocks.lists.Load(user)
+	if !ok {
+		return nil, false
+	}
+	return v.([]string), true
+}
+
 // changeBlocks runs a change of user's block list and forgets the cached
 // one, so that no read in between caches the list from before.
 func (s *Server) changeBlocks(user string, change func() error) error {
@@ -95,15 +104,7 @@ func (s *session) refuseBlocked(st *xmlStanza, to jid.JID) bool {
 	if recipient == s.bare || st.typ == "error" {
 		return false
 	}
-	var mine, theirs bool
-	err := srv.dbCall("blocking", func(ctx context.Context) error {
-		var err error
-		if mine, err = srv.blocks(ctx, s.bare, to.String()); err != nil || mine {
-			return err
-		}
-		theirs, err = srv.blocks(ctx, recipient, s.full)
-		return err
-	})
+	mine, theirs, err := s.blockedEitherWay(to, recipient)
 	switch {
 	case err != nil:
 		srv.logger().Warn("storage: block list not read, stanza routed", "jid", s.full, "err", err)
@@ -125,6 +126,27 @@ func (s *session) refuseBlocked(st *xmlStanza, to jid.JID) bool {
 		return true
 	}
 	return false
+}
+
+// blockedEitherWay reports whether the user blocks to, and whether
+// recipient (to's bare JID) blocks the user's full JID: from memory when
+// both lists are there, else from the database under the deadline.
+func (s *session) blockedEitherWay(to jid.JID, recipient string) (mine, theirs bool, err error) {
+	srv := s.srv
+	if a, ok := srv.cachedBlocks(s.bare); ok {
+		if b, ok := srv.cachedBlocks(recipient); ok {
+			return storage.Covers(a, to.String()), storage.Covers(b, s.full), nil
+		}
+	}
+	err = srv.dbCall("blocking", func(ctx context.Context) error {
+		var err error
+		if mine, err = srv.blocks(ctx, s.bare, to.String()); err != nil || mine {
+			return err
+		}
+		theirs, err = srv.blocks(ctx, recipient, s.full)
+		return err
+	})
+	return mine, theirs, err
 }
 
 // blockingIQ answers a block list get, a block or an unblock.
@@ -149,11 +171,11 @@ func (s *session) blockingIQ(st *xmlStanza, child xml.StartElement, from string)
 		})
 		if err != nil {
 			typ, cond, text := srv.storageError(err, stanza.ResourceConstraint)
-			s.replyError(st, "", typ, cond, text)
+			s.replyError(st, st.to, typ, cond, text)
 			return
 		}
 		var b bytes.Buffer
-		openStanza(&b, "iq", "result", st.id, "", s.full)
+		openStanza(&b, "iq", "result", st.id, st.to, s.full)
 		b.WriteString("<blocklist xmlns='" + nsBlocking + "'>")
 		appendBlockItems(&b, list)
 		b.WriteString("</blocklist></iq>")
@@ -163,14 +185,14 @@ func (s *session) blockingIQ(st *xmlStanza, child xml.StartElement, from string)
 		for _, it := range payloadItems(st, nsBlocking) {
 			j, err := jid.Parse(it.jid)
 			if err != nil || it.jid == "" {
-				s.replyError(st, "", stanza.Modify, stanza.JIDMalformed, "an item's jid is not a valid JID")
+				s.replyError(st, st.to, stanza.Modify, stanza.JIDMalformed, "an item's jid is not a valid JID")
 				return
 			}
 			jids = append(jids, j.String())
 		}
 		block := child.Name.Local == "block"
 		if block && len(jids) == 0 {
-			s.replyError(st, "", stanza.Modify, stanza.BadRequest, "a block names at least one JID")
+			s.replyError(st, st.to, stanza.Modify, stanza.BadRequest, "a block names at least one JID")
 			return
 		}
 		err := srv.dbCall("blocking", func(ctx context.Context) error {
@@ -187,7 +209,7 @@ func (s *session) blockingIQ(st *xmlStanza, child xml.StartElement, from string)
 		})
 		if err != nil {
 			typ, cond, text := srv.storageError(err, stanza.NotAllowed)
-			s.replyError(st, "", typ, cond, text)
+			s.replyError(st, st.to, typ, cond, text)
 			return
 		}
 		s.ackIQ(st)
@@ -205,7 +227,7 @@ func (s *session) blockingIQ(st *xmlStanza, child xml.StartElement, from string)
 			return nil
 		})
 	default:
-		s.replyError(st, "", stanza.Modify, stanza.BadRequest, "not a XEP-0191 request")
+		s.replyError(st, st.to, stanza.Modify, stanza.BadRequest, "not a XEP-0191 request")
 	}
 }
 
@@ -218,8 +240,8 @@ func appendBlockItems(b *bytes.Buffer, jids []string) {
 }
 
 // pushBlocking tells the user's resources that asked for the block list
-// (and those on other nodes) of a block or unblock (XEP-0191 sections 3.3,
-// 3.4); an unblock without items is unblock-all.
+// (here, and on other nodes: see wantsPush) of a block or unblock
+// (XEP-0191 sections 3.3, 3.4); an unblock without items is unblock-all.
 func (s *Server) pushBlocking(user, what string, jids []string) {
 	push := func(to string) []byte {
 		var b bytes.Buffer

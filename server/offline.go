@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"encoding/xml"
 	"sync"
 	"time"
 
@@ -16,13 +17,20 @@ import (
 // stored, up to the per-user cap (then the sender gets service-unavailable),
 // and delivered in order when the user next sends available presence of
 // non-negative priority. Groupchat, headline and error messages are never
-// stored.
+// stored; nor is one without a body (a chat state, a receipt: dropped, as
+// XEP-0085 asks) unless it carries XEP-0334's <store/>, nor one with
+// <no-store/> (answered as without storage).
 //
-// A message is removed once queued to the session's writer: a crash after
-// that and before the writer's flush loses it (a kill -9 before the
-// delivery loses nothing).
+// A batch is removed once the session's writer has written it (its queue
+// drained without a failed write); a session that ends first keeps it for
+// the next login, which may then see some of it twice rather than lose it.
+// A writer kept busy past the write timeout by other traffic is trusted
+// with what it was given.
 
-const nsDelay = "urn:xmpp:delay"
+const (
+	nsDelay = "urn:xmpp:delay"
+	nsHints = "urn:xmpp:hints"
+)
 
 // offlineBatch bounds the messages one fetch reads: a queue of a thousand
 // goes out in pieces the session's outbound queue has room for.
@@ -39,6 +47,12 @@ func (s *session) storeOffline(st *xmlStanza, bare, to string) bool {
 	case "", "normal", "chat":
 	default:
 		return false
+	}
+	if hasChild(st, nsHints, "no-store") {
+		return false
+	}
+	if _, body := st.childText("body"); !body && !hasChild(st, nsHints, "store") {
+		return true // nothing a reader would miss
 	}
 	b, err := st.encode(s.full, to)
 	if err != nil {
@@ -119,6 +133,9 @@ func (srv *Server) deliverOffline(s *session) {
 			}
 			ids = append(ids, m.ID)
 		}
+		if len(ids) > 0 && !s.out.waitWritten(srv.writeTimeout()) {
+			return // the session ended: the batch stays stored
+		}
 		if len(ids) > 0 {
 			err = srv.dbCall("offline", func(ctx context.Context) error {
 				_, err := srv.store().Offline().Delete(ctx, s.bare, ids...)
@@ -134,6 +151,23 @@ func (srv *Server) deliverOffline(s *session) {
 			return
 		}
 	}
+}
+
+// hasChild reports whether the stanza has a direct child ns:local.
+func hasChild(st *xmlStanza, ns, local string) bool {
+	depth := 0
+	for _, t := range st.inner {
+		switch t := t.(type) {
+		case xml.StartElement:
+			if depth == 0 && t.Name.Space == ns && t.Name.Local == local {
+				return true
+			}
+			depth++
+		case xml.EndElement:
+			depth--
+		}
+	}
+	return false
 }
 
 // withDelay adds <delay/> (XEP-0203) to a stored message: from the user's
@@ -155,6 +189,28 @@ func withDelay(b []byte, from string, stamp time.Time) []byte {
 	return out.Bytes()
 }
 
+// waitWritten waits until the writer has written everything queued so far
+// (true), the outbox closes (false: what was queued may be lost), or
+// timeout passes with the writer still busy (true: it has the stanzas).
+func (o *outbox) waitWritten(timeout time.Duration) bool {
+	pause := 100 * time.Microsecond
+	for waited := time.Duration(0); ; waited += pause {
+		o.mu.Lock()
+		closed, idle := o.closed, len(o.pending) == 0 && !o.writing
+		o.mu.Unlock()
+		switch {
+		case closed:
+			return false
+		case idle, waited >= timeout:
+			return true
+		}
+		// The writer signals nothing: poll, soon at first (a batch is
+		// written in microseconds), then less often.
+		time.Sleep(pause)
+		pause = min(2*pause, 5*time.Millisecond)
+	}
+}
+
 // freeSlots is how many more stanzas from others the outbound queue takes
 // now; -1 once the session is closing.
 func (o *outbox) freeSlots() int {
@@ -163,5 +219,5 @@ func (o *outbox) freeSlots() int {
 	if o.closed {
 		return -1
 	}
-	return o.limit - o.others
+	return max(0, o.limit-o.others)
 }

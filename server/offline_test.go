@@ -11,6 +11,7 @@ import (
 
 	_ "modernc.org/sqlite"
 
+	"github.com/xtokend/xtokend/internal/testkit"
 	"github.com/xtokend/xtokend/server/servertest"
 	"github.com/xtokend/xtokend/storage"
 )
@@ -28,13 +29,22 @@ func TestOfflineMessages(t *testing.T) {
 		{"headline", "h", ""}, // dropped, never stored
 		{"groupchat", "g", "service-unavailable"},
 		{"", "m3", ""},
+		{"chat", "state", ""}, // no body: dropped (see below)
+		{"chat", "nostore", "service-unavailable"},
 		{"chat", "m4", "service-unavailable"}, // over the cap of 3
 	} {
 		typ := ""
 		if tc.typ != "" {
 			typ = fmt.Sprintf(" type='%s'", tc.typ)
 		}
-		alice.send(`<message to='bob@localhost/gone'%s id='%s'><body>%s</body></message>`, typ, tc.id, tc.id)
+		payload := "<body>" + tc.id + "</body>"
+		switch tc.id {
+		case "state":
+			payload = "<active xmlns='http://jabber.org/protocol/chatstates'/>"
+		case "nostore":
+			payload += "<no-store xmlns='urn:xmpp:hints'/>"
+		}
+		alice.send(`<message to='bob@localhost/gone'%s id='%s'>%s</message>`, typ, tc.id, payload)
 		if tc.cond != "" {
 			if e := alice.nextMatching(isMessage); !isStanzaError(e, tc.cond) || e.attr("id") != tc.id {
 				t.Errorf("%s: got %s, want %s", tc.id, e, tc.cond)
@@ -68,6 +78,8 @@ func TestOfflineMessages(t *testing.T) {
 			t.Errorf("stamp %q: %v", d.attr("stamp"), err)
 		}
 	}
+	// Deleted once written (the server polls its writer for that).
+	testkit.Eventually(t, waitLimit, "the delivered messages deleted", func() bool { return offlineCount(t, ts, "xtokend_offline_delivered_total") == 3 })
 	// Delivered once: a second resource gets nothing stored, and the queue
 	// takes messages again.
 	bob2 := login(t, ts, "bob@localhost", "b2", loginOpts{})
@@ -86,17 +98,22 @@ func TestOfflineMessages(t *testing.T) {
 }
 
 func offlineStored(t *testing.T, ts *servertest.Server) float64 {
+	return offlineCount(t, ts, "xtokend_offline_stored_total")
+}
+
+// offlineCount reads one of the offline counters.
+func offlineCount(t *testing.T, ts *servertest.Server, name string) float64 {
 	t.Helper()
 	mfs, err := ts.Metrics().Registry().Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, mf := range mfs {
-		if mf.GetName() == "xtokend_offline_stored_total" {
+		if mf.GetName() == name {
 			return mf.GetMetric()[0].GetCounter().GetValue()
 		}
 	}
-	t.Fatal("no xtokend_offline_stored_total")
+	t.Fatalf("no %s", name)
 	return 0
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"mellium.im/xmpp/jid"
@@ -38,6 +39,10 @@ func (s *session) routeSubscription(st *xmlStanza, to jid.JID) error {
 	err := s.srv.dbCall("roster", func(ctx context.Context) error {
 		return s.subscriptionOut(ctx, contact, kind, st)
 	})
+	var ce *clientError
+	if errors.As(err, &ce) {
+		return err // the stanza, not the database
+	}
 	if err != nil {
 		typ, cond, text := s.srv.storageError(err, stanza.ResourceConstraint)
 		s.replyError(st, contact, typ, cond, text)
@@ -101,12 +106,16 @@ func (s *Server) subscriptionIn(ctx context.Context, user, contact string, kind 
 	if out.Forward {
 		s.deliverToUser(user, b, -128)
 	}
-	if out.SendPresence || out.SendUnavailable {
-		s.presenceOfUserTo(user, contact, out.SendPresence)
-	}
 	if out.Reply != 0 {
 		// Answered on the user's behalf: the contact is a user here.
-		return s.subscriptionIn(ctx, contact, user, out.Reply, subscriptionStanza(out.Reply, user, contact))
+		if err := s.subscriptionIn(ctx, contact, user, out.Reply, subscriptionStanza(out.Reply, user, contact)); err != nil {
+			return err
+		}
+	}
+	// After the answer, so that the contact hears of the approval before
+	// the presence it brings.
+	if out.SendPresence || out.SendUnavailable {
+		s.presenceOfUserTo(user, contact, out.SendPresence)
 	}
 	return nil
 }
@@ -155,7 +164,7 @@ func (s *Server) deliverToUser(bare string, b []byte, minPriority int32) int {
 	}
 	var nodes []string
 	for _, bnd := range s.router.bindings(bare) {
-		if bnd.Available && int32(bnd.Priority) >= minPriority && !contains(nodes, bnd.Node) {
+		if bnd.Available && int32(bnd.Priority) >= minPriority && !slices.Contains(nodes, bnd.Node) {
 			nodes = append(nodes, bnd.Node)
 			if s.send(bnd.Node, b, false) == nil {
 				n++
@@ -165,17 +174,11 @@ func (s *Server) deliverToUser(bare string, b []byte, minPriority int32) int {
 	return n
 }
 
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
 // presenceOfUserTo sends contact the current presence of each of user's
-// available resources here (available), or unavailable presence from each.
+// available resources here (available), or unavailable presence from each
+// of its available resources here and on other nodes. (The presence of a
+// resource on another node is that node's: the contact gets it with that
+// resource's next broadcast.)
 func (s *Server) presenceOfUserTo(user, contact string, available bool) {
 	for _, r := range s.reg.resources(user) {
 		if !r.available.Load() {
@@ -188,6 +191,13 @@ func (s *Server) presenceOfUserTo(user, contact string, available bool) {
 			continue
 		}
 		s.deliverToUser(contact, unavailableFrom(r.full, contact), -128)
+	}
+	if !available {
+		for _, b := range s.router.bindings(user) {
+			if b.Available {
+				s.deliverToUser(contact, unavailableFrom(b.JID, contact), -128)
+			}
+		}
 	}
 }
 

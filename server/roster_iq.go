@@ -130,11 +130,11 @@ func (s *session) rosterGet(st *xmlStanza, child xml.StartElement) {
 	})
 	if err != nil {
 		typ, cond, text := s.srv.storageError(err, stanza.ResourceConstraint)
-		s.replyError(st, "", typ, cond, text)
+		s.replyError(st, st.to, typ, cond, text)
 		return
 	}
 	var b bytes.Buffer
-	openStanza(&b, "iq", "result", st.id, "", s.full)
+	openStanza(&b, "iq", "result", st.id, st.to, s.full)
 	if changed {
 		// XEP-0237 section 4: the whole roster with its version; an
 		// unchanged one is an empty result, the pushes bring the rest.
@@ -152,13 +152,13 @@ func (s *session) rosterGet(st *xmlStanza, child xml.StartElement) {
 func (s *session) rosterSet(st *xmlStanza) {
 	items := payloadItems(st, nsRoster)
 	if len(items) != 1 {
-		s.replyError(st, "", stanza.Modify, stanza.BadRequest, "a roster set has exactly one item")
+		s.replyError(st, st.to, stanza.Modify, stanza.BadRequest, "a roster set has exactly one item")
 		return
 	}
 	it := items[0]
 	contact, err := jid.Parse(it.jid)
 	if err != nil || it.jid == "" {
-		s.replyError(st, "", stanza.Modify, stanza.BadRequest, "the item's jid is not a valid JID")
+		s.replyError(st, st.to, stanza.Modify, stanza.BadRequest, "the item's jid is not a valid JID")
 		return
 	}
 	c := contact.String()
@@ -204,7 +204,7 @@ func (s *session) rosterSetError(st *xmlStanza, err error) {
 	if errors.Is(err, storage.ErrInvalid) {
 		text = "the item's name or a group is not allowed (empty, repeated or not XML text)"
 	}
-	s.replyError(st, "", typ, cond, text)
+	s.replyError(st, st.to, typ, cond, text)
 }
 
 // rosterRemove removes the item for contact: the contact loses its
@@ -234,14 +234,14 @@ func (s *session) rosterRemove(st *xmlStanza, contact string) {
 	})
 	if err != nil {
 		typ, cond, text := s.srv.storageError(err, stanza.NotAllowed)
-		s.replyError(st, "", typ, cond, text)
+		s.replyError(st, st.to, typ, cond, text)
 	}
 }
 
 // ackIQ sends the empty result of an IQ set.
 func (s *session) ackIQ(st *xmlStanza) {
 	var b bytes.Buffer
-	openStanza(&b, "iq", "result", st.id, "", s.full)
+	openStanza(&b, "iq", "result", st.id, st.to, s.full)
 	b.WriteString("</iq>")
 	s.reply(b.Bytes())
 }
@@ -275,8 +275,8 @@ func appendRosterItem(b *bytes.Buffer, it storage.Item) {
 
 // pushRoster sends a roster push of one item at version ver to each of
 // user's interested resources here, and to each of its resources on other
-// nodes (whose interest this node does not know). removed pushes
-// subscription='remove'.
+// nodes, whose node drops it for those that did not ask (wantsPush).
+// removed pushes subscription='remove'.
 func (s *Server) pushRoster(user string, ver int64, it storage.Item, removed bool) {
 	var item bytes.Buffer
 	if removed {
@@ -302,6 +302,23 @@ func (s *Server) pushRoster(user string, ver int64, it storage.Item, removed boo
 	for _, b := range s.router.bindings(user) {
 		s.send(b.Node, push(b.JID), false)
 	}
+}
+
+// wantsPush is false for a roster or block list push (an IQ set the
+// server made: no 'from') that another node routed to s, which never asked
+// for that list: the other node sends pushes to every resource of the user
+// it does not have, and this node knows which of its own asked.
+func (s *session) wantsPush(h routedHead, b []byte) bool {
+	if h.name != "iq" || h.typ != "set" || h.from != "" {
+		return true
+	}
+	switch {
+	case bytes.Contains(b, []byte("'"+nsRoster+"'")):
+		return s.stored.rosterInterest.Load()
+	case bytes.Contains(b, []byte("'"+nsBlocking+"'")):
+		return s.stored.blockInterest.Load()
+	}
+	return true
 }
 
 // pushID is the id of a server-initiated IQ: the client's answer to it is
@@ -335,11 +352,12 @@ func (s *Server) storedFeatures(isHost bool) string {
 	return "<feature var='" + nsBlocking + "'/><feature var='msgoffline'/>"
 }
 
-// featuresBindRosterVer is featuresBind with XEP-0237's roster versioning.
-const featuresBindRosterVer = "<stream:features><bind xmlns='" + nsBind + "'></bind><ver xmlns='urn:xmpp:features:rosterver'/></stream:features>"
+// featuresBindRosterVer is featuresBind with XEP-0237's roster versioning
+// and RFC 6121 section 3.4's subscription pre-approval.
+const featuresBindRosterVer = "<stream:features><bind xmlns='" + nsBind + "'></bind><ver xmlns='urn:xmpp:features:rosterver'/><sub xmlns='urn:xmpp:features:pre-approval'/></stream:features>"
 
-// bindFeatures are the features after SASL: roster versioning is offered
-// when there are rosters.
+// bindFeatures are the features after SASL: roster versioning and
+// pre-approval are offered when there are rosters.
 func (s *Server) bindFeatures() string {
 	if s.store() != nil {
 		return featuresBindRosterVer

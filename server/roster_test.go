@@ -1,9 +1,15 @@
 package server_test
 
 import (
+	"context"
+	"encoding/base64"
+	"encoding/xml"
+	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/xtokend/xtokend/config"
+	"github.com/xtokend/xtokend/server/adminclient"
 	"github.com/xtokend/xtokend/server/servertest"
 	"github.com/xtokend/xtokend/storage"
 )
@@ -101,6 +107,11 @@ func TestRosterGetSetPush(t *testing.T) {
 	res = iqReply(a1, "s3", `<iq type='set' id='s3'><query xmlns='jabber:iq:roster'><item jid='dave@localhost'/></query></iq>`)
 	if !isStanzaError(res, "not-allowed") || res.find("text") == nil || !strings.Contains(res.find("text").Text, "2 items") {
 		t.Errorf("over the cap: %s", res)
+	}
+	// Addressed to the user's own bare JID: answered from it.
+	res = iqReply(a1, "own", `<iq type='get' id='own' to='alice@localhost'><query xmlns='jabber:iq:roster'/></iq>`)
+	if res.attr("type") != "result" || res.attr("from") != "alice@localhost" || items(res)["bob@localhost"] == nil {
+		t.Errorf("get addressed to the bare JID: %s", res)
 	}
 	// Someone else's roster is not one's own.
 	res = iqReply(a1, "o", `<iq type='get' id='o' to='bob@localhost'><query xmlns='jabber:iq:roster'/></iq>`)
@@ -214,5 +225,112 @@ func TestSubscriptionFlow(t *testing.T) {
 	bob.send(`<presence type='probe' to='carol@localhost'/>`)
 	if e := bob.ping("after-probe"); e.attr("type") != "result" {
 		t.Fatalf("bob got %s", e)
+	}
+}
+
+// TestPreApproval: a subscribed sent before any request pre-approves it
+// (RFC 6121 section 3.4): the item shows approved='true', and the request
+// that follows is answered by the server with no word from the user. The
+// stream features after SASL offer it, with roster versioning.
+func TestPreApproval(t *testing.T) {
+	ts := storedServer(t, nil)
+
+	// The features after SASL, read raw.
+	token := ts.Mint(t, "alice@localhost")
+	raw := &rawClient{t: t, conn: rawDial(t, ts, "localhost")}
+	raw.d = xml.NewDecoder(raw.conn)
+	raw.expect("features")
+	fmt.Fprintf(raw.conn, "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='X-TOKEN'>%s</auth>",
+		base64.StdEncoding.EncodeToString([]byte("\x00alice\x00"+token)))
+	raw.expect("success")
+	fmt.Fprintf(raw.conn, "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0' to='localhost'>")
+	f := raw.expect("features")
+	if v, sub := f.find("ver"), f.find("sub"); v == nil || v.XMLName.Space != "urn:xmpp:features:rosterver" || sub == nil || sub.XMLName.Space != "urn:xmpp:features:pre-approval" {
+		t.Errorf("features after SASL: %s", f)
+	}
+	raw.conn.Close()
+
+	alice := login(t, ts, "alice@localhost", "", loginOpts{})
+	iqReply(alice, "r", `<iq type='get' id='r'><query xmlns='jabber:iq:roster'/></iq>`)
+	alice.send(`<presence/>`)
+	alice.send(`<presence type='subscribed' to='carol@localhost'/>`)
+	if it := items(alice.nextMatching(isRosterPush))["carol@localhost"]; it == nil || it.attr("approved") != "true" || it.attr("subscription") != "none" {
+		t.Fatalf("pre-approval push: %v", it)
+	}
+	carol := login(t, ts, "carol@localhost", "", loginOpts{})
+	iqReply(carol, "r", `<iq type='get' id='r'><query xmlns='jabber:iq:roster'/></iq>`)
+	carol.send(`<presence/>`)
+	carol.send(`<presence type='subscribe' to='alice@localhost'/>`)
+	if e := carol.nextMatching(func(e *elem) bool { return e.attr("type") == "subscribed" }); e.attr("from") != "alice@localhost" {
+		t.Fatalf("carol got %s", e)
+	}
+	if e := carol.nextMatching(func(e *elem) bool { return isPresence(e) && e.attr("from") == alice.jid.String() }); e.attr("type") != "" {
+		t.Fatalf("carol got %s", e)
+	}
+	if it := items(alice.nextMatching(func(e *elem) bool {
+		return isRosterPush(e) && items(e)["carol@localhost"].attr("subscription") == "from"
+	}))["carol@localhost"]; it.attr("approved") != "" {
+		t.Errorf("after the request: %s", it)
+	}
+}
+
+// TestRosterRemoveCancels: removing a contact with a mutual subscription
+// cancels both directions (RFC 6121 section 2.5.2): the contact gets
+// unsubscribe, unsubscribed and the user's unavailable presence, and its
+// item falls to none; blocking and unblocking a subscriber takes the
+// user's presence away and gives it back (XEP-0191 sections 3.3, 3.4).
+func TestRosterRemoveCancels(t *testing.T) {
+	o := storage.DefaultOptions()
+	ts := servertest.Start(t, servertest.Options{Storage: &o, Configure: func(c *config.Config) {
+		c.General.AdminSocket = "xtokend.sock"
+	}})
+	api := adminclient.New(ts.Config.AdminSocketPath())
+	defer api.Close()
+	alice := login(t, ts, "alice@localhost", "", loginOpts{})
+	bob := login(t, ts, "bob@localhost", "", loginOpts{}) // the admin socket listens by now
+	if _, err := api.PutRosterItem(context.Background(), "alice@localhost", "bob@localhost", adminclient.RosterItem{Subscription: "both"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*client{bob, alice} {
+		iqReply(c, "r", `<iq type='get' id='r'><query xmlns='jabber:iq:roster'/></iq>`)
+		c.send(`<presence/>`)
+		c.ping("avail")
+	}
+	if e := bob.nextMatching(isPresence); e.attr("from") != alice.jid.String() || e.attr("type") != "" {
+		t.Fatalf("bob got %s", e)
+	}
+
+	// Blocked: bob sees alice go; unblocked: back.
+	iqReply(alice, "b", `<iq type='set' id='b'><block xmlns='urn:xmpp:blocking'><item jid='bob@localhost'/></block></iq>`)
+	if e := bob.nextMatching(isPresence); e.attr("from") != alice.jid.String() || e.attr("type") != "unavailable" {
+		t.Fatalf("after the block bob got %s", e)
+	}
+	iqReply(alice, "u", `<iq type='set' id='u'><unblock xmlns='urn:xmpp:blocking'><item jid='bob@localhost'/></unblock></iq>`)
+	if e := bob.nextMatching(isPresence); e.attr("from") != alice.jid.String() || e.attr("type") != "" {
+		t.Fatalf("after the unblock bob got %s", e)
+	}
+
+	res := iqReply(alice, "rm", `<iq type='set' id='rm'><query xmlns='jabber:iq:roster'><item jid='bob@localhost' subscription='remove'/></query></iq>`)
+	if res.attr("type") != "result" {
+		t.Fatalf("remove: %s", res)
+	}
+	got := map[string]bool{}
+	for len(got) < 4 {
+		e := bob.next()
+		switch {
+		case isPresence(e) && e.attr("from") == "alice@localhost" && (e.attr("type") == "unsubscribe" || e.attr("type") == "unsubscribed"):
+			got[e.attr("type")] = true
+		case isPresence(e) && e.attr("from") == alice.jid.String() && e.attr("type") == "unavailable":
+			got["unavailable"] = true
+		case isRosterPush(e) && items(e)["alice@localhost"] != nil && items(e)["alice@localhost"].attr("subscription") == "none":
+			got["push none"] = true
+		}
+	}
+	ro, err := api.Roster(context.Background(), "bob@localhost")
+	if err != nil || len(ro.Items) != 1 || ro.Items[0].Subscription != "none" {
+		t.Errorf("bob's roster after the removal: %+v, %v", ro, err)
+	}
+	if ro, err := api.Roster(context.Background(), "alice@localhost"); err != nil || len(ro.Items) != 0 {
+		t.Errorf("alice's roster after the removal: %+v, %v", ro, err)
 	}
 }

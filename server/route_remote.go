@@ -175,7 +175,9 @@ func (s *Server) receive(fromNode string, b []byte, sole bool) {
 	}
 	if to.Resourcepart() != "" {
 		if t := s.reg.lookup(h.to); t != nil {
-			t.enqueue(b)
+			if t.wantsPush(h, b) { // a roster or block list push only where asked for (roster_iq.go)
+				t.enqueue(b)
+			}
 			return
 		}
 		if h.name == "presence" || h.typ == "error" || (h.name == "iq" && h.typ == "result") {

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"mellium.im/xmpp/stanza"
 
+	"github.com/xtokend/xtokend/config"
 	"github.com/xtokend/xtokend/roster"
 	"github.com/xtokend/xtokend/storage"
 )
@@ -47,7 +47,9 @@ func (s *Server) openStore(ctx context.Context) error {
 	}
 	st, err := storage.Open(ctx, opts)
 	if err != nil {
-		return fmt.Errorf("server: %w", err)
+		// One line naming the file: a missing folder, an unset dsn_env,
+		// a database from a newer xtokend or one that does not answer.
+		return &config.Error{File: s.cfg.Path, Err: err}
 	}
 	d := &s.db
 	d.st = st

@@ -88,3 +88,26 @@ func TestCoveringJIDs(t *testing.T) {
 		}
 	}
 }
+
+// TestCovers: the in-memory check applies IsBlocked's rule.
+func TestCovers(t *testing.T) {
+	list := []string{"example.org", "romeo@example.net", "juliet@example.com/balcony", "example.com/chamber"}
+	for _, tc := range []struct {
+		jid  string
+		want bool
+	}{
+		{"anyone@example.org/x", true},       // the domain
+		{"romeo@example.net/phone", true},    // the bare JID
+		{"romeo@example.net", true},          //
+		{"juliet@example.com/balcony", true}, // that full JID
+		{"juliet@example.com/garden", false}, // another resource
+		{"juliet@example.com", false},        // the bare JID of a blocked full one
+		{"nurse@example.com/chamber", true},  // domain/resource
+		{"example.com", false},               //
+		{"tybalt@example.net", false},        //
+	} {
+		if got := Covers(list, tc.jid); got != tc.want {
+			t.Errorf("Covers(%q) = %v, want %v", tc.jid, got, tc.want)
+		}
+	}
+}

@@ -2,18 +2,23 @@
 //
 //   node converse.mjs --base http://127.0.0.1:PORT --ws ws://127.0.0.1:PORT/xmpp-websocket \
 //        --user alice --jid alice@file.test --artifacts DIR [--peer bob@file.test --out TEXT --in TEXT]
+//        [--contact bob@file.test [--expect TEXT]]
 //
 // It starts Debian's chromium with a fresh profile, lets the page load only from 127.0.0.1 and
 // localhost (any other request is aborted and reported), signs in to the example web application
 // and waits until Converse opens a WebSocket to --ws (seen through the DevTools protocol). Without
 // --peer it stops there. With it, it waits until the page shows the user online, opens a chat with
 // --peer, types --out and sends it with Enter, then waits for a message --in from the peer.
+// With --contact, once online it waits until the roster shows that contact online and, with
+// --expect, opens the chat with it and waits for a message --expect from it (one that waited on
+// the server while the page was closed).
 //
 // Every step is one JSON line on stdout:
 //   {"event":"signed_in"} {"event":"credentials","status":200,"jid":"..."}
 //   {"event":"websocket","url":"..."} {"event":"online","jid":"alice@file.test/res"}
 //   {"event":"auth","mechanism":"X-TOKEN","initial_response":"<base64>"}
 //   {"event":"sent"} {"event":"received","body":"..."} {"event":"screenshot","path":"..."}
+//   {"event":"contact","jid":"bob@file.test"}
 //   {"event":"offsite","url":"..."} {"event":"failed_request","url":"...","error":"..."}
 //   {"event":"error","error":"...","screenshot":"...","console":"..."}
 // Exit codes: 0 done, 2 bad usage, 3 any failure (after a screenshot and the console log are
@@ -32,6 +37,8 @@ const ONLINE = 'converse-user-profile .xmpp-status [data-value="online"]';
 const CHAT_INPUT = 'converse-chat textarea.chat-textarea';
 const MESSAGES = 'converse-chat .chat-msg__text';
 const CONN_FEEDBACK = '.conn-feedback';
+// A roster contact with a subscription, shown online.
+const contactOnline = (jid) => `li.current-xmpp-contact[data-status="online"] a.open-chat[data-jid="${jid}"]`;
 
 function emit(fields) {
     process.stdout.write(JSON.stringify(fields) + '\n');
@@ -49,6 +56,8 @@ try {
             peer: { type: 'string' },
             out: { type: 'string' },
             in: { type: 'string' },
+            contact: { type: 'string' },
+            expect: { type: 'string' },
             chromium: { type: 'string', default: '/usr/bin/chromium' },
             timeout: { type: 'string', default: '60' },
         },
@@ -165,7 +174,7 @@ async function main() {
     const url = await within(websocket, 'Converse to open a WebSocket');
     emit({ event: 'websocket', url });
     if (url !== opts.ws) throw new Error(`WebSocket to ${url}, want ${opts.ws}`);
-    if (!opts.peer) {
+    if (!opts.peer && !opts.contact) {
         await settle();
         return;
     }
@@ -174,6 +183,21 @@ async function main() {
     const jid = await within(bound, 'the bound JID in a WebSocket frame');
     emit({ event: 'online', jid });
     if (!jid.startsWith(opts.jid + '/')) throw new Error(`bound as ${jid}, want ${opts.jid}/<resource>`);
+
+    if (opts.contact) {
+        await page.waitForSelector(contactOnline(opts.contact), { timeout: left() });
+        emit({ event: 'contact', jid: opts.contact });
+        if (opts.expect) {
+            await page.evaluate((peer) => { location.hash = `#converse/chat?jid=${peer}`; }, opts.contact);
+            await page.waitForSelector(CHAT_INPUT, { visible: true, timeout: left() });
+            await waitForMessage(opts.expect);
+            emit({ event: 'received', body: opts.expect });
+        }
+        if (!opts.peer) {
+            await settle();
+            return;
+        }
+    }
 
     // Converse's own URL route for a chat with someone (not in the roster: xtokend keeps none).
     await page.evaluate((peer) => { location.hash = `#converse/chat?jid=${peer}`; }, opts.peer);
@@ -233,7 +257,7 @@ async function saveArtifacts(name) {
 let code = EXIT_OK;
 try {
     await main();
-    const { screenshot } = await saveArtifacts(opts.peer ? 'chat' : 'load');
+    const { screenshot } = await saveArtifacts(opts.peer || opts.contact ? 'chat' : 'load');
     emit({ event: 'screenshot', path: screenshot });
 } catch (e) {
     const saved = await saveArtifacts('failure');
