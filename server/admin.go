@@ -71,9 +71,10 @@ func newAdminHandler(b adminBackend, log *slog.Logger) http.Handler {
 	h.mux.HandleFunc("POST /v1/tokens", h.mint)
 	h.mux.HandleFunc("GET /v1/hosts", h.hosts)
 	h.mux.HandleFunc("GET /v1/sessions", h.sessions)
-	h.mux.HandleFunc("POST /v1/revocations", h.revoke)         // admin_revoke.go
-	h.mux.HandleFunc("DELETE /v1/sessions/{fulljid}", h.kick)  // admin_revoke.go
-	h.mux.HandleFunc("POST /v1/hosts/{host}/rotate", h.rotate) // admin_rotate.go
+	// Revocation and rotation: admin_revoke.go, admin_rotate.go.
+	h.mux.HandleFunc("POST /v1/revocations", h.revoke)
+	h.mux.HandleFunc("DELETE /v1/sessions/{fulljid...}", h.kick)
+	h.mux.HandleFunc("POST /v1/hosts/{host}/rotate", h.rotate)
 	return h
 }
 
