@@ -73,6 +73,16 @@ func (s *Server) reload() error {
 	for _, name := range names {
 		h := s.lookupHost(name)
 		k := fresh[name]
+		if old := h.keys.Load().store; k.Store.KeepRotation(old) {
+			// A RAM-key rotation in its window: the fresh verifier must
+			// accept the old bytes too.
+			v, err := s.newVerifier(name, k.Store, h.settings.AuthToken)
+			if err != nil {
+				log.Error("reload: the verifier of a host in a RAM-key rotation", "host", name, "err", err)
+			} else {
+				k.Verifier = v
+			}
+		}
 		h.keys.Store(&hostKeys{store: k.Store, verifier: k.Verifier})
 		s.announceKeys(name, k.Store) // a cluster compares file and env keys
 	}

@@ -30,7 +30,7 @@ func TestRotateRAMOneNode(t *testing.T) {
 		c.HostConfig[0].Modules.Keystore = &ks
 	}})
 	testkit.Eventually(t, waitLimit, "no admin socket", func() bool { _, err := os.Lstat(sock); return err == nil })
-	before := ts.Mint(t, "alice@localhost")
+	before, beforeReload := ts.Mint(t, "alice@localhost"), ts.Mint(t, "dave@localhost")
 	ac := adminclient.New(sock)
 	defer ac.Close()
 	r, err := ac.RotateRAM(context.Background(), "localhost")
@@ -45,6 +45,16 @@ func TestRotateRAMOneNode(t *testing.T) {
 	}
 	if got := rawAuth(t, ts, "bob", "localhost", ts.Mint(t, "bob@localhost")); got != "success" {
 		t.Fatalf("a token minted after the rotation: %s", got)
+	}
+	// A reload (SIGHUP) in the window keeps both versions.
+	if err := ts.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if n := ts.KeyVersions("localhost", "otp_seed"); n != 2 {
+		t.Fatalf("%d versions of otp_seed after a reload in the rotation's window, want 2", n)
+	}
+	if got := rawAuth(t, ts, "dave", "localhost", beforeReload); got != "success" {
+		t.Fatalf("a token minted before the rotation, after a reload: %s", got)
 	}
 	testkit.Eventually(t, waitLimit, "the old keys still there", func() bool {
 		return ts.KeyVersions("localhost", "access_secret") == 1 && ts.KeyVersions("localhost", "otp_seed") == 1
