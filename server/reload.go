@@ -16,7 +16,7 @@ import (
 //     already started finishes with the keys it started with.
 //   - The replay cache is kept, so a token used before cannot be used again.
 //   - The configuration file is read again for its mod_keystore sections
-//     only (rotate.go): keys, paths, variables and accepted versions, so a
+//     only (reloadKeyConfig): keys, paths, variables and accepted versions, so a
 //     file or env key rotates with an edit and SIGHUP. Hosts and every other
 //     option are the ones the server started with; change those with a
 //     restart.

@@ -38,7 +38,7 @@ var commands = map[string]command{
 	"genkey":       runGenkey,
 	"version":      runVersion,
 	"help":         runHelp,
-	"revoke":       runRevoke, // revoke.go
+	"revoke":       runRevoke,
 	"kick":         runKick,
 }
 
