@@ -21,7 +21,7 @@ import (
 //	session      version, bound?, full JID, bound at                 dialler -> listener
 //	availability version, full JID, available?, priority             dialler -> listener
 //	ack          stanza frames handled so far on this link           listener -> dialler
-//	revoke       bare JID, resource, at, kick?                       dialler -> listener
+//	revoke       bare JID, resource, at, until, kick?                dialler -> listener
 //	bye          (nothing)                                           both ways, last
 //
 // The listener acks the stanzas it handed to its hooks each time it has
@@ -158,6 +158,7 @@ func (f *frame) encode() []byte {
 		e.string(f.revoke.JID)
 		e.string(f.revoke.Resource)
 		e.int(f.revoke.At.UnixNano())
+		e.int(f.revoke.Until.UnixNano())
 		e.bool(f.revoke.Kick)
 	}
 	binary.BigEndian.PutUint32(e.b, uint32(len(e.b)-4))
@@ -216,6 +217,7 @@ func parseFrame(body []byte) (frame, error) {
 		f.revoke.JID = d.string()
 		f.revoke.Resource = d.string()
 		f.revoke.At = time.Unix(0, d.int())
+		f.revoke.Until = time.Unix(0, d.int())
 		f.revoke.Kick = d.bool()
 		if d.err == nil && f.revoke.JID == "" {
 			return frame{}, errors.New("revocation without a JID")

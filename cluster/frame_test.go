@@ -25,8 +25,8 @@ var sampleFrames = []frame{
 	{kind: kindAvailability, version: 7, jid: "a@b/c"},
 	{kind: kindBye},
 	{kind: kindAck, acked: 1 << 40},
-	{kind: kindRevoke, revoke: Revocation{JID: "alice@first.com", At: time.Unix(0, 1_700_000_000_123_456_789)}},
-	{kind: kindRevoke, revoke: Revocation{JID: "alice@first.com", Resource: "phone", At: time.Unix(0, 1), Kick: true}},
+	{kind: kindRevoke, revoke: Revocation{JID: "alice@first.com", At: time.Unix(0, 1_700_000_000_123_456_789), Until: time.Unix(0, 1_700_000_060_000_000_000)}},
+	{kind: kindRevoke, revoke: Revocation{JID: "alice@first.com", Resource: "phone", At: time.Unix(0, 1), Until: time.Unix(0, 2), Kick: true}},
 }
 
 func TestFrameRoundTrip(t *testing.T) {

@@ -22,7 +22,7 @@ type keyID struct{ host, name string }
 
 // ramKey is one RAM key and what the merge orders it by.
 type ramKey struct {
-	gen     uint64   // rotations so far (rotate.go)
+	gen     uint64   // rotations so far (Node.RotateRAM)
 	created int64    // unix nanoseconds at the generating node
 	tie     [16]byte // random; breaks ties of created
 	bytes   []byte

@@ -393,6 +393,7 @@ func (n *Node) dial(ctx context.Context, peer string) (*outLink, error) {
 	go l.writeLoop()
 	go l.readLoop()
 	n.log.Debug("cluster: link up", "peer", peer)
+	n.resendRevocations(l)
 	return l, nil
 }
 
@@ -667,6 +668,7 @@ func (n *Node) readLink(l *inLink) {
 				return
 			}
 		case kindRevoke:
+			n.revs.remember(f.revoke)
 			if n.hooks.Revoked != nil {
 				n.hooks.Revoked(l.peer, f.revoke)
 			}

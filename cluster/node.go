@@ -137,6 +137,10 @@ type Node struct {
 	sessVersion uint64
 	local       map[string]entry // full JID -> bound at (unix ns), availability
 
+	// revs are the revocations in force, sent again on every new link
+	// (Node.Revoke).
+	revs revocationLog
+
 	wake   chan struct{} // nudges the link keeper
 	ctx    context.Context
 	cancel context.CancelFunc

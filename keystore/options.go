@@ -35,7 +35,7 @@ type KeySpec struct {
 	// Accept lists other versions of the key that verify but are never
 	// signed with: more paths for a file key, more variables for an env
 	// key, read and decoded like the key itself. It is how a key rotates
-	// without a refused login (rotate.go).
+	// without a refused login (see Store.Versions).
 	Accept []string `toml:"accept"`
 }
 

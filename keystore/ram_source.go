@@ -112,3 +112,33 @@ func (s *Store) swapRAM(name string, key, previous []byte) error {
 	s.set.Store(set)
 	return nil
 }
+
+// KeepRotation gives s the accepted versions of from's RAM keys (the old
+// bytes of a rotation still in its window), for a store built afresh by a
+// reload: RAM keys keep their bytes across a reload, and so do their
+// rotations. Keys s lacks, or that are not RAM keys in s, are left alone.
+// It reports whether it gave s any.
+func (s *Store) KeepRotation(from *Store) bool {
+	old := from.current()
+	if len(old.accepted) == 0 {
+		return false
+	}
+	s.reload.Lock()
+	defer s.reload.Unlock()
+	cur := s.current()
+	set := &keySet{keys: cur.keys, accepted: make(map[string][]Key, len(cur.accepted)+len(old.accepted)), infos: cur.infos}
+	for n, v := range cur.accepted {
+		set.accepted[n] = v
+	}
+	kept := false
+	for _, info := range cur.infos {
+		if v, ok := old.accepted[info.Name]; ok && info.Type == TypeRAM {
+			set.accepted[info.Name] = v
+			kept = true
+		}
+	}
+	if kept {
+		s.set.Store(set)
+	}
+	return kept
+}

@@ -22,7 +22,7 @@ type Store struct {
 // keySet is one generation of keys. It is never modified once published.
 type keySet struct {
 	keys     map[string]Key
-	accepted map[string][]Key // versions that verify besides keys[name] (rotate.go)
+	accepted map[string][]Key // versions that verify besides keys[name] (Store.Versions)
 	infos    []KeyInfo        // in configuration order
 }
 

@@ -72,8 +72,9 @@ func newAdminHandler(b adminBackend, log *slog.Logger) http.Handler {
 	h.mux.HandleFunc("GET /v1/hosts", h.hosts)
 	h.mux.HandleFunc("GET /v1/sessions", h.sessions)
 	h.routeRoster()
+	// Revocation and rotation.
 	h.mux.HandleFunc("POST /v1/revocations", h.revoke)
-	h.mux.HandleFunc("DELETE /v1/sessions/{fulljid}", h.kick)
+	h.mux.HandleFunc("DELETE /v1/sessions/{fulljid...}", h.kick)
 	h.mux.HandleFunc("POST /v1/hosts/{host}/rotate", h.rotate)
 	return h
 }

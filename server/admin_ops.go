@@ -208,7 +208,7 @@ func (a serverAdmin) HostKeys() ([]adminclient.Host, error) {
 func (a serverAdmin) Mint(_ context.Context, bare string) (string, time.Time, error) {
 	tok, exp, err := a.s.Mint(bare)
 	if err != nil {
-		return "", time.Time{}, adminStatusOf(err) // admin_revoke.go
+		return "", time.Time{}, adminStatusOf(err)
 	}
 	return tok, exp, nil
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/xtokend/xtokend/server/adminclient"
 )
 
-// The admin API's revocation endpoints (revoke.go says what they do):
+// The admin API's revocation endpoints (Server.Revoke and Server.Kick say what they do):
 //
 //	POST   /v1/revocations       {"jid":"alice@example.com"[, "resource":"phone"]}
 //	       -> {"jid","resource","revoked_at","tokens_valid_from","kept_until","sessions_ended","unreached_nodes"}

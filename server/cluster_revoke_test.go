@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,6 +70,20 @@ func TestClusterRevocation(t *testing.T) {
 		if got := rawAuth(t, n, "alice", "localhost", unused); got != "not-authorized" {
 			t.Fatalf("the unexpired revoked token on %s: %s", n.ClusterNode().Name(), got)
 		}
+	}
+	// A node that joins while the revocation is in force learns it from
+	// the links its peers open to it.
+	n4 := node("node4", n1)
+	nodes = append(nodes, n4)
+	clusterEventually(t, "four members", members(nodes, "node1", "node2", "node3", "node4"))
+	clusterEventually(t, "node 4 told of the revocation", func() bool {
+		return strings.Contains(n4.Logs(), "revoked by another node") || time.Now().After(res.Until)
+	})
+	if !strings.Contains(n4.Logs(), "revoked by another node") {
+		t.Fatal("node 4 joined while the revocation was in force and was not told of it")
+	}
+	if got := rawAuth(t, n4, "alice", "localhost", unused); got != "not-authorized" {
+		t.Fatalf("the revoked token on the node that joined later: %s", got)
 	}
 	time.Sleep(time.Until(res.ValidFrom))
 	for _, n := range nodes {

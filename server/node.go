@@ -179,7 +179,7 @@ func (s *Server) keyReplaced(host, name string) {
 			return
 		}
 		defer clear(b)
-		if prev != nil { // rotated by another node (admin_rotate.go)
+		if prev != nil { // rotated by another node (Server.RotateRAM)
 			defer clear(prev)
 			s.takeRotatedKey(h, name, b, prev, until)
 			return

@@ -16,7 +16,7 @@ import (
 //     already started finishes with the keys it started with.
 //   - The replay cache is kept, so a token used before cannot be used again.
 //   - The configuration file is read again for its mod_keystore sections
-//     only (rotate.go): keys, paths, variables and accepted versions, so a
+//     only (reloadKeyConfig): keys, paths, variables and accepted versions, so a
 //     file or env key rotates with an edit and SIGHUP. Hosts and every other
 //     option are the ones the server started with; change those with a
 //     restart.
@@ -73,6 +73,16 @@ func (s *Server) reload() error {
 	for _, name := range names {
 		h := s.lookupHost(name)
 		k := fresh[name]
+		if old := h.keys.Load().store; k.Store.KeepRotation(old) {
+			// A RAM-key rotation in its window: the fresh verifier must
+			// accept the old bytes too.
+			v, err := s.newVerifier(name, k.Store, h.settings.AuthToken)
+			if err != nil {
+				log.Error("reload: the verifier of a host in a RAM-key rotation", "host", name, "err", err)
+			} else {
+				k.Verifier = v
+			}
+		}
 		h.keys.Store(&hostKeys{store: k.Store, verifier: k.Verifier})
 		s.announceKeys(name, k.Store) // a cluster compares file and env keys
 	}

@@ -159,6 +159,7 @@ func (s *Server) Revoke(ctx context.Context, bareJID, resource string) (RevokeRe
 	}
 	r.At = time.Now()
 	res := s.applyRevocation(r)
+	r.Until = res.Until
 	res.Unreached = s.router.spread(ctx, r)
 	s.logger().Info("revoked", "jid", r.JID, "resource", r.Resource, "sessions_ended", res.Ended,
 		"tokens_valid_from", res.ValidFrom.UTC().Format(time.RFC3339), "unreached_nodes", res.Unreached)
@@ -249,18 +250,22 @@ func (s *Server) applyRevocation(r cluster.Revocation) RevokeResult {
 	res.ValidFrom = step.Add(period)
 	res.Until = step.Add(time.Duration(at.OTPSkew+1) * period)
 	s.revoked.add(h.name, j.Localpart(), full, revoked{at: r.At, until: res.Until})
-	var ended []*session
+	var sessions []*session
 	if full != "" {
 		if sess := s.reg.lookup(full); sess != nil {
-			ended = append(ended, sess)
+			sessions = append(sessions, sess)
 		}
 	} else {
-		ended = s.reg.resources(r.JID)
+		sessions = s.reg.resources(r.JID)
 	}
-	for _, sess := range ended {
-		sess.kill(condNotAuthorized, textRevoked)
+	for _, sess := range sessions {
+		// A revocation that arrives late (sent again on a link that came
+		// back) spares the sessions that logged in after it.
+		if !sess.c.loggedIn.After(r.At) {
+			sess.kill(condNotAuthorized, textRevoked)
+			res.Ended++
+		}
 	}
-	res.Ended = len(ended)
 	return res
 }
 

@@ -200,6 +200,7 @@ func TestRevocationAdminAPI(t *testing.T) {
 		{"POST", "/v1/revocations", `{}`, 400, "missing"},
 		{"GET", "/v1/revocations", ``, 405, "method not allowed"},
 		{"DELETE", "/v1/sessions/alice@localhost%2Fgone", ``, 404, "no session"},
+		{"DELETE", "/v1/sessions/alice@localhost/gone", ``, 404, "no session"},
 		{"DELETE", "/v1/sessions/alice@localhost", ``, 400, "not a full JID"},
 		{"DELETE", "/v1/sessions/alice@nowhere.example%2Fx", ``, 404, "unknown host"},
 	}

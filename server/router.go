@@ -31,11 +31,11 @@ type router interface {
 	// says the node is not keeping up.
 	send(node string, b []byte, sole bool) error
 	// spread sends a revocation or kick to every other node and returns
-	// those it did not reach (revoke.go).
+	// those it did not reach (Server.Revoke).
 	spread(ctx context.Context, r cluster.Revocation) []string
 	// rotateRAM draws new bytes for a host's RAM keys (old: name to the
 	// key in force), on every node, the old ones kept for keep there
-	// (admin_rotate.go).
+	// (Server.RotateRAM).
 	rotateRAM(host string, old map[string][]byte, keep time.Duration) (map[string][]byte, error)
 }
 

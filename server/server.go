@@ -97,8 +97,8 @@ type Server struct {
 	ops ops        // metrics, limits, admin socket, reload (admin_ops.go)
 	db  storeState // rosters, blocking, offline messages (store.go)
 
-	revoked revocations    // revocations in force (revoke.go)
-	keyLife keyLifeMetrics // rotation's metrics (rotate.go)
+	revoked revocations    // revocations in force (Server.Revoke)
+	keyLife keyLifeMetrics // rotation's metrics (reloadKeyConfig)
 }
 
 // host is one virtual host's runtime state.

@@ -127,12 +127,31 @@ func e2eCLI(t *testing.T, bin, dir string, args ...string) (string, string, int)
 // e2eLogin logs in as bare with token over STARTTLS and pings the server.
 func e2eLogin(t *testing.T, addr, bare, token string) error {
 	t.Helper()
-	user := jid.MustParse(bare)
-	conn, err := net.Dial("tcp", addr)
+	xs, err := e2eSession(t, addr, bare, token)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
+	defer xs.Close()
+	defer xs.Conn().Close()
+	ctx, cancel := context.WithTimeout(context.Background(), e2eWait)
+	defer cancel()
+	// The answer to the ping comes through the session's read loop.
+	go xs.Serve(nil)
+	if err := ping.Send(ctx, xs, xs.LocalAddr().Domain()); err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	return nil
+}
+
+// e2eSession logs in as bare with token over STARTTLS and binds a resource;
+// the caller closes the session and its connection.
+func e2eSession(t *testing.T, addr, bare, token string) (*xmpp.Session, error) {
+	t.Helper()
+	user := jid.MustParse(bare)
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
 	conn.SetDeadline(time.Now().Add(e2eWait))
 	ctx, cancel := context.WithTimeout(context.Background(), e2eWait)
 	defer cancel()
@@ -158,21 +177,16 @@ func e2eLogin(t *testing.T, addr, bare, token string) error {
 		return xmpp.StreamConfig{Features: features}
 	}))
 	if err != nil {
-		return err
+		conn.Close()
+		return nil, err
 	}
-	defer xs.Close()
-	if xs.State()&xmpp.Secure == 0 {
-		return errors.New("the session is not secure")
+	conn.SetDeadline(time.Time{})
+	if xs.State()&xmpp.Secure == 0 || xs.LocalAddr().Bare().String() != user.String() {
+		xs.Close()
+		conn.Close()
+		return nil, fmt.Errorf("bound %s (secure: %t), want %s on a secure stream", xs.LocalAddr(), xs.State()&xmpp.Secure != 0, user)
 	}
-	if xs.LocalAddr().Bare().String() != user.String() {
-		return fmt.Errorf("bound %s, want %s", xs.LocalAddr(), user)
-	}
-	// The answer to the ping comes through the session's read loop.
-	go xs.Serve(nil)
-	if err := ping.Send(ctx, xs, user.Domain()); err != nil {
-		return fmt.Errorf("ping: %w", err)
-	}
-	return nil
+	return xs, nil
 }
 
 func TestDoneWhenDefaultServerAndToken(t *testing.T) {
