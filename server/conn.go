@@ -37,6 +37,8 @@ type conn struct {
 	// mu guards sess, which Shutdown reads from another goroutine.
 	mu   sync.Mutex
 	sess *session // set when a resource is bound
+	// resumed says sess was resumed (stream management), not bound here.
+	resumed bool
 }
 
 func newConn(s *Server, t transport) *conn {
@@ -113,7 +115,7 @@ func (c *conn) serve() {
 	go func() {
 		defer c.srv.untrack(c)
 		defer c.t.Abort()
-		sess.run(d)
+		sess.run(c, d)
 		c.t.DoneReading()
 	}()
 }

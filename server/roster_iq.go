@@ -336,7 +336,7 @@ func (s *Server) storedFeatures(isHost bool) string {
 }
 
 // featuresBindRosterVer is featuresBind with XEP-0237's roster versioning.
-const featuresBindRosterVer = "<stream:features><bind xmlns='" + nsBind + "'></bind><ver xmlns='urn:xmpp:features:rosterver'/></stream:features>"
+const featuresBindRosterVer = "<stream:features><bind xmlns='" + nsBind + "'></bind><ver xmlns='urn:xmpp:features:rosterver'/>" + featureSM + "</stream:features>"
 
 // bindFeatures are the features after SASL: roster versioning is offered
 // when there are rosters.

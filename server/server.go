@@ -98,6 +98,7 @@ type Server struct {
 	db  storeState // rosters, blocking, offline messages (store.go)
 
 	revoked revocations    // revocations in force (revoke.go)
+	sm      smTable        // resumable sessions (sm.go)
 	keyLife keyLifeMetrics // rotation's metrics (rotate.go)
 }
 
@@ -423,6 +424,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, c := range conns {
 		c.shutdown()
 	}
+	s.smShutdown() // the sessions stream management keeps without a connection
 	if err := s.stopOps(ctx); err != nil {
 		s.logger().Warn("stopping the admin and metrics listeners", "err", err)
 	}

@@ -1,0 +1,356 @@
+package server
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Stream management (XEP-0198): acks both ways, and resumption of a session
+// whose connection dropped.
+//
+// A session enables it with <enable/> once bound. From then on its read loop
+// counts the stanzas it handled (h, answered to <r/>) and its outbox keeps
+// every stanza it queued until the client's <a h/> covers it (sm_outbox.go).
+// With resume='true' the session gets an id: 128 random bits, kept in the
+// server's table by their SHA-256 (a lookup compares no secret bytes), for
+// the user's bare JID only.
+//
+// When such a session's connection drops without the stream's end, the
+// session stays bound and registered (it is still where its full JID's
+// stanzas go) but detached: what is sent to it waits unacked. A new stream,
+// authenticated as the same user, sends <resume previd h/> instead of a bind
+// request: the session takes the new connection, sends again what the
+// client did not handle, and goes on with the same full JID; its presence
+// is not broadcast again. A resumption while the old connection is still
+// open takes the session over, and the old connection gets a conflict
+// stream error. Not resumed within the host's resume_timeout, the session
+// ends as any other: the unacked messages are stored offline or bounced
+// (smBounce), then the unavailable presence.
+//
+// The id names one session: once that session ended, or on another node of
+// a cluster (sessions do not move between nodes), it is item-not-found.
+
+const nsSM = "urn:xmpp:sm:3"
+
+// condUndefinedCondition ends a stream whose client acked more than it got.
+const condUndefinedCondition = "undefined-condition"
+
+// The stream feature, offered after authentication (beside bind).
+const featureSM = "<sm xmlns='" + nsSM + "'/>"
+
+// errLostEOF is a connection that ended between stanzas without the
+// stream's end: closed by the client (as io.EOF is) but, for stream
+// management, lost.
+var errLostEOF = fmt.Errorf("server: connection closed without the stream's end: %w", io.EOF)
+
+// smState is a session's stream management, made by <enable/>.
+type smState struct {
+	id      string        // the resumption id (hex), "" when not resumable
+	key     [32]byte      // SHA-256 of id: the table's key
+	timeout time.Duration // resume_timeout
+	inbound atomic.Uint32 // h: stanzas handled from the client, modulo 2^32
+
+	mu       sync.Mutex
+	conn     *conn         // the connection the session is served on; nil while detached
+	loopDone chan struct{} // closed when conn's read loop is over
+	resuming bool          // a resumption is taking the session
+	ended    bool          // the session ended: no resumption
+	timer    *time.Timer   // the resume timeout while detached
+}
+
+// smTable is the server's resumable sessions by their id's digest.
+type smTable struct {
+	mu       sync.Mutex
+	sessions map[[32]byte]*session
+}
+
+func (t *smTable) add(key [32]byte, s *session) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.sessions == nil {
+		t.sessions = make(map[[32]byte]*session)
+	}
+	t.sessions[key] = s
+}
+
+func (t *smTable) remove(key [32]byte) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.sessions, key)
+}
+
+func (t *smTable) lookup(id string) *session {
+	key := sha256.Sum256([]byte(id))
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.sessions[key]
+}
+
+// all is every resumable session (Shutdown ends those detached).
+func (t *smTable) all() []*session {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]*session, 0, len(t.sessions))
+	for _, s := range t.sessions {
+		out = append(out, s)
+	}
+	return out
+}
+
+// smElement is a stream management element from a client: its name and the
+// attributes XEP-0198 gives it.
+type smElement struct {
+	name   string // enable, resume, r, a, or another name (an error)
+	resume bool   // enable's resume ('true' or '1')
+	previd string // resume's
+	h      uint32 // a's and resume's
+	hOK    bool   // h was present and a number
+}
+
+// readSMElement reads the rest of the element start opened (in nsSM) from
+// r, which yields the tokens inside it.
+func readSMElement(r xml.TokenReader, start xml.StartElement) (smElement, error) {
+	if err := checkAttrs(start.Attr); err != nil {
+		return smElement{}, err
+	}
+	el := smElement{name: start.Name.Local}
+	for _, a := range start.Attr {
+		if a.Name.Space != "" {
+			continue
+		}
+		switch a.Name.Local {
+		case "resume":
+			el.resume = a.Value == "true" || a.Value == "1"
+		case "previd":
+			el.previd = a.Value
+		case "h":
+			h, err := strconv.ParseUint(a.Value, 10, 32)
+			el.h, el.hOK = uint32(h), err == nil
+		}
+	}
+	for depth := 1; depth > 0; {
+		tok, err := r.Token()
+		if err != nil {
+			return smElement{}, err
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if err := checkAttrs(t.Attr); err != nil {
+				return smElement{}, err
+			}
+			depth++
+		case xml.EndElement:
+			depth--
+		case xml.CharData:
+		default:
+			return smElement{}, &clientError{cond: "restricted-xml", text: "comments, processing instructions and DTDs are not allowed"}
+		}
+	}
+	return el, nil
+}
+
+// Answers.
+const (
+	smFailedUnexpected = "<failed xmlns='" + nsSM + "'><unexpected-request xmlns='" + nsStanzas + "'/></failed>"
+	smFailedBadRequest = "<failed xmlns='" + nsSM + "'><bad-request xmlns='" + nsStanzas + "'/></failed>"
+)
+
+// appendSMFailed appends <failed h><cond/></failed>, the answer to a resume
+// that cannot be (h: what the server handled, when it knows).
+func appendSMFailed(b []byte, cond string, h uint32, withH bool) []byte {
+	b = append(b, "<failed xmlns='"+nsSM+"'"...)
+	if withH {
+		b = append(b, " h='"...)
+		b = strconv.AppendUint(b, uint64(h), 10)
+		b = append(b, '\'')
+	}
+	b = append(b, "><"...)
+	b = append(b, cond...)
+	return append(b, " xmlns='"+nsStanzas+"'/></failed>"...)
+}
+
+func appendSMAck(b []byte, h uint32) []byte {
+	b = append(b, "<a xmlns='"+nsSM+"' h='"...)
+	b = strconv.AppendUint(b, uint64(h), 10)
+	return append(b, "'/>"...)
+}
+
+func appendSMEnabled(b []byte, id string, max time.Duration) []byte {
+	b = append(b, "<enabled xmlns='"+nsSM+"'"...)
+	if id != "" {
+		b = append(b, " id='"...)
+		b = append(b, id...)
+		b = append(b, "' resume='true' max='"...)
+		b = strconv.AppendInt(b, int64(max/time.Second), 10)
+		b = append(b, '\'')
+	}
+	return append(b, "/>"...)
+}
+
+func appendSMResumed(b []byte, id string, h uint32) []byte {
+	b = append(b, "<resumed xmlns='"+nsSM+"' previd='"...)
+	b = append(b, id...)
+	b = append(b, "' h='"...)
+	b = strconv.AppendUint(b, uint64(h), 10)
+	return append(b, "'/>"...)
+}
+
+// smHandle answers a stream management element on a bound session's
+// stream (from its read loop, on connection c).
+func (s *session) smHandle(c *conn, el smElement) error {
+	sm := s.sm.Load()
+	switch el.name {
+	case "enable":
+		if sm != nil {
+			s.reply([]byte(smFailedUnexpected)) // enabled twice
+			return nil
+		}
+		s.smEnable(c, el.resume)
+	case "r":
+		if sm == nil {
+			s.reply([]byte(smFailedUnexpected))
+			return nil
+		}
+		s.reply(appendSMAck(nil, sm.inbound.Load()))
+	case "a":
+		switch {
+		case sm == nil:
+			s.reply([]byte(smFailedUnexpected))
+		case !el.hOK:
+			s.reply([]byte(smFailedBadRequest))
+		default:
+			if sent, ok := s.out.ack(el.h); !ok {
+				return &clientError{cond: condUndefinedCondition, text: "handled count too high: h=" + strconv.FormatUint(uint64(el.h), 10) + ", sent " + strconv.FormatUint(uint64(sent), 10)}
+			}
+		}
+	case "resume":
+		// Only instead of binding: this stream has its session.
+		s.reply([]byte(smFailedUnexpected))
+	default:
+		return &clientError{cond: condUnsupportedStanzaType, text: "unknown stream management element " + truncateName(el.name)}
+	}
+	return nil
+}
+
+// smEnable turns stream management on for s, resumable when asked for and
+// the host allows it (resume_timeout above 0).
+func (s *session) smEnable(c *conn, resume bool) {
+	opts := c.host.settings.StreamManagement
+	sm := &smState{timeout: opts.ResumeTimeout.Duration, conn: c, loopDone: make(chan struct{})}
+	if resume && sm.timeout > 0 {
+		var raw [16]byte
+		rand.Read(raw[:])
+		sm.id = hex.EncodeToString(raw[:])
+		sm.key = sha256.Sum256([]byte(sm.id))
+	}
+	s.sm.Store(sm)
+	if !s.out.enableSM(appendSMEnabled(nil, sm.id, sm.timeout), opts.MaxUnacked) {
+		return // ending
+	}
+	if sm.id != "" {
+		s.srv.sm.add(sm.key, s)
+	}
+}
+
+// smCounted is the read loop's count of one more handled stanza.
+func (s *session) smCounted() {
+	if sm := s.sm.Load(); sm != nil {
+		sm.inbound.Add(1)
+	}
+}
+
+// smLoopDone says c's read loop is over (a takeover waits for it).
+func (s *session) smLoopDone(c *conn) {
+	sm := s.sm.Load()
+	if sm == nil {
+		return
+	}
+	sm.mu.Lock()
+	defer sm.mu.Unlock()
+	if (sm.conn == c || sm.conn == nil) && sm.loopDone != nil {
+		close(sm.loopDone)
+		sm.loopDone = nil
+	}
+}
+
+// smDetach is where the read loop of connection c, over with err, decides
+// the session's fate: true when the session lives on without c (detached,
+// waiting for a resumption, or already taken over by another connection);
+// false when it ends now, and no resumption will find it.
+func (s *session) smDetach(c *conn, err error) bool {
+	sm := s.sm.Load()
+	if sm == nil {
+		return false
+	}
+	sm.mu.Lock()
+	defer sm.mu.Unlock()
+	if sm.conn != c {
+		return true // taken over by a resumption
+	}
+	lost := errors.Is(err, errLostEOF) || (err != nil && !errors.Is(err, io.EOF) && isClosed(err))
+	if sm.id == "" || sm.ended || !lost || s.srv.closing.Load() || !s.out.detach() {
+		sm.ended = true
+		return false
+	}
+	sm.conn = nil
+	// The detached session is waited for by Shutdown, as its connection was.
+	s.srv.wg.Add(1)
+	sm.timer = time.AfterFunc(sm.timeout, func() { s.smEndDetached("", "not resumed in time") })
+	c.info("session detached", "jid", s.full, "reason", errText(err))
+	return true
+}
+
+// smEndDetached ends a detached session (its resume timeout passed, it was
+// killed, the server shuts down): false when it is not detached (a
+// connection serves it, which ends it as usual).
+func (s *session) smEndDetached(cond, text string) bool {
+	sm := s.sm.Load()
+	if sm == nil {
+		return false
+	}
+	sm.mu.Lock()
+	if sm.conn != nil || sm.ended || sm.resuming {
+		attached := sm.conn != nil || sm.resuming
+		sm.mu.Unlock()
+		return !attached
+	}
+	sm.ended = true
+	if sm.timer != nil {
+		sm.timer.Stop()
+	}
+	sm.mu.Unlock()
+	// Not in the caller's goroutine: a kill comes from a sender's read loop,
+	// and storing offline waits on the database.
+	go s.smFinish(cond, text)
+	return true
+}
+
+// smFinish is the end of a detached session.
+func (s *session) smFinish(cond, text string) {
+	defer s.srv.wg.Done()
+	srv := s.srv
+	srv.unbindSession(s)
+	s.smBounce()
+	s.goOffline()
+	srv.logger().Info("session end", "jid", s.full, "reason", endReason(cond, text))
+	srv.ops.metrics.OnSessionEnd(s.host, transportName(s.c.t))
+	if f := srv.hooks.OnSessionEnd; f != nil {
+		f(s.host)
+	}
+}
+
+// smShutdown ends every detached session (Server.Shutdown).
+func (srv *Server) smShutdown() {
+	for _, s := range srv.sm.all() {
+		s.smEndDetached(condSystemShutdown, "server shutting down")
+	}
+}
