@@ -1,0 +1,163 @@
+package integration
+
+import (
+	"io"
+	"net"
+	"os/exec"
+	"sync"
+	"testing"
+)
+
+// slixmppSM is slixmpp with its XEP-0198 plugin (clients/slixmpp_sm.py), reconnecting with a
+// second token when its connection is lost.
+var slixmppSM = &client{
+	name: "slixmpp-xep0198",
+	pkg:  slixmpp.pkg,
+	command: func(args ...string) *exec.Cmd {
+		return exec.Command(debianPython, append([]string{"clients/slixmpp_sm.py"}, withCA(args)...)...)
+	},
+}
+
+// cutProxy forwards TCP connections to a server and can cut them all at once, as a network
+// that drops a phone's connection would: no </stream:stream>, no FIN from the client's side.
+// While cut, new connections wait unforwarded until restore.
+type cutProxy struct {
+	ln     net.Listener
+	target string
+
+	mu      sync.Mutex
+	open    []net.Conn
+	cut     bool
+	waiting chan struct{} // closed by restore
+}
+
+func startCutProxy(t *testing.T, target string) *cutProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{ln: ln, target: target, waiting: make(chan struct{})}
+	t.Cleanup(func() {
+		ln.Close()
+		p.cutAll()
+		p.restore()
+	})
+	go p.accept()
+	return p
+}
+
+func (p *cutProxy) accept() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		go p.forward(c)
+	}
+}
+
+func (p *cutProxy) forward(c net.Conn) {
+	p.mu.Lock()
+	wait := p.waiting
+	cut := p.cut
+	p.mu.Unlock()
+	if cut {
+		<-wait
+	}
+	s, err := net.Dial("tcp", p.target)
+	if err != nil {
+		c.Close()
+		return
+	}
+	p.mu.Lock()
+	p.open = append(p.open, c, s)
+	p.mu.Unlock()
+	go func() { io.Copy(s, c); s.Close() }()
+	io.Copy(c, s)
+	c.Close()
+}
+
+// cutAll resets every forwarded connection (RST: SO_LINGER 0) and holds new ones.
+func (p *cutProxy) cutAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = true
+	for _, c := range p.open {
+		if tc, ok := c.(*net.TCPConn); ok {
+			tc.SetLinger(0)
+		}
+		c.Close()
+	}
+	p.open = nil
+}
+
+func (p *cutProxy) restore() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cut {
+		p.cut = false
+		close(p.waiting)
+		p.waiting = make(chan struct{})
+	}
+}
+
+// TestSlixmppStreamManagement: slixmpp's XEP-0198 plugin resumes its session after the TCP
+// connection is cut; a message sent to it during the cut arrives once, after the resumption,
+// to the same full JID, and what it got before the cut is not sent again.
+func TestSlixmppStreamManagement(t *testing.T) {
+	t.Parallel()
+	slixmpp.require(t)
+	s := startServer(t)
+	proxy := startCutProxy(t, s.addr)
+	user := "alice@" + fileHost
+
+	during := "sent during the cut " + randomBase32(t, 8)
+	rl := login{host: fileHost, user: "alice", mint: s.cli(t, user), resource: "phone", addr: proxy.ln.Addr().String(),
+		extra: []string{"--body", during, "--token2", s.mint(t, user).Token}}
+	recv := slixmppSM.start(t, s, rl)
+	bound := recv.waitFor("bound")
+	recv.waitFor("sm_enabled")
+
+	before := "sent before the cut " + randomBase32(t, 8)
+	sl := login{host: fileHost, user: "bob", mint: s.cli(t, "bob@"+fileHost), resource: "laptop", sendTo: bound.JID, body: before}
+	if code, ev := slixmpp.loginOnce(t, s, sl); code != 0 {
+		t.Fatalf("sender before the cut: exit %d, events %v", code, ev)
+	}
+	if m := recv.waitFor("message"); m.Body != before {
+		t.Fatalf("before the cut: got %v", m)
+	}
+
+	proxy.cutAll()
+	recv.waitFor("cut")
+	sl.body = during
+	if code, ev := slixmpp.loginOnce(t, s, sl); code != 0 {
+		t.Fatalf("sender during the cut: exit %d, events %v", code, ev)
+	}
+	proxy.restore()
+
+	resumed := recv.waitFor("resumed")
+	if resumed.JID != bound.JID {
+		t.Errorf("resumed as %q, bound as %q", resumed.JID, bound.JID)
+	}
+	code, events := recv.wait()
+	if code != 0 {
+		t.Fatalf("slixmpp: exit %d, events %v\n%s", code, events, recv.stderr)
+	}
+	n, afterResume := 0, false
+	for _, e := range events {
+		switch {
+		case e.Event == "resumed":
+			afterResume = true
+		case e.Event == "session_start":
+			t.Errorf("a new session instead of the resumed one: %v", events)
+		case e.Event == "message" && e.Body == during:
+			n++
+		case e.Event == "message" && e.Body == before && afterResume:
+			t.Errorf("the message acked before the cut came again: %v", events)
+		}
+	}
+	if n != 1 {
+		t.Errorf("the message sent during the cut arrived %d times, want once; events %v", n, events)
+	}
+}
