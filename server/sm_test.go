@@ -382,3 +382,41 @@ func (c *rawClient) nextMatching(match func(*elem) bool) *elem {
 		}
 	}
 }
+
+// TestSMClusterOtherNode: a resumption that reaches another node of a
+// cluster than the one holding the session is item-not-found at once; the
+// node holding it resumes it.
+func TestSMClusterOtherNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two cluster nodes")
+	}
+	secret := writeClusterSecret(t)
+	node := func(name string, seeds ...*servertest.Server) *servertest.Server {
+		var join []string
+		for _, s := range seeds {
+			join = append(join, s.ClusterNode().GossipAddr())
+		}
+		return servertest.Start(t, servertest.Options{Cluster: &cluster.Options{
+			NodeName: name, Bind: "127.0.0.1:0", LinkListen: "127.0.0.1:0", Join: join,
+			SecretFile: secret, JoinTimeout: cluster.Duration{Duration: clusterWait},
+		}})
+	}
+	n1 := node("node1")
+	n2 := node("node2", n1)
+	clusterEventually(t, "two members", members([]*servertest.Server{n1, n2}, "node1", "node2"))
+
+	alice := rawLogin(t, n1, "alice", "localhost", "phone")
+	id := alice.smEnable()
+	alice.conn.Close()
+	time.Sleep(100 * time.Millisecond)
+
+	start := time.Now()
+	_, e := smResume(t, n2, "alice", id, 0)
+	if e.XMLName.Local != "failed" || e.find("item-not-found") == nil {
+		t.Fatalf("resuming on the other node: %s", e)
+	}
+	t.Logf("answered in %v", time.Since(start))
+	if _, e := smResume(t, n1, "alice", id, 0); e.XMLName.Local != "resumed" {
+		t.Fatalf("resuming on the node holding it: %s", e)
+	}
+}
