@@ -420,3 +420,27 @@ func TestSMClusterOtherNode(t *testing.T) {
 		t.Fatalf("resuming on the node holding it: %s", e)
 	}
 }
+
+// TestSMWebSocketResume: a WebSocket whose connection drops without
+// <close/> leaves its session detached; a new WebSocket resumes it and
+// gets the message sent meanwhile.
+func TestSMWebSocketResume(t *testing.T) {
+	ts := startWS(t, servertest.Options{})
+	w := loginWS(t, ts, "alice@localhost", "web")
+	w.send(wEnableRes)
+	id := w.expect("enabled").attr("id")
+	bob := rawLogin(t, ts, "bob", "localhost", "r")
+	w.c.CloseNow() // the TCP connection goes, no close frame, no <close/>
+	time.Sleep(100 * time.Millisecond)
+	bob.chat("alice@localhost/web", "m1")
+
+	again := dialWS(t, ts)
+	again.authenticate(ts, "alice@localhost")
+	again.send("<resume xmlns='urn:xmpp:sm:3' previd='" + id + "' h='0'/>")
+	if e := again.expect("resumed"); e.attr("previd") != id {
+		t.Fatalf("resumed: %s", e)
+	}
+	if m := again.expect("message"); m.attr("id") != "m1" || m.attr("to") != "alice@localhost/web" {
+		t.Fatalf("got %s", m)
+	}
+}
