@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -296,8 +297,7 @@ func (s *session) smDetach(c *conn, err error) bool {
 	if sm.conn != c {
 		return true // taken over by a resumption
 	}
-	lost := errors.Is(err, errLostEOF) || (err != nil && !errors.Is(err, io.EOF) && isClosed(err))
-	if sm.id == "" || sm.ended || !lost || s.srv.closing.Load() || !s.out.detach() {
+	if sm.id == "" || sm.ended || !lostConnection(err) || s.srv.closing.Load() || !s.out.detach() {
 		sm.ended = true
 		return false
 	}
@@ -307,6 +307,22 @@ func (s *session) smDetach(c *conn, err error) bool {
 	sm.timer = time.AfterFunc(sm.timeout, func() { s.smEndDetached("", "not resumed in time") })
 	c.info("session detached", "jid", s.full, "reason", errText(err))
 	return true
+}
+
+// lostConnection reports a read loop that ended because the connection
+// went (closed or reset without the stream's end, timed out, closed by a
+// failed write), not because the client ended its stream or sent bad XML.
+func lostConnection(err error) bool {
+	var op *net.OpError
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, errLostEOF):
+		return true
+	case errors.Is(err, io.EOF):
+		return false // </stream:stream>
+	}
+	return isClosed(err) || errors.As(err, &op)
 }
 
 // smEndDetached ends a detached session (its resume timeout passed, it was

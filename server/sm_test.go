@@ -444,3 +444,18 @@ func TestSMWebSocketResume(t *testing.T) {
 		t.Fatalf("got %s", m)
 	}
 }
+
+// TestSMResumeAfterReset: a connection reset (RST, as a dropped NAT
+// mapping or a killed proxy gives) leaves the session resumable, like a
+// close without the stream's end.
+func TestSMResumeAfterReset(t *testing.T) {
+	ts := servertest.Start(t, servertest.Options{})
+	alice := rawLogin(t, ts, "alice", "localhost", "phone")
+	id := alice.smEnable()
+	alice.conn.(*net.TCPConn).SetLinger(0)
+	alice.conn.Close()
+	time.Sleep(100 * time.Millisecond)
+	if _, e := smResume(t, ts, "alice", id, 0); e.XMLName.Local != "resumed" {
+		t.Fatalf("after a reset: %s", e)
+	}
+}
