@@ -3,6 +3,7 @@ package integration
 import (
 	"io"
 	"net"
+	"os"
 	"os/exec"
 	"sync"
 	"testing"
@@ -15,6 +16,18 @@ var slixmppSM = &client{
 	pkg:  slixmpp.pkg,
 	command: func(args ...string) *exec.Cmd {
 		return exec.Command(debianPython, append([]string{"clients/slixmpp_sm.py"}, withCA(args)...)...)
+	},
+}
+
+// xmppjsSM is xmpp.js 0.14 with its stream management (clients/xmppjs_sm.mjs), reconnecting with
+// a second token when its connection is lost.
+var xmppjsSM = &client{
+	name: "xmpp.js-sm",
+	pkg:  xmppjs.pkg,
+	command: func(args ...string) *exec.Cmd {
+		cmd := exec.Command("node", append([]string{"clients/xmppjs_sm.mjs"}, args...)...)
+		cmd.Env = append(os.Environ(), "NODE_EXTRA_CA_CERTS="+certPath)
+		return cmd
 	},
 }
 
@@ -108,6 +121,21 @@ func (p *cutProxy) restore() {
 func TestSlixmppStreamManagement(t *testing.T) {
 	t.Parallel()
 	slixmpp.require(t)
+	resumeAfterCut(t, slixmppSM)
+}
+
+// TestXmppJSStreamManagement is TestSlixmppStreamManagement with xmpp.js 0.14 (over TCP with
+// STARTTLS; slixmpp sends the messages).
+func TestXmppJSStreamManagement(t *testing.T) {
+	t.Parallel()
+	xmppjs.require(t)
+	slixmpp.require(t)
+	resumeAfterCut(t, xmppjsSM)
+}
+
+// resumeAfterCut runs c as alice through a cutProxy and has slixmpp send it a message before
+// the cut and one during it.
+func resumeAfterCut(t *testing.T, c *client) {
 	s := startServer(t)
 	proxy := startCutProxy(t, s.addr)
 	user := "alice@" + fileHost
@@ -115,7 +143,7 @@ func TestSlixmppStreamManagement(t *testing.T) {
 	during := "sent during the cut " + randomBase32(t, 8)
 	rl := login{host: fileHost, user: "alice", mint: s.cli(t, user), resource: "phone", addr: proxy.ln.Addr().String(),
 		extra: []string{"--body", during, "--token2", s.mint(t, user).Token}}
-	recv := slixmppSM.start(t, s, rl)
+	recv := c.start(t, s, rl)
 	bound := recv.waitFor("bound")
 	recv.waitFor("sm_enabled")
 
@@ -142,20 +170,25 @@ func TestSlixmppStreamManagement(t *testing.T) {
 	}
 	code, events := recv.wait()
 	if code != 0 {
-		t.Fatalf("slixmpp: exit %d, events %v\n%s", code, events, recv.stderr)
+		t.Fatalf("%s: exit %d, events %v\n%s", c.name, code, events, recv.stderr)
 	}
-	n, afterResume := 0, false
+	n, afterCut, sawResumed := 0, false, false
 	for _, e := range events {
 		switch {
+		case e.Event == "cut":
+			afterCut = true
 		case e.Event == "resumed":
-			afterResume = true
+			sawResumed = true
 		case e.Event == "session_start":
 			t.Errorf("a new session instead of the resumed one: %v", events)
 		case e.Event == "message" && e.Body == during:
 			n++
-		case e.Event == "message" && e.Body == before && afterResume:
+		case e.Event == "message" && e.Body == before && afterCut:
 			t.Errorf("the message acked before the cut came again: %v", events)
 		}
+	}
+	if !sawResumed {
+		t.Errorf("no resumption: %v", events)
 	}
 	if n != 1 {
 		t.Errorf("the message sent during the cut arrived %d times, want once; events %v", n, events)
