@@ -1,12 +1,17 @@
 package integration
 
 import (
+	"bytes"
+	"encoding/base64"
+	"encoding/xml"
+	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
 	"sync"
 	"testing"
+	"time"
 )
 
 // slixmppSM is slixmpp with its XEP-0198 plugin (clients/slixmpp_sm.py), reconnecting with a
@@ -25,11 +30,20 @@ var xmppjsSM = &client{
 	name: "xmpp.js-sm",
 	pkg:  xmppjs.pkg,
 	command: func(args ...string) *exec.Cmd {
-		cmd := exec.Command("node", append([]string{"clients/xmppjs_sm.mjs"}, args...)...)
+		cmd := exec.Command("node", append(nodeWebSocketFlag(), append([]string{"clients/xmppjs_sm.mjs"}, args...)...)...)
 		cmd.Env = append(os.Environ(), "NODE_EXTRA_CA_CERTS="+certPath)
 		return cmd
 	},
 }
+
+// nodeWebSocketFlag is what node needs for a global WebSocket: Node 20 has it behind
+// --experimental-websocket (xmppjs.check asks for 20.10 at least), later versions by default.
+var nodeWebSocketFlag = sync.OnceValue(func() []string {
+	if exec.Command("node", "-e", "process.exit(typeof WebSocket === 'function' ? 0 : 1)").Run() == nil {
+		return nil
+	}
+	return []string{"--experimental-websocket"}
+})
 
 // cutProxy forwards TCP connections to a server and can cut them all at once, as a network
 // that drops a phone's connection would: no </stream:stream>, no FIN from the client's side.
@@ -121,7 +135,7 @@ func (p *cutProxy) restore() {
 func TestSlixmppStreamManagement(t *testing.T) {
 	t.Parallel()
 	slixmpp.require(t)
-	resumeAfterCut(t, slixmppSM)
+	resumeAfterCut(t, slixmppSM, false)
 }
 
 // TestXmppJSStreamManagement is TestSlixmppStreamManagement with xmpp.js 0.14 (over TCP with
@@ -130,38 +144,62 @@ func TestXmppJSStreamManagement(t *testing.T) {
 	t.Parallel()
 	xmppjs.require(t)
 	slixmpp.require(t)
-	resumeAfterCut(t, xmppjsSM)
+	resumeAfterCut(t, xmppjsSM, false)
 }
 
-// resumeAfterCut runs c as alice through a cutProxy and has slixmpp send it a message before
-// the cut and one during it.
-func resumeAfterCut(t *testing.T, c *client) {
-	s := startServer(t)
-	proxy := startCutProxy(t, s.addr)
+// TestXmppJSStreamManagementWebSocket is TestXmppJSStreamManagement over a ws:// WebSocket: the
+// proxy cuts the TCP connection under it (no close frame, no <close/>).
+func TestXmppJSStreamManagementWebSocket(t *testing.T) {
+	t.Parallel()
+	xmppjs.require(t)
+	slixmpp.require(t)
+	resumeAfterCut(t, xmppjsSM, true)
+}
+
+// resumeAfterCut runs c as alice through a cutProxy (to the WebSocket listener with ws) and has
+// another client send it a message before the cut and one during it: slixmpp, or with ws a
+// plaintext login of the test's own (the server then offers SASL without TLS, as a ws://
+// listener needs, and neither slixmpp nor xmpp.js starts TLS where it is optional).
+func resumeAfterCut(t *testing.T, c *client, ws bool) {
+	s := startServerWith(t, false, ws)
+	target := s.addr
+	if ws {
+		target = s.wsAddr
+	}
+	proxy := startCutProxy(t, target)
 	user := "alice@" + fileHost
 
 	during := "sent during the cut " + randomBase32(t, 8)
 	rl := login{host: fileHost, user: "alice", mint: s.cli(t, user), resource: "phone", addr: proxy.ln.Addr().String(),
 		extra: []string{"--body", during, "--token2", s.mint(t, user).Token}}
+	if ws {
+		rl.extra = append(rl.extra, "--service", "ws://"+proxy.ln.Addr().String()+wsPath)
+	}
 	recv := c.start(t, s, rl)
 	bound := recv.waitFor("bound")
 	recv.waitFor("sm_enabled")
 
 	before := "sent before the cut " + randomBase32(t, 8)
 	sl := login{host: fileHost, user: "bob", mint: s.cli(t, "bob@"+fileHost), resource: "laptop", sendTo: bound.JID, body: before}
-	if code, ev := slixmpp.loginOnce(t, s, sl); code != 0 {
-		t.Fatalf("sender before the cut: exit %d, events %v", code, ev)
+	send := func(body string) {
+		t.Helper()
+		sl.body = body
+		if ws {
+			plainSend(t, s, "bob", bound.JID, body)
+			return
+		}
+		if code, ev := slixmpp.loginOnce(t, s, sl); code != 0 {
+			t.Fatalf("sender (%s): exit %d, events %v", body, code, ev)
+		}
 	}
+	send(before)
 	if m := recv.waitFor("message"); m.Body != before {
 		t.Fatalf("before the cut: got %v", m)
 	}
 
 	proxy.cutAll()
 	recv.waitFor("cut")
-	sl.body = during
-	if code, ev := slixmpp.loginOnce(t, s, sl); code != 0 {
-		t.Fatalf("sender during the cut: exit %d, events %v", code, ev)
-	}
+	send(during)
 	proxy.restore()
 
 	resumed := recv.waitFor("resumed")
@@ -192,5 +230,28 @@ func resumeAfterCut(t *testing.T, c *client) {
 	}
 	if n != 1 {
 		t.Errorf("the message sent during the cut arrived %d times, want once; events %v", n, events)
+	}
+}
+
+// plainSend logs in as node@fileHost over plaintext TCP (the server must offer SASL there), sends
+// a chat message to the full JID to and ends its stream.
+func plainSend(t *testing.T, s *server, node, to, body string) {
+	t.Helper()
+	conn, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(clientTimeout))
+	header := fmt.Sprintf("<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0' to='%s'>", fileHost)
+	resp := base64.StdEncoding.EncodeToString([]byte("\x00" + node + "\x00" + s.mint(t, node+"@"+fileHost).Token))
+	fmt.Fprintf(conn, "%s<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='X-TOKEN'>%s</auth>%s", header, resp, header)
+	fmt.Fprintf(conn, "<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>")
+	var msg bytes.Buffer
+	xml.EscapeText(&msg, []byte(body))
+	fmt.Fprintf(conn, "<message type='chat' to='%s'><body>%s</body></message></stream:stream>", to, msg.String())
+	got, _ := io.ReadAll(conn)
+	if !bytes.Contains(got, []byte("<success")) || !bytes.Contains(got, []byte("type='result' id='b'")) {
+		t.Fatalf("plain sender: %s", got)
 	}
 }
