@@ -30,7 +30,7 @@ func TestStreamManagementConfig(t *testing.T) {
 		{name: "not a duration", file: head + "[modules.mod_stream_management]\nresume_timeout = \"five minutes\"\n", wantErrParts: []string{"modules.mod_stream_management", "not a duration"}},
 		{name: "no unacked", file: head + "[modules.mod_stream_management]\nmax_unacked = 0\n", wantErrParts: []string{"mod_stream_management", "max_unacked = 0"}},
 		{name: "host's section broken", file: head + bHost + "[host_config.modules.mod_stream_management]\nmax_unacked = -3\n", wantErrParts: []string{`host "b.example"`, "mod_stream_management", "max_unacked = -3"}},
-		{name: "unknown option", file: head + "[modules.mod_stream_management]\nresume_timout = \"1m\"\n", wantErrParts: []string{`unknown option "modules.mod_stream_management.resume_timout"`}},
+		{name: "unknown option", file: head + "[modules.mod_stream_management]\nresume_timout = \"1m\"\n", wantErrParts: []string{`unknown option "modules.mod_stream_management.resume_timout"`, `did you mean "resume_timeout"?`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := config.Parse([]byte(tc.file), "config.toml")
