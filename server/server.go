@@ -184,6 +184,7 @@ func (s *Server) build(ctx context.Context) error {
 		return err
 	}
 	s.keyLife.register(s.ops.metrics)
+	s.sm.counts.register(s.ops.metrics)
 	s.clusterStarted()
 	return nil
 }

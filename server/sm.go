@@ -42,6 +42,9 @@ import (
 
 const nsSM = "urn:xmpp:sm:3"
 
+// textNotResumed is why a detached session ends at its resume timeout.
+const textNotResumed = "not resumed in time"
+
 // condUndefinedCondition ends a stream whose client acked more than it got.
 const condUndefinedCondition = "undefined-condition"
 
@@ -72,6 +75,7 @@ type smState struct {
 type smTable struct {
 	mu       sync.Mutex
 	sessions map[[32]byte]*session
+	counts   smCounts // (sm_metrics.go)
 }
 
 func (t *smTable) add(key [32]byte, s *session) {
@@ -304,7 +308,8 @@ func (s *session) smDetach(c *conn, err error) bool {
 	sm.conn = nil
 	// The detached session is waited for by Shutdown, as its connection was.
 	s.srv.wg.Add(1)
-	sm.timer = time.AfterFunc(sm.timeout, func() { s.smEndDetached("", "not resumed in time") })
+	s.srv.sm.counts.detached.Add(1)
+	sm.timer = time.AfterFunc(sm.timeout, func() { s.smEndDetached("", textNotResumed) })
 	c.info("session detached", "jid", s.full, "reason", errText(err))
 	return true
 }
@@ -353,6 +358,10 @@ func (s *session) smEndDetached(cond, text string) bool {
 // smFinish is the end of a detached session.
 func (s *session) smFinish(cond, text string) {
 	defer s.srv.wg.Done()
+	s.srv.sm.counts.detached.Add(-1)
+	if text == textNotResumed {
+		s.srv.sm.counts.expired.Add(1)
+	}
 	srv := s.srv
 	srv.unbindSession(s)
 	s.smBounce()

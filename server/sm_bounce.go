@@ -47,6 +47,7 @@ func (s *session) smReturn(b []byte) {
 	if to == "" {
 		to = s.full
 	}
+	s.srv.sm.counts.bounced.Add(1)
 	s.srv.deliverTo(h.from, stanzaError(h.name, h.id, to, h.from, stanza.Wait, stanza.RecipientUnavailable, "the recipient's connection was lost before it got this"))
 }
 

@@ -71,6 +71,7 @@ func (c *conn) resume(el smElement) (bool, error) {
 		sm.conn, sm.resuming = nil, true
 		loopDone := sm.loopDone
 		srv.wg.Add(1) // detached now, as smDetach counts it
+		srv.sm.counts.detached.Add(1)
 		sm.mu.Unlock()
 		oldT.SetWriteDeadline(time.Now().Add(time.Second))
 		oldT.WriteStreamError(condConflict, "the session was resumed on another connection")
@@ -99,6 +100,8 @@ func (c *conn) resume(el smElement) (bool, error) {
 	h := sm.inbound.Load()
 	sm.mu.Unlock()
 	srv.wg.Done() // this connection counts for it now
+	srv.sm.counts.detached.Add(-1)
+	srv.sm.counts.resumed.Add(1)
 
 	c.mu.Lock()
 	c.sess, c.resumed = s, true

@@ -197,6 +197,9 @@ func TestSMResume(t *testing.T) {
 		t.Fatalf("resume: %s (want h=1: the presence)", e)
 	}
 	again.jid = alice.jid
+	if m := scrape(ts); !strings.Contains(m, "xtokend_sm_resumed_total 1\n") || !strings.Contains(m, "xtokend_sm_detached_sessions 0\n") {
+		t.Errorf("metrics after the resumption:\n%s", smMetrics(m))
+	}
 	for _, want := range []string{"m1", "m2"} {
 		m := again.expect("message")
 		if m.attr("id") != want || m.attr("to") != alice.jid {
@@ -329,6 +332,14 @@ func TestSMTimeout(t *testing.T) {
 			if e := watcher.expect("presence"); e.attr("type") != "unavailable" || e.attr("from") != alice.jid {
 				t.Fatalf("the watcher got %s, want the phone's unavailable presence", e)
 			}
+			bounced := "3"
+			if withStorage {
+				bounced = "1"
+			}
+			if m := scrape(ts); !strings.Contains(m, "xtokend_sm_expired_total 1\n") || !strings.Contains(m, "xtokend_sm_bounced_total "+bounced+"\n") ||
+				!strings.Contains(m, "xtokend_sm_detached_sessions 0\n") {
+				t.Errorf("metrics after the expiry:\n%s", smMetrics(m))
+			}
 			if withStorage {
 				// The next login gets them from offline storage.
 				fresh := rawLogin(t, ts, "alice", "localhost", "phone")
@@ -458,4 +469,15 @@ func TestSMResumeAfterReset(t *testing.T) {
 	if _, e := smResume(t, ts, "alice", id, 0); e.XMLName.Local != "resumed" {
 		t.Fatalf("after a reset: %s", e)
 	}
+}
+
+// smMetrics are the stream management lines of a scrape.
+func smMetrics(scrape string) string {
+	var out []string
+	for _, l := range strings.Split(scrape, "\n") {
+		if strings.HasPrefix(l, "xtokend_sm_") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
