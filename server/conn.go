@@ -122,7 +122,10 @@ func (c *conn) serve() {
 
 // negotiationFailed answers and logs a failed negotiation.
 func (c *conn) negotiationFailed(err error, sess *session) {
-	if sess != nil {
+	switch {
+	case sess != nil && c.resumed && sess.smLost(c):
+		// Resumed, then the connection broke: detached again (sm.go).
+	case sess != nil:
 		// Bound, then something broke: give the JID back.
 		c.srv.unbindSession(sess)
 		sess.kill("", "negotiation failed")

@@ -314,6 +314,13 @@ func (s *session) smDetach(c *conn, err error) bool {
 	return true
 }
 
+// smLost is smDetach for a connection that broke right after it resumed
+// the session, before its read loop started.
+func (s *session) smLost(c *conn) bool {
+	defer s.smLoopDone(c)
+	return s.smDetach(c, errLostEOF)
+}
+
 // lostConnection reports a read loop that ended because the connection
 // went (closed or reset without the stream's end, timed out, closed by a
 // failed write), not because the client ended its stream or sent bad XML.
