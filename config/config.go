@@ -66,6 +66,8 @@ type TLSOptions struct {
 type Modules struct {
 	Keystore  *keystore.Options `toml:"mod_keystore"`
 	AuthToken *sasl.Options     `toml:"mod_auth_token"`
+	// StreamManagement is mod_stream_management (stream_management.go).
+	StreamManagement *StreamManagementOptions `toml:"mod_stream_management"`
 }
 
 // HostConfig is one [[host_config]] section.
@@ -89,6 +91,8 @@ type HostSettings struct {
 	Host      string
 	Keystore  keystore.Options
 	AuthToken sasl.Options
+	// StreamManagement is mod_stream_management's options for the host.
+	StreamManagement StreamManagementOptions
 	// TLS is the host's own certificate, nil when it shows the [tls] one.
 	TLS *HostTLSOptions
 }
@@ -217,7 +221,10 @@ func (c *Config) Host(name string) (HostSettings, bool) {
 	if !served {
 		return HostSettings{}, false
 	}
-	hs := HostSettings{Host: name, Keystore: keystore.DefaultOptions(), AuthToken: sasl.DefaultOptions()}
+	hs := HostSettings{Host: name, Keystore: keystore.DefaultOptions(), AuthToken: sasl.DefaultOptions(), StreamManagement: DefaultStreamManagementOptions()}
+	if c.Modules.StreamManagement != nil {
+		hs.StreamManagement = *c.Modules.StreamManagement
+	}
 	if c.Modules.Keystore != nil {
 		hs.Keystore = *c.Modules.Keystore
 	}
@@ -233,6 +240,9 @@ func (c *Config) Host(name string) (HostSettings, bool) {
 		}
 		if hc.Modules.AuthToken != nil {
 			hs.AuthToken = *hc.Modules.AuthToken
+		}
+		if hc.Modules.StreamManagement != nil {
+			hs.StreamManagement = *hc.Modules.StreamManagement
 		}
 		if hc.TLS != nil {
 			t := *hc.TLS

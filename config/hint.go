@@ -63,6 +63,8 @@ func knownOptions(parent toml.Key) []string {
 				t = reflect.TypeOf(keystore.Options{})
 			case ModAuthToken:
 				t = reflect.TypeOf(sasl.Options{})
+			case ModStreamManagement:
+				t = reflect.TypeOf(StreamManagementOptions{})
 			default:
 				return nil
 			}
@@ -80,7 +82,7 @@ func knownOptions(parent toml.Key) []string {
 		}
 	}
 	if t == reflect.TypeOf(map[string]toml.Primitive{}) {
-		return []string{ModKeystore, ModAuthToken}
+		return []string{ModKeystore, ModAuthToken, ModStreamManagement}
 	}
 	if t.Kind() != reflect.Struct {
 		return nil

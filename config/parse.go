@@ -142,8 +142,14 @@ func decodeModules(md *toml.MetaData, sections map[string]toml.Primitive, where 
 				return m, fmt.Errorf("%s.%s: %w", where, name, err)
 			}
 			m.AuthToken = &opts
+		case ModStreamManagement:
+			opts := DefaultStreamManagementOptions()
+			if err := md.PrimitiveDecode(prim, &opts); err != nil {
+				return m, fmt.Errorf("%s.%s: %w", where, name, err)
+			}
+			m.StreamManagement = &opts
 		default:
-			return m, fmt.Errorf("%s: unknown module %q (%s, %s)", where, name, ModKeystore, ModAuthToken)
+			return m, fmt.Errorf("%s: unknown module %q (%s, %s, %s)", where, name, ModKeystore, ModAuthToken, ModStreamManagement)
 		}
 	}
 	return m, nil

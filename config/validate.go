@@ -86,6 +86,11 @@ func (c *Config) Validate() error {
 			return fail(&Error{Err: err})
 		}
 	}
+	if sm := c.Modules.StreamManagement; sm != nil {
+		if err := sm.Validate(); err != nil {
+			return fail(&Error{Module: ModStreamManagement, Err: err})
+		}
+	}
 	configured := make(map[string]int, len(c.HostConfig))
 	for i, hc := range c.HostConfig {
 		switch prev, twice := configured[hc.Host]; {
@@ -110,6 +115,9 @@ func (c *Config) Validate() error {
 		}
 		if err := hs.AuthToken.Validate(); err != nil {
 			return fail(&Error{Host: h, Err: err})
+		}
+		if err := hs.StreamManagement.Validate(); err != nil {
+			return fail(&Error{Host: h, Module: ModStreamManagement, Err: err})
 		}
 		for _, need := range []struct{ option, key string }{
 			{"secret_key", hs.AuthToken.SecretKey},

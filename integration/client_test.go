@@ -149,6 +149,8 @@ type login struct {
 	sendTo, body string // send a directed presence and a message
 	expectFrom   string // wait for a message from this full JID
 	plain        bool   // the client's stock SASL (PLAIN), the token as the password
+	addr         string // where to connect instead of the server (a proxy)
+	extra        []string
 }
 
 func (l login) args(addr string) []string {
@@ -165,7 +167,7 @@ func (l login) args(addr string) []string {
 	if l.plain {
 		args = append(args, "--plain")
 	}
-	return args
+	return append(args, l.extra...)
 }
 
 // run is a running client script.
@@ -198,7 +200,11 @@ func (c *client) start(t *testing.T, s *server, l login) *run {
 		l.token = l.mint()
 	}
 	s.addToken(l.token)
-	cmd := c.command(l.args(s.addr)...)
+	addr := s.addr
+	if l.addr != "" {
+		addr = l.addr
+	}
+	cmd := c.command(l.args(addr)...)
 	r := &run{
 		t:       t,
 		name:    fmt.Sprintf("%s %s@%s", c.name, l.user, l.host),

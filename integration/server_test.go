@@ -28,6 +28,7 @@ const startTimeout = 30 * time.Second
 // server is one running `xtokend serve`, with what the tests need to mint tokens for it.
 type server struct {
 	addr       string // host:port of the c2s listener
+	wsAddr     string // host:port of the WebSocket listener, when there is one
 	configPath string
 	socketPath string        // admin socket
 	file       prosodyMinter // fileHost's keys, as a Prosody-style issuer holds them
@@ -53,6 +54,13 @@ func startServer(t *testing.T) *server {
 
 // startServerPlain is startServer; plain sets mod_auth_token's plain = true for both hosts.
 func startServerPlain(t *testing.T, plain bool) *server {
+	t.Helper()
+	return startServerWith(t, plain, false)
+}
+
+// startServerWith is startServerPlain; ws adds a ws:// [websocket] listener (at s.wsAddr) as the
+// browser test configures it, SASL offered on plaintext streams.
+func startServerWith(t *testing.T, plain, ws bool) *server {
 	t.Helper()
 	dir := t.TempDir()
 	s := &server{
@@ -81,10 +89,18 @@ func startServerPlain(t *testing.T, plain bool) *server {
 		port := freePort(t)
 		s.addr = net.JoinHostPort("127.0.0.1", port)
 		s.configPath = filepath.Join(dir, "xtokend.toml")
-		writeFile(t, s.configPath, s.config())
+		cfg := s.config()
+		if ws {
+			s.wsAddr = net.JoinHostPort("127.0.0.1", freePort(t))
+			cfg = browserConfig(s, s.wsAddr, "http://localhost")
+		}
+		writeFile(t, s.configPath, cfg)
 		lastErr = s.start(t)
 		if lastErr == nil {
 			t.Cleanup(func() { s.stop(t) })
+			if ws {
+				waitAccepting(t, s, s.wsAddr)
+			}
 			return s
 		}
 		if !strings.Contains(s.log.String(), "address already in use") {

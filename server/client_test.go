@@ -263,6 +263,22 @@ type rawClient struct {
 // resource, returning the client and the bound JID.
 func rawLogin(t testing.TB, ts *servertest.Server, node, host, resource string) *rawClient {
 	t.Helper()
+	c := rawAuthed(t, ts, node, host)
+	fmt.Fprintf(c.conn, "<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>%s</resource></bind></iq>", resource)
+	res := c.expect("iq")
+	j := res.find("jid")
+	if res.attr("type") != "result" || j == nil {
+		t.Fatalf("bind: %s", res)
+	}
+	c.jid = j.Text
+	c.conn.SetDeadline(time.Time{})
+	return c
+}
+
+// rawAuthed logs in on plaintext and stops at the features of the
+// authenticated stream (bind, stream management).
+func rawAuthed(t testing.TB, ts *servertest.Server, node, host string) *rawClient {
+	t.Helper()
 	token := ts.Mint(t, node+"@"+host)
 	c := &rawClient{t: t, conn: rawDial(t, ts, host)}
 	c.conn.SetDeadline(time.Now().Add(waitLimit))
@@ -273,14 +289,6 @@ func rawLogin(t testing.TB, ts *servertest.Server, node, host, resource string) 
 	c.expect("success")
 	fmt.Fprintf(c.conn, "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0' to='%s'>", host)
 	c.expect("features")
-	fmt.Fprintf(c.conn, "<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>%s</resource></bind></iq>", resource)
-	res := c.expect("iq")
-	j := res.find("jid")
-	if res.attr("type") != "result" || j == nil {
-		t.Fatalf("bind: %s", res)
-	}
-	c.jid = j.Text
-	c.conn.SetDeadline(time.Time{})
 	return c
 }
 

@@ -37,6 +37,8 @@ type conn struct {
 	// mu guards sess, which Shutdown reads from another goroutine.
 	mu   sync.Mutex
 	sess *session // set when a resource is bound
+	// resumed says sess was resumed (stream management), not bound here.
+	resumed bool
 }
 
 func newConn(s *Server, t transport) *conn {
@@ -113,14 +115,17 @@ func (c *conn) serve() {
 	go func() {
 		defer c.srv.untrack(c)
 		defer c.t.Abort()
-		sess.run(d)
+		sess.run(c, d)
 		c.t.DoneReading()
 	}()
 }
 
 // negotiationFailed answers and logs a failed negotiation.
 func (c *conn) negotiationFailed(err error, sess *session) {
-	if sess != nil {
+	switch {
+	case sess != nil && c.resumed && sess.smLost(c):
+		// Resumed, then the connection broke: detached again (sm.go).
+	case sess != nil:
 		// Bound, then something broke: give the JID back.
 		c.srv.unbindSession(sess)
 		sess.kill("", "negotiation failed")

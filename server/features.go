@@ -32,7 +32,7 @@ const (
 	// X-TOKEN, the order of sasl.Options.Mechanisms.
 	featuresSASLPlain = "<stream:features><mechanisms xmlns='" + sasl.NS + "'><mechanism>" + sasl.MechanismName + "</mechanism><mechanism>" + sasl.PlainMechanismName + "</mechanism></mechanisms></stream:features>"
 	// Authenticated: resource binding.
-	featuresBind = "<stream:features><bind xmlns='" + nsBind + "'></bind></stream:features>"
+	featuresBind = "<stream:features><bind xmlns='" + nsBind + "'></bind>" + featureSM + "</stream:features>"
 
 	answerProceed = "<proceed xmlns='" + nsStartTLS + "'/>"
 )

@@ -56,6 +56,8 @@ func FuzzNegotiation(f *testing.F) {
 		"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>",
 		"<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>",
 		"<message to='alice@localhost'/>",
+		"<enable xmlns='urn:xmpp:sm:3' resume='true'/><r xmlns='urn:xmpp:sm:3'/><a xmlns='urn:xmpp:sm:3' h='1'/>",
+		"<resume xmlns='urn:xmpp:sm:3' previd='00' h='0'/>",
 		"<stream:stream to='localhost' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>",
 		"</stream:stream>",
 	} {

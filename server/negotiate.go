@@ -155,6 +155,12 @@ func (c *conn) negotiateStream(ctx context.Context, d *xml.Decoder, st stage) (s
 			c.node, c.loggedIn = node, time.Now()
 			return stageBind, nil
 
+		case start.Name.Space == nsSM:
+			resumed, err := c.smNegotiate(d, start, st)
+			if err != nil || resumed {
+				return -1, err
+			}
+
 		case start.Name.Space == nsClient && (start.Name.Local == "iq" || start.Name.Local == "message" || start.Name.Local == "presence"):
 			if st != stageBind || start.Name.Local != "iq" {
 				return 0, &clientError{condNotAuthorized, "no stanzas before authentication and resource binding"}

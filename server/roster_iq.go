@@ -352,9 +352,9 @@ func (s *Server) storedFeatures(isHost bool) string {
 	return "<feature var='" + nsBlocking + "'/><feature var='msgoffline'/>"
 }
 
-// featuresBindRosterVer is featuresBind with XEP-0237's roster versioning
-// and RFC 6121 section 3.4's subscription pre-approval.
-const featuresBindRosterVer = "<stream:features><bind xmlns='" + nsBind + "'></bind><ver xmlns='urn:xmpp:features:rosterver'/><sub xmlns='urn:xmpp:features:pre-approval'/></stream:features>"
+// featuresBindRosterVer is featuresBind with XEP-0237's roster versioning,
+// RFC 6121 section 3.4's subscription pre-approval and stream management.
+const featuresBindRosterVer = "<stream:features><bind xmlns='" + nsBind + "'></bind><ver xmlns='urn:xmpp:features:rosterver'/><sub xmlns='urn:xmpp:features:pre-approval'/>" + featureSM + "</stream:features>"
 
 // bindFeatures are the features after SASL: roster versioning and
 // pre-approval are offered when there are rosters.

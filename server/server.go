@@ -98,6 +98,7 @@ type Server struct {
 	db  storeState // rosters, blocking, offline messages (store.go)
 
 	revoked revocations    // revocations in force (Server.Revoke)
+	sm      smTable        // resumable sessions
 	keyLife keyLifeMetrics // rotation's metrics (reloadKeyConfig)
 }
 
@@ -183,6 +184,7 @@ func (s *Server) build(ctx context.Context) error {
 		return err
 	}
 	s.keyLife.register(s.ops.metrics)
+	s.sm.counts.register(s.ops.metrics)
 	s.clusterStarted()
 	return nil
 }
@@ -423,6 +425,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, c := range conns {
 		c.shutdown()
 	}
+	s.smShutdown() // the sessions stream management keeps without a connection
 	if err := s.stopOps(ctx); err != nil {
 		s.logger().Warn("stopping the admin and metrics listeners", "err", err)
 	}

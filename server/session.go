@@ -28,8 +28,9 @@ type session struct {
 
 	available atomic.Bool
 	priority  atomic.Int32
-	presence  atomic.Pointer[[]byte] // the last broadcast presence, 'from' stamped
-	stored    storedFlags            // roster and block list interest (roster_iq.go)
+	presence  atomic.Pointer[[]byte]  // the last broadcast presence, 'from' stamped
+	stored    storedFlags             // roster and block list interest (roster_iq.go)
+	sm        atomic.Pointer[smState] // stream management, once enabled (sm.go)
 
 	// Owned by the read loop only.
 	directed map[string]jid.JID // who got directed available presence
@@ -88,6 +89,9 @@ func (s *session) sendTo(t *session, b []byte) {
 // kill ends the session once: the writer sends the stream error (if cond is
 // not empty) and the stream end, then closes the connection.
 func (s *session) kill(cond, text string) {
+	if s.smEndDetached(cond, text) {
+		return // it had no connection (stream management)
+	}
 	s.out.close(cond, text, endReason(cond, text))
 }
 
@@ -104,31 +108,37 @@ func endReason(cond, text string) string {
 	return cond + ": " + text
 }
 
-// run serves the session until it ends: the writer in a new goroutine, the
-// read loop in this one.
+// run serves the session on connection c until it ends: the writer in a new
+// goroutine, the read loop in this one.
 // Its stanzas are read from d, the decoder that read the client's last stream
-// header and its bind request.
-func (s *session) run(d *xml.Decoder) {
+// header and its bind request (or its resume, c.resumed).
+func (s *session) run(c *conn, d *xml.Decoder) {
 	srv := s.srv
-	// Attributes only when the line is printed (conn.info): no logger With
-	// them per session.
-	// Short at info (a line per login adds up: ~390 bytes per login were
-	// measured with three lines); the JID names the host.
-	s.c.info("session start", "jid", s.full, "tls", s.c.t.Secure(), "transport", transportName(s.c.t))
-	// The metrics count it here, not in the hook: they label the transport.
-	srv.ops.metrics.OnSessionStart(s.host, transportName(s.c.t))
-	if f := srv.hooks.OnSessionStart; f != nil {
-		f(s.host)
+	if !c.resumed {
+		// Attributes only when the line is printed (conn.info): no logger With
+		// them per session.
+		// Short at info (a line per login adds up: ~390 bytes per login were
+		// measured with three lines); the JID names the host.
+		c.info("session start", "jid", s.full, "tls", c.t.Secure(), "transport", transportName(c.t))
+		// The metrics count it here, not in the hook: they label the transport.
+		srv.ops.metrics.OnSessionStart(s.host, transportName(c.t))
+		if f := srv.hooks.OnSessionStart; f != nil {
+			f(s.host)
+		}
 	}
 
-	s.out.start(s.c.t)
-	err := s.readLoop(d)
+	s.out.start(c.t)
+	err := s.readLoop(c, d)
+	defer s.smLoopDone(c)
+	if s.smDetach(c, err) {
+		return // the session lives on without c (sm.go)
+	}
 	switch {
 	case err == nil || errors.Is(err, io.EOF):
 		s.end("", "closed by client")
-	case s.c.t.Exceeded():
+	case c.t.Exceeded():
 		s.end(condPolicyViolation, "stanza too large")
-	case s.c.t.StanzaTimedOut():
+	case c.t.StanzaTimedOut():
 		s.end(condConnectionTimeout, "stanza not completed in time")
 	default:
 		var se stream.Error
@@ -145,9 +155,11 @@ func (s *session) run(d *xml.Decoder) {
 		}
 	}
 	srv.unbindSession(s)
+	s.smBounce()
 	s.goOffline()
 	reason := s.out.wait()
-	s.c.info("session end", "jid", s.full, "reason", reason)
+	c.info("session end", "jid", s.full, "reason", reason)
+	// The transport it started on: the metrics' label is the start's.
 	srv.ops.metrics.OnSessionEnd(s.host, transportName(s.c.t))
 	if f := srv.hooks.OnSessionEnd; f != nil {
 		f(s.host)
@@ -166,24 +178,43 @@ func isClosed(err error) bool {
 }
 
 // readLoop reads whole stanzas and routes them until the stream ends.
-func (s *session) readLoop(d *xml.Decoder) error {
+func (s *session) readLoop(c *conn, d *xml.Decoder) error {
 	r := &streamReader{d: d}
 	for {
-		s.c.t.ResetCount()
+		c.t.ResetCount()
 		// Idle sessions wait here, not deep in the decoder.
-		if err := s.c.t.WaitReadable(); err != nil {
+		if err := c.t.WaitReadable(); err != nil {
+			if errors.Is(err, io.EOF) {
+				return errLostEOF
+			}
 			return err
 		}
-		st, err := readStanza(r)
+		start, err := readStart(r)
 		if err != nil {
 			return err
 		}
-		s.c.t.StanzaDone()
+		if start.Name.Space == nsSM {
+			el, err := readSMElement(r, start)
+			if err != nil {
+				return err
+			}
+			c.t.StanzaDone()
+			if err := s.smHandle(c, el); err != nil {
+				return err
+			}
+			continue
+		}
+		st, err := readStanzaFrom(r, start)
+		if err != nil {
+			return err
+		}
+		c.t.StanzaDone()
 		if f := s.srv.hooks.OnStanza; f != nil {
 			f(st.name)
 		}
 		if err := s.route(st); err != nil {
 			return err
 		}
+		s.smCounted()
 	}
 }

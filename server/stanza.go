@@ -45,18 +45,29 @@ func headOf(start xml.StartElement) routedHead {
 
 // readStanza reads the next top-level element from r.
 func readStanza(r xml.TokenReader) (*xmlStanza, error) {
-	var start xml.StartElement
+	start, err := readStart(r)
+	if err != nil {
+		return nil, err
+	}
+	return readStanzaFrom(r, start)
+}
+
+// readStart reads the start tag of the next top-level element from r.
+func readStart(r xml.TokenReader) (xml.StartElement, error) {
 	for {
 		tok, err := r.Token()
 		if err != nil {
-			return nil, err
+			return xml.StartElement{}, err
 		}
 		if t, ok := tok.(xml.StartElement); ok {
-			start = t.Copy()
-			break
+			return t.Copy(), nil
 		}
 		// Whitespace between stanzas (the stream reader refuses anything else).
 	}
+}
+
+// readStanzaFrom reads the rest of the stanza start opened.
+func readStanzaFrom(r xml.TokenReader, start xml.StartElement) (*xmlStanza, error) {
 	switch {
 	case start.Name.Space != stanza.NSClient:
 		return nil, &clientError{cond: condUnsupportedStanzaType, text: "unknown element in namespace " + start.Name.Space}

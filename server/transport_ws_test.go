@@ -161,6 +161,19 @@ func loginWS(t *testing.T, ts *servertest.Server, bare, resource string) *wsClie
 func (c *wsClient) login(ts *servertest.Server, bare, resource string) {
 	t := c.t
 	t.Helper()
+	c.authenticate(ts, bare)
+	c.send(`<iq xmlns="jabber:client" type="set" id="b1"><bind xmlns="urn:ietf:params:xml:ns:xmpp-bind"><resource>` + resource + `</resource></bind></iq>`)
+	iq := c.expect("iq")
+	if jid := iq.find("jid"); iq.attr("type") != "result" || jid == nil || jid.Text != bare+"/"+resource {
+		t.Fatalf("bind answer %s", iq)
+	}
+}
+
+// authenticate negotiates X-TOKEN and the restart, up to the features of
+// the authenticated stream.
+func (c *wsClient) authenticate(ts *servertest.Server, bare string) {
+	t := c.t
+	t.Helper()
 	node, host, _ := strings.Cut(bare, "@")
 	f := c.open(host)
 	if f.find("starttls") != nil {
@@ -175,11 +188,6 @@ func (c *wsClient) login(ts *servertest.Server, bare, resource string) {
 	c.expect("success")
 	if f := c.open(host); f.find("bind") == nil {
 		t.Fatalf("no bind after the restart: %s", f)
-	}
-	c.send(`<iq xmlns="jabber:client" type="set" id="b1"><bind xmlns="urn:ietf:params:xml:ns:xmpp-bind"><resource>` + resource + `</resource></bind></iq>`)
-	iq := c.expect("iq")
-	if jid := iq.find("jid"); iq.attr("type") != "result" || jid == nil || jid.Text != bare+"/"+resource {
-		t.Fatalf("bind answer %s", iq)
 	}
 }
 

@@ -35,6 +35,12 @@ type outbox struct {
 	silent           bool // a write failed: nothing more is written
 	reason           string
 	done             chan struct{} // closed when the writer has closed conn
+
+	// Stream management (sm_outbox.go): the stanzas not acked yet, nil
+	// until the client enables it; detached while a resumable session has
+	// no connection.
+	sm       *smOut
+	detached bool
 }
 
 func (o *outbox) init(limit int, timeout time.Duration) {
@@ -60,9 +66,9 @@ func (o *outbox) add(b []byte) int {
 	case o.others >= o.limit:
 		return full
 	}
-	o.pending = append(o.pending, b)
-	o.others++
-	o.wakeLocked()
+	if !o.pushLocked(b, true) {
+		return full // over max_unacked
+	}
 	return added
 }
 
@@ -88,9 +94,35 @@ func (o *outbox) addOwn(b []byte) int {
 	if o.closed {
 		return gone
 	}
-	o.pending = append(o.pending, b)
-	o.wakeLocked()
+	if !o.pushLocked(b, false) {
+		o.closeLocked(condResourceConstraint, textTooManyUnacked, textTooManyUnacked, false)
+		o.wakeLocked()
+		return gone
+	}
 	return added
+}
+
+// pushLocked queues b for the writer (other: from another session) and,
+// with stream management, keeps it unacked; false over max_unacked.
+func (o *outbox) pushLocked(b []byte, other bool) bool {
+	if o.sm != nil {
+		if !o.smQueueLocked(b) {
+			return false
+		}
+		if o.detached {
+			return true // kept for the resumed stream
+		}
+	}
+	o.pending = append(o.pending, b)
+	if other {
+		o.others++
+	}
+	if o.sm != nil && o.sm.sinceR >= smRequestEvery {
+		o.sm.sinceR = 0
+		o.pending = append(o.pending, smRequestBytes)
+	}
+	o.wakeLocked()
+	return true
 }
 
 // madeRoomLocked wakes a read loop waiting in addOwn.
@@ -125,9 +157,12 @@ func (o *outbox) close(cond, text, reason string) {
 
 // fail is close after a failed write, for the writer: nothing more is
 // written, not even what a closeHere kept.
-func (o *outbox) fail(reason string) {
+func (o *outbox) fail(conn transport, reason string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if o.conn != conn {
+		return // a connection stream management already let go of
+	}
 	o.closeLocked("", "", reason, false)
 	o.silent = true
 	o.pending = nil
@@ -192,8 +227,15 @@ func (o *outbox) wakeLocked() {
 func (o *outbox) write() {
 	for {
 		o.mu.Lock()
+		if o.conn == nil {
+			// Detached (stream management): the connection is gone and the
+			// stanzas wait unacked for a resumption.
+			o.writing = false
+			o.mu.Unlock()
+			return
+		}
 		if o.closed && (len(o.pending) == 0 || o.silent) {
-			cond, text, silent, conn := o.endCond, o.endText, o.silent, o.conn
+			cond, text, silent, conn, done := o.endCond, o.endText, o.silent, o.conn, o.done
 			o.mu.Unlock()
 			conn.SetWriteDeadline(time.Now().Add(o.timeout))
 			switch {
@@ -204,7 +246,7 @@ func (o *outbox) write() {
 				conn.WriteStreamError(cond, text)
 			}
 			conn.Close()
-			close(o.done)
+			close(done)
 			return
 		}
 		if len(o.pending) == 0 {
@@ -229,7 +271,7 @@ func (o *outbox) write() {
 			}
 			conn.SetWriteDeadline(time.Now().Add(o.timeout))
 			if err := conn.WriteElements(batch[from : i+1]); err != nil {
-				o.fail("write failed: " + errText(err))
+				o.fail(conn, "write failed: "+errText(err))
 				break
 			}
 			from, size = i+1, 0

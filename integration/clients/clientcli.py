@@ -15,9 +15,10 @@ def emit(**fields):
     print(json.dumps(fields), flush=True)
 
 
-def parse_args(description, library, plain=False):
+def parse_args(description, library, plain=False, extra=()):
     """Parse the command line; library names the XMPP library --debug logs. plain adds --plain,
-    for a client that can log in with its library's stock SASL PLAIN instead of X-TOKEN."""
+    for a client that can log in with its library's stock SASL PLAIN instead of X-TOKEN; extra
+    is (flag, add_argument keywords) pairs for one script's own options."""
     p = argparse.ArgumentParser(description=description)
     p.add_argument("addr", help="host:port of the server")
     p.add_argument("domain", help="the virtual host (stream 'to', TLS name)")
@@ -33,6 +34,8 @@ def parse_args(description, library, plain=False):
     if plain:
         p.add_argument("--plain", action="store_true",
                        help="no X-TOKEN: the library's own mechanisms, the token as the password")
+    for flag, kw in extra:
+        p.add_argument(flag, **kw)
     args = p.parse_args()
     host, sep, port = args.addr.rpartition(":")
     if not sep or not port.isdigit():

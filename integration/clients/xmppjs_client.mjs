@@ -20,6 +20,7 @@
 
 import { parseArgs } from "node:util";
 import { client, xml } from "@xmpp/client";
+import { XToken } from "./xtoken_mech.mjs";
 
 const EXIT_OK = 0;
 const EXIT_AUTH = 1;
@@ -29,18 +30,6 @@ const EXIT_OTHER = 3;
 function emit(fields) {
   process.stdout.write(JSON.stringify(fields) + "\n");
 }
-
-// X-TOKEN: PLAIN's layout (authzid NUL username NUL token) in one client-first step.
-// The credential is named xtoken: xmpp.js keeps its own FAST tokens under "token".
-function XToken() {}
-XToken.prototype.name = "X-TOKEN";
-XToken.prototype.clientFirst = true;
-XToken.prototype.response = function (cred) {
-  return [cred.authzid || "", cred.username, cred.xtoken].join("\0");
-};
-XToken.prototype.challenge = function () {
-  return this;
-};
 
 function usage(message) {
   process.stderr.write(`xmppjs_client: ${message}\n`);
