@@ -94,8 +94,8 @@ type Server struct {
 	addr      net.Addr
 	wg        sync.WaitGroup
 
-	ops ops        // metrics, limits, admin socket, reload (admin_ops.go)
-	db  storeState // rosters, blocking, offline messages (store.go)
+	ops ops        // metrics, limits, admin socket, reload
+	db  storeState // rosters, blocking, offline messages
 
 	revoked revocations    // revocations in force (Server.Revoke)
 	sm      smTable        // resumable sessions
