@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -100,11 +101,31 @@ func (s *Server) RotateRAM(ctx context.Context, hostName string) (RotateResult, 
 	return res, nil
 }
 
-// takeRotatedKey is a rotation made by another node reaching this one: the
-// new key signs from now on, the old one verifies until until.
+// takeRotatedKey is a rotation made by another node reaching this one. Like
+// the node that rotated, this one accepts the new key at once but signs with
+// the old one for rotationGrace more: the new key may not have reached every
+// node yet (not even the node that rotated, which sends it before taking
+// it), and a token this node mints must verify everywhere. The old key
+// verifies until until.
 func (s *Server) takeRotatedKey(h *host, name string, key, prev []byte, until time.Time) {
-	s.swapInRotated(h, name, key, prev)
+	if time.Until(until) <= rotationGrace {
+		// Arrived late: every node has had the new key for long.
+		s.swapInRotated(h, name, key, prev)
+		s.rebuild(h)
+		s.dropAfter(h, []string{name}, until)
+		return
+	}
+	s.swapInRotated(h, name, prev, key)
 	s.rebuild(h)
+	next, old := bytes.Clone(key), bytes.Clone(prev) // the caller clears its copies
+	time.AfterFunc(rotationGrace, func() {
+		s.ops.reloadMu.Lock()
+		defer s.ops.reloadMu.Unlock()
+		s.swapInRotated(h, name, next, old)
+		s.rebuild(h)
+		clear(next)
+		clear(old)
+	})
 	s.dropAfter(h, []string{name}, until)
 }
 
