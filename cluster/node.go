@@ -122,7 +122,7 @@ type Node struct {
 	in      map[*inLink]struct{}
 	dialing map[string]chan struct{}
 	failing map[string]bool // peers whose last dial failed (warned once)
-	// outboxes queue the stanzas routed to each peer (outbox.go).
+	// outboxes queue the stanzas routed to each peer.
 	outboxes map[string]*outbox
 	dropped  atomic.Uint64 // stanzas refused or lost in an outbox
 	// replayDown and replayFallbacks: owners that did not answer a replay

@@ -66,7 +66,7 @@ type TLSOptions struct {
 type Modules struct {
 	Keystore  *keystore.Options `toml:"mod_keystore"`
 	AuthToken *sasl.Options     `toml:"mod_auth_token"`
-	// StreamManagement is mod_stream_management (stream_management.go).
+	// StreamManagement is mod_stream_management.
 	StreamManagement *StreamManagementOptions `toml:"mod_stream_management"`
 }
 

@@ -13,7 +13,7 @@ type Store struct {
 	host string
 	opts Options // a private copy
 	src  source
-	ram  RAMSource // nil: RAM keys come from crypto/rand (ram_source.go)
+	ram  RAMSource // nil: RAM keys come from crypto/rand
 
 	reload sync.Mutex // one Reload at a time
 	set    atomic.Pointer[keySet]

@@ -28,7 +28,7 @@ type Verifier struct {
 	opts     Options
 	period   int64
 	replay   *ReplayCache
-	shared   SharedReplay // a cluster's replay check, in place of replay (replay_iface.go)
+	shared   SharedReplay // a cluster's replay check, in place of replay
 	hooks    VerifierHooks
 	states   sync.Pool    // *macState
 	seeds    []*otpSeed   // every accepted version of the OTP seed; [0] mints

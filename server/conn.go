@@ -21,7 +21,7 @@ type conn struct {
 	srv *Server
 	t   transport
 	ip  string
-	// slot is the connection's share of the connection caps (connlimit.go).
+	// slot is the connection's share of the connection caps.
 	slot connSlot
 
 	// Touched only by the connection's own goroutine (negotiation runs in it).
@@ -124,7 +124,7 @@ func (c *conn) serve() {
 func (c *conn) negotiationFailed(err error, sess *session) {
 	switch {
 	case sess != nil && c.resumed && sess.smLost(c):
-		// Resumed, then the connection broke: detached again (sm.go).
+		// Resumed, then the connection broke: detached again.
 	case sess != nil:
 		// Bound, then something broke: give the JID back.
 		c.srv.unbindSession(sess)

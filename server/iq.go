@@ -25,7 +25,7 @@ func (s *session) serverIQ(st *xmlStanza, from string, isHost bool) {
 		return
 	}
 	if s.storedIQ(st, child, from) {
-		return // roster and blocking (roster_iq.go, blocking.go)
+		return // roster and blocking
 	}
 	switch {
 	case st.typ == "get" && child.Name.Space == nsPing && child.Name.Local == "ping":

@@ -57,7 +57,7 @@ func (s *session) routePresence(st *xmlStanza, to jid.JID) error {
 		return s.deliver(st, s.full, toStr, s.availableResources(toStr, -128)...)
 	case "subscribe", "subscribed", "unsubscribe", "unsubscribed":
 		if s.srv.store() != nil {
-			return s.routeSubscription(st, to) // on the stored rosters (presence_sub.go)
+			return s.routeSubscription(st, to) // on the stored rosters
 		}
 		bare := to.Bare().String()
 		if _, _, err := s.forward(st, s.bare, bare, s.remoteNodes(bare)); err != nil {
@@ -69,7 +69,7 @@ func (s *session) routePresence(st *xmlStanza, to jid.JID) error {
 			return s.deliver(st, s.full, toStr, t)
 		}
 	case "probe":
-		s.answerClientProbe(to) // by the stored rosters (presence_sub.go)
+		s.answerClientProbe(to) // by the stored rosters
 	}
 	return nil // unknown types
 }
@@ -113,9 +113,9 @@ func (s *session) broadcastPresence(st *xmlStanza) error {
 		if initial {
 			s.probeRemote() // and about those on other nodes of a cluster
 		}
-		s.presenceToContacts(b, initial) // subscribers (presence_sub.go)
+		s.presenceToContacts(b, initial) // subscribers
 		if initial && prio >= 0 {
-			s.deliverOffline() // offline.go
+			s.deliverOffline()
 		}
 	case "unavailable":
 		b, err := st.encode(s.full, "")

@@ -26,7 +26,7 @@ func (s *session) route(st *xmlStanza) error {
 		}
 	}
 	if s.refuseBlocked(st, to) {
-		return nil // XEP-0191 (blocking.go)
+		return nil // XEP-0191
 	}
 	switch st.name {
 	case "message":
@@ -128,7 +128,7 @@ func (s *session) routeMessage(st *xmlStanza, to jid.JID) error {
 		// normal and chat: nobody to take it (RFC 6121 section 8.5.2.1.1);
 		// a headline is silently dropped.
 		if !full && s.storeOffline(st, bare, toStr) {
-			return nil // kept for the user's next login (offline.go)
+			return nil // kept for the user's next login
 		}
 		if full {
 			s.replyError(st, toStr, stanza.Wait, stanza.ResourceConstraint, "the recipient's cluster node is not keeping up")

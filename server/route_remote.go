@@ -175,7 +175,7 @@ func (s *Server) receive(fromNode string, b []byte, sole bool) {
 	}
 	if to.Resourcepart() != "" {
 		if t := s.reg.lookup(h.to); t != nil {
-			if t.wantsPush(h, b) { // a roster or block list push only where asked for (roster_iq.go)
+			if t.wantsPush(h, b) { // a roster or block list push only where asked for
 				t.enqueue(b)
 			}
 			return

@@ -29,8 +29,8 @@ type session struct {
 	available atomic.Bool
 	priority  atomic.Int32
 	presence  atomic.Pointer[[]byte]  // the last broadcast presence, 'from' stamped
-	stored    storedFlags             // roster and block list interest (roster_iq.go)
-	sm        atomic.Pointer[smState] // stream management, once enabled (sm.go)
+	stored    storedFlags             // roster and block list interest
+	sm        atomic.Pointer[smState] // stream management, once enabled
 
 	// Owned by the read loop only.
 	directed map[string]jid.JID // who got directed available presence
@@ -131,7 +131,7 @@ func (s *session) run(c *conn, d *xml.Decoder) {
 	err := s.readLoop(c, d)
 	defer s.smLoopDone(c)
 	if s.smDetach(c, err) {
-		return // the session lives on without c (sm.go)
+		return // the session lives on without c
 	}
 	switch {
 	case err == nil || errors.Is(err, io.EOF):

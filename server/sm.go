@@ -19,7 +19,7 @@ import (
 //
 // A session enables it with <enable/> once bound. From then on its read loop
 // counts the stanzas it handled (h, answered to <r/>) and its outbox keeps
-// every stanza it queued until the client's <a h/> covers it (sm_outbox.go).
+// every stanza it queued until the client's <a h/> covers it.
 // With resume='true' the session gets an id: 128 random bits, kept in the
 // server's table by their SHA-256 (a lookup compares no secret bytes), for
 // the user's bare JID only.
@@ -74,7 +74,7 @@ type smState struct {
 type smTable struct {
 	mu       sync.Mutex
 	sessions map[[32]byte]*session
-	counts   smCounts // (sm_metrics.go)
+	counts   smCounts
 }
 
 func (t *smTable) add(key [32]byte, s *session) {

@@ -32,8 +32,8 @@ type storeState struct {
 	offlineDelivered prometheus.Counter
 	latency          *prometheus.HistogramVec
 
-	delivering sync.Map   // bare JID -> *sync.Mutex (offline.go)
-	blocks     blockCache // (blocking.go)
+	delivering sync.Map // bare JID -> *sync.Mutex
+	blocks     blockCache
 	closeOnce  sync.Once
 }
 

@@ -36,7 +36,7 @@ type outbox struct {
 	reason           string
 	done             chan struct{} // closed when the writer has closed conn
 
-	// Stream management (sm_outbox.go): the stanzas not acked yet, nil
+	// Stream management: the stanzas not acked yet, nil
 	// until the client enables it; detached while a resumable session has
 	// no connection.
 	sm       *smOut

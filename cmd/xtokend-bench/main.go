@@ -14,7 +14,7 @@
 //	xtokend-bench report   [flags] results.jsonl...   writes BENCHMARKS.md and an SVG plot
 //
 // It speaks the protocol with pre-built byte strings and a small scanner that only finds
-// where each stanza ends (scan.go), so that the tool costs far less CPU per login than the
+// where each stanza ends, so that the tool costs far less CPU per login than the
 // servers it measures; every result line says how much CPU the tool and the server used.
 package main
 
