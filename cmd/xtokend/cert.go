@@ -54,7 +54,7 @@ func keepSelfSigned(cfg *config.Config) (*server.KeptCertificate, error) {
 func runCert(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("cert", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "configuration file (default: ./config.toml if present, else the built-in default)")
+	configPath := configFlag(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: xtokend cert [-config FILE]")
 		fmt.Fprintln(fs.Output(), "Prints the file, hosts, SHA-256 and SHA-1 fingerprints and expiry of each certificate the server shows.")
@@ -65,9 +65,8 @@ func runCert(args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args, stderr); !ok {
 		return code
 	}
-	cfg, err := config.Find(*configPath)
-	if err != nil {
-		fmt.Fprintf(stderr, "xtokend: %v\n", err)
+	cfg, ok := findConfig(*configPath, stderr)
+	if !ok {
 		return exitUsage
 	}
 	var shown []shownCert

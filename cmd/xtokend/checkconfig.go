@@ -17,7 +17,7 @@ import (
 func runCheckConfig(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("check-config", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "configuration file (default: ./config.toml if present, else the built-in default)")
+	configPath := configFlag(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: xtokend check-config [-config F]")
 		fs.PrintDefaults()
@@ -25,9 +25,8 @@ func runCheckConfig(args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args, stderr); !ok {
 		return code
 	}
-	cfg, err := config.Find(*configPath)
-	if err != nil {
-		fmt.Fprintf(stderr, "xtokend: %v\n", err)
+	cfg, ok := findConfig(*configPath, stderr)
+	if !ok {
 		return exitUsage
 	}
 	stores, keyWarnings, err := cfg.OpenKeystoresWithWarnings()

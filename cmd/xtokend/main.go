@@ -20,6 +20,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/xtokend/xtokend/config"
 )
 
 // Exit codes of SPEC.md section 4.
@@ -100,6 +102,23 @@ func runHelp(args []string, stdout, stderr io.Writer) int {
 	}
 	io.WriteString(stdout, usage)
 	return exitOK
+}
+
+// configFlag is the -config flag of every command that reads the
+// configuration.
+func configFlag(fs *flag.FlagSet) *string {
+	return fs.String("config", "", "configuration file (default: ./config.toml if present, else the built-in default)")
+}
+
+// findConfig reads the configuration path names (config.Find's rule); on an
+// error it says why on stderr and reports false.
+func findConfig(path string, stderr io.Writer) (*config.Config, bool) {
+	cfg, err := config.Find(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "xtokend: %v\n", err)
+		return nil, false
+	}
+	return cfg, true
 }
 
 // parseFlags parses a subcommand's flags, which take no positional

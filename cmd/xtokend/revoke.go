@@ -13,7 +13,6 @@ import (
 
 	"mellium.im/xmpp/jid"
 
-	"github.com/xtokend/xtokend/config"
 	"github.com/xtokend/xtokend/server/adminclient"
 )
 
@@ -87,7 +86,7 @@ var errPartial = errors.New("partial")
 
 func adminFlags(name, arg, what string) (*flag.FlagSet, *string, *bool) {
 	fs := flag.NewFlagSet("xtokend "+name, flag.ContinueOnError)
-	configPath := fs.String("config", "", "the config file whose general.admin_socket to use (default ./config.toml if present, else the built-in default)")
+	configPath := configFlag(fs)
 	asJSON := fs.Bool("json", false, "print the server's answer as JSON")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: xtokend %s [-config F] %s\n%s, over the running server's admin socket.\n", name, arg, what)
@@ -123,9 +122,8 @@ func oneArg(fs *flag.FlagSet, args []string, stderr io.Writer) (arg string, code
 // withAdmin runs call against the admin socket of the configuration at
 // configPath, and turns its error into a line on stderr and an exit code.
 func withAdmin(configPath, name string, stderr io.Writer, call func(context.Context, *adminclient.Client) error) int {
-	cfg, err := config.Find(configPath)
-	if err != nil {
-		fmt.Fprintf(stderr, "xtokend: %v\n", err)
+	cfg, ok := findConfig(configPath, stderr)
+	if !ok {
 		return exitUsage
 	}
 	sock := cfg.AdminSocketPath()
@@ -137,7 +135,7 @@ func withAdmin(configPath, name string, stderr io.Writer, call func(context.Cont
 	defer cancel()
 	c := adminclient.New(sock)
 	defer c.Close()
-	err = call(ctx, c)
+	err := call(ctx, c)
 	var apiErr *adminclient.APIError
 	switch {
 	case err == nil:

@@ -9,7 +9,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/xtokend/xtokend/config"
 	"github.com/xtokend/xtokend/server/adminclient"
 )
 
@@ -33,7 +32,7 @@ func (g *groupFlags) Set(v string) error { *g = append(*g, v); return nil }
 func runRoster(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("xtokend roster", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "the config file (default ./config.toml if present, else the built-in default)")
+	configPath := configFlag(fs)
 	name := fs.String("name", "", "set: the contact's name in the roster")
 	sub := fs.String("subscription", "", "set: none, to, from or both (empty: keep the item's)")
 	var groups groupFlags
@@ -67,48 +66,29 @@ func runRoster(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "xtokend: roster %s takes no -name, -group or -subscription\n", op)
 		return exitUsage
 	}
-	cfg, err := config.Find(*configPath)
-	if err != nil {
-		fmt.Fprintf(stderr, "xtokend: %v\n", err)
-		return exitUsage
-	}
-	sock := cfg.AdminSocketPath()
-	if sock == "" {
-		fmt.Fprintln(stderr, "xtokend: roster: general.admin_socket is empty: the running server is reached over its admin socket")
-		return exitUsage
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), remoteMintTimeout)
-	defer cancel()
-	c := adminclient.New(sock)
-	defer c.Close()
-	var out any
-	switch op {
-	case "list":
-		out, err = c.Roster(ctx, positional[1])
-	case "set":
-		g := []string(groups)
-		if g == nil {
-			g = []string{}
+	return withAdmin(*configPath, "roster", stderr, func(ctx context.Context, c *adminclient.Client) error {
+		var (
+			out any
+			err error
+		)
+		switch op {
+		case "list":
+			out, err = c.Roster(ctx, positional[1])
+		case "set":
+			g := []string(groups)
+			if g == nil {
+				g = []string{}
+			}
+			out, err = c.PutRosterItem(ctx, positional[1], positional[2], adminclient.RosterItem{Name: *name, Groups: g, Subscription: *sub})
+		case "remove":
+			err = c.DeleteRosterItem(ctx, positional[1], positional[2])
+			out = map[string]string{"removed": positional[2]}
 		}
-		out, err = c.PutRosterItem(ctx, positional[1], positional[2], adminclient.RosterItem{Name: *name, Groups: g, Subscription: *sub})
-	case "remove":
-		err = c.DeleteRosterItem(ctx, positional[1], positional[2])
-		out = map[string]string{"removed": positional[2]}
-	}
-	if err != nil {
-		var apiErr *adminclient.APIError
-		if errors.As(err, &apiErr) {
-			fmt.Fprintf(stderr, "xtokend: roster: the server refused: %s\n", apiErr.Message)
-		} else {
-			fmt.Fprintf(stderr, "xtokend: roster: %v\n", err)
+		if err != nil {
+			return err
 		}
-		return exitFailed
-	}
-	e := json.NewEncoder(stdout)
-	e.SetIndent("", "  ")
-	if err := e.Encode(out); err != nil {
-		fmt.Fprintf(stderr, "xtokend: roster: %v\n", err)
-		return exitFailed
-	}
-	return exitOK
+		e := json.NewEncoder(stdout)
+		e.SetIndent("", "  ")
+		return e.Encode(out)
+	})
 }

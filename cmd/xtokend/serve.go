@@ -34,7 +34,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- net.Addr) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "configuration file (default: ./config.toml if present, else the built-in default)")
+	configPath := configFlag(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: xtokend [serve] [-config FILE]")
 		fmt.Fprintln(fs.Output(), "Serves XMPP with SASL X-TOKEN logins until SIGTERM or SIGINT; SIGHUP re-reads keys and certificates.")
@@ -43,9 +43,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- ne
 	if code, ok := parseFlags(fs, args, stderr); !ok {
 		return code
 	}
-	cfg, err := config.Find(*configPath)
-	if err != nil {
-		fmt.Fprintf(stderr, "xtokend: %v\n", err)
+	cfg, ok := findConfig(*configPath, stderr)
+	if !ok {
 		return exitUsage
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.General.SlogLevel()}))

@@ -30,7 +30,7 @@ func runToken(args []string, stdout, stderr io.Writer) int {
 func mintToken(args []string, stdout, stderr io.Writer, now func() time.Time) int {
 	fs := flag.NewFlagSet("xtokend token", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "the config file (default ./config.toml if present, else the built-in default)")
+	configPath := configFlag(fs)
 	asJSON := fs.Bool("json", false, `print {"jid","token","expires_at"}`)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: xtokend token [-config F] [-json] JID")
@@ -66,9 +66,8 @@ func mintToken(args []string, stdout, stderr io.Writer, now func() time.Time) in
 		return exitUsage
 	}
 
-	cfg, err := config.Find(*configPath)
-	if err != nil {
-		fmt.Fprintf(stderr, "xtokend: %v\n", err)
+	cfg, ok := findConfig(*configPath, stderr)
+	if !ok {
 		return exitUsage
 	}
 	host, hs, ok := findHost(cfg, user.Domainpart())
