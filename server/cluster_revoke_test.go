@@ -19,23 +19,8 @@ func TestClusterRevocation(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three cluster nodes")
 	}
-	secret := writeClusterSecret(t)
-	node := func(name string, seeds ...*servertest.Server) *servertest.Server {
-		var join []string
-		for _, s := range seeds {
-			join = append(join, s.ClusterNode().GossipAddr())
-		}
-		// Plaintext, so that rawLogin binds the resource it names.
-		return servertest.Start(t, servertest.Options{Configure: shortPeriod, Cluster: &cluster.Options{
-			NodeName: name, Bind: "127.0.0.1:0", LinkListen: "127.0.0.1:0", Join: join,
-			SecretFile: secret, JoinTimeout: cluster.Duration{Duration: clusterWait},
-		}})
-	}
-	n1 := node("node1")
-	n2 := node("node2", n1)
-	n3 := node("node3", n1)
-	nodes := []*servertest.Server{n1, n2, n3}
-	clusterEventually(t, "three members", members(nodes, "node1", "node2", "node3"))
+	nodes, secret := startShortPeriodCluster(t)
+	n1, n2, n3 := nodes[0], nodes[1], nodes[2]
 
 	on1 := rawLogin(t, n1, "alice", "localhost", "one")
 	on2 := rawLogin(t, n2, "alice", "localhost", "two")
@@ -73,7 +58,7 @@ func TestClusterRevocation(t *testing.T) {
 	}
 	// A node that joins while the revocation is in force learns it from
 	// the links its peers open to it.
-	n4 := node("node4", n1)
+	n4 := shortPeriodNode(t, secret, "node4", n1)
 	nodes = append(nodes, n4)
 	clusterEventually(t, "four members", members(nodes, "node1", "node2", "node3", "node4"))
 	clusterEventually(t, "node 4 told of the revocation", func() bool {
@@ -104,4 +89,31 @@ func TestClusterRevocation(t *testing.T) {
 	if cond, _ := again.streamErrorText(); cond != "policy-violation" {
 		t.Fatalf("the kicked session on node 2 ended with %q", cond)
 	}
+}
+
+// startShortPeriodCluster starts three nodes (shortPeriodNode), node2 and
+// node3 joining node1, waits until each sees all three, and returns them
+// with the cluster's secret file, for a node that joins later.
+func startShortPeriodCluster(t *testing.T) ([]*servertest.Server, string) {
+	t.Helper()
+	secret := writeClusterSecret(t)
+	n1 := shortPeriodNode(t, secret, "node1")
+	nodes := []*servertest.Server{n1, shortPeriodNode(t, secret, "node2", n1), shortPeriodNode(t, secret, "node3", n1)}
+	clusterEventually(t, "three members", members(nodes, "node1", "node2", "node3"))
+	return nodes, secret
+}
+
+// shortPeriodNode starts a plaintext cluster node (so that rawLogin binds
+// the resource it names) with the short OTP period of the revocation and
+// rotation tests, joining seeds.
+func shortPeriodNode(t *testing.T, secret, name string, seeds ...*servertest.Server) *servertest.Server {
+	t.Helper()
+	var join []string
+	for _, s := range seeds {
+		join = append(join, s.ClusterNode().GossipAddr())
+	}
+	return servertest.Start(t, servertest.Options{Configure: shortPeriod, Cluster: &cluster.Options{
+		NodeName: name, Bind: "127.0.0.1:0", LinkListen: "127.0.0.1:0", Join: join,
+		SecretFile: secret, JoinTimeout: cluster.Duration{Duration: clusterWait},
+	}})
 }

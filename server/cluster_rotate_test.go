@@ -7,9 +7,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/xtokend/xtokend/cluster"
-	"github.com/xtokend/xtokend/server/servertest"
 )
 
 // TestClusterRotateRAMUnderLoad is issue 17's "done when" for RAM keys: on a
@@ -22,22 +19,8 @@ func TestClusterRotateRAMUnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three cluster nodes")
 	}
-	secret := writeClusterSecret(t)
-	node := func(name string, seeds ...*servertest.Server) *servertest.Server {
-		var join []string
-		for _, s := range seeds {
-			join = append(join, s.ClusterNode().GossipAddr())
-		}
-		return servertest.Start(t, servertest.Options{Configure: shortPeriod, Cluster: &cluster.Options{
-			NodeName: name, Bind: "127.0.0.1:0", LinkListen: "127.0.0.1:0", Join: join,
-			SecretFile: secret, JoinTimeout: cluster.Duration{Duration: clusterWait},
-		}})
-	}
-	n1 := node("node1")
-	n2 := node("node2", n1)
-	n3 := node("node3", n1)
-	nodes := []*servertest.Server{n1, n2, n3}
-	clusterEventually(t, "three members", members(nodes, "node1", "node2", "node3"))
+	nodes, _ := startShortPeriodCluster(t)
+	n1, n2, n3 := nodes[0], nodes[1], nodes[2]
 
 	var (
 		ok, refusedN atomic.Int64
