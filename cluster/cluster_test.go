@@ -338,3 +338,20 @@ func TestSnapshotCarriesAvailability(t *testing.T) {
 		return slices.Equal(n2.Bindings("carol@a.test"), want)
 	})
 }
+
+// TestReadyWithPeersSessions: a node that joins is ready only once it holds
+// its peers' sessions, so that a session bound on it the moment it is
+// ready sees the user's resources elsewhere (their presence, and they its).
+func TestReadyWithPeersSessions(t *testing.T) {
+	secret := writeSecret(t)
+	n1 := startNode(t, "n1", secret, nil, deadline)
+	n1.Bind("dave@a.test/desk")
+	n1.SetAvailability("dave@a.test/desk", true, 0)
+	for i := range 3 {
+		n := startNode(t, fmt.Sprintf("n%d", i+2), secret, []string{n1.addr()}, deadline)
+		want := []Binding{{JID: "dave@a.test/desk", Node: "n1", Available: true}}
+		if got := n.Bindings("dave@a.test"); !slices.Equal(got, want) {
+			t.Fatalf("%s ready with dave's resources %v, want %v", n.name, got, want)
+		}
+	}
+}

@@ -72,6 +72,9 @@ type directory struct {
 	// byBare indexes every remote binding: bare JID -> full JID -> the
 	// nodes it is bound on (more than one only during a conflict).
 	byBare map[string]map[string][]placement
+	// synced is closed, and replaced, whenever the set of nodes whose
+	// snapshot is held changes: a joining node waits on it (awaitSessions).
+	synced chan struct{}
 }
 
 func newDirectory() *directory {
@@ -79,7 +82,28 @@ func newDirectory() *directory {
 		origins: make(map[string]*origin),
 		gens:    make(map[string]uint64),
 		byBare:  make(map[string]map[string][]placement),
+		synced:  make(chan struct{}),
 	}
+}
+
+// missing returns those of nodes whose session snapshot the directory does
+// not hold, and a channel closed at the next snapshot taken or node dropped.
+func (d *directory) missing(nodes []string) ([]string, <-chan struct{}) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	var out []string
+	for _, n := range nodes {
+		if d.origins[n] == nil {
+			out = append(out, n)
+		}
+	}
+	return out, d.synced
+}
+
+// syncedLocked wakes those waiting in missing.
+func (d *directory) syncedLocked() {
+	close(d.synced)
+	d.synced = make(chan struct{})
 }
 
 func bareOf(full string) string {
@@ -114,6 +138,7 @@ func (d *directory) apply(l *inLink, f frame) ([]session, error) {
 		for _, s := range f.sessions {
 			d.add(l.peer, o, s.jid, entry{s.at, s.presence})
 		}
+		d.syncedLocked()
 		return f.sessions, nil
 	case kindSession, kindAvailability:
 		if o == nil || o.instance != l.instance {
@@ -192,6 +217,7 @@ func (d *directory) drop(node string) []Binding {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	o := d.origins[node]
+	defer d.syncedLocked()
 	if o == nil {
 		d.gens[node]++
 		return nil

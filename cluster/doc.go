@@ -16,8 +16,9 @@
 //     the key created first, ties broken by a random 128-bit id, so all end
 //     on the same one; Hooks.KeyReplaced tells a node whose key lost. Keys
 //     live in memory only, are never logged, and are wiped on Stop. Node.Ready
-//     is closed once the node has joined or started alone: before that
-//     RAMKey answers false, and nothing may verify or mint.
+//     is closed once the node has joined (and holds every peer's sessions)
+//     or started alone: before that RAMKey answers false, and nothing may
+//     verify or mint.
 //
 //   - Replay protection. Each user (host, node) has two owner nodes, the top
 //     two of a rendezvous hash over the live members. CheckAndRemember asks

@@ -28,6 +28,7 @@ func (n *Node) joinOrBootstrap() {
 	wait := 100 * time.Millisecond
 	for {
 		if n.tryJoin(seeds) {
+			n.awaitSessions(sessionsWait)
 			n.becomeReady("joined the cluster")
 			break
 		}
@@ -52,6 +53,37 @@ func (n *Node) joinOrBootstrap() {
 	for n.sleep(every) {
 		if missing := n.missingSeeds(seeds); len(missing) > 0 {
 			n.tryJoin(missing)
+		}
+	}
+}
+
+// sessionsWait bounds how long a node that joined waits for its peers'
+// session snapshots before it is ready anyway: a peer's link is up within
+// one handshake, and a peer that crashed is declared dead within seconds.
+const sessionsWait = handshakeTimeout
+
+// awaitSessions waits, at most wait, until the directory holds the session
+// snapshot of every live peer: each peer dials this node on hearing it
+// join, and its link opens with the snapshot. Until then a session bound
+// here would not see the user's resources on that peer: its first presence
+// would reach none of them, nor would it be given theirs (RFC 6121 section
+// 4.2.2), and messages for the bare JID would miss them.
+func (n *Node) awaitSessions(wait time.Duration) {
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for {
+		missing, synced := n.dir.missing(n.Members()[1:]) // all but this node
+		if len(missing) == 0 {
+			return
+		}
+		select {
+		case <-synced:
+		case <-t.C:
+			n.log.Warn("cluster: ready without the sessions of some members; their users' resources there are unseen until their links come up",
+				"peers", missing, "waited", wait)
+			return
+		case <-n.ctx.Done():
+			return
 		}
 	}
 }

@@ -434,11 +434,9 @@ func (n *Node) keepLinks() {
 		case <-tick.C:
 			n.replay.sweep(time.Now())
 		}
-		select {
-		case <-n.ready:
-		default:
-			continue
-		}
+		// Links are made from the join on, before Ready: a joining node
+		// waits for its peers' session snapshots (awaitSessions), and two
+		// nodes joining each other at once each wait for the other's.
 		live := make(map[string]bool)
 		for _, name := range n.Members() {
 			live[name] = true

@@ -276,7 +276,9 @@ func (n *Node) memberlistConfig(gossipKey []byte) (*memberlist.Config, error) {
 // Name is this node's name.
 func (n *Node) Name() string { return n.name }
 
-// Ready is closed once the node has joined a cluster or started one alone.
+// Ready is closed once the node has joined a cluster, and holds the
+// session snapshot of every peer (or waited sessionsWait for it), or
+// started one alone.
 // Verifying and minting tokens with RAM keys must wait for it.
 func (n *Node) Ready() <-chan struct{} { return n.ready }
 

@@ -272,6 +272,13 @@ func (s *Server) applyRevocation(r cluster.Revocation) RevokeResult {
 // revokedByPeer is cluster.Hooks.Revoked: another node revoked or kicked.
 func (s *Server) revokedByPeer(from string, r cluster.Revocation) {
 	go func() { // the hook must not block
+		// A node that joins is told of the revocations in force as its
+		// peers' links come up, before New has built its hosts.
+		select {
+		case <-s.started:
+		case <-s.ctx.Done(): // New failed, or Shutdown gave up
+			return
+		}
 		res := s.applyRevocation(r)
 		s.logger().Info("revoked by another node", "node", from, "jid", r.JID, "resource", r.Resource, "kick", r.Kick, "sessions_ended", res.Ended)
 	}()
