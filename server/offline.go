@@ -36,6 +36,10 @@ const (
 // goes out in pieces the session's outbound queue has room for.
 const offlineBatch = 100
 
+// minOfflineRoom is the room in the outbound queue a batch waits for, so
+// that stored messages leave room for the live traffic beside them.
+const minOfflineRoom = 8
+
 // storeOffline keeps a message for bare, which has no available resource;
 // false when it is not one to keep (the caller answers as without storage).
 func (s *session) storeOffline(st *xmlStanza, bare, to string) bool {
@@ -87,7 +91,7 @@ func (s *session) deliverOffline() {
 }
 
 // deliverOffline writes the user's stored messages to s in order, in
-// batches its outbound queue has room for, deleting each batch once queued.
+// batches its outbound queue has room for, deleting each batch once written.
 // One delivery per user runs at a time, so that two resources coming online
 // together do not both get the queue.
 func (srv *Server) deliverOffline(s *session) {
@@ -99,23 +103,13 @@ func (srv *Server) deliverOffline(s *session) {
 		mu.Unlock()
 	}()
 	host := s.jid.Domainpart()
-	waited := time.Duration(0)
 	for s.available.Load() {
-		room := s.out.freeSlots()
-		if room < 0 {
-			return // the session ended
+		// A client reading slowly is waited for, but not for ever: the
+		// rest waits for the next login.
+		room := s.out.awaitFree(minOfflineRoom, srv.writeTimeout())
+		if room < minOfflineRoom || !s.available.Load() {
+			return // the session ended, went unavailable or does not read
 		}
-		if room < 8 {
-			// The client is reading slowly: wait for the writer, but not
-			// for ever; the rest waits for the next login.
-			if waited > srv.writeTimeout() {
-				return
-			}
-			time.Sleep(20 * time.Millisecond)
-			waited += 20 * time.Millisecond
-			continue
-		}
-		waited = 0
 		n := min(room/2, offlineBatch)
 		var msgs []storage.Message
 		err := srv.dbCall("offline", func(ctx context.Context) (err error) {
@@ -187,37 +181,4 @@ func withDelay(b []byte, from string, stamp time.Time) []byte {
 	out.WriteString("/>")
 	out.Write(b[i:])
 	return out.Bytes()
-}
-
-// waitWritten waits until the writer has written everything queued so far
-// (true), the outbox closes (false: what was queued may be lost), or
-// timeout passes with the writer still busy (true: it has the stanzas).
-func (o *outbox) waitWritten(timeout time.Duration) bool {
-	pause := 100 * time.Microsecond
-	for waited := time.Duration(0); ; waited += pause {
-		o.mu.Lock()
-		closed, idle := o.closed, len(o.pending) == 0 && !o.writing
-		o.mu.Unlock()
-		switch {
-		case closed:
-			return false
-		case idle, waited >= timeout:
-			return true
-		}
-		// The writer signals nothing: poll, soon at first (a batch is
-		// written in microseconds), then less often.
-		time.Sleep(pause)
-		pause = min(2*pause, 5*time.Millisecond)
-	}
-}
-
-// freeSlots is how many more stanzas from others the outbound queue takes
-// now; -1 once the session is closing.
-func (o *outbox) freeSlots() int {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.closed {
-		return -1
-	}
-	return max(0, o.limit-o.others)
 }

@@ -78,7 +78,7 @@ func TestOfflineMessages(t *testing.T) {
 			t.Errorf("stamp %q: %v", d.attr("stamp"), err)
 		}
 	}
-	// Deleted once written (the server polls its writer for that).
+	// Deleted once written (the writer signals when it has written them).
 	testkit.Eventually(t, waitLimit, "the delivered messages deleted", func() bool { return offlineCount(t, ts, "xtokend_offline_delivered_total") == 3 })
 	// Delivered once: a second resource gets nothing stored, and the queue
 	// takes messages again.
@@ -94,6 +94,42 @@ func TestOfflineMessages(t *testing.T) {
 	alice.ping("again")
 	if n := offlineStored(t, ts); n != 4 {
 		t.Errorf("after delivery: xtokend_offline_stored_total = %v, want 4", n)
+	}
+}
+
+// TestOfflineInBatches: more stored messages than the outbound queue holds
+// go out in order, in batches that each wait for the writer to make room
+// and to write them before they are deleted; all are then deleted once.
+func TestOfflineInBatches(t *testing.T) {
+	o := storage.DefaultOptions()
+	ts := servertest.Start(t, servertest.Options{Storage: &o, QueueSize: 16})
+	alice := login(t, ts, "alice@localhost", "a", loginOpts{})
+	const count = 70
+	for i := range count {
+		alice.send(`<message to='bob@localhost' type='chat' id='m%d'><body>%d</body></message>`, i, i)
+	}
+	alice.ping("sent")
+	if n := offlineStored(t, ts); n != count {
+		t.Fatalf("xtokend_offline_stored_total = %v, want %d", n, count)
+	}
+	bob := login(t, ts, "bob@localhost", "b", loginOpts{})
+	bob.send(`<presence/>`)
+	for i := range count {
+		if m := bob.nextMatching(isMessage); m.attr("id") != fmt.Sprintf("m%d", i) {
+			t.Fatalf("message %d: got %s", i, m)
+		}
+	}
+	testkit.Eventually(t, waitLimit, "the delivered messages deleted", func() bool {
+		return offlineCount(t, ts, "xtokend_offline_delivered_total") == count
+	})
+	bob.close()
+	bob = login(t, ts, "bob@localhost", "b", loginOpts{})
+	bob.send(`<presence/>`)
+	if e := bob.ping("after"); e.attr("type") != "result" {
+		t.Fatalf("ping: %s", e)
+	}
+	if n := offlineCount(t, ts, "xtokend_offline_delivered_total"); n != count {
+		t.Fatalf("after a second login: xtokend_offline_delivered_total = %v, want %d", n, count)
 	}
 }
 

@@ -26,7 +26,7 @@ type outbox struct {
 	mu      sync.Mutex
 	pending [][]byte      // encoded stanzas waiting
 	others  int           // how many of pending came from other sessions (add)
-	room    chan struct{} // closed when the writer takes pending or the outbox closes; made by a waiting addOwn
+	room    chan struct{} // closed when the queue moves (madeRoomLocked); made by a waiter
 	conn    transport     // set by start; nil while negotiating
 	writing bool          // a writer goroutine is running
 	closed  bool          // close was called
@@ -125,7 +125,10 @@ func (o *outbox) pushLocked(b []byte, other bool) bool {
 	return true
 }
 
-// madeRoomLocked wakes a read loop waiting in addOwn.
+// madeRoomLocked wakes whoever waits for the queue to move (the writer
+// takes pending or stops, the outbox closes or detaches): a read loop
+// waiting in addOwn for room, a delivery in awaitFree or waitWritten. Each
+// checks its condition again.
 func (o *outbox) madeRoomLocked() {
 	if o.room != nil {
 		close(o.room)
@@ -203,6 +206,75 @@ func (o *outbox) closeLocked(cond, text, reason string, keep bool) bool {
 	return true
 }
 
+// waitWritten waits until the writer has written everything queued so far
+// (true), the outbox closes (false: what was queued may be lost), or
+// timeout passes with the writer still busy (true: it has the stanzas).
+func (o *outbox) waitWritten(timeout time.Duration) bool {
+	ok := true
+	o.awaitMove(timeout, func() bool {
+		ok = !o.closed
+		return o.closed || len(o.pending) == 0 && !o.writing
+	})
+	return ok
+}
+
+// awaitFree waits until the queue takes want more stanzas from others, the
+// outbox closes, or timeout passes, and returns freeSlots then.
+func (o *outbox) awaitFree(want int, timeout time.Duration) int {
+	free := 0
+	o.awaitMove(timeout, func() bool {
+		free = o.freeSlotsLocked()
+		return free < 0 || free >= want
+	})
+	return free
+}
+
+// awaitMove waits, at most timeout, until done (called with o.mu held)
+// holds; it checks again each time the queue moves (madeRoomLocked), and
+// once more at the timeout.
+func (o *outbox) awaitMove(timeout time.Duration, done func() bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if done() {
+		return
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	for {
+		if o.room == nil {
+			o.room = make(chan struct{})
+		}
+		moved := o.room
+		o.mu.Unlock()
+		select {
+		case <-moved:
+		case <-t.C:
+			o.mu.Lock()
+			done()
+			return
+		}
+		o.mu.Lock()
+		if done() {
+			return
+		}
+	}
+}
+
+// freeSlots is how many more stanzas from others the outbound queue takes
+// now; -1 once the session is closing.
+func (o *outbox) freeSlots() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.freeSlotsLocked()
+}
+
+func (o *outbox) freeSlotsLocked() int {
+	if o.closed {
+		return -1
+	}
+	return max(0, o.limit-o.others)
+}
+
 // wait blocks until the writer has closed the connection (after close and
 // start) and returns why the session ended.
 func (o *outbox) wait() string {
@@ -231,6 +303,7 @@ func (o *outbox) write() {
 			// Detached (stream management): the connection is gone and the
 			// stanzas wait unacked for a resumption.
 			o.writing = false
+			o.madeRoomLocked()
 			o.mu.Unlock()
 			return
 		}
@@ -252,6 +325,7 @@ func (o *outbox) write() {
 		if len(o.pending) == 0 {
 			o.writing = false
 			o.pending = nil // an idle session holds no queue memory
+			o.madeRoomLocked()
 			o.mu.Unlock()
 			return
 		}

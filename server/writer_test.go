@@ -32,18 +32,12 @@ func TestOutbox(t *testing.T) {
 	o.start(testTransport(server))
 	for i := 8; i < 100; i++ {
 		for o.add(fmt.Appendf(nil, "<m%d/>", i)) == full {
-			time.Sleep(time.Millisecond) // the pipe reader drains it
+			o.awaitFree(1, 10*time.Second) // the pipe reader drains it
 		}
 	}
 	// Wait for the queue to drain so close does not drop anything.
-	for {
-		o.mu.Lock()
-		idle := !o.writing
-		o.mu.Unlock()
-		if idle {
-			break
-		}
-		time.Sleep(time.Millisecond)
+	if !o.waitWritten(10 * time.Second) {
+		t.Fatal("waitWritten: the outbox closed")
 	}
 	o.close(condPolicyViolation, "end", "because")
 	o.close(condConflict, "again", "second reason")
@@ -246,4 +240,131 @@ func testTransport(c net.Conn) transport {
 	t := newTCPTransport(c, "", 0)
 	t.EndNegotiation()
 	return t
+}
+
+// waitWritten returns true once the writer wrote all that was queued (over
+// an unbuffered pipe, so not before the reader took the bytes), false when
+// the outbox closes first, and true at the timeout while the writer is
+// still writing.
+func TestOutboxWaitWritten(t *testing.T) {
+	t.Run("written", func(t *testing.T) {
+		server, client := net.Pipe()
+		defer client.Close()
+		var o outbox
+		o.init(8, 10*time.Second)
+		if !o.waitWritten(time.Nanosecond) {
+			t.Fatal("waitWritten on an empty outbox: false")
+		}
+		o.start(testTransport(server))
+		const want = "<a/><b/><c/>"
+		o.add([]byte("<a/>"))
+		o.add([]byte("<b/>"))
+		o.add([]byte("<c/>"))
+		read := make(chan string, 1)
+		returned := make(chan bool, 1)
+		go func() { returned <- o.waitWritten(time.Hour) }()
+		go func() {
+			var got []byte
+			buf := make([]byte, 64)
+			for len(got) < len(want) {
+				n, err := client.Read(buf)
+				if err != nil {
+					break
+				}
+				got = append(got, buf[:n]...)
+				if len(got) < len(want) {
+					select {
+					case <-returned:
+						t.Errorf("waitWritten returned with %q of %q read", got, want)
+					default:
+					}
+				}
+			}
+			read <- string(got)
+		}()
+		if got := <-read; got != want {
+			t.Fatalf("read %q, want %q", got, want)
+		}
+		if !receive(t, returned, "waitWritten once all was written") {
+			t.Fatal("waitWritten = false, want true")
+		}
+	})
+	t.Run("closed", func(t *testing.T) {
+		o, client := stuckOutbox(t)
+		returned := make(chan bool, 1)
+		go func() { returned <- o.waitWritten(time.Hour) }()
+		o.close("", "", "test")
+		client.Close() // the writer's trailer fails at once
+		if receive(t, returned, "waitWritten when the outbox closed") {
+			t.Fatal("waitWritten = true on an outbox that closed, want false")
+		}
+	})
+	t.Run("timeout", func(t *testing.T) {
+		o, _ := stuckOutbox(t)
+		if !o.waitWritten(20 * time.Millisecond) {
+			t.Fatal("waitWritten = false at the timeout with the writer busy, want true")
+		}
+		o.mu.Lock()
+		writing := o.writing
+		o.mu.Unlock()
+		if !writing {
+			t.Fatal("the writer finished with nothing read")
+		}
+	})
+}
+
+// awaitFree waits for room from the writer, returns what there is at the
+// timeout, and -1 once the outbox closes.
+func TestOutboxAwaitFree(t *testing.T) {
+	server, client := net.Pipe()
+	defer client.Close()
+	var o outbox
+	o.init(4, 10*time.Second)
+	for i := range 4 {
+		o.add(fmt.Appendf(nil, "<m%d/>", i))
+	}
+	// No connection yet, so no writer: the queue stays full.
+	if got := o.awaitFree(1, 20*time.Millisecond); got != 0 {
+		t.Fatalf("awaitFree with a full queue and no writer: %d, want 0", got)
+	}
+	go io.Copy(io.Discard, client)
+	o.start(testTransport(server))
+	if got := o.awaitFree(4, 10*time.Second); got != 4 {
+		t.Fatalf("awaitFree once the writer took the queue: %d, want 4", got)
+	}
+	returned := make(chan int, 1)
+	o.mu.Lock() // hold the queue full with no writer to move it
+	o.others = o.limit
+	o.mu.Unlock()
+	go func() { returned <- o.awaitFree(1, time.Hour) }()
+	o.close("", "", "test")
+	if got := receive(t, returned, "awaitFree when the outbox closed"); got != -1 {
+		t.Fatalf("awaitFree on an outbox that closed: %d, want -1", got)
+	}
+}
+
+// stuckOutbox is an outbox whose writer is stuck writing a stanza to a
+// client that reads nothing (client: close it to end the write).
+func stuckOutbox(t *testing.T) (*outbox, net.Conn) {
+	server, client := net.Pipe()
+	t.Cleanup(func() { client.Close() })
+	o := new(outbox)
+	o.init(8, 10*time.Second)
+	o.start(testTransport(server))
+	o.add([]byte("<never-read/>"))
+	return o, client
+}
+
+// receive returns what ch gives, failing the test if what does not happen
+// within ten seconds.
+func receive[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no return from %s", what)
+	}
+	var zero T
+	return zero
 }
