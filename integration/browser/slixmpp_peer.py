@@ -12,20 +12,18 @@ server with tls.require_starttls = false (what a ws:// WebSocket needs) offers n
 """
 
 import asyncio
-import logging
 import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "clients"))
 
 import slixmpp_client  # noqa: E402
-from clientcli import EXIT_OK, EXIT_OTHER, emit, parse_args  # noqa: E402
+from clientcli import EXIT_OK, emit, parse_args, run  # noqa: E402
 
 
 class Peer(slixmpp_client.Client):
     def on_session_start(self, _):
-        self.bound = True
-        emit(event="bound", jid=str(self.boundjid), secure="starttls" in self.features)
+        self.announce_bound()
         self.send_presence()
 
     def on_message(self, msg):
@@ -48,11 +46,4 @@ if __name__ == "__main__":
     if not args.expect_from:
         emit(event="error", error="--expect-from is required")
         sys.exit(2)
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.CRITICAL, stream=sys.stderr)
-    slixmpp_client.Client = Peer  # main() builds its client from this name
-    try:
-        code = asyncio.run(slixmpp_client.main(args))
-    except Exception as e:
-        emit(event="error", error="%s: %s" % (type(e).__name__, e))
-        code = EXIT_OTHER
-    sys.exit(code)
+    run(lambda args: slixmpp_client.session(args, Peer), args)

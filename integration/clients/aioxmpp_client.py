@@ -12,7 +12,6 @@ Exit codes: 0 done, 1 authentication failed, 2 bad usage, 3 any other failure.
 """
 
 import asyncio
-import logging
 import sys
 
 # dnspython, which aioxmpp imports, tries httpx at import time (for DNS over HTTPS, unused here),
@@ -29,7 +28,7 @@ import aioxmpp.sasl  # noqa: E402
 import aioxmpp.security_layer  # noqa: E402
 import OpenSSL.SSL  # noqa: E402
 
-from clientcli import EXIT_AUTH, EXIT_OK, EXIT_OTHER, EXIT_USAGE, emit, parse_args  # noqa: E402
+from clientcli import EXIT_AUTH, EXIT_OK, EXIT_OTHER, EXIT_USAGE, emit, parse_args, run  # noqa: E402
 
 
 class XToken(aiosasl.SASLMechanism):
@@ -183,11 +182,4 @@ async def main(args):
 
 
 if __name__ == "__main__":
-    args = parse_args(__doc__.split("\n")[0], "aioxmpp")
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.CRITICAL, stream=sys.stderr)
-    try:
-        code = asyncio.run(main(args))
-    except Exception as e:  # an unexpected crash is still one JSON line and a clear exit code
-        emit(event="error", error="%s: %s" % (type(e).__name__, e))
-        code = EXIT_OTHER
-    sys.exit(code)
+    run(main, parse_args(__doc__.split("\n")[0], "aioxmpp"))

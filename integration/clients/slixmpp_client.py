@@ -28,15 +28,13 @@ error, disconnection, the overall --timeout). It never waits longer than --timeo
 """
 
 import asyncio
-import logging
 import ssl
-import sys
 
 import slixmpp
 from slixmpp.util.sasl import Mech, SASLCancelled, sasl_mech
 from slixmpp.util.sasl.client import MECH_SEC_SCORES, MECHANISMS
 
-from clientcli import EXIT_AUTH, EXIT_OK, EXIT_OTHER, EXIT_USAGE, emit, parse_args
+from clientcli import EXIT_AUTH, EXIT_OK, EXIT_OTHER, EXIT_USAGE, emit, parse_args, run
 
 
 @sasl_mech(90)
@@ -94,9 +92,13 @@ class Client(slixmpp.ClientXMPP):
             emit(**event)
         self.done.set_result(code)
 
-    def on_session_start(self, _):
+    def announce_bound(self):
+        """The first line of every session: the JID bound, and whether TLS protects it."""
         self.bound = True
         emit(event="bound", jid=str(self.boundjid), secure="starttls" in self.features)
+
+    def on_session_start(self, _):
+        self.announce_bound()
         if self.args.send_to:
             self.send_presence(pto=self.args.send_to)
             self.send_message(mto=self.args.send_to, mbody=self.args.body, mtype="chat")
@@ -144,15 +146,21 @@ class Client(slixmpp.ClientXMPP):
             return
         emit(event="presence", **{"from": str(pres["from"]), "type": pres["type"]})
 
+    def progress(self):
+        """How far it got, for the timeout's error line."""
+        return "bound=%s" % self.bound
 
-async def main(args):
+
+async def session(args, client_class):
+    """Connect a client_class(args, done) and wait until it is done or --timeout passes: the
+    main of every slixmpp script here."""
     try:
         ssl.create_default_context(cafile=args.ca)  # a bad --ca file fails here, not in a task
     except (OSError, ssl.SSLError) as e:
         emit(event="error", error="--ca %s: %s" % (args.ca, e))
         return EXIT_USAGE
     done = asyncio.get_running_loop().create_future()
-    client = Client(args, done)
+    client = client_class(args, done)
     client.connect(address=(args.host, args.port), force_starttls=True)
     # connect() names the TLS peer after the address unless it is an IP, and then leaves it
     # empty, which turns the certificate's name check off: the name to check is the domain.
@@ -160,7 +168,7 @@ async def main(args):
     try:
         return await asyncio.wait_for(done, args.timeout)
     except asyncio.TimeoutError:
-        emit(event="error", error="timeout after %gs (bound=%s)" % (args.timeout, client.bound))
+        emit(event="error", error="timeout after %gs (%s)" % (args.timeout, client.progress()))
         return EXIT_OTHER
 
 
@@ -169,10 +177,4 @@ if __name__ == "__main__":
     if args.plain:
         # Stock slixmpp: the X-TOKEN mechanism this module registered is taken out again.
         del MECHANISMS[XToken.name], MECH_SEC_SCORES[XToken.name]
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.CRITICAL, stream=sys.stderr)
-    try:
-        code = asyncio.run(main(args))
-    except Exception as e:  # an unexpected crash is still one JSON line and a clear exit code
-        emit(event="error", error="%s: %s" % (type(e).__name__, e))
-        code = EXIT_OTHER
-    sys.exit(code)
+    run(lambda args: session(args, Client), args)

@@ -17,14 +17,11 @@ Outcomes are JSON lines, as slixmpp_client.py prints them, plus:
   {"event": "message", "from": "...", "body": "...", "type": "delayed"}
 """
 
-import argparse
 import asyncio
-import logging
-import ssl
-import sys
 
 import slixmpp_client  # registers the X-TOKEN mechanism
-from clientcli import EXIT_OK, EXIT_OTHER, EXIT_USAGE, emit
+from clientcli import EXIT_OK, emit, parse_args, run
+from slixmpp_client import session
 
 
 class RosterClient(slixmpp_client.Client):
@@ -35,8 +32,7 @@ class RosterClient(slixmpp_client.Client):
         self.add_event_handler("roster_update", self.on_roster_update)
 
     def on_session_start(self, _):
-        self.bound = True
-        emit(event="bound", jid=str(self.boundjid), secure="starttls" in self.features)
+        self.announce_bound()
         asyncio.ensure_future(self.begin())
 
     async def begin(self):
@@ -68,51 +64,8 @@ class RosterClient(slixmpp_client.Client):
             asyncio.ensure_future(self.quit(EXIT_OK))
 
 
-def parse_args():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("addr")
-    p.add_argument("domain")
-    p.add_argument("user")
-    p.add_argument("token")
-    p.add_argument("--ca", required=True)
-    p.add_argument("--resource", default="")
-    p.add_argument("--peer", default="")
-    p.add_argument("--subscribe", action="store_true")
-    p.add_argument("--expect-from", default="")
-    p.add_argument("--timeout", type=float, default=20)
-    p.add_argument("--debug", action="store_true")
-    args = p.parse_args()
-    host, sep, port = args.addr.rpartition(":")
-    if not sep or not port.isdigit():
-        p.error("addr must be host:port")
-    args.host, args.port = host, int(port)
-    args.send_to, args.body = "", ""
-    return args
-
-
-async def main(args):
-    try:
-        ssl.create_default_context(cafile=args.ca)
-    except (OSError, ssl.SSLError) as e:
-        emit(event="error", error="--ca %s: %s" % (args.ca, e))
-        return EXIT_USAGE
-    done = asyncio.get_running_loop().create_future()
-    client = RosterClient(args, done)
-    client.connect(address=(args.host, args.port), force_starttls=True)
-    client.default_domain = args.domain
-    try:
-        return await asyncio.wait_for(done, args.timeout)
-    except asyncio.TimeoutError:
-        emit(event="error", error="timeout after %gs (bound=%s)" % (args.timeout, client.bound))
-        return EXIT_OTHER
-
-
 if __name__ == "__main__":
-    args = parse_args()
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.CRITICAL, stream=sys.stderr)
-    try:
-        code = asyncio.run(main(args))
-    except Exception as e:
-        emit(event="error", error="%s: %s" % (type(e).__name__, e))
-        code = EXIT_OTHER
-    sys.exit(code)
+    run(lambda args: session(args, RosterClient), parse_args(__doc__.split("\n")[0], "slixmpp", send=False, extra=[
+        ("--peer", dict(default="", help="wait until the roster has this JID with subscription both")),
+        ("--subscribe", dict(action="store_true", help="ask for --peer's presence first")),
+    ]))

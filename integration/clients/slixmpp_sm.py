@@ -16,11 +16,9 @@ duplicate would show up then) and quits. Exit codes as clientcli.py says.
 """
 
 import asyncio
-import logging
-import sys
 
-from clientcli import EXIT_OK, EXIT_OTHER, emit, parse_args
-from slixmpp_client import Client  # registers the X-TOKEN mechanism too
+from clientcli import EXIT_OK, EXIT_OTHER, emit, parse_args, run
+from slixmpp_client import Client, session  # registers the X-TOKEN mechanism too
 
 
 class SMClient(Client):
@@ -38,7 +36,7 @@ class SMClient(Client):
             emit(event="session_start", jid=str(self.boundjid))  # not resumed: a new session
             return
         self.started = True
-        emit(event="bound", jid=str(self.boundjid), secure="starttls" in self.features)
+        self.announce_bound()
         self.send_presence()
 
     def on_sm_enabled(self, stanza):
@@ -74,28 +72,12 @@ class SMClient(Client):
         await asyncio.sleep(self.args.linger)
         await self.quit(EXIT_OK)
 
-
-async def main(args):
-    done = asyncio.get_running_loop().create_future()
-    client = SMClient(args, done)
-    client.connect(address=(args.host, args.port), force_starttls=True)
-    client.default_domain = args.domain
-    try:
-        return await asyncio.wait_for(done, args.timeout)
-    except asyncio.TimeoutError:
-        emit(event="error", error="timeout after %gs (resumed=%s)" % (args.timeout, client.resumed))
-        return EXIT_OTHER
+    def progress(self):
+        return "resumed=%s" % self.resumed
 
 
 if __name__ == "__main__":
-    args = parse_args(__doc__.split("\n")[0], "slixmpp", extra=[
+    run(lambda args: session(args, SMClient), parse_args(__doc__.split("\n")[0], "slixmpp", extra=[
         ("--token2", dict(required=True, help="the X-TOKEN token for the reconnection")),
         ("--linger", dict(type=float, default=1.5, help="seconds to wait for duplicates")),
-    ])
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.CRITICAL, stream=sys.stderr)
-    try:
-        code = asyncio.run(main(args))
-    except Exception as e:
-        emit(event="error", error="%s: %s" % (type(e).__name__, e))
-        code = EXIT_OTHER
-    sys.exit(code)
+    ]))
