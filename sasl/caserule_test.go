@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/xml"
 	"strings"
 	"testing"
 	"time"
@@ -70,7 +69,6 @@ func TestCaseRule(t *testing.T) {
 // TestCaseRuleWire runs the case rule through FeatureConfig.Exchange.
 func TestCaseRuleWire(t *testing.T) {
 	v := newTestVerifier(t, "localhost", DefaultOptions(), NewReplayCache(100))
-	const header = "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"
 	legitE := signedFor(t, v, "legitE", featureNow)
 	for _, tc := range []struct {
 		name     string
@@ -84,19 +82,10 @@ func TestCaseRuleWire(t *testing.T) {
 		{"signed case-mapped", auth("X-TOKEN", b64("\x00LEGITE\x00"+signedFor(t, v, "legite", featureNow))), "legite", success},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d := xml.NewDecoder(strings.NewReader(header + tc.in))
-			if _, err := d.Token(); err != nil {
-				t.Fatal(err)
-			}
-			tok, err := d.Token()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var out strings.Builder
 			cfg := FeatureConfig{Verifier: func() *Verifier { return v }, Now: func() time.Time { return featureNow }}
-			node, _ := cfg.Exchange(context.Background(), d, tok.(xml.StartElement), &out)
-			if node != tc.wantNode || out.String() != tc.wantOut {
-				t.Errorf("got node %q, answers %q; want %q, %q", node, out.String(), tc.wantNode, tc.wantOut)
+			node, out, _ := exchange(t, cfg, tc.in)
+			if node != tc.wantNode || out != tc.wantOut {
+				t.Errorf("got node %q, answers %q; want %q, %q", node, out, tc.wantNode, tc.wantOut)
 			}
 		})
 	}

@@ -41,12 +41,21 @@ func (s *testServer) Results() []result {
 	return append([]result(nil), s.results...)
 }
 
+// startServer serves conn with the feature as configured by default
+// (X-TOKEN only).
 func startServer(t *testing.T, conn net.Conn, v *Verifier) *testServer {
+	t.Helper()
+	return startServerWith(t, conn, v, nil)
+}
+
+// startServerWith is startServer with the feature's mechanisms set.
+func startServerWith(t *testing.T, conn net.Conn, v *Verifier, mechs []string) *testServer {
 	t.Helper()
 	srv := &testServer{done: make(chan error, 1)}
 	cfg := FeatureConfig{
-		Verifier: func() *Verifier { return v },
-		Now:      func() time.Time { return featureNow },
+		Verifier:   func() *Verifier { return v },
+		Now:        func() time.Time { return featureNow },
+		Mechanisms: mechs,
 		OnResult: func(node string, err error) {
 			srv.mu.Lock()
 			srv.results = append(srv.results, result{node, cond(err)})
@@ -364,7 +373,6 @@ func TestExchange(t *testing.T) {
 	v := newTestVerifier(t, "localhost", DefaultOptions(), NewReplayCache(1000))
 	fresh := func() string { return b64("\x00alice\x00" + mint(t, v, "alice", featureNow)) }
 	bad := auth("X-TOKEN", b64("\x00bob\x00"+mint(t, v, "alice", featureNow)))
-	const header = "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"
 	for _, tc := range []struct {
 		name     string
 		in       string
@@ -384,19 +392,10 @@ func TestExchange(t *testing.T) {
 		{"comment", bad + "<!-- c -->", "", failure(NotAuthorized), func(err error) bool { return errors.Is(err, errStreamMarkup) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d := xml.NewDecoder(strings.NewReader(header + tc.in))
-			if _, err := d.Token(); err != nil {
-				t.Fatal(err)
-			}
-			tok, err := d.Token()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var out strings.Builder
 			cfg := FeatureConfig{Verifier: func() *Verifier { return v }, Now: func() time.Time { return featureNow }}
-			node, err := cfg.Exchange(context.Background(), d, tok.(xml.StartElement), &out)
-			if node != tc.wantNode || out.String() != tc.wantOut {
-				t.Errorf("got node %q, answers %q; want %q, %q", node, out.String(), tc.wantNode, tc.wantOut)
+			node, out, err := exchange(t, cfg, tc.in)
+			if node != tc.wantNode || out != tc.wantOut {
+				t.Errorf("got node %q, answers %q; want %q, %q", node, out, tc.wantNode, tc.wantOut)
 			}
 			if tc.wantErr == nil && err != nil || tc.wantErr != nil && !tc.wantErr(err) {
 				t.Errorf("error %v (%T)", err, err)
@@ -456,7 +455,6 @@ func TestExchangeLimitFailure(t *testing.T) {
 	v := newTestVerifier(t, "localhost", DefaultOptions(), NewReplayCache(1000))
 	good := b64("\x00Alice\x00" + mint(t, v, "alice", featureNow))
 	forged := b64("\x00Alice\x00" + mint(t, v, "bob", featureNow)) // signed for someone else
-	const header = "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"
 	refusal := &Error{TemporaryAuthFailure, "too many failures"}
 	var told []string
 	cfg := FeatureConfig{
@@ -473,17 +471,7 @@ func TestExchangeLimitFailure(t *testing.T) {
 	}
 	run := func(in string) (string, string, error) {
 		t.Helper()
-		d := xml.NewDecoder(strings.NewReader(header + in))
-		if _, err := d.Token(); err != nil {
-			t.Fatal(err)
-		}
-		first, err := d.Token()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out strings.Builder
-		node, err := cfg.Exchange(context.Background(), d, first.(xml.StartElement), &out)
-		return node, out.String(), err
+		return exchange(t, cfg, in)
 	}
 
 	node, out, err := run(auth("X-TOKEN", forged) + auth("X-TOKEN", b64("\x00\x00x")) + auth("X-TOKEN", "!!") + auth("X-TOKEN", good))
@@ -511,5 +499,23 @@ func TestExchangeLimitFailure(t *testing.T) {
 	cfg.Verifier = func() *Verifier { return nil }
 	if _, out, _ = run(auth("X-TOKEN", good) + "</stream:stream>"); out != failure(TemporaryAuthFailure) || len(told) != 0 {
 		t.Errorf("no verifier: %q, LimitFailure told %q", out, told)
+	}
+}
+
+// exchange runs cfg.Exchange on in, which follows the client's stream
+// header, and returns the node, what the server answered and the error.
+func exchange(t *testing.T, cfg FeatureConfig, in string) (node, out string, err error) {
+	t.Helper()
+	d := xml.NewDecoder(strings.NewReader(streamHeader + in))
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first, ok := tok.(xml.StartElement); ok && first.Name.Local != "stream" {
+			var b strings.Builder
+			node, err = cfg.Exchange(context.Background(), d, first, &b)
+			return node, b.String(), err
+		}
 	}
 }

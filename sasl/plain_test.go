@@ -2,7 +2,6 @@ package sasl
 
 import (
 	"context"
-	"encoding/xml"
 	"errors"
 	"net"
 	"strings"
@@ -13,36 +12,6 @@ import (
 	"mellium.im/xmpp"
 	"mellium.im/xmpp/jid"
 )
-
-// startPlainServer is startServer with the feature's mechanisms set.
-func startPlainServer(t *testing.T, conn net.Conn, v *Verifier, mechs []string) *testServer {
-	t.Helper()
-	srv := &testServer{done: make(chan error, 1)}
-	cfg := FeatureConfig{
-		Verifier:   func() *Verifier { return v },
-		Now:        func() time.Time { return featureNow },
-		Mechanisms: mechs,
-		OnResult: func(node string, err error) {
-			srv.mu.Lock()
-			srv.results = append(srv.results, result{node, cond(err)})
-			srv.mu.Unlock()
-		},
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	t.Cleanup(cancel)
-	go func() {
-		neg := xmpp.NewNegotiator(func(*xmpp.Session, *xmpp.StreamConfig) xmpp.StreamConfig {
-			return xmpp.StreamConfig{Features: []xmpp.StreamFeature{Feature(cfg), xmpp.BindResource()}}
-		})
-		s, err := xmpp.ReceiveSession(ctx, conn, xmpp.Secure, neg)
-		if err == nil && s.State()&xmpp.Authn == 0 {
-			err = errors.New("session ready but not authenticated")
-		}
-		srv.done <- err
-		conn.Close()
-	}()
-	return srv
-}
 
 const (
 	listXToken = `<mechanisms xmlns="urn:ietf:params:xml:ns:xmpp-sasl"><mechanism>X-TOKEN</mechanism></mechanisms>`
@@ -104,7 +73,7 @@ func TestPlainWire(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cs, ss := net.Pipe()
 			defer cs.Close()
-			srv := startPlainServer(t, ss, tc.v, tc.mechs)
+			srv := startServerWith(t, ss, tc.v, tc.mechs)
 			c := newRawClient(t, cs)
 			c.send(streamHeader)
 			c.expect(tc.list)
@@ -127,29 +96,21 @@ func TestPlainWire(t *testing.T) {
 // TestPlainReplayAcrossMechanisms: a token used once through either
 // mechanism is refused through the other, on other connections.
 func TestPlainReplayAcrossMechanisms(t *testing.T) {
-	const header = "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"
 	v := newTestVerifier(t, "localhost", DefaultOptions(), NewReplayCache(100))
 	opts := DefaultOptions()
 	opts.Plain = true
-	exchange := func(in string) (string, string) {
-		d := xml.NewDecoder(strings.NewReader(header + in + "</stream:stream>"))
-		d.Token()
-		tok, err := d.Token()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out strings.Builder
-		cfg := FeatureConfig{Verifier: func() *Verifier { return v }, Now: func() time.Time { return featureNow }, Mechanisms: opts.Mechanisms()}
-		node, _ := cfg.Exchange(context.Background(), d, tok.(xml.StartElement), &out)
-		return node, out.String()
+	cfg := FeatureConfig{Verifier: func() *Verifier { return v }, Now: func() time.Time { return featureNow }, Mechanisms: opts.Mechanisms()}
+	login := func(in string) (string, string) {
+		node, out, _ := exchange(t, cfg, in+"</stream:stream>")
+		return node, out
 	}
 	for _, order := range [][2]string{{"PLAIN", "X-TOKEN"}, {"X-TOKEN", "PLAIN"}, {"PLAIN", "PLAIN"}} {
 		t.Run(order[0]+" then "+order[1], func(t *testing.T) {
 			resp := b64("\x00alice\x00" + mint(t, v, "alice", featureNow))
-			if node, out := exchange(auth(order[0], resp)); node != "alice" || out != success {
+			if node, out := login(auth(order[0], resp)); node != "alice" || out != success {
 				t.Fatalf("first login: %q, %q", node, out)
 			}
-			if node, out := exchange(auth(order[1], resp)); node != "" || out != failure(NotAuthorized) {
+			if node, out := login(auth(order[1], resp)); node != "" || out != failure(NotAuthorized) {
 				t.Fatalf("replay: %q, %q; want not-authorized", node, out)
 			}
 		})
@@ -173,7 +134,7 @@ func TestPlainMelliumClient(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cs, ss := net.Pipe()
 			defer cs.Close()
-			srv := startPlainServer(t, ss, v, tc.mechs)
+			srv := startServerWith(t, ss, v, tc.mechs)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			tok := mint(t, v, "alice", featureNow)
