@@ -36,9 +36,11 @@ func plainWire(t *testing.T, ts *servertest.Server, send, token string) string {
 	return strings.ReplaceAll(readAll(t, conn), `"`, "'")
 }
 
-func wantInOrder(t *testing.T, got string, want ...string) {
+// wantInOrder checks that got has each of want, in this order, and returns
+// what follows the last.
+func wantInOrder(t *testing.T, got string, want ...string) (rest string) {
 	t.Helper()
-	rest := got
+	rest = got
 	for _, w := range want {
 		i := strings.Index(rest, w)
 		if i < 0 {
@@ -46,6 +48,7 @@ func wantInOrder(t *testing.T, got string, want ...string) {
 		}
 		rest = rest[i+len(w):]
 	}
+	return rest
 }
 
 func TestNegotiationWirePlain(t *testing.T) {

@@ -210,29 +210,12 @@ func TestNegotiationWire(t *testing.T) {
 			if os.Getenv("WIRE_RECORD") != "" {
 				t.Logf("answer: %s", got)
 			}
-			rest := got
-			for _, w := range tc.want {
-				i := strings.Index(rest, w)
-				if i < 0 {
-					t.Fatalf("no %q (in this order) in the answer %q", w, got)
-				}
-				rest = rest[i+len(w):]
-			}
 			for _, w := range tc.notWant {
 				if strings.Contains(got, w) {
 					t.Errorf("%q in the answer %q", w, got)
 				}
 			}
-			cond := ""
-			if m := wireCond.FindStringSubmatch(rest); m != nil {
-				cond = m[1]
-			}
-			if cond != tc.cond {
-				t.Errorf("ended with %q, want %q; answer %q", cond, tc.cond, got)
-			}
-			if !strings.HasSuffix(got, "</stream:stream>") {
-				t.Errorf("the answer does not end the stream: %q", got)
-			}
+			checkWireAnswer(t, got, tc.want, tc.cond)
 		})
 	}
 }
@@ -265,24 +248,25 @@ func TestNegotiationWireTLS(t *testing.T) {
 			}
 			b, _ := io.ReadAll(tc2)
 			got := strings.ReplaceAll(string(b), `"`, "'")
-			rest := got
-			for _, w := range tc.want {
-				i := strings.Index(rest, w)
-				if i < 0 {
-					t.Fatalf("no %q (in this order) in the answer %q", w, got)
-				}
-				rest = rest[i+len(w):]
-			}
-			cond := ""
-			if m := wireCond.FindStringSubmatch(rest); m != nil {
-				cond = m[1]
-			}
-			if cond != tc.cond || !strings.HasSuffix(got, "</stream:stream>") {
-				t.Errorf("ended with %q, want %q; answer %q", cond, tc.cond, got)
-			}
+			checkWireAnswer(t, got, tc.want, tc.cond)
 			if strings.Contains(got, "<starttls") {
 				t.Errorf("STARTTLS offered again: %q", got)
 			}
 		})
+	}
+}
+
+// checkWireAnswer checks got, the server's whole answer on a stream (quotes
+// made single): it has want in this order, then the stream error cond (""
+// for none), and ends with the stream's end.
+func checkWireAnswer(t *testing.T, got string, want []string, cond string) {
+	t.Helper()
+	rest := wantInOrder(t, got, want...)
+	ended := ""
+	if m := wireCond.FindStringSubmatch(rest); m != nil {
+		ended = m[1]
+	}
+	if ended != cond || !strings.HasSuffix(got, "</stream:stream>") {
+		t.Errorf("ended with %q, want %q; answer %q", ended, cond, got)
 	}
 }

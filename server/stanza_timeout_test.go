@@ -51,22 +51,7 @@ func TestStanzaTimeoutWire(t *testing.T) {
 				}
 				conn.Write([]byte(strings.ReplaceAll(part, "{TOKEN}", token)))
 			}
-			got := strings.ReplaceAll(readAll(t, conn), `"`, "'")
-			rest := got
-			for _, w := range tc.want {
-				i := strings.Index(rest, w)
-				if i < 0 {
-					t.Fatalf("no %q in the answer %q", w, got)
-				}
-				rest = rest[i+len(w):]
-			}
-			cond := ""
-			if m := wireCond.FindStringSubmatch(rest); m != nil {
-				cond = m[1]
-			}
-			if cond != tc.cond || !strings.HasSuffix(got, "</stream:stream>") {
-				t.Errorf("ended with %q, want %q; answer %q", cond, tc.cond, got)
-			}
+			checkWireAnswer(t, strings.ReplaceAll(readAll(t, conn), `"`, "'"), tc.want, tc.cond)
 		})
 	}
 }
