@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	ws "github.com/coder/websocket"
 	"github.com/xtokend/xtokend/cluster"
 	"github.com/xtokend/xtokend/config"
 	"github.com/xtokend/xtokend/server/servertest"
@@ -480,4 +482,60 @@ func smMetrics(scrape string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestSMWebSocketCloseFrame: a WebSocket close frame without <close/> (a
+// tab closing, a proxy timing out, whatever its status code) is a dropped
+// connection, not the stream's end: the session waits for a resumption.
+// Only <close/> ends it for good.
+func TestSMWebSocketCloseFrame(t *testing.T) {
+	ts := startWS(t, servertest.Options{})
+	for i, tc := range []struct {
+		name      string
+		streamEnd bool // <close/> before the close frame
+		status    ws.StatusCode
+		want      string // resumed or failed
+	}{
+		{name: "normal closure", status: ws.StatusNormalClosure, want: "resumed"},
+		{name: "going away", status: ws.StatusGoingAway, want: "resumed"},
+		{name: "internal error", status: ws.StatusInternalError, want: "resumed"},
+		{name: "application status", status: 4000, want: "resumed"},
+		{name: "<close/> then normal closure", streamEnd: true, status: ws.StatusNormalClosure, want: "failed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resource := fmt.Sprintf("tab%d", i)
+			w := loginWS(t, ts, "alice@localhost", resource)
+			w.send(wEnableRes)
+			id := w.expect("enabled").attr("id")
+			if tc.streamEnd {
+				w.send(`<close xmlns="urn:ietf:params:xml:ns:xmpp-framing"/>`)
+				w.expect("close")
+			}
+			w.c.Close(tc.status, "")
+			// Until the server has read the close frame, a resumption would
+			// take the session over: wait for its end or its detachment.
+			full := "alice@localhost/" + resource
+			clusterEventually(t, "the session ended or detached", func() bool {
+				return !slices.Contains(ts.Sessions()["localhost"], full) ||
+					strings.Contains(scrape(ts), "xtokend_sm_detached_sessions 1\n")
+			})
+
+			again := dialWS(t, ts)
+			again.authenticate(ts, "alice@localhost")
+			again.send("<resume xmlns='urn:xmpp:sm:3' previd='" + id + "' h='0'/>")
+			e := again.next()
+			if e.XMLName.Local != tc.want {
+				t.Fatalf("resuming after the close frame: %s, want %s", e, tc.want)
+			}
+			if tc.want == "failed" && e.find("item-not-found") == nil {
+				t.Errorf("failed without item-not-found: %s", e)
+			}
+			again.send(`<close xmlns="urn:ietf:params:xml:ns:xmpp-framing"/>`)
+			again.expect("close")
+			again.c.Close(ws.StatusNormalClosure, "")
+			clusterEventually(t, "the resumed session ended", func() bool {
+				return !slices.Contains(ts.Sessions()["localhost"], full)
+			})
+		})
+	}
 }
