@@ -1,22 +1,42 @@
 package integration
 
 import (
+	"context"
 	"strings"
 	"testing"
+
+	"github.com/xtokend/xtokend/server/adminclient"
 )
 
 // TestBrowserConverseReconnect: the network drops the page's WebSocket (a proxy between
 // Chromium and xtokend resets both TCP connections: no close frame, no <close/>), slixmpp on
-// TCP sends alice a message while she is cut off, and Converse.js reconnects on its own: it
-// fetches a fresh token from the application's credentials_url, logs in, resumes its stream
-// (XEP-0198, on by default in Converse 14) under the same full JID, and shows the message,
-// once.
+// TCP sends alice a message while she is cut off, and Converse.js reconnects on its own,
+// fetching a fresh token from the application's credentials_url, and shows the message, once.
+//
+//   - resumed: the session waited; Converse resumes it (XEP-0198, on by default in Converse 14)
+//     under the same full JID and gets the message as an unacked stanza.
+//   - kicked: an administrator ended the detached session during the cut, so the message waited
+//     in offline storage; Converse's resumption fails (item-not-found), it binds a new session,
+//     and gets the message from storage.
 func TestBrowserConverseReconnect(t *testing.T) {
 	t.Parallel()
 	skipShort(t)
 	requireBrowser(t)
 	slixmpp.require(t)
 	bin := buildWebapp(t)
+	for _, kicked := range []bool{false, true} {
+		name := "resumed"
+		if kicked {
+			name = "kicked"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			converseReconnect(t, bin, kicked)
+		})
+	}
+}
+
+func converseReconnect(t *testing.T, bin string, kick bool) {
 	var proxy *cutProxy
 	s, app := startBrowserServersVia(t, bin, func(wsAddr string) string {
 		proxy = startCutProxy(t, wsAddr)
@@ -32,8 +52,20 @@ func TestBrowserConverseReconnect(t *testing.T) {
 	proxy.cutAll()
 	d.waitFor("ws_closed")
 	// The page is cut off: its new WebSocket waits in the proxy until restore.
+	to := online.JID
+	if kick {
+		s.waitAdminSocket(t)
+		api := adminclient.New(s.socketPath)
+		defer api.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+		defer cancel()
+		if k, err := api.Kick(ctx, online.JID); err != nil {
+			t.Fatalf("kick %s: %v (%+v)", online.JID, err, k)
+		}
+		to = alice // no such full JID any more: for storage, the bare JID
+	}
 	peer := slixmppPeer(during)
-	sender := peer.start(t, s, login{host: fileHost, user: "bob", mint: s.cli(t, bob), resource: "desk", sendTo: online.JID, body: during})
+	sender := peer.start(t, s, login{host: fileHost, user: "bob", mint: s.cli(t, bob), resource: "desk", sendTo: to, body: during})
 	if code, events := sender.wait(); code != 0 {
 		t.Fatalf("slixmpp sender: exit %d, events %v", code, events)
 	}
@@ -44,8 +76,8 @@ func TestBrowserConverseReconnect(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("driver: exit %d; events %v\n%s", code, events, d.stderr)
 	}
-	if rec.Resumed == nil || !*rec.Resumed {
-		t.Errorf("Converse did not resume its stream after the cut (a new session instead); events %v", events)
+	if rec.Resumed == nil || *rec.Resumed == kick {
+		t.Errorf("after the cut Converse resumed: %v, want %v; events %v", rec.Resumed != nil && *rec.Resumed, !kick, events)
 	}
 	n := 0
 	for _, e := range events {
@@ -66,8 +98,12 @@ func TestBrowserConverseReconnect(t *testing.T) {
 	case e.Shown != 1 || e.Frames != 1:
 		t.Errorf("the message sent during the cut was shown %d times and came in %d WebSocket frames, want once each", e.Shown, e.Frames)
 	}
-	if got := s.log.String(); !strings.Contains(got, "session resumed") {
-		t.Errorf("the server logged no resumption\n%s", got)
+	want := "session resumed"
+	if kick {
+		want = "kicked"
+	}
+	if got := s.log.String(); !strings.Contains(got, want) {
+		t.Errorf("the server did not log %q\n%s", want, got)
 	}
 	if e, ok := findBrowser(events, "screenshot"); ok {
 		t.Logf("screenshot: %s", e.Path)
