@@ -604,6 +604,28 @@ func TestSMLastAck(t *testing.T) {
 		})
 	}
 
+	t.Run("websocket", func(t *testing.T) {
+		ts := startWS(t, servertest.Options{})
+		w := loginWS(t, ts, "alice@localhost", "web")
+		w.send(wEnableRes)
+		w.expect("enabled")
+		bob := rawLogin(t, ts, "bob", "localhost", "desk")
+		bob.chat("alice@localhost/web", "m1")
+		w.expect("message")
+		if ended, err := ts.Kick(t.Context(), "alice@localhost/web"); err != nil || !ended {
+			t.Fatalf("kick: %v, %v", ended, err)
+		}
+		w.expect("r")
+		w.send("<a xmlns='urn:xmpp:sm:3' h='1'/>")
+		w.expectStreamError("policy-violation")
+		clusterEventually(t, "alice's session ended", func() bool {
+			return !slices.Contains(ts.Sessions()["localhost"], "alice@localhost/web")
+		})
+		if m := scrape(ts); !strings.Contains(m, "xtokend_sm_bounced_total 0\n") {
+			t.Errorf("metrics after the kick:\n%s", smMetrics(m))
+		}
+	})
+
 	t.Run("shutdown", func(t *testing.T) {
 		ts := servertest.Start(t, servertest.Options{})
 		alice := rawLogin(t, ts, "alice", "localhost", "phone")
