@@ -210,6 +210,13 @@ func writeBrowserKeys(t *testing.T, dir string) browserKeys {
 // that listener. Ports are free when picked but may be taken before they are bound: retry then.
 func startBrowserServers(t *testing.T, bin string) (*server, *webapp) {
 	t.Helper()
+	return startBrowserServersVia(t, bin, nil)
+}
+
+// startBrowserServersVia is startBrowserServers with the page's WebSocket going to front(the
+// listener's address) instead, a proxy's address (nil: straight to the listener).
+func startBrowserServersVia(t *testing.T, bin string, front func(wsAddr string) string) (*server, *webapp) {
+	t.Helper()
 	dir := t.TempDir()
 	keys := writeBrowserKeys(t, dir)
 	s := &server{
@@ -222,7 +229,11 @@ func startBrowserServers(t *testing.T, bin string) (*server, *webapp) {
 	for range 5 {
 		s.addr = net.JoinHostPort("127.0.0.1", freePort(t))
 		wsAddr := net.JoinHostPort("127.0.0.1", freePort(t))
-		app := startWebapp(t, bin, keys, "ws://"+wsAddr+wsPath)
+		pageAddr := wsAddr
+		if front != nil {
+			pageAddr = front(wsAddr)
+		}
+		app := startWebapp(t, bin, keys, "ws://"+pageAddr+wsPath)
 		writeFile(t, s.configPath, browserConfig(s, wsAddr, app.base))
 		if lastErr = s.start(t); lastErr == nil {
 			t.Cleanup(func() { s.stop(t) })
@@ -435,6 +446,11 @@ type browserEvent struct {
 	Error      string `json:"error,omitempty"`
 	Screenshot string `json:"screenshot,omitempty"`
 	Console    string `json:"console,omitempty"`
+	// Reconnection (--reconnect): whether the stream resumed, and how often the message sent
+	// during the cut was shown and was carried by a WebSocket frame.
+	Resumed *bool `json:"resumed,omitempty"`
+	Shown   int   `json:"shown,omitempty"`
+	Frames  int   `json:"frames,omitempty"`
 	// Response is X-TOKEN's initial response, base64: only to check the logs for it.
 	Response string `json:"initial_response,omitempty"`
 }

@@ -11,8 +11,8 @@
 //
 // After binding, the server reads whole stanzas itself and routes them between
 // local sessions, across every host it serves, stamping 'from' with the
-// sender's full JID; a 'from' that is neither the sender's full nor bare JID
-// ends the stream with invalid-from. Every session has one bounded outbound
+// sender's full JID; a 'from' that names another account ends the stream
+// with invalid-from. Every session has one bounded outbound
 // queue and one writer goroutine with write deadlines, so a client that stops
 // reading is disconnected and never slows anyone else down. Each stanza is
 // counted as it is decoded and one over general.max_stanza_size ends the

@@ -8,11 +8,14 @@ import (
 // route handles one stanza from s's client: RFC 6120 section 10 and RFC 6121
 // section 8, for local users only (no s2s, no roster, no offline storage).
 func (s *session) route(st *xmlStanza) error {
-	// A 'from' may only repeat the sender's own full or bare JID; anything
-	// else is a forgery and ends the stream (RFC 6120 section 4.9.3.9).
+	// A 'from' may only name the sender's own account; another account is a
+	// forgery and ends the stream (RFC 6120 section 4.9.3.9). Another
+	// resource of its own is stamped over with the session's, as Prosody
+	// does: Converse.js 14, having resumed a session (XEP-0198), stamps the
+	// resource of the login it resumed from, not the session's.
 	if st.from != "" {
 		f, err := jid.Parse(st.from)
-		if err != nil || !(f.Equal(s.jid) || f.Equal(s.jid.Bare())) {
+		if err != nil || !f.Bare().Equal(s.jid.Bare()) {
 			return &clientError{cond: condInvalidFrom, text: "'from' is not the sender's JID"}
 		}
 	}

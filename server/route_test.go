@@ -22,6 +22,7 @@ func TestMessageFromStamped(t *testing.T) {
 		{"to bare, no from", `<message to='bob@localhost' type='chat' id='m1'><body>hi</body></message>`},
 		{"to full, bare from", `<message to='` + bob.jid.String() + `' from='alice@localhost' id='m1'><body>hi</body></message>`},
 		{"to bare, full from", `<message to='BOB@localhost' from='` + full + `' id='m1'><body>hi</body></message>`},
+		{"from another resource of the sender's", `<message to='bob@localhost' from='alice@localhost/elsewhere' id='m1'><body>hi</body></message>`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			alice.send("%s", tc.stanza)

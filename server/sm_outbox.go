@@ -16,6 +16,9 @@ type smOut struct {
 	acked   uint32 // the client's last h: stanzas handled, modulo 2^32
 	max     int    // max_unacked
 	sinceR  int    // stanzas queued since the server's last <r/>
+	// lastAck is closed by the next <a/> while the server, ending the
+	// session itself, waits for it (smLastAck).
+	lastAck chan struct{}
 }
 
 // smRequestEvery is how many stanzas the server sends before it asks the
@@ -95,6 +98,10 @@ func (o *outbox) ackLocked(h uint32) (uint32, bool) {
 	if n > uint32(len(sm.unacked)) {
 		return sent, false
 	}
+	if sm.lastAck != nil {
+		close(sm.lastAck)
+		sm.lastAck = nil
+	}
 	clear(sm.unacked[:n])
 	sm.unacked = sm.unacked[n:]
 	if len(sm.unacked) == 0 {
@@ -102,6 +109,42 @@ func (o *outbox) ackLocked(h uint32) (uint32, bool) {
 	}
 	sm.acked = h
 	return sent, true
+}
+
+// smLastAckWait bounds how long a session the server ends itself waits for
+// the client's answer to its last <r/>: a round trip on a slow mobile
+// network, short enough not to hold a shutdown up.
+const smLastAckWait = time.Second
+
+// smLastAck is the writer's last act before it ends a stream management
+// session the server closes itself (close: a kick, a conflict, Shutdown),
+// as Prosody does: while stanzas are unacked it sends <r/> and waits, at
+// most smLastAckWait, for the client's <a/> (its read loop still reads), so
+// that only what the client really did not handle is bounced or stored
+// offline afterwards. Not when the client ended the stream or broke it: no
+// <a/> can come then.
+func (o *outbox) smLastAck(conn transport) {
+	o.mu.Lock()
+	sm := o.sm
+	if sm == nil || !o.askAck || len(sm.unacked) == 0 {
+		o.mu.Unlock()
+		return
+	}
+	acked := make(chan struct{})
+	sm.lastAck = acked
+	o.mu.Unlock()
+	conn.SetWriteDeadline(time.Now().Add(smLastAckWait))
+	if conn.WriteElements([][]byte{smRequestBytes}) == nil {
+		t := time.NewTimer(smLastAckWait)
+		select {
+		case <-acked:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	o.mu.Lock()
+	sm.lastAck = nil
+	o.mu.Unlock()
 }
 
 // detach lets the connection go and keeps the session's stanzas (stream
@@ -122,7 +165,7 @@ func (o *outbox) detach() bool {
 		<-done
 		o.mu.Lock()
 		o.done = make(chan struct{})
-		o.closed, o.silent = false, false
+		o.closed, o.silent, o.askAck = false, false, false
 		o.endCond, o.endText, o.reason = "", "", ""
 	}
 	o.conn = nil

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	ws "github.com/coder/websocket"
 	"github.com/xtokend/xtokend/cluster"
 	"github.com/xtokend/xtokend/config"
 	"github.com/xtokend/xtokend/server/servertest"
@@ -480,4 +482,169 @@ func smMetrics(scrape string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestSMWebSocketCloseFrame: a WebSocket close frame without <close/> (a
+// tab closing, a proxy timing out, whatever its status code) is a dropped
+// connection, not the stream's end: the session waits for a resumption.
+// Only <close/> ends it for good.
+func TestSMWebSocketCloseFrame(t *testing.T) {
+	ts := startWS(t, servertest.Options{})
+	for i, tc := range []struct {
+		name      string
+		streamEnd bool // <close/> before the close frame
+		status    ws.StatusCode
+		want      string // resumed or failed
+	}{
+		{name: "normal closure", status: ws.StatusNormalClosure, want: "resumed"},
+		{name: "going away", status: ws.StatusGoingAway, want: "resumed"},
+		{name: "internal error", status: ws.StatusInternalError, want: "resumed"},
+		{name: "application status", status: 4000, want: "resumed"},
+		{name: "<close/> then normal closure", streamEnd: true, status: ws.StatusNormalClosure, want: "failed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resource := fmt.Sprintf("tab%d", i)
+			w := loginWS(t, ts, "alice@localhost", resource)
+			w.send(wEnableRes)
+			id := w.expect("enabled").attr("id")
+			if tc.streamEnd {
+				w.send(`<close xmlns="urn:ietf:params:xml:ns:xmpp-framing"/>`)
+				w.expect("close")
+			}
+			w.c.Close(tc.status, "")
+			// Until the server has read the close frame, a resumption would
+			// take the session over: wait for its end or its detachment.
+			full := "alice@localhost/" + resource
+			clusterEventually(t, "the session ended or detached", func() bool {
+				return !slices.Contains(ts.Sessions()["localhost"], full) ||
+					strings.Contains(scrape(ts), "xtokend_sm_detached_sessions 1\n")
+			})
+
+			again := dialWS(t, ts)
+			again.authenticate(ts, "alice@localhost")
+			again.send("<resume xmlns='urn:xmpp:sm:3' previd='" + id + "' h='0'/>")
+			e := again.next()
+			if e.XMLName.Local != tc.want {
+				t.Fatalf("resuming after the close frame: %s, want %s", e, tc.want)
+			}
+			if tc.want == "failed" && e.find("item-not-found") == nil {
+				t.Errorf("failed without item-not-found: %s", e)
+			}
+			again.send(`<close xmlns="urn:ietf:params:xml:ns:xmpp-framing"/>`)
+			again.expect("close")
+			again.c.Close(ws.StatusNormalClosure, "")
+			clusterEventually(t, "the resumed session ended", func() bool {
+				return !slices.Contains(ts.Sessions()["localhost"], full)
+			})
+		})
+	}
+}
+
+// TestSMLastAck: a session the server ends itself (a kick here, Shutdown
+// below) with stanzas unacked gets <r/> before its stream error, and the
+// <a/> it answers with in time counts: only what it did not ack is bounced
+// to the sender. Without an answer the stream error follows after a short
+// wait; with nothing unacked no <r/> is sent.
+func TestSMLastAck(t *testing.T) {
+	ts := servertest.Start(t, servertest.Options{})
+	for i, tc := range []struct {
+		name    string
+		ackedAt int    // the client's <a/> before the kick (h)
+		answer  string // its answer to the <r/>, "" for none
+		bounced []string
+	}{
+		{name: "answered with all", answer: "<a xmlns='urn:xmpp:sm:3' h='2'/>"},
+		{name: "answered with one", answer: "<a xmlns='urn:xmpp:sm:3' h='1'/>", bounced: []string{"m2"}},
+		{name: "not answered", bounced: []string{"m1", "m2"}},
+		{name: "nothing unacked", ackedAt: 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resource := fmt.Sprintf("phone%d", i)
+			alice := rawLogin(t, ts, "alice", "localhost", resource)
+			bob := rawLogin(t, ts, "bob", "localhost", resource)
+			alice.smEnable()
+			for _, id := range []string{"m1", "m2"} {
+				bob.chat(alice.jid, id)
+				if e := alice.expect("message"); e.attr("id") != id {
+					t.Fatalf("alice got %s, want %s", e, id)
+				}
+			}
+			if tc.ackedAt > 0 {
+				fmt.Fprintf(alice.conn, "<a xmlns='urn:xmpp:sm:3' h='%d'/>"+wPing, tc.ackedAt, 1)
+				alice.expect("iq")
+			}
+			if ended, err := ts.Kick(t.Context(), alice.jid); err != nil || !ended {
+				t.Fatalf("kick: %v, %v", ended, err)
+			}
+			if tc.ackedAt == 0 {
+				alice.expect("r")
+				if tc.answer != "" {
+					fmt.Fprint(alice.conn, tc.answer)
+				}
+			}
+			if cond := alice.expectStreamError(); cond != "policy-violation" {
+				t.Fatalf("kicked with %q, want policy-violation", cond)
+			}
+			clusterEventually(t, "alice's session ended", func() bool {
+				return !slices.Contains(ts.Sessions()["localhost"], alice.jid)
+			})
+			// Every bounce was routed before alice's session was gone: a
+			// ping's answer comes after them.
+			fmt.Fprintf(bob.conn, wPing, 9)
+			var got []string
+			for e := bob.next(); e.attr("id") != "p9"; e = bob.next() {
+				if e.attr("type") != "error" || e.find("recipient-unavailable") == nil {
+					t.Errorf("bob got %s", e)
+				}
+				got = append(got, e.attr("id"))
+			}
+			if !slices.Equal(got, tc.bounced) {
+				t.Errorf("bounced %v, want %v", got, tc.bounced)
+			}
+		})
+	}
+
+	t.Run("websocket", func(t *testing.T) {
+		ts := startWS(t, servertest.Options{})
+		w := loginWS(t, ts, "alice@localhost", "web")
+		w.send(wEnableRes)
+		w.expect("enabled")
+		bob := rawLogin(t, ts, "bob", "localhost", "desk")
+		bob.chat("alice@localhost/web", "m1")
+		w.expect("message")
+		if ended, err := ts.Kick(t.Context(), "alice@localhost/web"); err != nil || !ended {
+			t.Fatalf("kick: %v, %v", ended, err)
+		}
+		w.expect("r")
+		w.send("<a xmlns='urn:xmpp:sm:3' h='1'/>")
+		w.expectStreamError("policy-violation")
+		clusterEventually(t, "alice's session ended", func() bool {
+			return !slices.Contains(ts.Sessions()["localhost"], "alice@localhost/web")
+		})
+		if m := scrape(ts); !strings.Contains(m, "xtokend_sm_bounced_total 0\n") {
+			t.Errorf("metrics after the kick:\n%s", smMetrics(m))
+		}
+	})
+
+	t.Run("shutdown", func(t *testing.T) {
+		ts := servertest.Start(t, servertest.Options{})
+		alice := rawLogin(t, ts, "alice", "localhost", "phone")
+		bob := rawLogin(t, ts, "bob", "localhost", "desk")
+		alice.smEnable()
+		bob.chat(alice.jid, "m1")
+		alice.expect("message")
+		done := make(chan error, 1)
+		go func() { done <- ts.Shutdown(t.Context()) }()
+		alice.expect("r")
+		fmt.Fprint(alice.conn, "<a xmlns='urn:xmpp:sm:3' h='1'/>")
+		if cond := alice.expectStreamError(); cond != "system-shutdown" {
+			t.Fatalf("ended with %q, want system-shutdown", cond)
+		}
+		if err := <-done; err != nil {
+			t.Fatalf("Shutdown: %v", err)
+		}
+		if m := scrape(ts); !strings.Contains(m, "xtokend_sm_bounced_total 0\n") {
+			t.Errorf("metrics after the shutdown:\n%s", smMetrics(m))
+		}
+	})
 }

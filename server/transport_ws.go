@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	cws "github.com/coder/websocket"
 	"github.com/xtokend/xtokend/websocket"
 )
 
@@ -36,17 +37,25 @@ type wsReader struct {
 	exceeded bool
 }
 
-func (r *wsReader) note(err error) {
+// note is a read error as the session sees it: a close frame of any
+// status is io.EOF (the Conn says so of the normal ones only). Without
+// <close/> before it, that is the connection's end, not the stream's: stream
+// management keeps the session for a resumption.
+func (r *wsReader) note(err error) error {
 	var fe *websocket.FramingError
 	if errors.As(err, &fe) && fe.Condition == websocket.CondPolicyViolation {
 		r.exceeded = true
 	}
+	if cws.CloseStatus(err) != -1 {
+		return io.EOF
+	}
+	return err
 }
 
 func (r *wsReader) Read(p []byte) (int, error) {
 	n, err := r.c.Read(p)
 	if err != nil {
-		r.note(err)
+		err = r.note(err)
 	}
 	return n, err
 }
@@ -54,7 +63,7 @@ func (r *wsReader) Read(p []byte) (int, error) {
 func (r *wsReader) ReadByte() (byte, error) {
 	b, err := r.c.ReadByte()
 	if err != nil {
-		r.note(err)
+		err = r.note(err)
 	}
 	return b, err
 }
@@ -65,7 +74,7 @@ func (t *wsTransport) Exceeded() bool          { return t.r.exceeded }
 func (t *wsTransport) WaitReadable() error {
 	err := t.c.WaitReadable()
 	if err != nil {
-		t.r.note(err)
+		err = t.r.note(err)
 	}
 	return err
 }

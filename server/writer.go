@@ -33,6 +33,7 @@ type outbox struct {
 	// The stream error the session ends with (none when endCond is empty).
 	endCond, endText string
 	silent           bool // a write failed: nothing more is written
+	askAck           bool // closed by close: the read loop still reads (stream management's last ack)
 	reason           string
 	done             chan struct{} // closed when the writer has closed conn
 
@@ -155,6 +156,7 @@ func (o *outbox) close(cond, text, reason string) {
 	if !o.closeLocked(cond, text, reason, false) {
 		return
 	}
+	o.askAck = true
 	o.wakeLocked()
 }
 
@@ -310,6 +312,9 @@ func (o *outbox) write() {
 		if o.closed && (len(o.pending) == 0 || o.silent) {
 			cond, text, silent, conn, done := o.endCond, o.endText, o.silent, o.conn, o.done
 			o.mu.Unlock()
+			if !silent {
+				o.smLastAck(conn)
+			}
 			conn.SetWriteDeadline(time.Now().Add(o.timeout))
 			switch {
 			case silent:

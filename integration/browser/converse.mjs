@@ -2,7 +2,7 @@
 //
 //   node converse.mjs --base http://127.0.0.1:PORT --ws ws://127.0.0.1:PORT/xmpp-websocket \
 //        --user alice --jid alice@file.test --artifacts DIR [--peer bob@file.test --out TEXT --in TEXT]
-//        [--contact bob@file.test [--expect TEXT]]
+//        [--contact bob@file.test [--expect TEXT]] [--reconnect --peer bob@file.test --expect TEXT]
 //
 // It starts Debian's chromium with a fresh profile, lets the page load only from 127.0.0.1 and
 // localhost (any other request is aborted and reported), signs in to the example web application
@@ -12,6 +12,11 @@
 // With --contact, once online it waits until the roster shows that contact online and, with
 // --expect, opens the chat with it and waits for a message --expect from it (one that waited on
 // the server while the page was closed).
+// With --reconnect, once online it opens the chat with --peer and waits while the test cuts the
+// WebSocket's connection under it: Converse must see it close, open a new WebSocket (fetching a
+// fresh token from credentials_url) and resume its stream (XEP-0198) or log in anew; then the
+// chat must show --expect, sent by the peer during the cut, once, and the WebSockets must have
+// carried it once.
 //
 // Every step is one JSON line on stdout:
 //   {"event":"signed_in"} {"event":"credentials","status":200,"jid":"..."}
@@ -19,6 +24,8 @@
 //   {"event":"auth","mechanism":"X-TOKEN","initial_response":"<base64>"}
 //   {"event":"sent"} {"event":"received","body":"..."} {"event":"screenshot","path":"..."}
 //   {"event":"contact","jid":"bob@file.test"}
+//   {"event":"chat_open"} {"event":"ws_closed"} {"event":"reconnected","resumed":true}
+//   {"event":"received","body":"...","shown":1,"frames":1}
 //   {"event":"offsite","url":"..."} {"event":"failed_request","url":"...","error":"..."}
 //   {"event":"error","error":"...","screenshot":"...","console":"..."}
 // Exit codes: 0 done, 2 bad usage, 3 any failure (after a screenshot and the console log are
@@ -58,6 +65,7 @@ try {
             in: { type: 'string' },
             contact: { type: 'string' },
             expect: { type: 'string' },
+            reconnect: { type: 'boolean', default: false },
             chromium: { type: 'string', default: '/usr/bin/chromium' },
             timeout: { type: 'string', default: '60' },
         },
@@ -65,7 +73,8 @@ try {
     for (const k of ['base', 'ws', 'user', 'jid', 'artifacts']) {
         if (!opts[k]) throw new Error(`--${k} is required`);
     }
-    if (opts.peer && (!opts.out || !opts.in)) throw new Error('--peer needs --out and --in');
+    if (opts.reconnect && (!opts.peer || !opts.expect)) throw new Error('--reconnect needs --peer and --expect');
+    if (opts.peer && !opts.reconnect && (!opts.out || !opts.in)) throw new Error('--peer needs --out and --in');
 } catch (e) {
     emit({ event: 'error', error: `usage: ${e.message}` });
     process.exit(EXIT_USAGE);
@@ -144,25 +153,41 @@ async function main() {
     // WebSocket traffic is visible through the DevTools protocol only.
     const cdp = await page.createCDPSession();
     await cdp.send('Network.enable');
-    let wsCreated;
-    const websocket = new Promise((resolve) => (wsCreated = resolve));
+    // Each WebSocket the page opens, and each one that ended (closed or failed).
+    const created = signals(), ended = signals();
+    const websocket = created.next();
     let boundJID;
     const bound = new Promise((resolve) => (boundJID = resolve));
     cdp.on('Network.webSocketCreated', (e) => {
         note(`websocket created: ${e.url}`);
-        wsCreated(e.url);
+        created.fire(e.url);
     });
-    cdp.on('Network.webSocketClosed', () => note('websocket closed'));
-    cdp.on('Network.webSocketFrameError', (e) => note(`websocket frame error: ${e.errorMessage}`));
+    cdp.on('Network.webSocketClosed', () => {
+        note('websocket closed');
+        ended.fire();
+    });
+    cdp.on('Network.webSocketFrameError', (e) => {
+        note(`websocket frame error: ${e.errorMessage}`);
+        ended.fire();
+    });
+    // How the stream after a reconnection began: <resumed/> or a new resource bound.
+    let restarted;
+    const restart = new Promise((resolve) => (restarted = resolve));
+    let framesWith = 0; // received frames that hold --expect
     cdp.on('Network.webSocketFrameSent', (e) => {
         // The SASL <auth/>: which mechanism Converse chose, and its initial response, for the
         // test to check that no log holds the token.
         const m = /<auth [^>]*mechanism=["']([^"']+)["'][^>]*>([^<]*)<\/auth>/.exec(e.response.payloadData);
         if (m) emit({ event: 'auth', mechanism: m[1], initial_response: m[2] });
+        else if (opts.reconnect) note(`sent: ${e.response.payloadData}`); // never the <auth/> with its token
     });
     cdp.on('Network.webSocketFrameReceived', (e) => {
-        const m = /<jid>([^<]+)<\/jid>/.exec(e.response.payloadData);
+        const data = e.response.payloadData;
+        const m = /<jid>([^<]+)<\/jid>/.exec(data);
         if (m) boundJID(m[1]);
+        if (created.count > 1 && /<resumed[ >\/]/.test(data)) restarted(true);
+        if (created.count > 1 && m) restarted(false);
+        if (opts.expect && data.includes(opts.expect)) framesWith++;
     });
 
     await page.goto(opts.base + '/', { waitUntil: 'domcontentloaded' });
@@ -183,6 +208,28 @@ async function main() {
     const jid = await within(bound, 'the bound JID in a WebSocket frame');
     emit({ event: 'online', jid });
     if (!jid.startsWith(opts.jid + '/')) throw new Error(`bound as ${jid}, want ${opts.jid}/<resource>`);
+
+    if (opts.reconnect) {
+        await page.evaluate((peer) => { location.hash = `#converse/chat?jid=${peer}`; }, opts.peer);
+        await page.waitForSelector(CHAT_INPUT, { visible: true, timeout: left() });
+        const wsEnded = ended.next();
+        const second = created.next();
+        emit({ event: 'chat_open' });
+        await within(wsEnded, 'the WebSocket to end (the test cuts it)');
+        emit({ event: 'ws_closed' });
+        const url2 = await within(second, 'Converse to open a new WebSocket');
+        if (url2 !== opts.ws) throw new Error(`reconnected to ${url2}, want ${opts.ws}`);
+        const resumed = await within(restart, 'the new stream to resume or bind');
+        emit({ event: 'reconnected', resumed });
+        await page.waitForSelector(ONLINE, { timeout: left() });
+        await waitForMessage(opts.expect);
+        // A copy sent twice would come right behind the first: let the traffic settle.
+        await page.waitForNetworkIdle({ idleTime: 1000, timeout: left() }).catch(() => {});
+        const shown = await page.$$eval(MESSAGES, (els, text) => els.filter((el) => el.textContent.trim() === text).length, opts.expect);
+        emit({ event: 'received', body: opts.expect, shown, frames: framesWith });
+        await settle();
+        return;
+    }
 
     if (opts.contact) {
         await page.waitForSelector(contactOnline(opts.contact), { timeout: left() });
@@ -218,6 +265,21 @@ async function waitForMessage(text) {
         (sel, text) => [...document.querySelectorAll(sel)].some((el) => el.textContent.trim() === text),
         { timeout: left(), polling: 100 },
         MESSAGES, text);
+}
+
+// signals counts events of one kind; next() is a promise of the next one after the call.
+function signals() {
+    const waiting = [];
+    return {
+        count: 0,
+        fire(v) {
+            this.count++;
+            for (const resolve of waiting.splice(0)) resolve(v);
+        },
+        next() {
+            return new Promise((resolve) => waiting.push(resolve));
+        },
+    };
 }
 
 // within waits for p, failing after what is left of --timeout.

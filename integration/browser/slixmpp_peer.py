@@ -5,7 +5,7 @@ Same command line and JSON lines as clients/slixmpp_client.py (whose X-TOKEN mec
 exit codes it reuses), with two differences. Once bound, it sends an available presence (so that
 the server routes messages for the bare JID to it, as to any chat client), waits for a message
 from --expect-from, answers it with --body, addressed to the full JID the message came from, and
-quits. And with --plaintext it logs in on a stream without TLS, which the original refuses: a
+quits; or, with --send-to, sends --body there and quits as the original does. And with --plaintext it logs in on a stream without TLS, which the original refuses: a
 server with tls.require_starttls = false (what a ws:// WebSocket needs) offers no STARTTLS.
 
   {"event": "bound", ...}  {"event": "message", "from": "...", "body": "..."}  {"event": "sent", "to": "..."}
@@ -22,7 +22,9 @@ from clientcli import EXIT_OK, emit, parse_args, run  # noqa: E402
 
 
 class Peer(slixmpp_client.Client):
-    def on_session_start(self, _):
+    def on_session_start(self, event):
+        if self.args.send_to:
+            return super().on_session_start(event)
         self.announce_bound()
         self.send_presence()
 
@@ -43,7 +45,7 @@ if __name__ == "__main__":
         slixmpp_client.XToken.security = set()
         slixmpp_client.XToken.setup = lambda self, name: None
     args = parse_args(__doc__.split("\n")[0], "slixmpp")
-    if not args.expect_from:
-        emit(event="error", error="--expect-from is required")
+    if not args.expect_from and not args.send_to:
+        emit(event="error", error="--expect-from or --send-to is required")
         sys.exit(2)
     run(lambda args: slixmpp_client.session(args, Peer), args)
