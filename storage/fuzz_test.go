@@ -20,7 +20,7 @@ func FuzzGroupsRoundTrip(f *testing.F) {
 			return // refused: never stored
 		}
 		var it Item
-		if err := fillItem(&it, []byte(strings.Join(groups, groupSeparator)), []byte("none"), 0, 0); err != nil {
+		if err := fillItem(&it, strings.Join(groups, groupSeparator), "none", false, false); err != nil {
 			t.Fatal(err)
 		}
 		if !reflect.DeepEqual(it.Groups, groups) {
