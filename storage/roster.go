@@ -84,7 +84,7 @@ func (r Rosters) Get(ctx context.Context, user string) (Roster, error) {
 		ver sql.NullInt64
 		agg sql.NullString // the drivers' own string: no copy
 	)
-	rows, err := r.s.r.QueryContext(ctx, r.s.q(rosterGet), user, user)
+	rows, err := r.s.rosterGet.QueryContext(ctx, user, user)
 	if err != nil {
 		return Roster{}, wrap("roster get", err)
 	}

@@ -25,6 +25,11 @@ type Store struct {
 	r    *sql.DB // reads; on PostgreSQL the same pool as w
 	lim  limits
 	opts Options
+
+	// rosterGet is prepared once: the roster read is the largest and most
+	// frequent statement (each login that asks for its roster), and SQLite
+	// would otherwise compile it on every call.
+	rosterGet *sql.Stmt
 }
 
 // Open opens the database the options name, creating a SQLite file if
@@ -48,6 +53,10 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
+	}
+	if s.rosterGet, err = s.r.PrepareContext(ctx, s.q(rosterGet)); err != nil {
+		s.Close()
+		return nil, wrap("prepare", err)
 	}
 	return s, nil
 }
@@ -119,6 +128,9 @@ func (s *Store) Backend() string { return s.d.name }
 
 // Close closes the database; calls in progress finish first.
 func (s *Store) Close() error {
+	if s.rosterGet != nil {
+		s.rosterGet.Close()
+	}
 	err := s.w.Close()
 	if s.r != s.w {
 		if e := s.r.Close(); err == nil {
