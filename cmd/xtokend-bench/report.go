@@ -231,15 +231,18 @@ func rate(r *result) float64 {
 }
 
 func writeTables(b *strings.Builder, rs []result, subject string, peers []string) {
-	for _, mode := range []string{"logins", "messages"} {
-		unit := map[string]string{"logins": "logins/s", "messages": "messages/s"}[mode]
-		levelName := map[string]string{"logins": "concurrency", "messages": "pairs"}[mode]
+	for _, mode := range []string{"logins", "messages", "roster-logins", "offline-store", "offline-deliver"} {
+		unit := map[string]string{"logins": "logins/s", "messages": "messages/s", "roster-logins": "logins/s", "offline-store": "messages/s", "offline-deliver": "messages/s"}[mode]
+		levelName := map[string]string{"logins": "concurrency", "messages": "pairs", "roster-logins": "concurrency", "offline-store": "pairs", "offline-deliver": "pairs"}[mode]
 		for _, v := range variants {
 			levels := levelsOf(rs, mode, v)
 			if len(levels) == 0 {
 				continue
 			}
-			fmt.Fprintf(b, "\n### %s, %s%s\n\n", strings.ToUpper(mode[:1])+mode[1:], v, runsNote(rs, mode, v))
+			title := map[string]string{"logins": "Logins", "messages": "Messages",
+				"roster-logins": "Logins with a roster (roster get, initial presence, the online contacts' presence)",
+				"offline-store": "Offline messages stored", "offline-deliver": "Offline messages delivered at login"}[mode]
+			fmt.Fprintf(b, "\n### %s, %s%s\n\n", title, v, runsNote(rs, mode, v))
 			fmt.Fprintf(b, "| %s | %s %s | p50 / p99 ms | CPU µs/op |", levelName, subject, unit)
 			for _, peer := range peers {
 				fmt.Fprintf(b, " %s %s | p50 / p99 ms | CPU µs/op | %s ratio | CPU ratio |", peer, unit, unit)
