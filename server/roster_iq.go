@@ -30,6 +30,32 @@ const nsRoster = "jabber:iq:roster"
 type storedFlags struct {
 	rosterInterest atomic.Bool // sent a roster get: gets roster pushes
 	blockInterest  atomic.Bool // sent a block list get: gets block pushes
+	// roster is the user's roster as this session last read it. Each use
+	// checks its version against the database's first, so a change made
+	// anywhere (another session, the admin API, another node) is seen.
+	roster atomic.Pointer[storage.Roster]
+}
+
+// currentRoster returns the user's roster: the one the session read last
+// when its version is still the database's (one row read rather than every
+// item: a login reads the roster for its get, its initial presence and its
+// unavailable presence), else read anew.
+func (s *session) currentRoster(ctx context.Context) (storage.Roster, error) {
+	rs := s.srv.store().Rosters()
+	if last := s.stored.roster.Load(); last != nil {
+		v, err := rs.Version(ctx, s.bare)
+		if err != nil {
+			return storage.Roster{}, err
+		}
+		if v == last.Version {
+			return *last, nil
+		}
+	}
+	ro, err := rs.Get(ctx, s.bare)
+	if err == nil {
+		s.stored.roster.Store(&ro)
+	}
+	return ro, err
 }
 
 // queryItem is one <item/> of a roster or blocking payload.
@@ -125,7 +151,7 @@ func (s *session) rosterGet(st *xmlStanza, child xml.StartElement) {
 				}
 			}
 		}
-		ro, err = s.srv.store().Rosters().Get(ctx, s.bare)
+		ro, err = s.currentRoster(ctx)
 		return err
 	})
 	if err != nil {

@@ -61,7 +61,7 @@ func (o Offline) Fetch(ctx context.Context, user string, limit int) ([]Message, 
 		q += ` LIMIT ?`
 		args = append(args, limit)
 	}
-	rows, err := o.s.r.QueryContext(ctx, o.s.q(q), args...)
+	rows, err := o.s.read(ctx, q, args...)
 	if err != nil {
 		return nil, wrap("offline fetch", err)
 	}
@@ -121,6 +121,6 @@ func (o Offline) Count(ctx context.Context, user string) (int, error) {
 		return 0, wrap("offline count", err)
 	}
 	var n int
-	err := o.s.r.QueryRowContext(ctx, o.s.q(`SELECT COUNT(*) FROM offline_messages WHERE username = ?`), user).Scan(&n)
+	err := o.s.readRow(ctx, `SELECT COUNT(*) FROM offline_messages WHERE username = ?`, user).Scan(&n)
 	return n, wrap("offline count", err)
 }

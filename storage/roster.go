@@ -84,7 +84,7 @@ func (r Rosters) Get(ctx context.Context, user string) (Roster, error) {
 		ver sql.NullInt64
 		agg sql.NullString // the drivers' own string: no copy
 	)
-	rows, err := r.s.rosterGet.QueryContext(ctx, user, user)
+	rows, err := r.s.read(ctx, rosterGet, user, user)
 	if err != nil {
 		return Roster{}, wrap("roster get", err)
 	}
@@ -190,7 +190,7 @@ func (r Rosters) Version(ctx context.Context, user string) (int64, error) {
 		return 0, wrap("roster version", err)
 	}
 	var v int64
-	err := r.s.r.QueryRowContext(ctx, r.s.q(`SELECT version FROM roster_versions WHERE username = ?`), user).Scan(&v)
+	err := r.s.readRow(ctx, `SELECT version FROM roster_versions WHERE username = ?`, user).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
@@ -207,8 +207,8 @@ func (r Rosters) GetItem(ctx context.Context, user, contact string) (Item, error
 		groups, sub   string
 		ask, approved int64
 	)
-	err := r.s.r.QueryRowContext(ctx, r.s.q(`SELECT `+rosterColumns+` FROM roster_items i
-		WHERE i.username = ? AND i.contact = ?`), user, contact).
+	err := r.s.readRow(ctx, `SELECT `+rosterColumns+` FROM roster_items i
+		WHERE i.username = ? AND i.contact = ?`, user, contact).
 		Scan(&it.Contact, &it.Name, &groups, &sub, &ask, &approved)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Item{}, fmt.Errorf("storage: roster get item: %w", ErrNotFound)
@@ -383,8 +383,8 @@ func (r Rosters) Requests(ctx context.Context, user string) ([]Request, error) {
 	if err := checkJID("user", user); err != nil {
 		return nil, wrap("roster requests", err)
 	}
-	rows, err := r.s.r.QueryContext(ctx, r.s.q(`SELECT contact, stamp, stanza FROM roster_requests
-		WHERE username = ? ORDER BY stamp, contact`), user)
+	rows, err := r.s.read(ctx, `SELECT contact, stamp, stanza FROM roster_requests
+		WHERE username = ? ORDER BY stamp, contact`, user)
 	if err != nil {
 		return nil, wrap("roster requests", err)
 	}
@@ -412,7 +412,7 @@ func (r Rosters) Request(ctx context.Context, user, contact string) (Request, er
 	}
 	req := Request{Contact: contact}
 	var stamp int64
-	err := r.s.r.QueryRowContext(ctx, r.s.q(`SELECT stamp, stanza FROM roster_requests WHERE username = ? AND contact = ?`),
+	err := r.s.readRow(ctx, `SELECT stamp, stanza FROM roster_requests WHERE username = ? AND contact = ?`,
 		user, contact).Scan(&stamp, &req.Stanza)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Request{}, fmt.Errorf("storage: roster request: %w", ErrNotFound)
