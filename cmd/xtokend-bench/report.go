@@ -415,11 +415,16 @@ func plotLogins(rs []result) string {
 // peaks returns the subject's and the peer's best logins/s (of the means, when points were
 // run more than once).
 func peaks(rs []result, subject, peer string, v variant) (top, best *result) {
-	for _, l := range levelsOf(rs, "logins", v) {
-		if r := find(rs, subject, "logins", v, l); r != nil && (top == nil || r.Rate > top.Rate) {
+	return peaksOf(rs, "logins", subject, peer, v)
+}
+
+// peaksOf is peaks for the results of mode.
+func peaksOf(rs []result, mode, subject, peer string, v variant) (top, best *result) {
+	for _, l := range levelsOf(rs, mode, v) {
+		if r := find(rs, subject, mode, v, l); r != nil && (top == nil || r.Rate > top.Rate) {
 			top = r
 		}
-		if r := find(rs, peer, "logins", v, l); r != nil && (best == nil || r.Rate > best.Rate) {
+		if r := find(rs, peer, mode, v, l); r != nil && (best == nil || r.Rate > best.Rate) {
 			best = r
 		}
 	}
@@ -535,4 +540,5 @@ func writeTargets(b *strings.Builder, rs []result, subject string, peers []strin
 			fmt.Sprintf("%.1f KB at %d sessions", kb, last.Sessions), verdict(kb > 0 && kb <= 12)})
 	}
 	writeTargetRows(b, "Against the targets of issue 13 (XMPP over WebSocket)", rows)
+	writeStoredTargets(b, rs, subject, peers)
 }
