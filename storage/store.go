@@ -31,6 +31,8 @@ type Store struct {
 	// read): SQLite would otherwise compile each statement on every call,
 	// and a login reads the roster, its version and requests.
 	stmts sync.Map // query -> *sql.Stmt
+
+	offline *offlineWriter // commits offline stores together
 }
 
 // Open opens the database the options name, creating a SQLite file if
@@ -55,6 +57,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	s.offline = startOfflineWriter(s)
 	return s, nil
 }
 
@@ -125,6 +128,9 @@ func (s *Store) Backend() string { return s.d.name }
 
 // Close closes the database; calls in progress finish first.
 func (s *Store) Close() error {
+	if s.offline != nil {
+		s.offline.stop()
+	}
 	s.stmts.Range(func(_, st any) bool {
 		st.(*sql.Stmt).Close()
 		return true
