@@ -342,6 +342,26 @@ fi
 log "sasl: BenchmarkVerify against BenchmarkCryptoFloor"
 VERIFY=$(cd "$SRC" && go test -run '^$' -bench 'Verify|CryptoFloor' -benchmem -benchtime "${VERIFY_TIME:-1s}" ./sasl 2>&1 | grep -E '^Benchmark' || echo "(sasl benchmarks failed)")
 
+# ---- a roster get of 1,000 items (storage's and the server's benchmarks), with the stored phase ----
+ROSTERGET_MD=""
+if [ -n "$STORED_PHASES" ]; then
+	log "roster get of 1,000 items: BenchmarkRosterGet1000, BenchmarkRosterGetWire1000"
+	ROSTERGET=$(cd "$SRC" && go test -run '^$' -bench 'RosterGet(Wire)?1000' -benchtime "${ROSTERGET_TIME:-2000x}" ./storage ./server 2>&1 | grep -E '^Benchmark' || echo "(roster get benchmarks failed)")
+	ROSTERGET_MD="
+### A roster get of 1,000 items
+
+\`go test -run '^\$' -bench 'RosterGet(Wire)?1000' -benchtime ${ROSTERGET_TIME:-2000x} ./storage ./server\`: the storage call
+(\`BenchmarkRosterGet1000\`: one statement, the items aggregated into one text) and the whole get as a
+client sees it (\`BenchmarkRosterGetWire1000\`: the request written, the answer's last byte read) on
+SQLite and PostgreSQL (a throwaway server of its own), with p50 and p99 over every get. Issue 15's
+target: p99 under 5 ms on SQLite.
+
+\`\`\`
+$ROSTERGET
+\`\`\`
+"
+fi
+
 # ---- the report ----
 # phase_of LINE: the phase a result line belongs to (ws, tls or plain), and whether it is idle.
 phase_of() {
@@ -457,6 +477,7 @@ bare HMAC-SHA1 and HMAC-SHA256 it must compute (\`BenchmarkCryptoFloor\`):
 $VERIFY
 \`\`\`
 
+$ROSTERGET_MD
 Where xtokend's time and memory go, with the proposed fixes: [bench/PROFILE.md](bench/PROFILE.md)
 (\`bench/profile.sh\` takes the profiles).
 
