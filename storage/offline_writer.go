@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -19,6 +20,9 @@ type offlineWriter struct {
 	reqs chan *offlineReq
 	quit chan struct{}
 	done chan struct{}
+
+	mu     sync.RWMutex // senders hold it shared; stop takes it to close
+	closed bool
 }
 
 // offlineReq is one store waiting for its commit.
@@ -52,12 +56,19 @@ func startOfflineWriter(s *Store) *offlineWriter {
 // ends first may still be committed.
 func (w *offlineWriter) store(ctx context.Context, r *offlineReq) (int64, error) {
 	r.ctx, r.answer = ctx, make(chan struct{})
+	// Queued only while the writer runs: stop waits for the senders, so
+	// whatever they queued is answered (refuseQueued) once it has stopped.
+	w.mu.RLock()
+	if w.closed {
+		w.mu.RUnlock()
+		return 0, wrap(opOfflineStore, errStoreClosed)
+	}
 	select {
 	case w.reqs <- r:
+		w.mu.RUnlock()
 	case <-ctx.Done():
+		w.mu.RUnlock()
 		return 0, wrap(opOfflineStore, ctx.Err())
-	case <-w.quit:
-		return 0, wrap(opOfflineStore, errStoreClosed)
 	}
 	select {
 	case <-r.answer:
@@ -178,9 +189,11 @@ func (w *offlineWriter) refuseQueued() {
 // stop ends the writer once its batch in progress is committed; stores
 // queued or arriving later get an error.
 func (w *offlineWriter) stop() {
-	select {
-	case <-w.quit:
-	default:
+	w.mu.Lock()
+	already := w.closed
+	w.closed = true
+	w.mu.Unlock()
+	if !already {
 		close(w.quit)
 	}
 	<-w.done
