@@ -10,6 +10,12 @@
 #                                              at ws://127.0.0.1:WSPORT/xmpp-websocket
 #   bench/ejabberd.sh stop DIR
 #   bench/ejabberd.sh version
+#   bench/ejabberd.sh ctl DIR COMMAND [ARGS]   runs ejabberdctl against the running one
+#                                              (import_piefxis FILE: accounts and rosters)
+#
+# EJABBERD_STORED=1 (the roster and offline phases): real accounts (auth_method internal,
+# in mnesia, imported with ctl import_piefxis), rosters and offline messages in mnesia
+# (mod_roster, mod_offline without a cap on stored messages).
 #
 # Logins are ejabberd's anonymous "login_anon": SASL PLAIN with any username and password, no
 # account lookup (its cheapest login; Prosody's runs look users up). Its packaged ejabberdctl
@@ -44,6 +50,16 @@ start)
     request_handlers:
       /xmpp-websocket: ejabberd_http_ws"
 	fi
+	auth="auth_method: anonymous
+anonymous_protocol: login_anon" offline="" rules="shaper_rules: {}"
+	if [ -n "${EJABBERD_STORED:-}" ]; then
+		auth="auth_method: internal"
+		offline="
+  mod_offline:
+    access_max_user_messages: max_user_offline_messages"
+		rules="shaper_rules:
+  max_user_offline_messages: 100000"
+	fi
 	apt_install ejabberd --no-install-recommends
 	mkdir -p "$dir/spool" "$dir/logs"
 	dir=$(cd "$dir" && pwd)
@@ -75,8 +91,7 @@ listen:
     access: all
     starttls: true
     backlog: 1024$wslisten
-auth_method: anonymous
-anonymous_protocol: login_anon
+$auth
 allow_multiple_connections: true
 default_db: mnesia
 acl:
@@ -87,11 +102,11 @@ access_rules:
     allow: local
   c2s:
     allow: all
-shaper_rules: {}
+$rules
 modules:
   mod_disco: {}
   mod_ping: {}
-  mod_roster: {}
+  mod_roster: {}$offline
 EOF
 	ctl=("$dir/ejabberdctl" --config "$dir/ejabberd.yml" --ctl-config "$dir/ejabberdctl.cfg" --spool "$dir/spool" --logs "$dir/logs")
 	"${ctl[@]}" foreground >"$dir/stdout.log" 2>&1 &
@@ -118,8 +133,14 @@ stop)
 version)
 	dpkg-query -W -f='${Version}\n' ejabberd 2>/dev/null || echo "not installed"
 	;;
+ctl)
+	[ $# -ge 3 ] || { echo "usage: $0 ctl DIR COMMAND [ARGS]" >&2; exit 2; }
+	dir=$(cd "$2" && pwd)
+	shift 2
+	"$dir/ejabberdctl" --config "$dir/ejabberd.yml" --ctl-config "$dir/ejabberdctl.cfg" --spool "$dir/spool" --logs "$dir/logs" "$@"
+	;;
 *)
-	echo "usage: $0 start DIR PORT CERT KEY [WSPORT] | stop DIR | version" >&2
+	echo "usage: $0 start DIR PORT CERT KEY [WSPORT] | stop DIR | version | ctl DIR COMMAND [ARGS]" >&2
 	exit 2
 	;;
 esac

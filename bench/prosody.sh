@@ -15,7 +15,9 @@
 # Environment: PROSODY_AUTH=internal_plain (default: real users, stored as files
 # DIR/data/localhost/accounts/USER.dat, password "bench") or insecure (any password, no
 # lookup: Prosody's cheapest login). PROSODY_USERS="u:1000 um:256 i:20000" names the users to
-# create as prefix:count (users prefix0 .. prefixN-1).
+# create as prefix:count (users prefix0 .. prefixN-1). PROSODY_STORED=1 (the roster and
+# offline phases): every store in Prosody's internal (file) storage, rosters and offline
+# messages included, and mod_offline on.
 #
 # Both plaintext PLAIN and STARTTLS are allowed by the one config, as for xtokend, so one
 # server serves both runs.
@@ -50,6 +52,12 @@ write_config() { # DIR PORT CERT KEY [WSPORT]
 		http="{ $wsport }"
 		websocket='"websocket";'
 	fi
+	local storage='default_storage = "memory"
+storage = { accounts = "internal" }' offline='"offline";'
+	if [ -n "${PROSODY_STORED:-}" ]; then
+		storage='default_storage = "internal"'
+		offline=""
+	fi
 	local insecure=""
 	if [ "$auth" = insecure ]; then
 		insecure='insecure_open_authentication = "Yes please, I know what I'"'"'m doing!"'
@@ -80,12 +88,11 @@ allow_unencrypted_plain_auth = true
 
 authentication = "$auth"
 $insecure
-default_storage = "memory"
-storage = { accounts = "internal" }
+$storage
 
 -- The modules a client login touches, nothing else.
 modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "ping"; "posix"; $websocket }
-modules_disabled = { "s2s"; "offline"; }
+modules_disabled = { "s2s"; $offline }
 
 ssl = { certificate = "$cert"; key = "$key"; }
 

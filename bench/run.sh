@@ -16,6 +16,12 @@
 # turns; the report gives the means), KEEP_RESULTS=1 (carry over from bench/results.jsonl the rows of the
 # phases this run does not measure).
 #
+# The stored phase (STORED_PHASES=plain, the default; empty: skip): logins with a roster and
+# offline messages, every server with its rosters seeded (xtokend through its admin API into
+# SQLite, Prosody's internal storage files, ejabberd's mnesia from a XEP-0227 import) and real
+# accounts. Knobs: ROSTER_LEVELS="1 8 32", ROSTER_USERS=100, ROSTER_ONLINE=20,
+# ROSTER_CONTACTS=100, OFFLINE_PAIRS=8, OFFLINE_MESSAGES=500.
+#
 # The phases: plain is TCP without TLS, tls is STARTTLS, ws is XMPP over WebSocket (RFC 7395) on plaintext
 # ws:// (xtokend's [websocket] listener, Prosody's mod_websocket, ejabberd's ejabberd_http_ws).
 #
@@ -36,6 +42,13 @@ WS_IDLE_COUNTS=${WS_IDLE_COUNTS:-1000 10000}
 REPEAT=${REPEAT:-1}
 LOAD_PHASES=${LOAD_PHASES-plain tls ws}
 IDLE_PHASES=${IDLE_PHASES-plain tls ws}
+STORED_PHASES=${STORED_PHASES-plain}
+ROSTER_LEVELS=${ROSTER_LEVELS:-1 8 32}
+ROSTER_USERS=${ROSTER_USERS:-100}
+ROSTER_ONLINE=${ROSTER_ONLINE:-20}
+ROSTER_CONTACTS=${ROSTER_CONTACTS:-100}
+OFFLINE_PAIRS=${OFFLINE_PAIRS:-8}
+OFFLINE_MESSAGES=${OFFLINE_MESSAGES:-500}
 OUT=${OUT:-BENCHMARKS.md}
 PEERS=${PEERS-prosody ejabberd} # peer servers; the issue's targets are against the first
 if [ -n "${QUICK:-}" ]; then
@@ -44,6 +57,7 @@ if [ -n "${QUICK:-}" ]; then
 	DURATION=1s
 	WARMUP=0.3s
 	IDLE_COUNTS=${QUICK_IDLE:-200 500}
+	ROSTER_LEVELS=${QUICK_LEVELS:-1 8}
 	WS_IDLE_COUNTS=$IDLE_COUNTS
 fi
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -210,6 +224,49 @@ for phase in $LOAD_PHASES; do
 	done
 done
 
+# ---- stored: logins with a roster, offline messages (plaintext TCP) ----
+# Each server starts fresh with its rosters seeded; the logins' users r0.. have ROSTER_CONTACTS
+# items each, ROSTER_ONLINE of them kept online by the load tool (k0..), the rest offline (o0..).
+start_stored() {
+	stop_servers
+	rm -f "$WORK/xtokend.db" "$WORK/xtokend.db-wal" "$WORK/xtokend.db-shm"
+	local plan=(-users "$ROSTER_USERS" -online "$ROSTER_ONLINE" -contacts "$ROSTER_CONTACTS")
+	PROSODY_STORED=1 EJABBERD_STORED=1 \
+		PROSODY_USERS="r:$ROSTER_USERS k:$ROSTER_ONLINE o:$((ROSTER_CONTACTS - ROSTER_ONLINE)) s:$OFFLINE_PAIRS d:$OFFLINE_PAIRS" \
+		start_servers false
+	log "stored: seeding rosters"
+	"$BENCH" seed -format xtokend -admin-socket "$WORK/xtokend.sock" "${plan[@]}"
+	if has_peer prosody; then
+		"$BENCH" seed -format prosody -dir "$WORK/prosody/data/localhost" "${plan[@]}"
+	fi
+	if has_peer ejabberd; then
+		"$BENCH" seed -format ejabberd -o "$WORK/ejabberd-seed.xml" -pairs "$OFFLINE_PAIRS" "${plan[@]}"
+		bash bench/ejabberd.sh ctl "$WORK/ejabberd" import_piefxis "$WORK/ejabberd-seed.xml" >&2
+	fi
+}
+for phase in $STORED_PHASES; do
+	[ "$phase" = plain ] || { log "stored phases are plaintext TCP only; skipping $phase"; continue; }
+	start_stored
+	WS="" tlsflag=""
+	for c in $ROSTER_LEVELS; do
+		for rep in $(seq 1 "$REPEAT"); do
+			for who in $PEERS xtokend; do
+				log "roster logins c=$c $who (run $rep of $REPEAT)"
+				# shellcheck disable=SC2046
+				"$BENCH" rosters $(${who}_flags) -users "$ROSTER_USERS" -online "$ROSTER_ONLINE" -contacts "$ROSTER_CONTACTS" \
+					-c "$c" -duration "$DURATION" -warmup "$WARMUP" -json "$RESULTS" >&2
+			done
+		done
+	done
+	for rep in $(seq 1 "$REPEAT"); do
+		for who in $PEERS xtokend; do
+			log "offline messages $who (run $rep of $REPEAT)"
+			# shellcheck disable=SC2046
+			"$BENCH" offline $(${who}_flags) -pairs "$OFFLINE_PAIRS" -messages "$OFFLINE_MESSAGES" -json "$RESULTS" >&2
+		done
+	done
+done
+
 # ---- idle sessions: RSS of each server at growing counts ----
 rss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
@@ -285,6 +342,26 @@ fi
 log "sasl: BenchmarkVerify against BenchmarkCryptoFloor"
 VERIFY=$(cd "$SRC" && go test -run '^$' -bench 'Verify|CryptoFloor' -benchmem -benchtime "${VERIFY_TIME:-1s}" ./sasl 2>&1 | grep -E '^Benchmark' || echo "(sasl benchmarks failed)")
 
+# ---- a roster get of 1,000 items (storage's and the server's benchmarks), with the stored phase ----
+ROSTERGET_MD=""
+if [ -n "$STORED_PHASES" ]; then
+	log "roster get of 1,000 items: BenchmarkRosterGet1000, BenchmarkRosterGetWire1000"
+	ROSTERGET=$(cd "$SRC" && go test -run '^$' -bench 'RosterGet(Wire)?1000' -benchtime "${ROSTERGET_TIME:-2000x}" ./storage ./server 2>&1 | grep -E '^Benchmark' || echo "(roster get benchmarks failed)")
+	ROSTERGET_MD="
+### A roster get of 1,000 items
+
+\`go test -run '^\$' -bench 'RosterGet(Wire)?1000' -benchtime ${ROSTERGET_TIME:-2000x} ./storage ./server\`: the storage call
+(\`BenchmarkRosterGet1000\`: one statement, the items aggregated into one text) and the whole get as a
+client sees it (\`BenchmarkRosterGetWire1000\`: the request written, the answer's last byte read) on
+SQLite and PostgreSQL (a throwaway server of its own), with p50 and p99 over every get. Issue 15's
+target: p99 under 5 ms on SQLite.
+
+\`\`\`
+$ROSTERGET
+\`\`\`
+"
+fi
+
 # ---- the report ----
 # phase_of LINE: the phase a result line belongs to (ws, tls or plain), and whether it is idle.
 phase_of() {
@@ -293,7 +370,11 @@ phase_of() {
 	*'"tls":true'*) echo -n tls ;;
 	*) echo -n plain ;;
 	esac
-	case $1 in *'"mode":"idle"'*) echo " idle" ;; *) echo " load" ;; esac
+	case $1 in
+	*'"mode":"idle"'*) echo " idle" ;;
+	*'"mode":"roster-logins"'* | *'"mode":"offline-'*) echo " stored" ;;
+	*) echo " load" ;;
+	esac
 }
 CARRIED="" CARRY_NOTE=""
 if [ -n "${KEEP_RESULTS:-}" ] && [ -f bench/results.jsonl ]; then
@@ -302,6 +383,7 @@ if [ -n "${KEEP_RESULTS:-}" ] && [ -f bench/results.jsonl ]; then
 		read -r ph kind <<<"$(phase_of "$line")"
 		ran=$LOAD_PHASES
 		[ "$kind" = idle ] && ran=$IDLE_PHASES
+		[ "$kind" = stored ] && ran=$STORED_PHASES
 		[[ " $ran " == *" $ph "* ]] || echo "$line" >>"$WORK/carried.jsonl"
 	done <bench/results.jsonl
 	if [ -s "$WORK/carried.jsonl" ]; then
@@ -359,6 +441,25 @@ bench/run.sh        # installs Prosody and ejabberd from Debian if absent; about
   operations done: less sensitive to the other load on a shared machine than the rate.
 - **Messages**: pairs of bound sessions; in each pair one message bounces back and forth (each side
   answers every message with a new one to the other's full JID). Latency is send to receipt.
+- **Logins with a roster** (the stored phase, plaintext TCP): each server restarted with
+  $ROSTER_USERS users (r0..) whose rosters hold $ROSTER_CONTACTS mutual subscriptions, $ROSTER_ONLINE of them to
+  contacts the tool keeps online (k0.., each with its initial presence sent) and the rest to offline
+  users. A login is connect, SASL, bind, the roster get (all $ROSTER_CONTACTS items checked), initial
+  presence, and the wait for the available presence of all $ROSTER_ONLINE online contacts; its time ends there.
+  Storage: xtokend's SQLite (\`[storage]\` default, WAL, \`synchronous=FULL\`), seeded through its admin API;
+  Prosody's internal storage (\`default_storage = "internal"\`: files), seeded as its roster files;
+  ejabberd's mnesia with \`auth_method: internal\` (real accounts: \`login_anon\` would drop an anonymous
+  user's roster at logout), seeded with \`ejabberdctl import_piefxis\` (XEP-0227). Prosody and ejabberd
+  log in with PLAIN, xtokend with X-TOKEN. Commands: \`xtokend-bench seed -format xtokend|prosody|ejabberd\`,
+  \`xtokend-bench rosters ... -users $ROSTER_USERS -online $ROSTER_ONLINE -contacts $ROSTER_CONTACTS -c N\`.
+- **Offline messages** (same servers): $OFFLINE_PAIRS senders (s0..) each send $OFFLINE_MESSAGES chat messages to
+  their own offline receiver (d0..), then a ping; the store rate is all messages over the time until the
+  last sender's ping is answered (xtokend commits each message to disk first, \`synchronous=FULL\`;
+  Prosody's file storage and ejabberd's mnesia do not sync each one, and ejabberd may answer the ping
+  before its offline store has finished). Then every receiver logs in and sends initial presence; the
+  deliver rate is all messages over the time until the last receiver has all of its own.
+  \`xtokend-bench offline ... -pairs $OFFLINE_PAIRS -messages $OFFLINE_MESSAGES\`; mod_offline for Prosody, mod_offline
+  (mnesia, no cap) for ejabberd. Latencies in these two tables are the pairs' times.
 - **Idle sessions**: bound sessions held open by several tool processes (at most $IDLE_PER_PROC each:
   the open-file limit is 20,000 per process); the server's VmRSS is read once the count is reached.
 - Commands, as run by the script (\$WORK is a temporary folder with the generated configs and keys):
@@ -376,6 +477,7 @@ bare HMAC-SHA1 and HMAC-SHA256 it must compute (\`BenchmarkCryptoFloor\`):
 $VERIFY
 \`\`\`
 
+$ROSTERGET_MD
 Where xtokend's time and memory go, with the proposed fixes: [bench/PROFILE.md](bench/PROFILE.md)
 (\`bench/profile.sh\` takes the profiles).
 

@@ -220,7 +220,7 @@ func (s *session) presenceToContacts(b []byte, initial bool) {
 		return
 	}
 	err := srv.dbCall("roster", func(ctx context.Context) error {
-		ro, err := srv.store().Rosters().Get(ctx, s.bare)
+		ro, err := s.currentRoster(ctx)
 		if err != nil {
 			return err
 		}

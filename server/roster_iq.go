@@ -30,6 +30,32 @@ const nsRoster = "jabber:iq:roster"
 type storedFlags struct {
 	rosterInterest atomic.Bool // sent a roster get: gets roster pushes
 	blockInterest  atomic.Bool // sent a block list get: gets block pushes
+	// roster is the user's roster as this session last read it. Each use
+	// checks its version against the database's first, so a change made
+	// anywhere (another session, the admin API, another node) is seen.
+	roster atomic.Pointer[storage.Roster]
+}
+
+// currentRoster returns the user's roster: the one the session read last
+// when its version is still the database's (one row read rather than every
+// item: a login reads the roster for its get, its initial presence and its
+// unavailable presence), else read anew.
+func (s *session) currentRoster(ctx context.Context) (storage.Roster, error) {
+	rs := s.srv.store().Rosters()
+	if last := s.stored.roster.Load(); last != nil {
+		v, err := rs.Version(ctx, s.bare)
+		if err != nil {
+			return storage.Roster{}, err
+		}
+		if v == last.Version {
+			return *last, nil
+		}
+	}
+	ro, err := rs.Get(ctx, s.bare)
+	if err == nil {
+		s.stored.roster.Store(&ro)
+	}
+	return ro, err
 }
 
 // queryItem is one <item/> of a roster or blocking payload.
@@ -125,7 +151,7 @@ func (s *session) rosterGet(st *xmlStanza, child xml.StartElement) {
 				}
 			}
 		}
-		ro, err = s.srv.store().Rosters().Get(ctx, s.bare)
+		ro, err = s.currentRoster(ctx)
 		return err
 	})
 	if err != nil {
@@ -134,6 +160,9 @@ func (s *session) rosterGet(st *xmlStanza, child xml.StartElement) {
 		return
 	}
 	var b bytes.Buffer
+	if changed {
+		b.Grow(rosterSize(ro.Items)) // one allocation for the answer, not a doubling per few items
+	}
 	openStanza(&b, "iq", "result", st.id, st.to, s.full)
 	if changed {
 		// XEP-0237 section 4: the whole roster with its version; an
@@ -249,16 +278,16 @@ func (s *session) ackIQ(st *xmlStanza) {
 // appendRosterItem writes one <item/> of a roster result or push.
 func appendRosterItem(b *bytes.Buffer, it storage.Item) {
 	b.WriteString("<item")
-	writeAttr(b, "jid", it.Contact)
+	writeItemAttr(b, "jid", it.Contact)
 	if it.Name != "" {
-		writeAttr(b, "name", it.Name)
+		writeItemAttr(b, "name", it.Name)
 	}
-	writeAttr(b, "subscription", string(it.Subscription))
+	writeItemAttr(b, "subscription", string(it.Subscription))
 	if it.Ask {
-		writeAttr(b, "ask", "subscribe")
+		b.WriteString(" ask='subscribe'")
 	}
 	if it.Approved {
-		writeAttr(b, "approved", "true")
+		b.WriteString(" approved='true'")
 	}
 	if len(it.Groups) == 0 {
 		b.WriteString("/>")
@@ -267,10 +296,45 @@ func appendRosterItem(b *bytes.Buffer, it storage.Item) {
 	b.WriteString(">")
 	for _, g := range it.Groups {
 		b.WriteString("<group>")
-		xml.EscapeText(b, []byte(g))
+		writeEscaped(b, g)
 		b.WriteString("</group>")
 	}
 	b.WriteString("</item>")
+}
+
+// rosterSize is about the bytes items take in a roster answer: its
+// envelope and each item's fixed text, values and groups.
+func rosterSize(items []storage.Item) int {
+	n := 256
+	for _, it := range items {
+		n += 64 + len(it.Contact) + len(it.Name)
+		for _, g := range it.Groups {
+			n += 16 + len(g)
+		}
+	}
+	return n
+}
+
+func writeItemAttr(b *bytes.Buffer, name, value string) {
+	b.WriteString(" ")
+	b.WriteString(name)
+	b.WriteString("='")
+	writeEscaped(b, value)
+	b.WriteString("'")
+}
+
+// writeEscaped writes s as XML text or attribute value. Most roster values
+// are plain ASCII, written as they are; others go through the encoding/xml
+// escaper, which also replaces what XML cannot carry.
+func writeEscaped(b *bytes.Buffer, s string) {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20, c >= 0x7f, c == '&', c == '<', c == '>', c == '\'', c == '"':
+			xml.EscapeText(b, []byte(s))
+			return
+		}
+	}
+	b.WriteString(s)
 }
 
 // pushRoster sends a roster push of one item at version ver to each of

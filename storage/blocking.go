@@ -19,7 +19,7 @@ func (b BlockLists) List(ctx context.Context, user string) ([]string, error) {
 	if err := checkJID("user", user); err != nil {
 		return nil, wrap("blocklist", err)
 	}
-	rows, err := b.s.r.QueryContext(ctx, b.s.q(`SELECT jid FROM blocked_jids WHERE username = ? ORDER BY jid`), user)
+	rows, err := b.s.read(ctx, `SELECT jid FROM blocked_jids WHERE username = ? ORDER BY jid`, user)
 	if err != nil {
 		return nil, wrap("blocklist", err)
 	}
@@ -121,7 +121,7 @@ func (b BlockLists) IsBlocked(ctx context.Context, user, jid string) (bool, erro
 		args = append(args, c)
 	}
 	var n int
-	err := b.s.r.QueryRowContext(ctx, b.s.q(`SELECT COUNT(*) FROM blocked_jids WHERE username = ? AND jid IN (`+placeholders(len(cand))+`)`), args...).Scan(&n)
+	err := b.s.readRow(ctx, `SELECT COUNT(*) FROM blocked_jids WHERE username = ? AND jid IN (`+placeholders(len(cand))+`)`, args...).Scan(&n)
 	return n > 0, wrap("is blocked", err)
 }
 

@@ -20,7 +20,7 @@ func FuzzGroupsRoundTrip(f *testing.F) {
 			return // refused: never stored
 		}
 		var it Item
-		if err := fillItem(&it, []byte(strings.Join(groups, groupSeparator)), []byte("none"), 0, 0); err != nil {
+		if err := fillItem(&it, strings.Join(groups, groupSeparator), "none", false, false); err != nil {
 			t.Fatal(err)
 		}
 		if !reflect.DeepEqual(it.Groups, groups) {
@@ -50,6 +50,47 @@ func FuzzCoveringJIDs(f *testing.F) {
 			if len(e) > len(jid) {
 				t.Fatalf("coveringJIDs(%q) has the longer %q", jid, e)
 			}
+		}
+	})
+}
+
+// rosterGet's text, as the database builds it, read back by decodeItems:
+// whatever checkItem accepts must come back as it was, and no text at all
+// may make decodeItems panic.
+func FuzzDecodeItems(f *testing.F) {
+	f.Add("Romeo ♥", "Friends", "Montagues", "both", true, false, "c@x\x1en\x1eg\x1enone\x1e00")
+	f.Add("", "", "", "none", false, true, "")
+	f.Add("tab\there", "a\x1eb", "c", "to", true, true, "\x1d\x1d")
+	f.Fuzz(func(t *testing.T, name, g1, g2, sub string, ask, approved bool, raw string) {
+		decodeItems(raw) // must not panic
+
+		var groups []string
+		for _, g := range []string{g1, g2} {
+			if g != "" {
+				groups = append(groups, g)
+			}
+		}
+		r := Rosters{&Store{lim: Options{}.limits()}}
+		it := Item{Contact: "c@example.org", Name: name, Groups: groups, Subscription: Subscription(sub), Ask: ask, Approved: approved}
+		if r.checkItem(it) != nil {
+			return // refused: never stored
+		}
+		flag := func(b bool) string {
+			if b {
+				return "1"
+			}
+			return "0"
+		}
+		rec := strings.Join([]string{it.Contact, it.Name, strings.Join(it.Groups, groupSeparator), sub, flag(ask) + flag(approved)}, fieldSeparator)
+		other := Item{Contact: "b@example.org", Subscription: SubNone}
+		text := strings.Join([]string{rec, "b@example.org" + strings.Repeat(fieldSeparator, 3) + "none" + fieldSeparator + "00"}, itemSeparator)
+		got, err := decodeItems(text)
+		if err != nil {
+			t.Fatalf("decodeItems(%q): %v", text, err)
+		}
+		want := []Item{other, it} // sorted by contact
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("decodeItems(%q) =\n %+v\nwant\n %+v", text, got, want)
 		}
 	})
 }

@@ -24,28 +24,28 @@ func (s *Store) Offline() Offline { return Offline{s} }
 
 // Store appends a message to the user's queue and returns its ID; when it
 // returns nil the message is on disk. A full queue is ErrLimit (the sender
-// gets service-unavailable).
+// gets service-unavailable). Stores that arrive together are committed
+// together (see offlineWriter).
 func (o Offline) Store(ctx context.Context, user, from string, stamp time.Time, stanza []byte) (int64, error) {
-	const op = "offline store"
 	if err := checkPair(user, from); err != nil {
-		return 0, wrap(op, err)
+		return 0, wrap(opOfflineStore, err)
 	}
-	var id int64
-	err := o.s.write(ctx, op, func(tx *sql.Tx) error {
-		if err := o.s.lock(ctx, tx, "offline", user); err != nil {
-			return err
-		}
-		var n int
-		if err := tx.QueryRowContext(ctx, o.s.q(`SELECT COUNT(*) FROM offline_messages WHERE username = ?`), user).Scan(&n); err != nil {
-			return err
-		}
-		if n >= o.s.lim.offline {
-			return fmt.Errorf("%w: %d offline messages are waiting, the most allowed", ErrLimit, n)
-		}
-		return tx.QueryRowContext(ctx, o.s.q(`INSERT INTO offline_messages (username, sender, stamp, stanza)
-			VALUES (?, ?, ?, ?) RETURNING id`), user, from, stamp.UnixMicro(), nonNil(stanza)).Scan(&id)
-	})
-	return id, err
+	return o.s.offline.store(ctx, &offlineReq{user: user, from: from, stamp: stamp, stanza: stanza})
+}
+
+const opOfflineStore = "offline store"
+
+// storeOne appends one message in tx, past the user's lock.
+func (o Offline) storeOne(ctx context.Context, tx *sql.Tx, r *offlineReq) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, o.s.q(`SELECT COUNT(*) FROM offline_messages WHERE username = ?`), r.user).Scan(&n); err != nil {
+		return err
+	}
+	if n >= o.s.lim.offline {
+		return fmt.Errorf("%w: %d offline messages are waiting, the most allowed", ErrLimit, n)
+	}
+	return tx.QueryRowContext(ctx, o.s.q(`INSERT INTO offline_messages (username, sender, stamp, stanza)
+		VALUES (?, ?, ?, ?) RETURNING id`), r.user, r.from, r.stamp.UnixMicro(), nonNil(r.stanza)).Scan(&r.id)
 }
 
 // Fetch returns up to limit of the user's messages (all when limit <= 0),
@@ -61,7 +61,7 @@ func (o Offline) Fetch(ctx context.Context, user string, limit int) ([]Message, 
 		q += ` LIMIT ?`
 		args = append(args, limit)
 	}
-	rows, err := o.s.r.QueryContext(ctx, o.s.q(q), args...)
+	rows, err := o.s.read(ctx, q, args...)
 	if err != nil {
 		return nil, wrap("offline fetch", err)
 	}
@@ -121,6 +121,6 @@ func (o Offline) Count(ctx context.Context, user string) (int, error) {
 		return 0, wrap("offline count", err)
 	}
 	var n int
-	err := o.s.r.QueryRowContext(ctx, o.s.q(`SELECT COUNT(*) FROM offline_messages WHERE username = ?`), user).Scan(&n)
+	err := o.s.readRow(ctx, `SELECT COUNT(*) FROM offline_messages WHERE username = ?`, user).Scan(&n)
 	return n, wrap("offline count", err)
 }

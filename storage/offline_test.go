@@ -3,6 +3,7 @@ package storage
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -114,4 +115,68 @@ func TestOfflineConcurrentWriters(t *testing.T) {
 			next[m.From]++
 		}
 	})
+}
+
+// Stores that arrive together are committed together: every one still gets
+// its own answer (an ID, or ErrLimit past its user's cap), and each
+// sender's messages keep their order.
+func TestOfflineConcurrentStores(t *testing.T) {
+	eachBackend(t, Options{MaxOfflineMessages: 30}, func(t *testing.T, st *Store) {
+		ctx := ctxFor(t)
+		o := st.Offline()
+		const senders, each = 8, 10
+		users := []string{juliet, nurse}
+		var (
+			wg     sync.WaitGroup
+			mu     sync.Mutex
+			stored = map[string]int{}
+			limits = map[string]int{}
+		)
+		for s := range senders {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				user := users[s%2]
+				for i := range each {
+					_, err := o.Store(ctx, user, fmt.Sprintf("s%d@example.org", s), testStamp, []byte(fmt.Sprintf("%d", i)))
+					mu.Lock()
+					switch {
+					case err == nil:
+						stored[user]++
+					case errors.Is(err, ErrLimit):
+						limits[user]++
+					default:
+						t.Errorf("store: %v", err)
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		for _, u := range users {
+			if stored[u] != 30 || limits[u] != 10 {
+				t.Errorf("%s: %d stored, %d refused; want 30 and 10", u, stored[u], limits[u])
+			}
+			msgs, err := o.Fetch(ctx, u, 0)
+			if err != nil || len(msgs) != 30 {
+				t.Fatalf("%s: %d messages, %v", u, len(msgs), err)
+			}
+			next := map[string]int{}
+			for _, m := range msgs {
+				if string(m.Stanza) != fmt.Sprint(next[m.From]) {
+					t.Errorf("%s: from %s, message %s where %d was next", u, m.From, m.Stanza, next[m.From])
+				}
+				next[m.From]++
+			}
+		}
+	})
+}
+
+func TestOfflineStoreAfterClose(t *testing.T) {
+	st := openStore(t, backendOptions(t, BackendSQLite, Options{}))
+	st.Close()
+	// Refused at once as closed, not left waiting for its deadline.
+	if _, err := st.Offline().Store(ctxFor(t), juliet, romeo, testStamp, []byte("<message/>")); err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Errorf("a store after Close: %v; want the store is closed", err)
+	}
 }

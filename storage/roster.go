@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -76,38 +77,97 @@ func (r Rosters) Get(ctx context.Context, user string) (Roster, error) {
 		return Roster{}, wrap("roster get", err)
 	}
 	// One statement, so one snapshot on both backends: the version read
-	// is the one of the items read. A roster without items has no rows
-	// here, and its version is read alone.
-	// The version is a subquery both backends evaluate once.
-	rows, err := r.s.r.QueryContext(ctx, r.s.q(`SELECT (SELECT version FROM roster_versions WHERE username = ?), `+rosterColumns+`
-		FROM roster_items i WHERE i.username = ? ORDER BY i.contact`), user, user)
+	// is the one of the items read. The items come back as one text the
+	// database aggregates (see rosterGet): a row and six columns per item
+	// cost more in the drivers than reading the items themselves.
+	var (
+		ver sql.NullInt64
+		agg sql.NullString // the drivers' own string: no copy
+	)
+	rows, err := r.s.read(ctx, rosterGet, user, user)
 	if err != nil {
 		return Roster{}, wrap("roster get", err)
 	}
 	defer rows.Close()
-	var (
-		ro            Roster
-		groups, sub   sql.RawBytes // decoded at once, without a string each
-		ask, approved int64
-	)
-	for rows.Next() {
-		var it Item
-		if err := rows.Scan(&ro.Version, &it.Contact, &it.Name, &groups, &sub, &ask, &approved); err != nil {
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
 			return Roster{}, wrap("roster get", err)
 		}
-		if err := fillItem(&it, groups, sub, ask, approved); err != nil {
-			return Roster{}, wrap("roster get", err)
-		}
-		ro.Items = append(ro.Items, it)
+		return Roster{}, wrap("roster get", errors.New("no row"))
 	}
-	if err := rows.Err(); err != nil {
+	if err := rows.Scan(&ver, &agg); err != nil {
 		return Roster{}, wrap("roster get", err)
 	}
-	if len(ro.Items) == 0 {
-		ro.Version, err = r.Version(ctx, user)
+	ro := Roster{Version: ver.Int64}
+	if ro.Items, err = decodeItems(agg.String); err != nil {
+		return Roster{}, wrap("roster get", err)
 	}
-	return ro, err
+	return ro, wrap("roster get", rows.Close())
 }
+
+// rosterGet reads a roster's version and its items aggregated in one text:
+// the items in contact order, separated by itemSeparator, each its columns
+// separated by fieldSeparator, ask and approved as two digits at the end.
+// string_agg is both backends' (SQLite's since 3.44). Its order is the
+// scan's, which is not promised: decodeItems sorts, and an ORDER BY here
+// would cost SQLite a sort of its own even where the index has the order.
+const rosterGet = `SELECT (SELECT version FROM roster_versions WHERE username = ?),
+	(SELECT string_agg(contact || '` + fieldSeparator + `' || name || '` + fieldSeparator + `' || groups || '` + fieldSeparator + `' ||
+		subscription || '` + fieldSeparator + `' || ask || approved, '` + itemSeparator + `')
+	FROM roster_items WHERE username = ?)`
+
+// The separators of rosterGet's text: control characters that neither XML
+// text (names, groups) nor a JID (checkJID) holds, as groupSeparator.
+const (
+	fieldSeparator = "\x1e"
+	itemSeparator  = "\x1d"
+)
+
+// decodeItems reads rosterGet's text. The items' strings are slices of agg.
+func decodeItems(agg string) ([]Item, error) {
+	if agg == "" {
+		return nil, nil
+	}
+	n := strings.Count(agg, itemSeparator) + 1
+	items := make([]Item, 0, n)
+	// Every item's groups share one array (each capped, so that appending
+	// to one cannot write over the next).
+	groups := make([]string, 0, strings.Count(agg, groupSeparator)+n)
+	for rec := range strings.SplitSeq(agg, itemSeparator) {
+		var f [5]string
+		for i := range 4 {
+			var ok bool
+			if f[i], rec, ok = strings.Cut(rec, fieldSeparator); !ok {
+				return nil, fmt.Errorf("roster text: an item of %d fields, not 5", i+1)
+			}
+		}
+		f[4] = rec
+		flags := f[4]
+		if len(flags) != 2 || flags[0]|1 != '1' || flags[1]|1 != '1' {
+			return nil, fmt.Errorf("item %q: ask and approved columns hold %q", f[0], flags)
+		}
+		it := Item{Contact: f[0], Name: f[1]}
+		if err := fillItem(&it, "", f[3], flags[0] == '1', flags[1] == '1'); err != nil {
+			return nil, err
+		}
+		if f[2] != "" {
+			start := len(groups)
+			for g := range strings.SplitSeq(f[2], groupSeparator) {
+				groups = append(groups, g)
+			}
+			it.Groups = groups[start:len(groups):len(groups)]
+		}
+		items = append(items, it)
+	}
+	// Usually sorted already (the primary key's order), which the check
+	// finds in one pass.
+	if !slices.IsSortedFunc(items, byContact) {
+		slices.SortFunc(items, byContact)
+	}
+	return items, nil
+}
+
+func byContact(a, b Item) int { return strings.Compare(a.Contact, b.Contact) }
 
 // GetIfChanged is Get for a client that has the roster at version ver
 // (XEP-0237): when the roster is still at ver, it returns changed false and
@@ -130,7 +190,7 @@ func (r Rosters) Version(ctx context.Context, user string) (int64, error) {
 		return 0, wrap("roster version", err)
 	}
 	var v int64
-	err := r.s.r.QueryRowContext(ctx, r.s.q(`SELECT version FROM roster_versions WHERE username = ?`), user).Scan(&v)
+	err := r.s.readRow(ctx, `SELECT version FROM roster_versions WHERE username = ?`, user).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
@@ -144,11 +204,11 @@ func (r Rosters) GetItem(ctx context.Context, user, contact string) (Item, error
 	}
 	var (
 		it            Item
-		groups, sub   []byte
+		groups, sub   string
 		ask, approved int64
 	)
-	err := r.s.r.QueryRowContext(ctx, r.s.q(`SELECT `+rosterColumns+` FROM roster_items i
-		WHERE i.username = ? AND i.contact = ?`), user, contact).
+	err := r.s.readRow(ctx, `SELECT `+rosterColumns+` FROM roster_items i
+		WHERE i.username = ? AND i.contact = ?`, user, contact).
 		Scan(&it.Contact, &it.Name, &groups, &sub, &ask, &approved)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Item{}, fmt.Errorf("storage: roster get item: %w", ErrNotFound)
@@ -156,7 +216,7 @@ func (r Rosters) GetItem(ctx context.Context, user, contact string) (Item, error
 	if err != nil {
 		return Item{}, wrap("roster get item", err)
 	}
-	err = fillItem(&it, groups, sub, ask, approved)
+	err = fillItem(&it, groups, sub, ask != 0, approved != 0)
 	return it, wrap("roster get item", err)
 }
 
@@ -323,8 +383,8 @@ func (r Rosters) Requests(ctx context.Context, user string) ([]Request, error) {
 	if err := checkJID("user", user); err != nil {
 		return nil, wrap("roster requests", err)
 	}
-	rows, err := r.s.r.QueryContext(ctx, r.s.q(`SELECT contact, stamp, stanza FROM roster_requests
-		WHERE username = ? ORDER BY stamp, contact`), user)
+	rows, err := r.s.read(ctx, `SELECT contact, stamp, stanza FROM roster_requests
+		WHERE username = ? ORDER BY stamp, contact`, user)
 	if err != nil {
 		return nil, wrap("roster requests", err)
 	}
@@ -352,7 +412,7 @@ func (r Rosters) Request(ctx context.Context, user, contact string) (Request, er
 	}
 	req := Request{Contact: contact}
 	var stamp int64
-	err := r.s.r.QueryRowContext(ctx, r.s.q(`SELECT stamp, stanza FROM roster_requests WHERE username = ? AND contact = ?`),
+	err := r.s.readRow(ctx, `SELECT stamp, stanza FROM roster_requests WHERE username = ? AND contact = ?`,
 		user, contact).Scan(&stamp, &req.Stanza)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Request{}, fmt.Errorf("storage: roster request: %w", ErrNotFound)
@@ -383,23 +443,17 @@ func (r Rosters) DeleteRequest(ctx context.Context, user, contact string) (bool,
 const groupSeparator = "\x1f"
 
 // fillItem decodes the columns an Item is stored in.
-func fillItem(it *Item, groups, sub []byte, ask, approved int64) error {
-	switch string(sub) { // no allocation: the compiler compares in place
-	case string(SubNone):
-		it.Subscription = SubNone
-	case string(SubTo):
-		it.Subscription = SubTo
-	case string(SubFrom):
-		it.Subscription = SubFrom
-	case string(SubBoth):
-		it.Subscription = SubBoth
+func fillItem(it *Item, groups, sub string, ask, approved bool) error {
+	switch Subscription(sub) {
+	case SubNone, SubTo, SubFrom, SubBoth:
+		it.Subscription = Subscription(sub)
 	default:
 		return fmt.Errorf("item %q: subscription column holds %q", it.Contact, sub)
 	}
-	if len(groups) > 0 {
-		it.Groups = strings.Split(string(groups), groupSeparator)
+	if groups != "" {
+		it.Groups = strings.Split(groups, groupSeparator)
 	}
-	it.Ask, it.Approved = ask != 0, approved != 0
+	it.Ask, it.Approved = ask, approved
 	return nil
 }
 

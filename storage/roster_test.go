@@ -215,3 +215,81 @@ func TestRosterConcurrentWriters(t *testing.T) {
 		}
 	})
 }
+
+// Get reads a roster as one aggregated text: every field must come back as
+// it was stored, whatever XML text it holds, for every flag combination,
+// and the items in contact order.
+func TestRosterGetEveryField(t *testing.T) {
+	eachBackend(t, Options{}, func(t *testing.T, st *Store) {
+		ctx := ctxFor(t)
+		r := st.Rosters()
+		names := []string{"", "tab\there", "line\nbreak\r", "Ünïcødé ♥ 😀", "'quotes' & \"<markup>\"", "  spaces  ", "a,b;c|d"}
+		var want []Item
+		for i, name := range names {
+			for flags := range 4 {
+				it := Item{
+					Contact:      fmt.Sprintf("c%d-%d@example.org", len(names)-i, flags), // stored out of order
+					Name:         name,
+					Subscription: []Subscription{SubNone, SubTo, SubFrom, SubBoth}[(i+flags)%4],
+					Ask:          flags&1 != 0,
+					Approved:     flags&2 != 0,
+				}
+				if i%3 != 0 {
+					it.Groups = []string{"Friends", name + "!", fmt.Sprintf("G%d", i)}
+				}
+				if _, err := r.Put(ctx, juliet, it); err != nil {
+					t.Fatal(err)
+				}
+				want = append(want, it)
+			}
+		}
+		got, err := r.Get(ctx, juliet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Items) != len(want) || got.Version != int64(len(want)) {
+			t.Fatalf("Get: version %d, %d items; want %d, %d", got.Version, len(got.Items), len(want), len(want))
+		}
+		for i, it := range got.Items {
+			if i > 0 && got.Items[i-1].Contact >= it.Contact {
+				t.Errorf("items out of order: %q before %q", got.Items[i-1].Contact, it.Contact)
+			}
+			one, err := r.GetItem(ctx, juliet, it.Contact)
+			if err != nil || !reflect.DeepEqual(it, one) {
+				t.Errorf("Get has\n %+v\nGetItem has\n %+v, %v", it, one, err)
+			}
+		}
+		for _, w := range want {
+			if !slicesContainsItem(got.Items, w) {
+				t.Errorf("stored %+v, not read back", w)
+			}
+		}
+	})
+}
+
+func slicesContainsItem(items []Item, want Item) bool {
+	for _, it := range items {
+		if reflect.DeepEqual(it, want) {
+			return true
+		}
+	}
+	return false
+}
+
+// The aggregated text's separators are control characters: no JID may
+// hold one, and a damaged text is an error, not a panic or a wrong item.
+func TestRosterSeparatorsNeverStored(t *testing.T) {
+	eachBackend(t, Options{}, func(t *testing.T, st *Store) {
+		ctx := ctxFor(t)
+		for _, c := range []string{"a\x1eb@x", "a\x1db@x", "a\x1fb@x", "a\x00b@x", "a\x7fb@x"} {
+			if _, err := st.Rosters().Put(ctx, juliet, Item{Contact: c, Subscription: SubNone}); !errors.Is(err, ErrInvalid) {
+				t.Errorf("Put of contact %q: %v; want ErrInvalid", c, err)
+			}
+		}
+	})
+	for _, bad := range []string{"c@x", "c@x\x1en\x1eg\x1enone", "c@x\x1en\x1eg\x1enone\x1e2", "c@x\x1en\x1eg\x1ewho\x1e00", "c@x\x1en\x1eg\x1enone\x1e000"} {
+		if items, err := decodeItems(bad); err == nil {
+			t.Errorf("decodeItems(%q) = %+v, no error", bad, items)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -25,6 +26,13 @@ type Store struct {
 	r    *sql.DB // reads; on PostgreSQL the same pool as w
 	lim  limits
 	opts Options
+
+	// stmts are the reads' statements, prepared once per query text (see
+	// read): SQLite would otherwise compile each statement on every call,
+	// and a login reads the roster, its version and requests.
+	stmts sync.Map // query -> *sql.Stmt
+
+	offline *offlineWriter // commits offline stores together
 }
 
 // Open opens the database the options name, creating a SQLite file if
@@ -49,6 +57,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	s.offline = startOfflineWriter(s)
 	return s, nil
 }
 
@@ -119,6 +128,13 @@ func (s *Store) Backend() string { return s.d.name }
 
 // Close closes the database; calls in progress finish first.
 func (s *Store) Close() error {
+	if s.offline != nil {
+		s.offline.stop()
+	}
+	s.stmts.Range(func(_, st any) bool {
+		st.(*sql.Stmt).Close()
+		return true
+	})
 	err := s.w.Close()
 	if s.r != s.w {
 		if e := s.r.Close(); err == nil {
@@ -149,6 +165,41 @@ func (s *Store) lock(ctx context.Context, tx *sql.Tx, kind, user string) error {
 	}
 	_, err := tx.ExecContext(ctx, s.d.rebind(s.d.lockUser), kind+":"+user)
 	return err
+}
+
+// read runs a read-only query (written with "?" placeholders) through its
+// prepared statement on the read pool.
+func (s *Store) read(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := s.prepared(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// readRow is read for one row.
+func (s *Store) readRow(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := s.prepared(ctx, query)
+	if err != nil {
+		// The same call unprepared gives the Row its error.
+		return s.r.QueryRowContext(ctx, s.q(query), args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+func (s *Store) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := s.stmts.Load(query); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := s.r.PrepareContext(ctx, s.q(query))
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := s.stmts.LoadOrStore(query, st); loaded {
+		st.Close() // another call prepared it first
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
 }
 
 // q is the query in the dialect's placeholders.

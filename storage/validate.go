@@ -2,6 +2,7 @@ package storage
 
 import (
 	"fmt"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -19,9 +20,15 @@ func checkJID(what, jid string) error {
 		return fmt.Errorf("%w: %s JID of %d bytes, over %d", ErrInvalid, what, len(jid), maxJIDLength)
 	case !utf8.ValidString(jid):
 		return fmt.Errorf("%w: %s JID is not UTF-8", ErrInvalid, what)
+	case strings.ContainsFunc(jid, isControl):
+		// No JID holds one (RFC 7622's PRECIS classes refuse them); the
+		// roster's aggregated read relies on that for its separators.
+		return fmt.Errorf("%w: %s JID holds a control character", ErrInvalid, what)
 	}
 	return nil
 }
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 // xmlText reports whether s is UTF-8 made only of characters XML 1.0
 // allows (section 2.2): what a roster item's name or group can carry.

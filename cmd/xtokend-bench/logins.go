@@ -44,13 +44,23 @@ func runLogins(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		r := measureLogins(ctx, t, &c, n, *users, *warmup, *duration)
+		r := measureLogins(ctx, t, &c, n, *users, *warmup, *duration, nil)
 		r.print(stdout, jsonOut)
 	}
 	return nil
 }
 
-func measureLogins(ctx context.Context, t *target, c *common, workers, users int, warmup, duration time.Duration) *result {
+// loginSteps are what a kind of login does beyond binding (the roster phase's).
+type loginSteps struct {
+	mode string // the results' mode
+	// user names worker w's login number seq.
+	user func(w, workers, seq int) string
+	// after runs on the bound session; the login's time ends when it returns.
+	after func(s *session) error
+}
+
+// measureLogins runs logins at one concurrency; steps, when not nil, extends each login.
+func measureLogins(ctx context.Context, t *target, c *common, workers, users int, warmup, duration time.Duration, steps *loginSteps) *result {
 	var (
 		measuring atomic.Bool
 		stop      atomic.Bool
@@ -72,7 +82,15 @@ func measureLogins(ctx context.Context, t *target, c *common, workers, users int
 			var myFirst string
 			for seq := 0; !stop.Load() && ctx.Err() == nil; seq++ {
 				start := time.Now()
+				if steps != nil {
+					user = steps.user(w, workers, seq)
+				}
 				s, err := wk.login(ctx, user, "b"+strconv.Itoa(w)+"-"+strconv.Itoa(seq))
+				if err == nil && steps != nil {
+					if err = steps.after(s); err != nil {
+						s.closeNow()
+					}
+				}
 				lat := time.Since(start)
 				counted := measuring.Load() && !stop.Load()
 				if err != nil {
@@ -120,7 +138,11 @@ func measureLogins(ctx context.Context, t *target, c *common, workers, users int
 	wg.Wait()
 	closing.Wait()
 
-	r := &result{Server: c.server, Mode: "logins", Transport: c.transport(), TLS: t.useTLS, Concurrency: workers, Seconds: round3(elapsed.Seconds()),
+	mode := "logins"
+	if steps != nil {
+		mode = steps.mode
+	}
+	r := &result{Server: c.server, Mode: mode, Transport: c.transport(), TLS: t.useTLS, Concurrency: workers, Seconds: round3(elapsed.Seconds()),
 		Ops: ops, Errors: errs, FirstError: firstErr, Rate: round3(float64(ops) / elapsed.Seconds())}
 	r.ToolCPUus, r.ServerCPUus = cpu.perOp(ops)
 	r.setLatencies(all)

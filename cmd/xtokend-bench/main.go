@@ -11,6 +11,11 @@
 //	xtokend-bench idle     [flags]   hold -n bound sessions; prints "READY n" on stdout
 //	xtokend-bench soak     [flags]   hold -idle sessions under -rate logins/s for -duration,
 //	                                 sample the server, ping the sessions; exit 3 on any loss
+//	xtokend-bench rosters  [flags]   logins with a roster get, initial presence and the
+//	                                 presence of -online contacts kept online
+//	xtokend-bench offline  [flags]   -pairs senders store -messages each for offline
+//	                                 receivers, who then log in and receive them
+//	xtokend-bench seed     [flags]   writes the rosters of the rosters mode into a server
 //	xtokend-bench report   [flags] results.jsonl...   writes BENCHMARKS.md and an SVG plot
 //
 // It speaks the protocol with pre-built byte strings and a small scanner that only finds
@@ -37,7 +42,7 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-const usage = `usage: xtokend-bench logins|messages|idle|soak|report [flags]  (-h for the flags of each)`
+const usage = `usage: xtokend-bench logins|messages|idle|soak|rosters|offline|seed|report [flags]  (-h for the flags of each)`
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -63,6 +68,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runIdle(ctx, args[1:], stdout, stderr)
 	case "soak":
 		err = runSoak(ctx, args[1:], stdout, stderr)
+	case "rosters":
+		err = runRosters(ctx, args[1:], stdout, stderr)
+	case "offline":
+		err = runOffline(ctx, args[1:], stdout, stderr)
+	case "seed":
+		err = runSeed(ctx, args[1:], stdout, stderr)
 	case "report":
 		err = runReport(args[1:], stdout, stderr)
 	default:

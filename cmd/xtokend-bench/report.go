@@ -231,15 +231,18 @@ func rate(r *result) float64 {
 }
 
 func writeTables(b *strings.Builder, rs []result, subject string, peers []string) {
-	for _, mode := range []string{"logins", "messages"} {
-		unit := map[string]string{"logins": "logins/s", "messages": "messages/s"}[mode]
-		levelName := map[string]string{"logins": "concurrency", "messages": "pairs"}[mode]
+	for _, mode := range []string{"logins", "messages", "roster-logins", "offline-store", "offline-deliver"} {
+		unit := map[string]string{"logins": "logins/s", "messages": "messages/s", "roster-logins": "logins/s", "offline-store": "messages/s", "offline-deliver": "messages/s"}[mode]
+		levelName := map[string]string{"logins": "concurrency", "messages": "pairs", "roster-logins": "concurrency", "offline-store": "pairs", "offline-deliver": "pairs"}[mode]
 		for _, v := range variants {
 			levels := levelsOf(rs, mode, v)
 			if len(levels) == 0 {
 				continue
 			}
-			fmt.Fprintf(b, "\n### %s, %s%s\n\n", strings.ToUpper(mode[:1])+mode[1:], v, runsNote(rs, mode, v))
+			title := map[string]string{"logins": "Logins", "messages": "Messages",
+				"roster-logins": "Logins with a roster (roster get, initial presence, the online contacts' presence)",
+				"offline-store": "Offline messages stored", "offline-deliver": "Offline messages delivered at login"}[mode]
+			fmt.Fprintf(b, "\n### %s, %s%s\n\n", title, v, runsNote(rs, mode, v))
 			fmt.Fprintf(b, "| %s | %s %s | p50 / p99 ms | CPU µs/op |", levelName, subject, unit)
 			for _, peer := range peers {
 				fmt.Fprintf(b, " %s %s | p50 / p99 ms | CPU µs/op | %s ratio | CPU ratio |", peer, unit, unit)
@@ -412,11 +415,16 @@ func plotLogins(rs []result) string {
 // peaks returns the subject's and the peer's best logins/s (of the means, when points were
 // run more than once).
 func peaks(rs []result, subject, peer string, v variant) (top, best *result) {
-	for _, l := range levelsOf(rs, "logins", v) {
-		if r := find(rs, subject, "logins", v, l); r != nil && (top == nil || r.Rate > top.Rate) {
+	return peaksOf(rs, "logins", subject, peer, v)
+}
+
+// peaksOf is peaks for the results of mode.
+func peaksOf(rs []result, mode, subject, peer string, v variant) (top, best *result) {
+	for _, l := range levelsOf(rs, mode, v) {
+		if r := find(rs, subject, mode, v, l); r != nil && (top == nil || r.Rate > top.Rate) {
 			top = r
 		}
-		if r := find(rs, peer, "logins", v, l); r != nil && (best == nil || r.Rate > best.Rate) {
+		if r := find(rs, peer, mode, v, l); r != nil && (best == nil || r.Rate > best.Rate) {
 			best = r
 		}
 	}
@@ -532,4 +540,5 @@ func writeTargets(b *strings.Builder, rs []result, subject string, peers []strin
 			fmt.Sprintf("%.1f KB at %d sessions", kb, last.Sessions), verdict(kb > 0 && kb <= 12)})
 	}
 	writeTargetRows(b, "Against the targets of issue 13 (XMPP over WebSocket)", rows)
+	writeStoredTargets(b, rs, subject, peers)
 }

@@ -87,3 +87,40 @@ func TestReportWebSocketMeans(t *testing.T) {
 		}
 	}
 }
+
+// The stored phase's rows get their tables and issue 15's targets, at each server's own peak.
+func TestReportStored(t *testing.T) {
+	dir := t.TempDir()
+	results := filepath.Join(dir, "results.jsonl")
+	lines := `{"server":"prosody","mode":"roster-logins","tls":false,"concurrency":1,"ops":300,"errors":0,"rate":60,"p50_ms":15,"p99_ms":40,"server_cpu_us_per_op":15000}
+{"server":"prosody","mode":"roster-logins","tls":false,"concurrency":8,"ops":300,"errors":0,"rate":50,"p50_ms":150,"p99_ms":300,"server_cpu_us_per_op":16000}
+{"server":"ejabberd","mode":"roster-logins","tls":false,"concurrency":8,"ops":800,"errors":0,"rate":160,"p50_ms":50,"p99_ms":80,"server_cpu_us_per_op":6000}
+{"server":"xtokend","mode":"roster-logins","tls":false,"concurrency":1,"ops":2500,"errors":0,"rate":500,"p50_ms":2,"p99_ms":5,"server_cpu_us_per_op":1100}
+{"server":"xtokend","mode":"roster-logins","tls":false,"concurrency":8,"ops":3000,"errors":0,"rate":300,"p50_ms":6,"p99_ms":14,"server_cpu_us_per_op":800}
+{"server":"xtokend","mode":"offline-store","tls":false,"concurrency":8,"ops":4000,"errors":0,"rate":2000,"p50_ms":2000,"p99_ms":2040,"server_cpu_us_per_op":300}
+{"server":"prosody","mode":"offline-store","tls":false,"concurrency":8,"ops":4000,"errors":0,"rate":5000,"p50_ms":800,"p99_ms":810,"server_cpu_us_per_op":200}
+{"server":"xtokend","mode":"offline-deliver","tls":false,"concurrency":8,"ops":4000,"errors":0,"rate":100000,"p50_ms":30,"p99_ms":38,"server_cpu_us_per_op":10}
+`
+	if err := os.WriteFile(results, []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "B.md")
+	if code := run([]string{"report", "-o", out, "-peer", "prosody,ejabberd", results}, os.Stdout, os.Stderr); code != 0 {
+		t.Fatalf("report exited %d", code)
+	}
+	md, _ := os.ReadFile(out)
+	for _, want := range []string{
+		"### Against the targets of issue 15 (logins with a roster)",
+		"| peak logins/s with a roster: ≥ 5x prosody's | 8.3x (500 at c=1 vs 60 at c=1) | met |",
+		"| peak logins/s with a roster: ≥ 2x ejabberd's | 3.1x (500 at c=1 vs 160 at c=8) | met |",
+		"### Logins with a roster (roster get, initial presence, the online contacts' presence), plaintext",
+		"| 8 | 300 | 6.00 / 14.00 | 800 | 50 | 150.00 / 300.00 | 16000 | 6.0x | 20.0x | 160 | 50.00 / 80.00 | 6000 | 1.9x | 7.5x |",
+		"### Offline messages stored, plaintext",
+		"| 8 | 2000 | 2000.00 / 2040.00 | 300 | 5000 | 800.00 / 810.00 | 200 | 0.4x | 0.7x | – | – | – | – | – |",
+		"### Offline messages delivered at login, plaintext",
+	} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+}
