@@ -227,7 +227,7 @@ func (c *Conn) readError(err error) error {
 // WriteOpen sends the server's <open/> (RFC 7395 section 3.4); empty
 // attributes are left out.
 func (c *Conn) WriteOpen(from, id, lang, version string) error {
-	return c.send(context.Background(), AppendOpen(make([]byte, 0, 160), from, id, lang, version))
+	return c.send(context.Background(), false, AppendOpen(make([]byte, 0, 160), from, id, lang, version))
 }
 
 // AppendOpen appends the <open/> that WriteOpen sends, for a server that
@@ -244,13 +244,15 @@ func AppendOpen(b []byte, from, id, lang, version string) []byte {
 var closeMessage = []byte(`<close xmlns="` + NSFraming + `"/>`)
 
 // WriteClose sends <close/> (RFC 7395 section 3.6). Close then closes the
-// WebSocket.
+// WebSocket: the message goes out with Close's close frame, in one write
+// (or with whatever the connection writes first).
 func (c *Conn) WriteClose() error {
-	return c.send(context.Background(), closeMessage)
+	return c.send(context.Background(), true, closeMessage)
 }
 
 // WriteStreamError sends a stream error of condition (RFC 6120 section
-// 4.9.3), with text if it is not empty, then <close/>.
+// 4.9.3), with text if it is not empty, then <close/>; like WriteClose's,
+// they go out with Close's close frame.
 func (c *Conn) WriteStreamError(condition, text string) error {
 	b := make([]byte, 0, 256)
 	b = append(b, `<stream:error xmlns:stream="`+NSStream+`"><`...)
@@ -262,7 +264,7 @@ func (c *Conn) WriteStreamError(condition, text string) error {
 		b = append(b, "</text>"...)
 	}
 	b = append(b, "</stream:error>"...)
-	return c.send(context.Background(), b, closeMessage)
+	return c.send(context.Background(), true, b, closeMessage)
 }
 
 // WriteElement sends one element (exactly one: b is sent as it is) as one
@@ -271,21 +273,23 @@ func (c *Conn) WriteStreamError(condition, text string) error {
 // namespace gets xmlns="jabber:client", a stream:features or stream:error
 // the stream prefix's declaration.
 func (c *Conn) WriteElement(ctx context.Context, b []byte) error {
-	return c.send(ctx, b)
+	return c.send(ctx, false, b)
 }
 
 // WriteElements sends elements, each as WriteElement does, in as few writes
 // to the connection as their size allows.
 func (c *Conn) WriteElements(ctx context.Context, elems [][]byte) error {
-	return c.send(ctx, elems...)
+	return c.send(ctx, false, elems...)
 }
 
 // maxBatch is how much a batch holds back before writing.
 const maxBatch = 64 << 10
 
 // send writes each of msgs as a text message: corked, so that a message (or
-// several small ones) is one write to the connection.
-func (c *Conn) send(ctx context.Context, msgs ...[]byte) error {
+// several small ones) is one write to the connection. With hold (the end of
+// the stream) the last of them wait for the connection's next write, under
+// the same deadline: the close frame that Close writes.
+func (c *Conn) send(ctx context.Context, hold bool, msgs ...[]byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	switch {
@@ -336,6 +340,11 @@ func (c *Conn) send(ctx context.Context, msgs ...[]byte) error {
 				}
 				c.out.cork()
 			}
+		}
+		if hold {
+			c.netConn.SetWriteDeadline(deadline)
+			c.out.hold()
+			return nil
 		}
 		return c.flush(deadline)
 	}()

@@ -32,9 +32,11 @@ type Config struct {
 	// pinged; it must answer within PingTimeout. 0 means the defaults,
 	// a negative interval no pings.
 	PingInterval, PingTimeout time.Duration
-	// Serve runs one client's XMPP session on its own goroutine: the
-	// HTTP handler has returned by then, so that net/http's buffers are
-	// freed. It must call Conn.Close when done.
+	// Serve takes one client's XMPP session once the WebSocket is open.
+	// It is called on the HTTP handler's goroutine and should hand the
+	// session to a goroutine of its own and return (net/http's per-request
+	// state is freed when the handler returns); it must see to it that
+	// Conn.Close is called when the session is done.
 	Serve func(*Conn)
 	// Logger gets refused handshakes at debug level; nil: slog.Default().
 	Logger *slog.Logger
@@ -140,7 +142,8 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		maxSize:  h.cfg.MaxStanzaSize,
 	}
 	c.startKeepalive(h.cfg.PingInterval, h.cfg.PingTimeout)
-	go h.cfg.Serve(c)
+	h.cfg.Serve(c) // no goroutine of its own: the server hands c to its negotiators
+
 }
 
 // NewHTTPServer returns an http.Server for h, to Serve on the listener at

@@ -130,10 +130,15 @@ func (r *idleReader) release() {
 // message, or a batch of them, is one TCP segment or TLS record rather than
 // a 16-byte write and then the rest. Uncorked (the library's pongs and
 // pings), writes go straight through.
+//
+// Held (hold), it stays corked until the library's next write, which goes
+// out with what was held back: the server's <close/> and the close frame
+// that Close then writes are one write, not two.
 type corkWriter struct {
 	conn   net.Conn
 	mu     sync.Mutex
 	corked bool
+	held   bool // uncork after the next write
 	buf    *[]byte
 }
 
@@ -147,7 +152,19 @@ func (w *corkWriter) Write(p []byte) (int, error) {
 		w.buf = ioBufPool.Get().(*[]byte)
 	}
 	*w.buf = append(*w.buf, p...)
+	if w.held {
+		if err := w.uncorkLocked(); err != nil {
+			return 0, err
+		}
+	}
 	return len(p), nil
+}
+
+// hold keeps what is corked for the next write.
+func (w *corkWriter) hold() {
+	w.mu.Lock()
+	w.held = w.corked
+	w.mu.Unlock()
 }
 
 func (w *corkWriter) cork() {
@@ -171,7 +188,11 @@ func (w *corkWriter) buffered() int {
 func (w *corkWriter) uncork() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.corked = false
+	return w.uncorkLocked()
+}
+
+func (w *corkWriter) uncorkLocked() error {
+	w.corked, w.held = false, false
 	if w.buf == nil {
 		return nil
 	}
