@@ -125,9 +125,7 @@ func TestHeldCloseGoesWithAPing(t *testing.T) {
 		}
 		got <- string(b)
 	}()
-	pctx, pcancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer pcancel()
-	go c.ws.Ping(pctx) // its pong is read by no one here: only the write matters
+	go c.writeControl(opPing, nil) // its pong is read by no one here: only the write matters
 	select {
 	case s := <-got:
 		if s != closeMsgS {
