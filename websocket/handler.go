@@ -167,7 +167,7 @@ func hijack(w http.ResponseWriter, key string) (net.Conn, *idleReader, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	in := &idleReader{conn: conn}
+	in := newIdleReader(conn)
 	if n := brw.Reader.Buffered(); n > 0 {
 		b, _ := brw.Reader.Peek(n)
 		in.early = append([]byte(nil), b...)
