@@ -26,8 +26,9 @@ import (
 // tool about as much CPU per login as xtokend's whole server side; this client writes a
 // prepared upgrade request, checks the answer by hand and frames messages itself. It
 // supports what a server may send to an XMPP client: text messages (fragmented or not),
-// pings (answered), pongs (ignored) and the close frame (echoed). The server side keeps
-// coder/websocket.
+// pings (answered), pongs (ignored) and the close frame (echoed). Measured at 8 concurrent
+// logins against xtokend: 290 µs of tool CPU per login with coder/websocket, about 200 µs
+// with this client. The tests check it against coder/websocket's server side.
 
 // wsGUID is RFC 6455's key suffix for Sec-WebSocket-Accept.
 const wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
