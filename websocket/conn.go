@@ -228,18 +228,28 @@ func (c *Conn) readMessage() ([]byte, error) {
 			c.msg = ioBufPool.Get().(*[]byte)
 			b = (*c.msg)[:0]
 		}
-		n := len(b)
-		b = append(b, make([]byte, h.length)...)
-		*c.msg = b
-		if _, err := io.ReadFull(c.in, b[n:]); err != nil {
-			return nil, c.readError(err)
+		// The buffer grows with the bytes that come, not with the length a
+		// frame claims: a head alone does not make the server allocate
+		// max_stanza_size.
+		for done := int64(0); done < h.length; {
+			k := min(h.length-done, readChunk)
+			n := len(b)
+			b = append(b, make([]byte, k)...)
+			*c.msg = b
+			if _, err := io.ReadFull(c.in, b[n:]); err != nil {
+				return nil, c.readError(err)
+			}
+			unmask(b[n:], h.mask, done)
+			done += k
 		}
-		unmask(b[n:], h.mask, 0)
 		if h.fin {
 			return b, nil
 		}
 	}
 }
+
+// readChunk is how far ahead of the bytes read the message buffer grows.
+const readChunk = 4096
 
 // control answers a control frame: a ping with a pong, a close frame with
 // the close frame (its status echoed), a pong not at all (its arrival

@@ -224,3 +224,25 @@ func TestUnmask(t *testing.T) {
 		}
 	}
 }
+
+// TestLargeFrame: a message of many read chunks, in one frame with a 64-bit
+// length, is read whole and unmasked right across the chunks.
+func TestLargeFrame(t *testing.T) {
+	f := newFixture(t, Options{}, 200<<10)
+	client, c := dialRaw(t, f)
+	body := make([]byte, 100<<10)
+	for i := range body {
+		body[i] = 'a' + byte(i%26)
+	}
+	msg := `<message><body>` + string(body) + `</body></message>`
+	if _, err := client.Write(append(clientFrame(0x81, openMsg, -1, false), clientFrame(0x81, msg, -1, false)...)); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if got, err := chunk(c); err != nil || got != header {
+		t.Fatalf("<open/> read as %q, %v", got, err)
+	}
+	if got, err := chunk(c); err != nil || got != msg {
+		t.Fatalf("read %d bytes, %v; want the %d-byte message", len(got), err, len(msg))
+	}
+}
