@@ -43,6 +43,7 @@ type Conn struct {
 	opened    bool    // an <open/> was read
 	rerr      error   // sticky: the stream is over
 	closeRcvd bool    // the client's close frame was read
+	skip      int64   // payload bytes of a refused frame, not read: Close skips them
 	lastMsg   atomic.Int64
 
 	// Write side, under wmu.
@@ -213,6 +214,7 @@ func (c *Conn) readMessage() ([]byte, error) {
 			}
 			started = true
 		case opBinary:
+			c.skip = h.length
 			return nil, notWellFormed("a binary message: XMPP over WebSocket uses text messages")
 		case opContinuation:
 			if !started {
@@ -222,6 +224,7 @@ func (c *Conn) readMessage() ([]byte, error) {
 			return nil, c.readError(&protocolError{fmt.Sprintf("the reserved opcode %#x", h.op)})
 		}
 		if int64(len(b))+h.length > int64(c.maxSize) {
+			c.skip = h.length
 			return nil, &FramingError{Condition: CondPolicyViolation, Text: fmt.Sprintf("a message over max_stanza_size (%d bytes)", c.maxSize)}
 		}
 		if c.msg == nil {
@@ -492,6 +495,10 @@ func (c *Conn) Close() error {
 	// reader that is reading now (the deadline ends its read too).
 	c.netConn.SetReadDeadline(time.Now().Add(closeWait))
 	c.rmu.Lock()
+	if c.skip > 0 { // the rest of a refused frame: the client may still be sending it
+		io.CopyN(io.Discard, c.in, c.skip)
+		c.skip = 0
+	}
 	for !c.closeRcvd {
 		h, err := readFrameHead(c.in)
 		if err != nil {

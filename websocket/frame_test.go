@@ -3,6 +3,7 @@ package websocket
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // rawClient is a client that writes frames byte by byte as a test says.
@@ -244,5 +247,40 @@ func TestLargeFrame(t *testing.T) {
 	}
 	if got, err := chunk(c); err != nil || got != msg {
 		t.Fatalf("read %d bytes, %v; want the %d-byte message", len(got), err, len(msg))
+	}
+}
+
+// TestOversizeThenClose: after a message over the limit the server skips
+// the rest of its frame, so the closing handshake still ends cleanly (no
+// reset while the client is still sending the frame).
+func TestOversizeThenClose(t *testing.T) {
+	f := newFixture(t, Options{}, 1000)
+	client, c := f.accept(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	client.Write(ctx, websocket.MessageText, []byte(openMsg))
+	big := `<message><body>` + strings.Repeat("x", 300<<10) + `</body></message>`
+	wrote := make(chan error, 1)
+	go func() { wrote <- client.Write(ctx, websocket.MessageText, []byte(big)) }()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if got, err := chunk(c); err != nil || got != header {
+		t.Fatalf("<open/> read as %q, %v", got, err)
+	}
+	if _, err := chunk(c); !isFraming(CondPolicyViolation)(err) {
+		t.Fatalf("read %v; want policy-violation", err)
+	}
+	c.WriteStreamError(CondPolicyViolation, "")
+	go c.Close()
+	if err := <-wrote; err != nil {
+		t.Fatalf("the client's write of the large message: %v", err)
+	}
+	client.SetReadLimit(-1)
+	for _, want := range []string{"<stream:error", "<close"} {
+		if _, b, err := client.Read(ctx); err != nil || !strings.HasPrefix(string(b), want) {
+			t.Fatalf("client read %.60q, %v; want %s...", b, err, want)
+		}
+	}
+	if _, _, err := client.Read(ctx); websocket.CloseStatus(err) != websocket.StatusNormalClosure {
+		t.Fatalf("then %v; want close status 1000", err)
 	}
 }
