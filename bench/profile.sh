@@ -43,7 +43,7 @@ BENCH="$WORK/xtokend-bench"
 bench_secrets "$WORK"
 XPORT=$(free_port 26222)
 PPROF=127.0.0.1:$(free_port $((XPORT + 1)))
-XWPORT=$(free_port $((XPORT + 2)))
+XWPORT=$(free_port $((${PPROF##*:} + 1))) # past the pprof port, which free_port may have moved
 WSFLAG="" # the load tool's -ws flag in the WebSocket profiles
 
 XPID=""

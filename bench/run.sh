@@ -430,7 +430,7 @@ bench/run.sh        # installs Prosody and ejabberd from Debian if absent; about
   The tool closes each session politely (its stream end, then the server's) beside the next login.
 - **WebSocket** rows: the same login over XMPP over WebSocket (RFC 7395) on plaintext
   \`ws://127.0.0.1:PORT/xmpp-websocket\`: the HTTP upgrade with the subprotocol \`xmpp\` (the tool's
-  client is coder/websocket, as xtokend's server side), then \`<open/>\`, SASL, a new \`<open/>\`, bind,
+  client is its own lean one: a prepared upgrade request and RFC 6455 framing), then \`<open/>\`, SASL, a new \`<open/>\`, bind,
   \`<close/>\`, each element one text message; a login's latency includes the upgrade. The servers:
   xtokend's \`[websocket]\` listener, Prosody's \`mod_websocket\` (built into 0.12, on its \`http_ports\`,
   \`consider_websocket_secure = true\`), ejabberd's \`ejabberd_http_ws\` on an \`ejabberd_http\` listener;

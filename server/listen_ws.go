@@ -32,7 +32,9 @@ func (s *Server) startWebSocket() (*wsServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	ln, err := net.Listen("tcp", opts.Listen)
+	// The c2s listener's socket options: keepalive inherited by every
+	// accepted socket, not four setsockopt calls per connection.
+	ln, err := c2sListenConfig.Listen(context.Background(), "tcp", opts.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("server: websocket.listen %q: %w", opts.Listen, err)
 	}

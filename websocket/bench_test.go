@@ -125,10 +125,12 @@ func BenchmarkIdleConn(b *testing.B) {
 	ready := make(chan *Conn, n)
 	var sessions sync.WaitGroup
 	h, err := NewHandler(Config{Options: DefaultOptions(), Serve: func(c *Conn) {
-		defer sessions.Done()
-		ready <- c
-		c.WaitReadable()
-		c.Close()
+		go func() {
+			defer sessions.Done()
+			ready <- c
+			c.WaitReadable()
+			c.Close()
+		}()
 	}})
 	if err != nil {
 		b.Fatal(err)

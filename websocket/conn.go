@@ -11,8 +11,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/coder/websocket"
 )
 
 // DefaultWriteTimeout bounds a write that has neither a context deadline nor
@@ -31,29 +29,36 @@ var streamEnd = []byte("</stream:stream>")
 // on the write side. Read and ReadByte are for one goroutine; the write
 // methods and Close may be called from others.
 type Conn struct {
-	ws       *websocket.Conn
 	netConn  net.Conn
-	out      *corkWriter
+	in       *idleReader
 	remoteIP string
 	secure   bool
 	maxSize  int
 
-	// Read side, owned by the reading goroutine.
-	pending []byte  // what the stream reader has yet to take
-	msg     *[]byte // the pooled buffer pending points into, or nil
-	opened  bool    // an <open/> was read
-	rerr    error   // sticky: the stream is over
-	lastMsg atomic.Int64
+	// Read side: the reading goroutine's, and Close's once it waits for
+	// the client's close frame; rmu is held while frames are read.
+	rmu       sync.Mutex
+	pending   []byte  // what the stream reader has yet to take
+	msg       *[]byte // the pooled buffer pending points into, or nil
+	opened    bool    // an <open/> was read
+	rerr      error   // sticky: the stream is over
+	closeRcvd bool    // the client's close frame was read
+	skip      int64   // payload bytes of a refused frame, not read: Close skips them
+	lastMsg   atomic.Int64
 
-	// Write side.
+	// Write side, under wmu.
 	wmu       sync.Mutex
+	out       *[]byte // frames not yet written (pooled), or nil
 	wdeadline time.Time
 	wfailed   bool // a write failed: Close skips the closing handshake
 	wclosed   bool // Close was called
+	closeSent bool // the close frame is written
+	protoErr  atomic.Bool
 
 	keepalive    *time.Timer
 	pingInterval time.Duration
 	pingTimeout  time.Duration
+	pingSent     atomic.Int64 // when the unanswered ping went out (UnixNano), or 0
 	pingFailed   atomic.Bool
 	closing      atomic.Bool
 }
@@ -144,7 +149,9 @@ func (c *Conn) next() error {
 		return c.rerr
 	}
 	c.releaseMsg()
+	c.rmu.Lock()
 	b, err := c.readMessage()
+	c.rmu.Unlock()
 	if err != nil {
 		c.releaseMsg()
 		c.rerr = err
@@ -178,48 +185,122 @@ func (c *Conn) next() error {
 }
 
 // readMessage reads one whole message (at most maxSize bytes) into a pooled
-// buffer.
+// buffer, unmasked, answering the control frames that come before or
+// inside it.
 func (c *Conn) readMessage() ([]byte, error) {
-	typ, r, err := c.ws.Reader(context.Background())
-	if err != nil {
-		return nil, c.readError(err)
+	if c.closeRcvd {
+		return nil, io.EOF
 	}
-	if typ != websocket.MessageText {
-		return nil, notWellFormed("a binary message: XMPP over WebSocket uses text messages")
-	}
-	c.msg = ioBufPool.Get().(*[]byte)
-	b := (*c.msg)[:0]
+	var b []byte
+	started := false
 	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		n, err := r.Read(b[len(b):min(cap(b), c.maxSize+1)])
-		b = b[:len(b)+n]
-		*c.msg = b
-		if len(b) > c.maxSize {
-			return nil, &FramingError{Condition: CondPolicyViolation, Text: fmt.Sprintf("a message over max_stanza_size (%d bytes)", c.maxSize)}
-		}
-		if err == io.EOF {
-			return b, nil
-		}
+		h, err := readFrameHead(c.in)
 		if err != nil {
 			return nil, c.readError(err)
+		}
+		c.pingSent.Store(0) // the client is there
+		switch h.op {
+		case opClose, opPing, opPong:
+			if err := c.control(h); err != nil {
+				return nil, err
+			}
+			if c.closeRcvd {
+				return nil, io.EOF
+			}
+			continue
+		case opText:
+			if started {
+				return nil, c.readError(&protocolError{"a new message inside a fragmented one"})
+			}
+			started = true
+		case opBinary:
+			c.skip = h.length
+			return nil, notWellFormed("a binary message: XMPP over WebSocket uses text messages")
+		case opContinuation:
+			if !started {
+				return nil, c.readError(&protocolError{"a continuation frame outside a message"})
+			}
+		default:
+			return nil, c.readError(&protocolError{fmt.Sprintf("the reserved opcode %#x", h.op)})
+		}
+		if int64(len(b))+h.length > int64(c.maxSize) {
+			c.skip = h.length
+			return nil, &FramingError{Condition: CondPolicyViolation, Text: fmt.Sprintf("a message over max_stanza_size (%d bytes)", c.maxSize)}
+		}
+		if c.msg == nil {
+			c.msg = ioBufPool.Get().(*[]byte)
+			b = (*c.msg)[:0]
+		}
+		// The buffer grows with the bytes that come, not with the length a
+		// frame claims: a head alone does not make the server allocate
+		// max_stanza_size.
+		for done := int64(0); done < h.length; {
+			k := min(h.length-done, readChunk)
+			n := len(b)
+			b = append(b, make([]byte, k)...)
+			*c.msg = b
+			if _, err := io.ReadFull(c.in, b[n:]); err != nil {
+				return nil, c.readError(err)
+			}
+			unmask(b[n:], h.mask, done)
+			done += k
+		}
+		if h.fin {
+			return b, nil
 		}
 	}
 }
 
-// readError maps the library's read errors: a normal closure is io.EOF, a
-// client that did not answer a ping a timeout.
+// readChunk is how far ahead of the bytes read the message buffer grows.
+const readChunk = 4096
+
+// control answers a control frame: a ping with a pong, a close frame with
+// the close frame (its status echoed), a pong not at all (its arrival
+// counts).
+func (c *Conn) control(h frameHead) error {
+	var buf [maxControlPayload]byte
+	p := buf[:h.length]
+	if _, err := io.ReadFull(c.in, p); err != nil {
+		return c.readError(err)
+	}
+	unmask(p, h.mask, 0)
+	switch h.op {
+	case opPing:
+		c.writeControl(opPong, p)
+	case opPong:
+		c.lastMsg.Store(time.Now().UnixNano())
+	case opClose:
+		code, err := closeCode(p)
+		if err != nil {
+			return c.readError(err)
+		}
+		c.closeRcvd = true
+		if code == statusNoStatus {
+			p = nil
+		}
+		c.writeControl(opClose, p[:min(len(p), 2)])
+		switch code {
+		case statusNormal, statusGoingAway, statusNoStatus:
+			return nil // io.EOF
+		}
+		return fmt.Errorf("%w with status %d", errClosedByClient, code)
+	}
+	return nil
+}
+
+// readError maps read errors: a client that did not answer a ping is a
+// timeout; a protocol error is remembered for Close.
 func (c *Conn) readError(err error) error {
 	if c.pingFailed.Load() {
 		return fmt.Errorf("websocket: no answer to a ping within %v: %w", c.pingTimeout, os.ErrDeadlineExceeded)
 	}
-	switch websocket.CloseStatus(err) {
-	case websocket.StatusNormalClosure, websocket.StatusGoingAway, websocket.StatusNoStatusRcvd:
-		return io.EOF
+	var pe *protocolError
+	if errors.As(err, &pe) {
+		c.protoErr.Store(true)
+		return err
 	}
 	if errors.Is(err, io.EOF) {
-		return io.ErrUnexpectedEOF
+		return io.ErrUnexpectedEOF // the connection ended without a close frame
 	}
 	return fmt.Errorf("websocket: read: %w", err)
 }
@@ -227,7 +308,7 @@ func (c *Conn) readError(err error) error {
 // WriteOpen sends the server's <open/> (RFC 7395 section 3.4); empty
 // attributes are left out.
 func (c *Conn) WriteOpen(from, id, lang, version string) error {
-	return c.send(context.Background(), AppendOpen(make([]byte, 0, 160), from, id, lang, version))
+	return c.send(context.Background(), false, AppendOpen(make([]byte, 0, 160), from, id, lang, version))
 }
 
 // AppendOpen appends the <open/> that WriteOpen sends, for a server that
@@ -244,13 +325,15 @@ func AppendOpen(b []byte, from, id, lang, version string) []byte {
 var closeMessage = []byte(`<close xmlns="` + NSFraming + `"/>`)
 
 // WriteClose sends <close/> (RFC 7395 section 3.6). Close then closes the
-// WebSocket.
+// WebSocket: the message goes out with Close's close frame, in one write
+// (or with whatever the connection writes first).
 func (c *Conn) WriteClose() error {
-	return c.send(context.Background(), closeMessage)
+	return c.send(context.Background(), true, closeMessage)
 }
 
 // WriteStreamError sends a stream error of condition (RFC 6120 section
-// 4.9.3), with text if it is not empty, then <close/>.
+// 4.9.3), with text if it is not empty, then <close/>; like WriteClose's,
+// they go out with Close's close frame.
 func (c *Conn) WriteStreamError(condition, text string) error {
 	b := make([]byte, 0, 256)
 	b = append(b, `<stream:error xmlns:stream="`+NSStream+`"><`...)
@@ -262,7 +345,7 @@ func (c *Conn) WriteStreamError(condition, text string) error {
 		b = append(b, "</text>"...)
 	}
 	b = append(b, "</stream:error>"...)
-	return c.send(context.Background(), b, closeMessage)
+	return c.send(context.Background(), true, b, closeMessage)
 }
 
 // WriteElement sends one element (exactly one: b is sent as it is) as one
@@ -271,25 +354,28 @@ func (c *Conn) WriteStreamError(condition, text string) error {
 // namespace gets xmlns="jabber:client", a stream:features or stream:error
 // the stream prefix's declaration.
 func (c *Conn) WriteElement(ctx context.Context, b []byte) error {
-	return c.send(ctx, b)
+	return c.send(ctx, false, b)
 }
 
 // WriteElements sends elements, each as WriteElement does, in as few writes
 // to the connection as their size allows.
 func (c *Conn) WriteElements(ctx context.Context, elems [][]byte) error {
-	return c.send(ctx, elems...)
+	return c.send(ctx, false, elems...)
 }
 
 // maxBatch is how much a batch holds back before writing.
 const maxBatch = 64 << 10
 
-// send writes each of msgs as a text message: corked, so that a message (or
-// several small ones) is one write to the connection.
-func (c *Conn) send(ctx context.Context, msgs ...[]byte) error {
+// send writes each of msgs as a text message, the frames gathered in one
+// buffer, so that a message (or several small ones) is one write to the
+// connection. With hold (the end of the stream) they wait for the
+// connection's next write, under the same deadline: the close frame that
+// Close writes.
+func (c *Conn) send(ctx context.Context, hold bool, msgs ...[]byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	switch {
-	case c.wclosed:
+	case c.wclosed || c.closeSent:
 		return fmt.Errorf("websocket: write: %w", net.ErrClosed)
 	case c.wfailed:
 		return errors.New("websocket: write: an earlier write failed")
@@ -305,42 +391,32 @@ func (c *Conn) send(ctx context.Context, msgs ...[]byte) error {
 		stop := context.AfterFunc(ctx, func() { c.netConn.SetWriteDeadline(time.Unix(1, 0)) })
 		defer stop()
 	}
-	var scratch *[]byte
-	defer func() {
-		if scratch != nil {
-			*scratch = (*scratch)[:0]
-			ioBufPool.Put(scratch)
-		}
-	}()
-	c.out.cork()
 	err := func() error {
 		for _, m := range msgs {
 			if len(bytes.TrimLeft(m, " \t\r\n")) == 0 {
 				continue // whitespace keepalives: WebSocket pings do that job
 			}
-			if at, attr := standaloneAttr(m); attr != "" {
-				if scratch == nil {
-					scratch = ioBufPool.Get().(*[]byte)
-				}
-				s := append((*scratch)[:0], m[:at]...)
-				s = append(s, attr...)
-				s = append(s, m[at:]...)
-				*scratch, m = s, s
+			if c.out == nil {
+				c.out = ioBufPool.Get().(*[]byte)
 			}
-			if err := c.ws.Write(context.Background(), websocket.MessageText, m); err != nil {
-				return err
-			}
-			if c.out.buffered() >= maxBatch {
+			at, attr := standaloneAttr(m)
+			b := appendFrameHead(*c.out, opText, len(m)+len(attr))
+			b = append(b, m[:at]...)
+			b = append(b, attr...)
+			*c.out = append(b, m[at:]...)
+			if len(*c.out) >= maxBatch {
 				if err := c.flush(deadline); err != nil {
 					return err
 				}
-				c.out.cork()
 			}
+		}
+		if hold {
+			c.netConn.SetWriteDeadline(deadline)
+			return nil
 		}
 		return c.flush(deadline)
 	}()
 	if err != nil {
-		c.out.uncork()
 		c.wfailed = true
 		c.netConn.SetWriteDeadline(time.Unix(1, 0))
 		return fmt.Errorf("websocket: write: %w", err)
@@ -348,18 +424,55 @@ func (c *Conn) send(ctx context.Context, msgs ...[]byte) error {
 	return nil
 }
 
-// flush writes what is corked under deadline, and clears the deadline for
-// the library's own writes (pongs) that come uncorked.
+// flush writes the gathered frames under deadline (zero: the one set).
 func (c *Conn) flush(deadline time.Time) error {
-	c.netConn.SetWriteDeadline(deadline)
-	err := c.out.uncork()
-	c.netConn.SetWriteDeadline(time.Time{})
+	if c.out == nil {
+		return nil
+	}
+	if !deadline.IsZero() {
+		c.netConn.SetWriteDeadline(deadline)
+	}
+	_, err := c.netConn.Write(*c.out)
+	if cap(*c.out) <= 64<<10 {
+		*c.out = (*c.out)[:0]
+		ioBufPool.Put(c.out)
+	}
+	c.out = nil
+	return err
+}
+
+// writeControl writes a control frame, after whatever is held back; a
+// failure shows in the next read or write. After the close frame nothing
+// more is written.
+func (c *Conn) writeControl(op byte, p []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closeSent || c.wfailed {
+		return net.ErrClosed
+	}
+	if op == opClose {
+		c.closeSent = true
+	}
+	if c.out == nil {
+		c.out = ioBufPool.Get().(*[]byte)
+	}
+	*c.out = append(appendFrameHead(*c.out, op, len(p)), p...)
+	deadline := time.Now().Add(closeWait)
+	if !c.wdeadline.IsZero() && c.wdeadline.Before(deadline) {
+		deadline = c.wdeadline
+	}
+	err := c.flush(deadline)
+	if err != nil {
+		c.wfailed = true
+	}
 	return err
 }
 
 // Close closes the WebSocket with status 1000 (normal closure), waiting a
-// little for the client's close frame; after a failed write, at once.
-// Call it after WriteClose or WriteStreamError.
+// little for the client's close frame; after a failed write, or a client
+// that broke the protocol (status 1002 then), at once. Call it after
+// WriteClose or WriteStreamError. Any goroutine may call it, a reader may
+// be reading meanwhile.
 func (c *Conn) Close() error {
 	if c.closing.Swap(true) {
 		return nil
@@ -367,16 +480,43 @@ func (c *Conn) Close() error {
 	if c.keepalive != nil {
 		c.keepalive.Stop()
 	}
+	code := []byte{statusNormal >> 8, statusNormal & 0xff}
+	if c.protoErr.Load() {
+		code = []byte{statusProtocolError >> 8, statusProtocolError & 0xff}
+	}
 	c.wmu.Lock()
 	failed := c.wfailed
 	c.wclosed = true
 	c.wmu.Unlock()
-	if failed {
-		return c.ws.CloseNow()
+	if failed || c.writeControl(opClose, code) != nil || c.protoErr.Load() {
+		return c.netConn.Close()
 	}
+	// The closing handshake: the client's close frame, read here or by a
+	// reader that is reading now (the deadline ends its read too).
 	c.netConn.SetReadDeadline(time.Now().Add(closeWait))
-	if err := c.ws.Close(websocket.StatusNormalClosure, ""); err != nil && !errors.Is(err, net.ErrClosed) {
-		c.ws.CloseNow()
+	c.rmu.Lock()
+	if c.skip > 0 { // the rest of a refused frame: the client may still be sending it
+		io.CopyN(io.Discard, c.in, c.skip)
+		c.skip = 0
+	}
+	for !c.closeRcvd {
+		h, err := readFrameHead(c.in)
+		if err != nil {
+			break
+		}
+		if h.op >= opClose {
+			if c.control(h) != nil {
+				break
+			}
+			continue
+		}
+		if _, err := io.CopyN(io.Discard, c.in, h.length); err != nil {
+			break
+		}
+	}
+	c.closeRcvd = true // no reader reads on
+	c.rmu.Unlock()
+	if err := c.netConn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 		return fmt.Errorf("websocket: close: %w", err)
 	}
 	return nil
@@ -394,25 +534,34 @@ func (c *Conn) startKeepalive(interval, timeout time.Duration) {
 	c.keepalive = time.AfterFunc(interval, c.ping)
 }
 
+// ping runs on the keepalive timer: it pings a client quiet for an
+// interval, and disconnects one whose ping went unanswered for the timeout
+// (every frame read counts as an answer).
 func (c *Conn) ping() {
 	if c.closing.Load() {
 		return
 	}
+	if sent := c.pingSent.Load(); sent != 0 {
+		if time.Since(time.Unix(0, sent)) >= c.pingTimeout {
+			c.pingFailed.Store(true)
+			c.netConn.Close() // a dead peer: the reader's next read fails
+			return
+		}
+	}
 	idle := time.Since(time.Unix(0, c.lastMsg.Load()))
-	if idle < c.pingInterval {
+	if c.pingSent.Load() == 0 && idle < c.pingInterval {
 		c.keepalive.Reset(c.pingInterval - idle)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.pingTimeout)
-	err := c.ws.Ping(ctx)
-	cancel()
-	if err != nil {
-		c.pingFailed.Store(true)
-		c.ws.CloseNow() // a dead peer: the reader's next read fails
-		return
+	if c.pingSent.Load() == 0 {
+		c.pingSent.Store(time.Now().UnixNano())
+		if c.writeControl(opPing, nil) != nil {
+			c.pingFailed.Store(true)
+			c.netConn.Close()
+			return
+		}
 	}
-	c.lastMsg.Store(time.Now().UnixNano())
-	c.keepalive.Reset(c.pingInterval)
+	c.keepalive.Reset(c.pingTimeout)
 }
 
 func appendAttr(b []byte, name, value string) []byte {

@@ -42,10 +42,12 @@
 //	h, err := websocket.NewHandler(websocket.Config{
 //		Options:       opts,          // the [websocket] section
 //		MaxStanzaSize: 65536,
-//		Serve: func(c *websocket.Conn) {
-//			defer c.Close()
-//			d := xml.NewDecoder(c) // reads <stream:stream ...> first
-//			...
+//		Serve: func(c *websocket.Conn) { // on the HTTP handler's goroutine
+//			go func() {
+//				defer c.Close()
+//				d := xml.NewDecoder(c) // reads <stream:stream ...> first
+//				...
+//			}()
 //		},
 //	})
 //	http.Serve(listener, h) // also serves /.well-known/host-meta(.json)

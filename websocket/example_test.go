@@ -21,20 +21,7 @@ func ExampleNewHandler() {
 		Options:       opts,
 		MaxStanzaSize: 65536,
 		Serve: func(c *websocket.Conn) {
-			defer c.Close()
-			d := xml.NewDecoder(c)
-			if _, err := d.Token(); err != nil { // <stream:stream ...>, from <open/>
-				var fe *websocket.FramingError
-				if errors.As(err, &fe) {
-					c.WriteOpen("example.com", "an-id", "en", "1.0")
-					c.WriteStreamError(fe.Condition, "")
-				}
-				return
-			}
-			c.WriteOpen("example.com", "an-id", "en", "1.0")
-			c.WriteElement(context.Background(), []byte(`<stream:features><mechanisms xmlns="urn:ietf:params:xml:ns:xmpp-sasl"><mechanism>X-TOKEN</mechanism></mechanisms></stream:features>`))
-			// ... negotiate, then a new xml.Decoder on c after SASL success ...
-			c.WriteClose()
+			go serveXMPP(c) // Serve runs on the HTTP handler's goroutine: hand the session off
 		},
 	})
 	if err != nil {
@@ -45,4 +32,22 @@ func ExampleNewHandler() {
 		log.Fatal(err)
 	}
 	log.Fatal(h.NewHTTPServer().Serve(ln))
+}
+
+// serveXMPP runs one client's session.
+func serveXMPP(c *websocket.Conn) {
+	defer c.Close()
+	d := xml.NewDecoder(c)
+	if _, err := d.Token(); err != nil { // <stream:stream ...>, from <open/>
+		var fe *websocket.FramingError
+		if errors.As(err, &fe) {
+			c.WriteOpen("example.com", "an-id", "en", "1.0")
+			c.WriteStreamError(fe.Condition, "")
+		}
+		return
+	}
+	c.WriteOpen("example.com", "an-id", "en", "1.0")
+	c.WriteElement(context.Background(), []byte(`<stream:features><mechanisms xmlns="urn:ietf:params:xml:ns:xmpp-sasl"><mechanism>X-TOKEN</mechanism></mechanisms></stream:features>`))
+	// ... negotiate, then a new xml.Decoder on c after SASL success ...
+	c.WriteClose()
 }

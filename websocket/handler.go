@@ -1,14 +1,15 @@
 package websocket
 
 import (
+	"crypto/sha1"
+	"encoding/base64"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
 	"strings"
 	"time"
-
-	"github.com/coder/websocket"
 )
 
 // Subprotocol is the WebSocket subprotocol of RFC 7395.
@@ -32,9 +33,11 @@ type Config struct {
 	// pinged; it must answer within PingTimeout. 0 means the defaults,
 	// a negative interval no pings.
 	PingInterval, PingTimeout time.Duration
-	// Serve runs one client's XMPP session on its own goroutine: the
-	// HTTP handler has returned by then, so that net/http's buffers are
-	// freed. It must call Conn.Close when done.
+	// Serve takes one client's XMPP session once the WebSocket is open.
+	// It is called on the HTTP handler's goroutine and should hand the
+	// session to a goroutine of its own and return (net/http's per-request
+	// state is freed when the handler returns); it must see to it that
+	// Conn.Close is called when the session is done.
 	Serve func(*Conn)
 	// Logger gets refused handshakes at debug level; nil: slog.Default().
 	Logger *slog.Logger
@@ -120,28 +123,72 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusBadRequest, "the WebSocket subprotocol xmpp is required (RFC 7395 section 3.2)")
 		return
 	}
-	lw := &leanResponseWriter{ResponseWriter: w}
-	ws, err := websocket.Accept(lw, r, &websocket.AcceptOptions{
-		Subprotocols:       []string{Subprotocol},
-		InsecureSkipVerify: true, // the origin was checked above, against full origins
-		CompressionMode:    websocket.CompressionDisabled,
-	})
+	if !headerHasToken(r.Header, "Sec-WebSocket-Version", "13") {
+		w.Header().Set("Sec-WebSocket-Version", "13")
+		refuse(http.StatusUpgradeRequired, "WebSocket version 13 (RFC 6455) is required")
+		return
+	}
+	key := r.Header.Get("Sec-WebSocket-Key")
+	if k, err := base64.StdEncoding.DecodeString(key); err != nil || len(k) != 16 {
+		refuse(http.StatusBadRequest, "Sec-WebSocket-Key is not 16 bytes in base64")
+		return
+	}
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", http.MethodGet)
+		refuse(http.StatusMethodNotAllowed, "the upgrade is a GET")
+		return
+	}
+	conn, in, err := hijack(w, key)
 	if err != nil {
 		h.log.Debug("websocket: handshake failed", "remote", p.ip, "err", err)
 		return
 	}
-	ws.SetReadLimit(int64(h.cfg.MaxStanzaSize) + 1) // Conn's own limit answers first
 	c := &Conn{
-		ws:       ws,
-		netConn:  lw.conn,
-		out:      lw.out,
+		netConn:  conn,
+		in:       in,
 		remoteIP: p.ip,
 		secure:   p.secure,
 		maxSize:  h.cfg.MaxStanzaSize,
 	}
 	c.startKeepalive(h.cfg.PingInterval, h.cfg.PingTimeout)
-	go h.cfg.Serve(c)
+	h.cfg.Serve(c) // no goroutine of its own: the server hands c to its negotiators
 }
+
+// hijack takes the connection from net/http and answers the upgrade (101,
+// the subprotocol xmpp, no extension) in one write. net/http's 4 KB reader
+// and writer are left behind: bytes the client sent after its request (its
+// first frames) are copied out of the reader.
+func hijack(w http.ResponseWriter, key string) (net.Conn, *idleReader, error) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		return nil, nil, http.ErrNotSupported
+	}
+	conn, brw, err := hj.Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	in := newIdleReader(conn)
+	if n := brw.Reader.Buffered(); n > 0 {
+		b, _ := brw.Reader.Peek(n)
+		in.early = append([]byte(nil), b...)
+	}
+	sum := sha1.Sum([]byte(key + acceptGUID))
+	var b [192]byte
+	answer := append(b[:0], "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Protocol: "+Subprotocol+"\r\nSec-WebSocket-Accept: "...)
+	answer = base64.StdEncoding.AppendEncode(answer, sum[:])
+	answer = append(answer, "\r\n\r\n"...)
+	conn.SetWriteDeadline(time.Now().Add(DefaultWriteTimeout))
+	if _, err := conn.Write(answer); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	conn.SetDeadline(time.Time{}) // net/http's deadlines do not apply any more
+	return conn, in, nil
+}
+
+// acceptGUID is RFC 6455's suffix of the key whose SHA-1 the server sends
+// back (Sec-WebSocket-Accept).
+const acceptGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 // NewHTTPServer returns an http.Server for h, to Serve on the listener at
 // Options.Listen (a TLS listener when Options.TLS): HTTP/1.1 only, since

@@ -237,3 +237,45 @@ func TestOptionsValidate(t *testing.T) {
 		t.Error("NewHandler without Serve succeeded")
 	}
 }
+
+// TestUpgradeRefusals: requests that are upgrades but not RFC 6455's get
+// the refusal that says what is wrong (the Go client here sends them as
+// written).
+func TestUpgradeRefusals(t *testing.T) {
+	f := newFixture(t, Options{}, 0)
+	for _, tc := range []struct {
+		name    string
+		method  string
+		hdr     map[string]string
+		status  int
+		hdrWant string // a header the refusal carries, "Name: value"
+	}{
+		{"version 8", http.MethodGet, map[string]string{"Sec-WebSocket-Version": "8"}, http.StatusUpgradeRequired, "Sec-Websocket-Version: 13"},
+		{"no key", http.MethodGet, map[string]string{"Sec-WebSocket-Key": ""}, http.StatusBadRequest, ""},
+		{"short key", http.MethodGet, map[string]string{"Sec-WebSocket-Key": "c2hvcnQ="}, http.StatusBadRequest, ""},
+		{"POST", http.MethodPost, nil, http.StatusMethodNotAllowed, "Allow: GET"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tc.method, f.srv.URL+DefaultPath, nil)
+			for k, v := range map[string]string{"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+				"Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Protocol": "xmpp"} {
+				req.Header.Set(k, v)
+			}
+			for k, v := range tc.hdr {
+				req.Header.Set(k, v)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.status || !strings.HasPrefix(string(body), "websocket: ") {
+				t.Fatalf("%s %q; want HTTP %d with a reason", resp.Status, body, tc.status)
+			}
+			if name, value, ok := strings.Cut(tc.hdrWant, ": "); ok && resp.Header.Get(name) != value {
+				t.Fatalf("%s: %q; want %q", name, resp.Header.Get(name), value)
+			}
+		})
+	}
+}

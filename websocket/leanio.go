@@ -1,82 +1,43 @@
 package websocket
 
 import (
-	"bufio"
+	"io"
 	"net"
-	"net/http"
 	"sync"
+	"syscall"
 )
-
-// The WebSocket library reads and writes through a *bufio.Reader and a
-// *bufio.Writer that it takes from the hijacked connection. net/http's are
-// 4 KB each and stay with the connection for its life: 8 KB per idle
-// session. leanResponseWriter hands the library 16-byte ones instead, over a
-// reader and a writer that hold a buffer only while bytes are passing
-// through, so an idle session holds neither.
-
-// leanBufSize is the smallest size bufio accepts.
-const leanBufSize = 16
 
 // ioBufPool holds the 4 KB buffers of connections with bytes in transit.
 var ioBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
-// leanResponseWriter is the http.ResponseWriter given to the library's
-// Accept: its Hijack returns the lean reader and writer.
-type leanResponseWriter struct {
-	http.ResponseWriter
-	conn net.Conn
-	in   *idleReader
-	out  *corkWriter
-}
+// smallRead is the size of the array a connection without a raw socket
+// (TLS) reads into while it waits.
+const smallRead = 256
 
-func (w *leanResponseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	hj, ok := w.ResponseWriter.(http.Hijacker)
-	if !ok {
-		return nil, nil, http.ErrNotSupported
-	}
-	conn, brw, err := hj.Hijack()
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := brw.Writer.Flush(); err != nil {
-		conn.Close()
-		return nil, nil, err
-	}
-	w.conn = conn
-	w.in = &idleReader{conn: conn}
-	if n := brw.Reader.Buffered(); n > 0 {
-		// The client's first frames came with the handshake.
-		b, _ := brw.Reader.Peek(n)
-		w.in.early = append([]byte(nil), b...)
-	}
-	w.out = &corkWriter{conn: conn}
-	// The library resets the returned reader onto the returned conn (and
-	// only what that reader buffered), so the conn must read through in:
-	// else bytes that came with the handshake (early) are lost.
-	return &leanConn{Conn: conn, in: w.in}, bufio.NewReadWriter(bufio.NewReaderSize(w.in, leanBufSize), bufio.NewWriterSize(w.out, leanBufSize)), nil
-}
-
-// leanConn is the hijacked connection as the library reads it: through the
-// idleReader, which serves the bytes read with the handshake first.
-type leanConn struct {
-	net.Conn
-	in *idleReader
-}
-
-func (c *leanConn) Read(p []byte) (int, error) { return c.in.Read(p) }
-
-// idleReader reads the connection. While waiting for bytes it reads into a
-// small array of its own; a read that fills that array (a burst) makes the
-// next one read into a pooled buffer, which goes back once it is drained.
-// Reads as large as the pooled buffer go straight to the caller's slice.
-// Only the reading goroutine uses it.
+// idleReader reads the connection holding a buffer only while bytes are in
+// transit. On a plain TCP socket it waits for the socket to be readable
+// with no buffer at all (syscall.RawConn), then reads into a pooled buffer
+// that goes back once it is drained. Other connections (TLS) wait in a
+// read into a small array of their own; a read that fills that array (a
+// burst) makes the next one read into a pooled buffer. Reads as large as
+// the pooled buffer go straight to the caller's slice. Only the reading
+// goroutine uses it (Conn's rmu).
 type idleReader struct {
 	conn  net.Conn
-	early []byte  // bytes read with the handshake, served first
-	buf   *[]byte // pooled, or nil
-	small [256]byte
+	raw   syscall.RawConn // the TCP socket's, or nil
+	early []byte          // bytes read with the handshake, served first
+	buf   *[]byte         // pooled, or nil
+	small *[smallRead]byte
 	data  []byte // unread bytes: in early, small or *buf
 	burst bool   // the last read filled its buffer
+}
+
+func newIdleReader(conn net.Conn) *idleReader {
+	r := &idleReader{conn: conn}
+	if sc, ok := conn.(syscall.Conn); ok {
+		r.raw, _ = sc.SyscallConn()
+	}
+	return r
 }
 
 func (r *idleReader) Read(p []byte) (int, error) {
@@ -84,15 +45,19 @@ func (r *idleReader) Read(p []byte) (int, error) {
 		r.data, r.early = r.early, nil
 	}
 	if len(r.data) > 0 {
-		n := copy(p, r.data)
-		r.data = r.data[n:]
-		if len(r.data) == 0 {
-			r.release()
-		}
-		return n, nil
+		return r.take(p), nil
 	}
 	if len(p) >= 4096 {
 		return r.conn.Read(p)
+	}
+	if r.raw != nil {
+		if err := r.readRaw(); err != nil {
+			return 0, err
+		}
+		return r.take(p), nil
+	}
+	if r.small == nil {
+		r.small = new([smallRead]byte)
 	}
 	into := r.small[:]
 	if r.burst {
@@ -108,78 +73,61 @@ func (r *idleReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	r.data = into[:n]
-	k := copy(p, r.data)
-	r.data = r.data[k:]
+	return r.take(p), nil // an error comes again with the next read
+}
+
+// readRaw waits until the socket is readable (or the read deadline passes),
+// then reads what is there into a pooled buffer.
+func (r *idleReader) readRaw() error {
+	var n int
+	var serr error
+	err := r.raw.Read(func(fd uintptr) bool {
+		if r.buf == nil {
+			r.buf = ioBufPool.Get().(*[]byte)
+		}
+		for {
+			n, serr = syscall.Read(int(fd), (*r.buf)[:cap(*r.buf)])
+			if serr != syscall.EINTR {
+				break
+			}
+		}
+		if serr == syscall.EAGAIN {
+			r.release() // wait with no buffer
+			return false
+		}
+		return true
+	})
+	switch {
+	case err != nil:
+	case serr != nil:
+		err = &net.OpError{Op: "read", Net: "tcp", Source: r.conn.LocalAddr(), Addr: r.conn.RemoteAddr(), Err: serr}
+	case n <= 0:
+		err = io.EOF
+	}
+	if err != nil {
+		r.release()
+		return err
+	}
+	r.data = (*r.buf)[:n]
+	return nil
+}
+
+// take copies buffered bytes to p, and gives the buffer back once it is
+// drained.
+func (r *idleReader) take(p []byte) int {
+	n := copy(p, r.data)
+	r.data = r.data[n:]
 	if len(r.data) == 0 {
 		r.release()
 	}
-	return k, nil // an error comes again with the next read
+	return n
 }
 
 func (r *idleReader) release() {
 	r.data = nil
 	if r.buf != nil {
+		*r.buf = (*r.buf)[:0]
 		ioBufPool.Put(r.buf)
 		r.buf = nil
 	}
-}
-
-// corkWriter writes to the connection. While corked it collects what the
-// library writes (whole frames: the library flushes its writer at the end of
-// each) in a pooled buffer, and uncork sends it in one write, so that a
-// message, or a batch of them, is one TCP segment or TLS record rather than
-// a 16-byte write and then the rest. Uncorked (the library's pongs and
-// pings), writes go straight through.
-type corkWriter struct {
-	conn   net.Conn
-	mu     sync.Mutex
-	corked bool
-	buf    *[]byte
-}
-
-func (w *corkWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.corked {
-		return w.conn.Write(p)
-	}
-	if w.buf == nil {
-		w.buf = ioBufPool.Get().(*[]byte)
-	}
-	*w.buf = append(*w.buf, p...)
-	return len(p), nil
-}
-
-func (w *corkWriter) cork() {
-	w.mu.Lock()
-	w.corked = true
-	w.mu.Unlock()
-}
-
-// buffered is how many bytes are held back.
-func (w *corkWriter) buffered() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.buf == nil {
-		return 0
-	}
-	return len(*w.buf)
-}
-
-// uncork writes what was held back, under the connection's write deadline,
-// and lets writes through again.
-func (w *corkWriter) uncork() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.corked = false
-	if w.buf == nil {
-		return nil
-	}
-	_, err := w.conn.Write(*w.buf)
-	if cap(*w.buf) <= 64<<10 {
-		*w.buf = (*w.buf)[:0]
-		ioBufPool.Put(w.buf)
-	}
-	w.buf = nil
-	return err
 }

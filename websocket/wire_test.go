@@ -218,7 +218,11 @@ func TestWriteWire(t *testing.T) {
 		{"whitespace is no message", func(c *Conn) error {
 			return c.WriteElements(context.Background(), [][]byte{[]byte(" "), []byte(`<presence/>`), []byte("\n"), []byte(`<iq type="result" id="2"/>`)})
 		}, []string{`<presence xmlns="jabber:client"/>`, `<iq xmlns="jabber:client" type="result" id="2"/>`}},
-		{"close", func(c *Conn) error { return c.WriteClose() }, []string{closeMsgS}},
+		{"close goes out with Close", func(c *Conn) error {
+			err := c.WriteClose()
+			go c.Close()
+			return err
+		}, []string{closeMsgS}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, Options{}, 0)

@@ -8,12 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"strconv"
 	"sync/atomic"
 	"time"
-
-	"github.com/coder/websocket"
 )
 
 // A login is the exchange every real client does: stream header, features, optionally
@@ -37,7 +34,8 @@ type target struct {
 	nextSource atomic.Uint32
 	// wsURL, when set, makes every login XMPP over WebSocket (RFC 7395) at that URL.
 	wsURL    string
-	wsClient *http.Client
+	addrWS   string // the host:port of wsURL
+	wsDialer *wsDialer
 
 	header []byte // the stream header, built once
 	end    []byte // the stream's end
@@ -91,7 +89,7 @@ func newWorker(t *target) *worker {
 // session is a bound stream.
 type session struct {
 	conn net.Conn
-	ws   *websocket.Conn // under conn, over WebSocket
+	ws   *wsConn // conn itself, over WebSocket
 	sc   *scanner
 	jid  []byte
 	end  []byte // what ends the stream: </stream:stream>, or <close/> over WebSocket
@@ -113,11 +111,13 @@ func (w *worker) login(ctx context.Context, user, resource string) (*session, er
 	t := w.t
 	var (
 		conn net.Conn
-		ws   *websocket.Conn
+		ws   *wsConn
 		err  error
 	)
 	if t.wsURL != "" {
-		conn, ws, err = t.dialWebSocket(ctx)
+		if ws, err = t.dialWebSocket(ctx); err == nil {
+			conn = ws
+		}
 	} else {
 		conn, err = t.dialTCP(ctx, t.addr)
 	}

@@ -1,16 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"fmt"
 	"net"
-	"net/http"
 	"net/url"
-	"time"
-
-	"github.com/coder/websocket"
 )
 
 // XMPP over WebSocket (RFC 7395), as a browser's client speaks it: an HTTP upgrade with the
@@ -66,86 +61,24 @@ func (t *target) initWebSocket() error {
 		// A loopback benchmark against a self-signed certificate: nothing to verify.
 		tlsConf = &tls.Config{InsecureSkipVerify: true, ServerName: t.host, CurvePreferences: []tls.CurveID{tls.X25519}, NextProtos: []string{"http/1.1"}}
 	}
-	t.wsClient = &http.Client{Transport: &upgrader{t: t, tlsConf: tlsConf}}
+	if t.addrWS, err = wsHostPort(t.wsURL); err != nil {
+		return err
+	}
+	path := u.EscapedPath()
+	if u.RawQuery != "" {
+		path += "?" + u.RawQuery
+	}
+	if path == "" {
+		path = "/"
+	}
+	t.wsDialer = newWSDialer(t, u.Host, path, tlsConf)
 	return nil
 }
 
-// upgrader is the HTTP client's transport for the upgrade alone: it writes the request on a
-// new connection and reads the answer from it, and on 101 hands the connection over as the
-// body, which is what the WebSocket library takes. net/http's Transport does the same with a
-// connection pool, two goroutines and 8 KB of buffers per connection: tool CPU per login
-// that would be taken from the servers on the same cores.
-type upgrader struct {
-	t       *target
-	tlsConf *tls.Config
-}
-
-func (u *upgrader) RoundTrip(req *http.Request) (*http.Response, error) {
-	conn, err := u.t.dialTCP(req.Context(), req.URL.Host)
-	if err != nil {
-		return nil, err
-	}
-	if u.tlsConf != nil {
-		tc := tls.Client(conn, u.tlsConf)
-		if err := tc.HandshakeContext(req.Context()); err != nil {
-			conn.Close()
-			return nil, err
-		}
-		conn = tc
-	}
-	if d, ok := req.Context().Deadline(); ok {
-		conn.SetDeadline(d)
-	}
-	if err := req.Write(conn); err != nil {
-		conn.Close()
-		return nil, err
-	}
-	br := bufio.NewReaderSize(conn, 512)
-	resp, err := http.ReadResponse(br, req)
-	if err != nil {
-		conn.Close()
-		return nil, err
-	}
-	conn.SetDeadline(time.Time{})
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		resp.Body = conn // the library reads a little of a refusal's body, then closes it
-		return resp, nil
-	}
-	// What the server sent after its answer (its first frames) is in br: read through it.
-	resp.Body = &upgradedConn{Conn: conn, r: br}
-	return resp, nil
-}
-
-// upgradedConn is the connection after the upgrade, read through the reader that read the
-// answer.
-type upgradedConn struct {
-	net.Conn
-	r *bufio.Reader
-}
-
-func (c *upgradedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
-
-// dialWebSocket opens the WebSocket (the upgrade bounded by t.timeout) and returns it as a
-// net.Conn of text messages, and the WebSocket itself.
-func (t *target) dialWebSocket(ctx context.Context) (net.Conn, *websocket.Conn, error) {
-	hctx, cancel := context.WithTimeout(ctx, t.timeout)
-	defer cancel()
-	ws, resp, err := websocket.Dial(hctx, t.wsURL, &websocket.DialOptions{
-		HTTPClient:   t.wsClient,
-		Subprotocols: []string{"xmpp"},
-	})
-	if err != nil {
-		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
-			return nil, nil, fmt.Errorf("upgrade refused: HTTP %s", resp.Status)
-		}
-		return nil, nil, err
-	}
-	if p := ws.Subprotocol(); p != "xmpp" {
-		ws.CloseNow()
-		return nil, nil, fmt.Errorf("the server chose the subprotocol %q, not xmpp", p)
-	}
-	// Stanzas are as large as the server allows; the scanner bounds what it buffers.
-	return websocket.NetConn(context.Background(), ws, websocket.MessageText), ws, nil
+// dialWebSocket opens the WebSocket (the upgrade bounded by t.timeout): a net.Conn of text
+// messages.
+func (t *target) dialWebSocket(ctx context.Context) (*wsConn, error) {
+	return t.wsDialer.dial(ctx)
 }
 
 // dialTCP dials addr with the tool's dialer: no TCP keepalive, and the next source address
@@ -164,7 +97,7 @@ func (t *target) dialTCP(ctx context.Context, addr string) (net.Conn, error) {
 // closeNow drops the connection without the closing handshakes (the idle modes' teardown).
 func (s *session) closeNow() {
 	if s.ws != nil {
-		s.ws.CloseNow()
+		s.ws.closeNow()
 		return
 	}
 	s.conn.Close()
