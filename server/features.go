@@ -27,10 +27,16 @@ const (
 	// offered on an insecure stream).
 	featuresStartTLS = "<stream:features><starttls xmlns='" + nsStartTLS + "'><required></required></starttls></stream:features>"
 	// Secure (TLS, or plaintext by configuration) and not authenticated.
-	featuresSASL = "<stream:features><mechanisms xmlns='" + sasl.NS + "'><mechanism>" + sasl.MechanismName + "</mechanism></mechanisms></stream:features>"
+	// RFC 6120's SASL, then SASL2 (XEP-0388) with the same mechanisms and
+	// the inline features: Bind2 and FAST.
+	featuresSASL = "<stream:features><mechanisms xmlns='" + sasl.NS + "'><mechanism>" + sasl.MechanismName + "</mechanism></mechanisms>" +
+		"<authentication xmlns='" + nsSASL2 + "'><mechanism>" + sasl.MechanismName + "</mechanism>" + inlineSASL2 + "</authentication></stream:features>"
 	// The same for a host with mod_auth_token's plain = true: PLAIN after
 	// X-TOKEN, the order of sasl.Options.Mechanisms.
-	featuresSASLPlain = "<stream:features><mechanisms xmlns='" + sasl.NS + "'><mechanism>" + sasl.MechanismName + "</mechanism><mechanism>" + sasl.PlainMechanismName + "</mechanism></mechanisms></stream:features>"
+	featuresSASLPlain = "<stream:features><mechanisms xmlns='" + sasl.NS + "'><mechanism>" + sasl.MechanismName + "</mechanism><mechanism>" + sasl.PlainMechanismName + "</mechanism></mechanisms>" +
+		"<authentication xmlns='" + nsSASL2 + "'><mechanism>" + sasl.MechanismName + "</mechanism><mechanism>" + sasl.PlainMechanismName + "</mechanism>" + inlineSASL2 + "</authentication></stream:features>"
+	// What a SASL2 <authenticate/> may carry besides the credentials.
+	inlineSASL2 = "<inline>" + featureBind2 + "<fast xmlns='" + nsFAST + "'><mechanism>" + fastMechanism + "</mechanism></fast></inline>"
 	// Authenticated: resource binding.
 	featuresBind = "<stream:features><bind xmlns='" + nsBind + "'></bind>" + featureSM + "</stream:features>"
 
