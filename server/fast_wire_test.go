@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/xtokend/xtokend/server/servertest"
 )
@@ -153,5 +154,41 @@ func TestSASL2SharesReplayCache(t *testing.T) {
 		if strings.Contains(second, "<success") || !strings.Contains(second, "not-authorized") {
 			t.Fatalf("replayed token accepted: %q", second)
 		}
+	}
+}
+
+// A SASL2 login resumes a session (XEP-0198 inline) in the same round
+// trip: the <success/> names the session's full JID and carries
+// <resumed/>, and no resource is bound.
+func TestSASL2InlineResume(t *testing.T) {
+	ts := servertest.Start(t, servertest.Options{})
+	xtoken := func() string {
+		return base64.StdEncoding.EncodeToString([]byte("\x00alice\x00" + ts.Mint(t, "alice@localhost")))
+	}
+	conn := rawDial(t, ts, "")
+	enable := strings.Replace(wAuth2Bind, "</bind>", "<enable xmlns='urn:xmpp:sm:3' resume='true'/></bind>", 1)
+	conn.Write([]byte(wHeader + strings.Replace(enable, "{TOKEN}", xtoken(), 1)))
+	conn.SetReadDeadline(time.Now().Add(waitLimit))
+	var got []byte
+	buf := make([]byte, 4096)
+	for !strings.Contains(string(got), "</success>") {
+		n, err := conn.Read(buf)
+		if err != nil {
+			t.Fatalf("read: %v (got %q)", err, got)
+		}
+		got = append(got, buf[:n]...)
+	}
+	m := regexp.MustCompile(`<authorization-identifier>([^<]+)</authorization-identifier>.*<enabled xmlns='urn:xmpp:sm:3' id='([0-9a-f]+)'`).FindStringSubmatch(string(got))
+	if m == nil {
+		t.Fatalf("no full JID and id in %q", got)
+	}
+	full, id := m[1], m[2]
+	conn.Close() // lost, not ended: the session waits for a resumption
+
+	resume := strings.Replace(wAuth2Bind, wBind2, "<resume xmlns='urn:xmpp:sm:3' previd='"+id+"' h='0'/>"+wBind2, 1)
+	answer := wireScript(t, ts, strings.Replace(resume, "{TOKEN}", xtoken(), 1)+wPing2)
+	wantIn(t, answer, aSuccess2, "<authorization-identifier>"+full+"</authorization-identifier><resumed xmlns='urn:xmpp:sm:3' previd='"+id+"' h='0'/></success>", aPong)
+	if strings.Contains(answer, "<bound") {
+		t.Fatalf("bound beside a resumption: %q", answer)
 	}
 }

@@ -36,7 +36,7 @@ const (
 	featuresSASLPlain = "<stream:features><mechanisms xmlns='" + sasl.NS + "'><mechanism>" + sasl.MechanismName + "</mechanism><mechanism>" + sasl.PlainMechanismName + "</mechanism></mechanisms>" +
 		"<authentication xmlns='" + nsSASL2 + "'><mechanism>" + sasl.MechanismName + "</mechanism><mechanism>" + sasl.PlainMechanismName + "</mechanism>" + inlineSASL2 + "</authentication></stream:features>"
 	// What a SASL2 <authenticate/> may carry besides the credentials.
-	inlineSASL2 = "<inline>" + featureBind2 + "<fast xmlns='" + nsFAST + "'><mechanism>" + fastMechanism + "</mechanism></fast></inline>"
+	inlineSASL2 = "<inline>" + featureBind2 + featureSM + "<fast xmlns='" + nsFAST + "'><mechanism>" + fastMechanism + "</mechanism></fast></inline>"
 	// Authenticated: resource binding.
 	featuresBind = "<stream:features><bind xmlns='" + nsBind + "'></bind>" + featureSM + "</stream:features>"
 

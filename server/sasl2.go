@@ -44,6 +44,8 @@ const answerSASL2Challenge = "<challenge xmlns='" + nsSASL2 + "'/>"
 type sasl2Success struct {
 	additional []byte // the mechanism's additional data (FAST's responder HMAC)
 	identity   string // the full JID when bound, else the bare JID
+	sm         []byte // <resumed/> or <failed/> of an inline resumption
+	resumed    bool
 	bound      bool
 	enabled    []byte // <enabled/> of stream management, inside <bound/>
 	token      fastSecret
@@ -60,6 +62,7 @@ func appendSASL2Success(b []byte, s *sasl2Success) []byte {
 	b = append(b, "<authorization-identifier>"...)
 	b = appendEscaped(b, s.identity)
 	b = append(b, "</authorization-identifier>"...)
+	b = append(b, s.sm...)
 	if s.bound {
 		b = append(b, "<bound xmlns='"+nsBind2+"'>"...)
 		b = append(b, s.enabled...)
@@ -173,7 +176,16 @@ func (c *conn) sasl2Succeed(a *sasl2Auth, additional []byte) (bool, error) {
 		return false, err
 	}
 	s.identity = bare.String()
-	if a.bind {
+	if a.resume != nil {
+		// XEP-0198 inline: the session resumed stands for the bind; a
+		// resumption that failed leaves the bind, if asked for, to go on.
+		resumed := c.resumeSession(*a.resume)
+		s.sm = append([]byte(nil), c.scratch...)
+		if resumed {
+			s.identity, s.resumed = c.sess.full, true
+		}
+	}
+	if a.bind && !s.resumed {
 		full, err := c.bind(bind2Resource(a.tag))
 		if err != nil {
 			var se stanza.Error
@@ -195,11 +207,11 @@ func (c *conn) sasl2Succeed(a *sasl2Auth, additional []byte) (bool, error) {
 		s.token, s.expiry = c.srv.fast.issue(fastUser{c.host.name, c.node, a.userAgentID}, a.mechanism, a.software, a.device, c.fastLifetime(), time.Now())
 	}
 	c.scratch = appendSASL2Success(c.scratch[:0], &s)
-	if !s.bound {
+	if !s.bound && !s.resumed {
 		c.scratch = append(c.scratch, c.srv.bindFeatures()...)
 	}
 	_, err = c.t.Write(c.scratch)
-	return s.bound, err
+	return s.bound || s.resumed, err
 }
 
 // bind2Resource is the resource a Bind2 request gets: the client's tag

@@ -39,6 +39,8 @@ type sasl2Auth struct {
 	enable   bool   // <enable xmlns='urn:xmpp:sm:3'/> inside the bind
 	smResume bool   // <enable resume='true'/>
 
+	resume *smElement // <resume xmlns='urn:xmpp:sm:3'/>: instead of the bind
+
 	requestToken string // <request-token mechanism/> of FAST
 	fast         bool   // <fast/>: the mechanism is a FAST one
 	count        uint64 // its count, when hasCount
@@ -94,10 +96,18 @@ func readSASL2Authenticate(d xml.TokenReader, start xml.StartElement) (a sasl2Au
 				uaField = &a.device
 			case depth == 2 && t.Name == xml.Name{Space: nsBind2, Local: "bind"}:
 				a.bind = true
-			case depth == 3 && path[0] == xml.Name{Space: nsBind2, Local: "bind"} && t.Name == xml.Name{Space: nsSM, Local: "enable"}:
-				a.enable = true
-				r := attrValue(t, "resume")
-				a.smResume = r == "true" || r == "1"
+			case depth == 3 && path[0] == xml.Name{Space: nsBind2, Local: "bind"} && t.Name == xml.Name{Space: nsSM, Local: "enable"},
+				depth == 2 && t.Name == xml.Name{Space: nsSM, Local: "resume"}:
+				el, err := readSMElement(d, t) // to its end
+				if err != nil {
+					return a, err
+				}
+				depth--
+				if el.name == "enable" {
+					a.enable, a.smResume = true, el.resume
+				} else {
+					a.resume = &el
+				}
 			case depth == 2 && t.Name == xml.Name{Space: nsFAST, Local: "request-token"}:
 				a.requestToken = attrValue(t, "mechanism")
 			case depth == 2 && t.Name == xml.Name{Space: nsFAST, Local: "fast"}:

@@ -15,7 +15,7 @@ const (
 	wAuth2Bind = wAuth2Open + wInitial + wUA + wBind2 + "</authenticate>"
 	wPing2     = "<iq type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>"
 
-	aAuthFeat = "<authentication xmlns='urn:xmpp:sasl:2'><mechanism>X-TOKEN</mechanism><inline><bind xmlns='urn:xmpp:bind:0'><inline><feature var='urn:xmpp:sm:3'/></inline></bind><fast xmlns='urn:xmpp:fast:0'><mechanism>HT-SHA-256-NONE</mechanism></fast></inline></authentication>"
+	aAuthFeat = "<authentication xmlns='urn:xmpp:sasl:2'><mechanism>X-TOKEN</mechanism><inline><bind xmlns='urn:xmpp:bind:0'><inline><feature var='urn:xmpp:sm:3'/></inline></bind><sm xmlns='urn:xmpp:sm:3'/><fast xmlns='urn:xmpp:fast:0'><mechanism>HT-SHA-256-NONE</mechanism></fast></inline></authentication>"
 	aSuccess2 = "<success xmlns='urn:xmpp:sasl:2'>"
 	aBare     = "<authorization-identifier>alice@localhost</authorization-identifier>"
 	aFull     = "<authorization-identifier>alice@localhost/wire."
@@ -63,6 +63,10 @@ func sasl2WireCases() []wireCase {
 		{name: "sasl2 FAST without user agent", send: wHeader + "<authenticate xmlns='urn:xmpp:sasl:2' mechanism='HT-SHA-256-NONE'><initial-response>YWxpY2UAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=</initial-response></authenticate>" + wEnd, want: []string{failure2("malformed-request")}, cond: ""},
 		{name: "sasl2 FAST bad shape", send: wHeader + "<authenticate xmlns='urn:xmpp:sasl:2' mechanism='HT-SHA-256-NONE'><initial-response>YWxpY2UAAA==</initial-response>" + wUA + "</authenticate>" + wEnd, want: []string{failure2("malformed-request")}, cond: ""},
 		{name: "sasl2 FAST channel binding not offered", send: wHeader + "<authenticate xmlns='urn:xmpp:sasl:2' mechanism='HT-SHA-256-ENDP'><initial-response>YWxpY2UAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=</initial-response>" + wUA + "</authenticate>" + wEnd, want: []string{failure2("invalid-mechanism")}, cond: ""},
+		{name: "sasl2 resume of an unknown session, then bind2", send: wHeader + strings.Replace(wAuth2Bind, wBind2, "<resume xmlns='urn:xmpp:sm:3' previd='00' h='0'/>"+wBind2, 1) + wEnd,
+			want: []string{aSuccess2, aFull, "</authorization-identifier><failed xmlns='urn:xmpp:sm:3'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>", aBound2}, notWant: []string{"<resumed"}, cond: ""},
+		{name: "sasl2 resume without previd", send: wHeader + strings.Replace(wAuth2, "</authenticate>", "<resume xmlns='urn:xmpp:sm:3' h='0'/></authenticate>", 1) + wEnd,
+			want: []string{aSuccess2, aBare, "<failed xmlns='urn:xmpp:sm:3'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed></success><stream:features>"}, cond: ""},
 		{name: "sasl2 after success", send: wHeader + wAuth2 + wAuth2, want: []string{aSuccess2}, cond: "policy-violation"},
 		{name: "sasl2 then legacy auth", send: wHeader + wAuth2 + wAuth, want: []string{aSuccess2}, cond: "policy-violation"},
 		{name: "sasl2 comment", send: wHeader + wAuth2Open + "<!-- x --></authenticate>", cond: "restricted-xml"},
