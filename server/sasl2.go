@@ -3,6 +3,8 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/base64"
 	"encoding/xml"
 	"errors"
@@ -186,7 +188,7 @@ func (c *conn) sasl2Succeed(a *sasl2Auth, additional []byte) (bool, error) {
 		}
 	}
 	if a.bind && !s.resumed {
-		full, err := c.bind(bind2Resource(a.tag))
+		full, err := c.bind(bind2Resource(a.tag, a.userAgentID))
 		if err != nil {
 			var se stanza.Error
 			text := ""
@@ -214,13 +216,22 @@ func (c *conn) sasl2Succeed(a *sasl2Auth, additional []byte) (bool, error) {
 	return s.bound || s.resumed, err
 }
 
-// bind2Resource is the resource a Bind2 request gets: the client's tag
-// (its software's name) and random characters, as XEP-0386 suggests; a
-// server-chosen one without a tag.
-func bind2Resource(tag string) string {
+// bind2Resource is the resource a Bind2 request gets (XEP-0386: the
+// server picks it): the client's tag (its software's name), then
+// characters stable for the user agent id (a digest of it), so that a
+// client that comes back replaces the session it left (conflict), or
+// random ones without an id.
+func bind2Resource(tag, agent string) string {
 	tag = string(bytes.TrimSpace([]byte(tag)))
-	if tag == "" {
-		return ""
+	if agent == "" {
+		if tag == "" {
+			return ""
+		}
+		return tag + "." + randomResource()[len("xtokend-"):]
 	}
-	return tag + "." + randomResource()[len("xtokend-"):]
+	sum := sha256.Sum256([]byte(agent))
+	if tag == "" {
+		return "xtokend-" + hex.EncodeToString(sum[:8])
+	}
+	return tag + "." + hex.EncodeToString(sum[:8])
 }
