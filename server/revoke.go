@@ -250,6 +250,7 @@ func (s *Server) applyRevocation(r cluster.Revocation) RevokeResult {
 	res.ValidFrom = step.Add(period)
 	res.Until = step.Add(time.Duration(at.OTPSkew+1) * period)
 	s.revoked.add(h.name, j.Localpart(), full, revoked{at: r.At, until: res.Until})
+	s.fast.revoke(h.name, j.Localpart(), "") // a FAST token would log in again without a new X-TOKEN
 	var sessions []*session
 	if full != "" {
 		if sess := s.reg.lookup(full); sess != nil {
