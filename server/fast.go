@@ -119,6 +119,7 @@ func (r *fastRAM) issue(u fastUser, mechanism, software, device string, lifetime
 	}
 	e := agents[u.agent]
 	if e == nil {
+		pruneFASTAgents(agents, now)
 		e = &fastEntry{}
 		agents[u.agent] = e
 	}
@@ -130,6 +131,28 @@ func (r *fastRAM) issue(u fastUser, mechanism, software, device string, lifetime
 		e.software, e.device = software, device
 	}
 	return t.secret, t.expires
+}
+
+// maxFASTAgents bounds the user agents one user holds tokens for: each
+// costs a login, but nothing else would bound them.
+const maxFASTAgents = 64
+
+// pruneFASTAgents makes room for one more user agent: it drops those whose
+// tokens all expired and, at the bound, the one issued a token longest ago.
+func pruneFASTAgents(agents map[string]*fastEntry, now time.Time) {
+	oldest := ""
+	for a, e := range agents {
+		if !now.Before(e.cur.expires) && (e.prev == nil || !now.Before(e.prev.expires)) {
+			delete(agents, a)
+			continue
+		}
+		if oldest == "" || e.cur.created.Before(agents[oldest].cur.created) {
+			oldest = a
+		}
+	}
+	if len(agents) >= maxFASTAgents {
+		delete(agents, oldest)
+	}
 }
 
 func (r *fastRAM) use(u fastUser, a fastUse, now time.Time) ([]byte, bool, bool) {
