@@ -37,4 +37,3 @@ func TestFASTSecretRedacted(t *testing.T) {
 		}
 	}
 }
-
