@@ -55,8 +55,9 @@ func (c *conn) fastLogin(a *sasl2Auth) (node string, responder []byte, fail *sas
 // fastCheck is fastLogin without the accounting; user is the username the
 // response named ("" when none valid), for the per-user limit.
 func (c *conn) fastCheck(a *sasl2Auth) (node string, responder []byte, user string, fail *sasl.Error) {
+	cb, offered := c.fastChannelBinding(a.mechanism)
 	switch {
-	case a.mechanism != fastMechanism:
+	case !offered:
 		return "", nil, "", errFASTMech
 	case a.userAgentID == "":
 		return "", nil, "", errFASTNoAgent
@@ -81,7 +82,7 @@ func (c *conn) fastCheck(a *sasl2Auth) (node string, responder []byte, user stri
 	if allow := c.srv.hooks.AllowLogin; allow != nil && !allow(c.ip) {
 		return "", nil, node, errLoginRefused
 	}
-	use := fastUse{mechanism: a.mechanism, initiator: raw[i+1:], count: a.count, hasCount: a.hasCount, invalidate: a.invalidate}
+	use := fastUse{mechanism: a.mechanism, initiator: raw[i+1:], cb: cb, count: a.count, hasCount: a.hasCount, invalidate: a.invalidate}
 	responder, rotate, ok := c.srv.fast.use(fastUser{c.host.name, node, a.userAgentID}, use, time.Now())
 	if !ok {
 		return "", nil, node, errFASTToken

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/xtokend/xtokend/config"
@@ -19,8 +20,13 @@ func TestSASLFeaturesMatchMechanisms(t *testing.T) {
 		}
 		sasl2 += inlineSASL2 + "</authentication>"
 		want := "<stream:features>" + string(sasl.AppendMechanisms(nil, opts.Mechanisms())) + sasl2 + "</stream:features>"
-		if got := saslFeatures(&host{settings: config.HostSettings{AuthToken: opts}}); got != want {
+		if got := saslFeatures(&host{settings: config.HostSettings{AuthToken: opts}}, false); got != want {
 			t.Errorf("plain = %t: features\n got %s\nwant %s", plain, got, want)
+		}
+		// With TLS 1.3 the same, FAST's channel-binding mechanism first.
+		want = strings.Replace(want, "<fast xmlns='urn:xmpp:fast:0'><mechanism>", "<fast xmlns='urn:xmpp:fast:0'><mechanism>HT-SHA-256-EXPR</mechanism><mechanism>", 1)
+		if got := saslFeatures(&host{settings: config.HostSettings{AuthToken: opts}}, true); got != want {
+			t.Errorf("plain = %t, TLS 1.3: features\n got %s\nwant %s", plain, got, want)
 		}
 	}
 }

@@ -116,7 +116,8 @@ func (c *conn) openStream(d *xml.Decoder, st stage) error {
 		}
 		features = featuresStartTLS
 	case stageSASL:
-		features = saslFeatures(host)
+		_, exporter := c.tlsExporter()
+		features = saslFeatures(host, exporter)
 	}
 	c.headerSent = true
 	return c.t.WriteStreamOpen(host.name, h.from, features)

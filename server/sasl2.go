@@ -203,8 +203,8 @@ func (c *conn) sasl2Succeed(a *sasl2Auth, additional []byte) (bool, error) {
 			s.enabled = c.sess.smEnable(c, a.smResume, true)
 		}
 	}
-	if a.userAgentID != "" && a.requestToken == fastMechanism {
-		s.token, s.expiry = c.srv.fast.issue(fastUser{c.host.name, c.node, a.userAgentID}, fastMechanism, a.software, a.device, c.fastLifetime(), time.Now())
+	if _, offered := c.fastChannelBinding(a.requestToken); offered && a.userAgentID != "" {
+		s.token, s.expiry = c.srv.fast.issue(fastUser{c.host.name, c.node, a.userAgentID}, a.requestToken, a.software, a.device, c.fastLifetime(), time.Now())
 	} else if a.rotate && a.userAgentID != "" {
 		s.token, s.expiry = c.srv.fast.issue(fastUser{c.host.name, c.node, a.userAgentID}, a.mechanism, a.software, a.device, c.fastLifetime(), time.Now())
 	}
