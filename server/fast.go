@@ -61,8 +61,9 @@ type fastUse struct {
 	invalidate bool
 }
 
-// fastStore keeps FAST tokens. The single server keeps them in its RAM
-// (fastRAM); every implementation forgets them when the server stops.
+// fastStore keeps FAST tokens, in RAM: they are gone when the server
+// stops. fastRAM is the one implementation; in a cluster it shares what it
+// changes with the other nodes and applies what they share.
 type fastStore interface {
 	// issue makes a new token for u; the previous current one is kept as
 	// the previous token until the new one is used.
@@ -74,6 +75,9 @@ type fastStore interface {
 	// agent "") and reports how many.
 	list(host, node string, now time.Time) []fastInfo
 	revoke(host, node, agent string) int
+	// apply makes a change another node shared, or a local one that every
+	// node makes itself (a revocation), without sharing it.
+	apply(e fastEvent)
 }
 
 // fastToken is one issued token and its replay state.
@@ -93,13 +97,22 @@ type fastEntry struct {
 	software, device string
 }
 
-// fastRAM is the single node's fastStore.
+// fastRAM is the fastStore.
 type fastRAM struct {
 	mu    sync.Mutex
 	users map[[2]string]map[string]*fastEntry // host, node → agent → tokens
+	// share tells the other nodes of a change made here, in order.
+	share func(fastEvent)
 }
 
-func newFASTRAM() *fastRAM { return &fastRAM{users: make(map[[2]string]map[string]*fastEntry)} }
+// newFASTRAM makes a store that shares its changes with share (nil: with
+// no one).
+func newFASTRAM(share func(fastEvent)) *fastRAM {
+	if share == nil {
+		share = func(fastEvent) {}
+	}
+	return &fastRAM{users: make(map[[2]string]map[string]*fastEntry), share: share}
+}
 
 func newFASTSecret() fastSecret {
 	var b [32]byte
@@ -110,7 +123,14 @@ func newFASTSecret() fastSecret {
 func (r *fastRAM) issue(u fastUser, mechanism, software, device string, lifetime time.Duration, now time.Time) (fastSecret, time.Time) {
 	t := &fastToken{secret: newFASTSecret(), mechanism: mechanism, created: now, expires: now.Add(lifetime)}
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.putLocked(u, t, software, device, now)
+	r.mu.Unlock()
+	r.share(fastEvent{kind: fastEventIssue, user: u, token: *t, software: software, device: device})
+	return t.secret, t.expires
+}
+
+// putLocked makes t u's current token.
+func (r *fastRAM) putLocked(u fastUser, t *fastToken, software, device string, now time.Time) {
 	k := [2]string{u.host, u.node}
 	agents := r.users[k]
 	if agents == nil {
@@ -130,7 +150,6 @@ func (r *fastRAM) issue(u fastUser, mechanism, software, device string, lifetime
 	if software != "" || device != "" {
 		e.software, e.device = software, device
 	}
-	return t.secret, t.expires
 }
 
 // maxFASTAgents bounds the user agents one user holds tokens for: each
@@ -182,17 +201,50 @@ func (r *fastRAM) use(u fastUser, a fastUse, now time.Time) ([]byte, bool, bool)
 	if t.used && count <= t.lastCount {
 		return nil, false, false // a count already accepted: a replay
 	}
+	rotate := !a.hasCount || now.After(t.created.Add(t.expires.Sub(t.created)/2)) || t == e.prev
+	r.markLocked(u, e, t, count, a.invalidate)
+	r.share(fastEvent{kind: fastEventUse, user: u, digest: fastDigest(t.secret), count: count, invalidate: a.invalidate})
+	if a.invalidate {
+		rotate = false
+	}
+	return fastHMAC(t.secret, "Responder", a.cb), rotate, true
+}
+
+// markLocked records an accepted use of t, a token of u's entry e.
+func (r *fastRAM) markLocked(u fastUser, e *fastEntry, t *fastToken, count uint64, invalidate bool) {
 	t.used, t.lastCount = true, count
-	if curOK {
+	if t == e.cur {
 		e.prev = nil // the client has the current token: the rotation is over
 	}
-	responder := fastHMAC(t.secret, "Responder", a.cb)
-	if a.invalidate {
+	if invalidate {
 		r.dropLocked(u.host, u.node, u.agent)
-		return responder, false, true
 	}
-	rotate := !a.hasCount || now.After(t.created.Add(t.expires.Sub(t.created)/2)) || t == e.prev
-	return responder, rotate, true
+}
+
+// apply makes a change shared by another node, or one every node makes on
+// its own (a revocation's), here only.
+func (r *fastRAM) apply(ev fastEvent) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	u := ev.user
+	switch ev.kind {
+	case fastEventIssue:
+		t := ev.token
+		r.putLocked(u, &t, ev.software, ev.device, time.Now())
+	case fastEventUse:
+		e := r.users[[2]string{u.host, u.node}][u.agent]
+		if e == nil {
+			return
+		}
+		for _, t := range []*fastToken{e.cur, e.prev} {
+			if t != nil && fastDigest(t.secret) == ev.digest && (!t.used || ev.count > t.lastCount) {
+				r.markLocked(u, e, t, ev.count, ev.invalidate)
+				return
+			}
+		}
+	case fastEventRevoke:
+		r.dropLocked(u.host, u.node, u.agent)
+	}
 }
 
 // fastMatches reports whether a's HMAC is t's, t is unexpired and of a's
@@ -236,8 +288,10 @@ func (r *fastRAM) list(host, node string, now time.Time) []fastInfo {
 
 func (r *fastRAM) revoke(host, node, agent string) int {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.dropLocked(host, node, agent)
+	n := r.dropLocked(host, node, agent)
+	r.mu.Unlock()
+	r.share(fastEvent{kind: fastEventRevoke, user: fastUser{host, node, agent}})
+	return n
 }
 
 func (r *fastRAM) dropLocked(host, node, agent string) int {

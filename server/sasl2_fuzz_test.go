@@ -67,7 +67,7 @@ func FuzzFASTLogin(f *testing.F) {
 	f.Add([]byte("alice"))
 	now := time.Unix(1_700_000_000, 0)
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		r := newFASTRAM()
+		r := newFASTRAM(nil)
 		u := fastUser{"localhost", "alice", "ua"}
 		secret, _ := r.issue(u, fastMechanism, "", "", time.Hour, now)
 		c := &conn{srv: &Server{fast: r}, host: &host{name: "localhost"}}

@@ -154,7 +154,7 @@ func (s *Server) build(ctx context.Context) error {
 		return err
 	}
 	s.replay = sasl.NewReplayCache(replayCacheSize)
-	s.fast = newFASTRAM()
+	s.fast = newFASTRAM(s.shareFAST())
 	keys, warnings, err := cfg.OpenKeys(s.keySource(nil))
 	if err != nil {
 		return err
