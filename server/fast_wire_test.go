@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xtokend/xtokend/config"
 	"github.com/xtokend/xtokend/server/servertest"
 )
 
@@ -191,4 +192,34 @@ func TestSASL2InlineResume(t *testing.T) {
 	if strings.Contains(answer, "<bound") {
 		t.Fatalf("bound beside a resumption: %q", answer)
 	}
+}
+
+// The failed-login limits hold on SASL2, for X-TOKEN and FAST alike: over
+// them a failure is temporary-auth-failure, and a valid token still logs in.
+func TestSASL2FailedLoginLimit(t *testing.T) {
+	ts := servertest.Start(t, servertest.Options{Configure: func(c *config.Config) {
+		c.Limits = config.LimitOptions{FailedLoginsPerMinute: 0.001, FailedLoginBurst: 2}
+	}})
+	bad := func() string {
+		return strings.Replace(wAuth2, "{TOKEN}", base64.StdEncoding.EncodeToString([]byte("\x00alice\x00"+ts.Mint(t, "bob@localhost"))), 1)
+	}
+	got := wireScript(t, ts, bad()+bad()+bad())
+	wantIn(t, got, aNotAuth2, aNotAuth2, failure2("temporary-auth-failure"))
+	got = wireScript(t, ts, fastAuth("no-such-token", "ua", ""))
+	wantIn(t, got, failure2("temporary-auth-failure"))
+	got = wireScript(t, ts, strings.Replace(wAuth2, "{TOKEN}", base64.StdEncoding.EncodeToString([]byte("\x00alice\x00"+ts.Mint(t, "alice@localhost"))), 1))
+	wantIn(t, got, aSuccess2)
+}
+
+// PLAIN inside SASL2 where mod_auth_token has plain = true: offered after
+// X-TOKEN, a token as the password, one replay cache with X-TOKEN's.
+func TestSASL2Plain(t *testing.T) {
+	ts := servertest.Start(t, servertest.Options{Plain: true})
+	token := ts.Mint(t, "alice@localhost")
+	resp := base64.StdEncoding.EncodeToString([]byte("\x00alice\x00" + token))
+	plain := strings.Replace(strings.Replace(wAuth2Bind, "X-TOKEN", "PLAIN", 1), "{TOKEN}", resp, 1)
+	got := wireScript(t, ts, plain)
+	wantIn(t, got, "<authentication xmlns='urn:xmpp:sasl:2'><mechanism>X-TOKEN</mechanism><mechanism>PLAIN</mechanism>", aSuccess2, aFull, aBound2)
+	got = wireScript(t, ts, strings.Replace(wAuth2, "{TOKEN}", resp, 1))
+	wantIn(t, got, aNotAuth2)
 }
