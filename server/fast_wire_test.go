@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -222,4 +223,26 @@ func TestSASL2Plain(t *testing.T) {
 	wantIn(t, got, "<authentication xmlns='urn:xmpp:sasl:2'><mechanism>X-TOKEN</mechanism><mechanism>PLAIN</mechanism>", aSuccess2, aFull, aBound2)
 	got = wireScript(t, ts, strings.Replace(wAuth2, "{TOKEN}", resp, 1))
 	wantIn(t, got, aNotAuth2)
+}
+
+// A Bind2 bind checks revocations as a bind iq does: a revoked full JID is
+// refused (not-authorized, "revoked") and the stream ends.
+func TestBind2Revoked(t *testing.T) {
+	ts := servertest.Start(t, servertest.Options{})
+	xtoken := func() string {
+		return base64.StdEncoding.EncodeToString([]byte("\x00alice\x00" + ts.Mint(t, "alice@localhost")))
+	}
+	got := wireScript(t, ts, strings.Replace(wAuth2Bind, "{TOKEN}", xtoken(), 1))
+	m := regexp.MustCompile(`<authorization-identifier>alice@localhost/([^<]+)</authorization-identifier>`).FindStringSubmatch(got)
+	if m == nil {
+		t.Fatalf("not bound: %q", got)
+	}
+	if _, err := ts.Revoke(context.Background(), "alice@localhost", m[1]); err != nil {
+		t.Fatal(err)
+	}
+	got = wireScript(t, ts, strings.Replace(wAuth2Bind, "{TOKEN}", xtoken(), 1)+wPing2)
+	wantIn(t, got, "<failure xmlns='urn:xmpp:sasl:2'><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/><text>revoked</text></failure>")
+	if strings.Contains(got, "<success") || strings.Contains(got, aPong) {
+		t.Fatalf("bound after the revocation: %q", got)
+	}
 }

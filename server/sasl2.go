@@ -25,7 +25,8 @@ import (
 // ask for a token or log in with one. There is no stream restart after
 // <success/>: the stream goes on, bound or at the bind stage.
 
-// sasl2Failure is a failed exchange's answer: the RFC 6120 condition.
+// appendSASL2Failure appends a failed exchange's answer: the RFC 6120
+// condition, and text when there is one.
 func appendSASL2Failure(b []byte, cond sasl.Condition, text string) []byte {
 	b = append(b, "<failure xmlns='"+nsSASL2+"'><"...)
 	b = append(b, cond...)
@@ -190,12 +191,13 @@ func (c *conn) sasl2Succeed(a *sasl2Auth, additional []byte) (bool, error) {
 	if a.bind && !s.resumed {
 		full, err := c.bind(bind2Resource(a.tag, a.userAgentID))
 		if err != nil {
+			// Revoked (not-authorized) or shutting down (try later).
 			var se stanza.Error
-			text := ""
+			cond, text := sasl.TemporaryAuthFailure, ""
 			if errors.As(err, &se) && se.Condition == stanza.NotAuthorized {
-				text = textRevoked
+				cond, text = sasl.NotAuthorized, textRevoked
 			}
-			c.sasl2Fail(&sasl.Error{Condition: sasl.NotAuthorized, Reason: "bind refused"}, text)
+			c.sasl2Fail(&sasl.Error{Condition: cond, Reason: "bind refused"}, text)
 			return false, errBindRefused
 		}
 		s.identity, s.bound = full.String(), true
