@@ -161,14 +161,15 @@ func TestSASL2SharesReplayCache(t *testing.T) {
 
 // A SASL2 login resumes a session (XEP-0198 inline) in the same round
 // trip: the <success/> names the session's full JID and carries
-// <resumed/>, and no resource is bound.
+// <resumed/>, and no resource is bound. The login is by a FAST token: no
+// new X-TOKEN for a reconnection.
 func TestSASL2InlineResume(t *testing.T) {
 	ts := servertest.Start(t, servertest.Options{})
 	xtoken := func() string {
 		return base64.StdEncoding.EncodeToString([]byte("\x00alice\x00" + ts.Mint(t, "alice@localhost")))
 	}
 	conn := rawDial(t, ts, "")
-	enable := strings.Replace(wAuth2Bind, "</bind>", "<enable xmlns='urn:xmpp:sm:3' resume='true'/></bind>", 1)
+	enable := strings.Replace(wAuth2Bind, "</bind>", "<enable xmlns='urn:xmpp:sm:3' resume='true'/></bind><request-token xmlns='urn:xmpp:fast:0' mechanism='HT-SHA-256-NONE'/>", 1)
 	conn.Write([]byte(wHeader + strings.Replace(enable, "{TOKEN}", xtoken(), 1)))
 	conn.SetReadDeadline(time.Now().Add(waitLimit))
 	var got []byte
@@ -185,11 +186,12 @@ func TestSASL2InlineResume(t *testing.T) {
 		t.Fatalf("no full JID and id in %q", got)
 	}
 	full, id := m[1], m[2]
+	token := tokenIn(t, strings.ReplaceAll(string(got), `"`, "'"))
 	conn.Close() // lost, not ended: the session waits for a resumption
 
-	resume := strings.Replace(wAuth2Bind, wBind2, "<resume xmlns='urn:xmpp:sm:3' previd='"+id+"' h='0'/>"+wBind2, 1)
-	answer := wireScript(t, ts, strings.Replace(resume, "{TOKEN}", xtoken(), 1)+wPing2)
-	wantIn(t, answer, aSuccess2, "<authorization-identifier>"+full+"</authorization-identifier><resumed xmlns='urn:xmpp:sm:3' previd='"+id+"' h='0'/></success>", aPong)
+	resume := strings.Replace(fastAuth(token, "d4565fa7-4d72-4749-b3d3-740edbf87770", ""), wBind2, "<resume xmlns='urn:xmpp:sm:3' previd='"+id+"' h='0'/>"+wBind2, 1)
+	answer := wireScript(t, ts, resume+wPing2)
+	wantIn(t, answer, aSuccess2, responder(token), "<authorization-identifier>"+full+"</authorization-identifier><resumed xmlns='urn:xmpp:sm:3' previd='"+id+"' h='0'/><token", aPong)
 	if strings.Contains(answer, "<bound") {
 		t.Fatalf("bound beside a resumption: %q", answer)
 	}
