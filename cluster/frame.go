@@ -22,6 +22,7 @@ import (
 //	availability version, full JID, available?, priority             dialler -> listener
 //	ack          stanza frames handled so far on this link           listener -> dialler
 //	revoke       bare JID, resource, at, until, kick?                dialler -> listener
+//	fast         a FAST token event (the server's encoding)          dialler -> listener
 //	bye          (nothing)                                           both ways, last
 //
 // The listener acks the stanzas it handed to its hooks each time it has
@@ -59,14 +60,15 @@ const (
 	kindBye
 	kindAck
 	kindRevoke
+	kindFAST
 )
 
 const (
 	// protocolVersion 2 added availability to the session directory, 3
-	// the acks of stanzas, 4 revocations. Nodes of different versions refuse each other's
+	// the acks of stanzas, 4 revocations, 5 FAST token events. Nodes of different versions refuse each other's
 	// links (hello), so a rolling upgrade runs with two partial clusters
 	// until every node is upgraded.
-	protocolVersion = 4
+	protocolVersion = 5
 	// maxFrame bounds what a peer can make this node allocate. A session
 	// snapshot of a busy node is the largest frame.
 	maxFrame = 16 << 20
@@ -99,6 +101,7 @@ type frame struct {
 	avail    presence   // availability
 	acked    uint64     // ack: stanza frames handled on the link so far
 	revoke   Revocation // revoke
+	fast     []byte     // fast
 }
 
 // session is one bound full JID in a snapshot, with the time it was bound
@@ -154,6 +157,8 @@ func (f *frame) encode() []byte {
 		e.presence(f.avail)
 	case kindAck:
 		e.uint(f.acked)
+	case kindFAST:
+		e.bytes(f.fast)
 	case kindRevoke:
 		e.string(f.revoke.JID)
 		e.string(f.revoke.Resource)
@@ -213,6 +218,8 @@ func parseFrame(body []byte) (frame, error) {
 		f.avail = d.presence()
 	case kindAck:
 		f.acked = d.uint()
+	case kindFAST:
+		f.fast = d.bytes()
 	case kindRevoke:
 		f.revoke.JID = d.string()
 		f.revoke.Resource = d.string()

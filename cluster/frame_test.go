@@ -26,6 +26,7 @@ var sampleFrames = []frame{
 	{kind: kindBye},
 	{kind: kindAck, acked: 1 << 40},
 	{kind: kindRevoke, revoke: Revocation{JID: "alice@first.com", At: time.Unix(0, 1_700_000_000_123_456_789), Until: time.Unix(0, 1_700_000_060_000_000_000)}},
+	{kind: kindFAST, fast: []byte{1, 2, 3}},
 	{kind: kindRevoke, revoke: Revocation{JID: "alice@first.com", Resource: "phone", At: time.Unix(0, 1), Until: time.Unix(0, 2), Kick: true}},
 }
 

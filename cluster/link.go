@@ -665,6 +665,10 @@ func (n *Node) readLink(l *inLink) {
 			if err := w.Flush(); err != nil {
 				return
 			}
+		case kindFAST:
+			if n.hooks.FAST != nil {
+				n.hooks.FAST(l.peer, f.fast)
+			}
 		case kindRevoke:
 			n.revs.remember(f.revoke)
 			if n.hooks.Revoked != nil {

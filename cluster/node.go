@@ -72,6 +72,8 @@ type Hooks struct {
 	// Node.Revoke), with that node's name. It runs on the link's reader: it
 	// must hand the work off and return.
 	Revoked func(from string, r Revocation)
+	// FAST is told of a FAST token event a peer shared (ShareFAST).
+	FAST func(from string, event []byte)
 }
 
 // sole hands a sole stanza to its hook, or to Stanza when there is none.

@@ -37,9 +37,16 @@ func (n *Node) Revoke(ctx context.Context, r Revocation) (unreached []string) {
 		return nil
 	}
 	n.revs.remember(r)
+	return n.sendAll(ctx, (&frame{kind: kindRevoke, revoke: r}).encode(), "a revocation", "jid", r.JID)
+}
+
+// sendAll sends the frame b to every live peer at once, on the links
+// stanzas take (dialled when down), waiting at most revokeTimeout, and
+// returns the peers it could not reach, sorted. what and logArgs name it in
+// the log line of a peer missed.
+func (n *Node) sendAll(ctx context.Context, b []byte, what string, logArgs ...any) (unreached []string) {
 	ctx, cancel := context.WithTimeout(ctx, revokeTimeout)
 	defer cancel()
-	b := (&frame{kind: kindRevoke, revoke: r}).encode()
 	var (
 		mu sync.Mutex
 		wg sync.WaitGroup
@@ -56,7 +63,7 @@ func (n *Node) Revoke(ctx context.Context, r Revocation) (unreached []string) {
 				err = l.sendWait(ctx, b)
 			}
 			if err != nil {
-				n.log.Warn("cluster: a revocation did not reach a peer", "peer", peer, "jid", r.JID, "err", err)
+				n.log.Warn("cluster: "+what+" did not reach a peer", append([]any{"peer", peer, "err", err}, logArgs...)...)
 				mu.Lock()
 				unreached = append(unreached, peer)
 				mu.Unlock()

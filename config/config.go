@@ -68,6 +68,8 @@ type Modules struct {
 	AuthToken *sasl.Options     `toml:"mod_auth_token"`
 	// StreamManagement is mod_stream_management.
 	StreamManagement *StreamManagementOptions `toml:"mod_stream_management"`
+	// FAST is mod_fast.
+	FAST *FASTOptions `toml:"mod_fast"`
 }
 
 // HostConfig is one [[host_config]] section.
@@ -93,6 +95,8 @@ type HostSettings struct {
 	AuthToken sasl.Options
 	// StreamManagement is mod_stream_management's options for the host.
 	StreamManagement StreamManagementOptions
+	// FAST is mod_fast's options for the host.
+	FAST FASTOptions
 	// TLS is the host's own certificate, nil when it shows the [tls] one.
 	TLS *HostTLSOptions
 }
@@ -221,9 +225,12 @@ func (c *Config) Host(name string) (HostSettings, bool) {
 	if !served {
 		return HostSettings{}, false
 	}
-	hs := HostSettings{Host: name, Keystore: keystore.DefaultOptions(), AuthToken: sasl.DefaultOptions(), StreamManagement: DefaultStreamManagementOptions()}
+	hs := HostSettings{Host: name, Keystore: keystore.DefaultOptions(), AuthToken: sasl.DefaultOptions(), StreamManagement: DefaultStreamManagementOptions(), FAST: DefaultFASTOptions()}
 	if c.Modules.StreamManagement != nil {
 		hs.StreamManagement = *c.Modules.StreamManagement
+	}
+	if c.Modules.FAST != nil {
+		hs.FAST = *c.Modules.FAST
 	}
 	if c.Modules.Keystore != nil {
 		hs.Keystore = *c.Modules.Keystore
@@ -243,6 +250,9 @@ func (c *Config) Host(name string) (HostSettings, bool) {
 		}
 		if hc.Modules.StreamManagement != nil {
 			hs.StreamManagement = *hc.Modules.StreamManagement
+		}
+		if hc.Modules.FAST != nil {
+			hs.FAST = *hc.Modules.FAST
 		}
 		if hc.TLS != nil {
 			t := *hc.TLS

@@ -65,6 +65,8 @@ func knownOptions(parent toml.Key) []string {
 				t = reflect.TypeOf(sasl.Options{})
 			case ModStreamManagement:
 				t = reflect.TypeOf(StreamManagementOptions{})
+			case ModFAST:
+				t = reflect.TypeOf(FASTOptions{})
 			default:
 				return nil
 			}
@@ -82,7 +84,7 @@ func knownOptions(parent toml.Key) []string {
 		}
 	}
 	if t == reflect.TypeOf(map[string]toml.Primitive{}) {
-		return []string{ModKeystore, ModAuthToken, ModStreamManagement}
+		return []string{ModKeystore, ModAuthToken, ModStreamManagement, ModFAST}
 	}
 	if t.Kind() != reflect.Struct {
 		return nil

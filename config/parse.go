@@ -148,8 +148,14 @@ func decodeModules(md *toml.MetaData, sections map[string]toml.Primitive, where 
 				return m, fmt.Errorf("%s.%s: %w", where, name, err)
 			}
 			m.StreamManagement = &opts
+		case ModFAST:
+			opts := DefaultFASTOptions()
+			if err := md.PrimitiveDecode(prim, &opts); err != nil {
+				return m, fmt.Errorf("%s.%s: %w", where, name, err)
+			}
+			m.FAST = &opts
 		default:
-			return m, fmt.Errorf("%s: unknown module %q (%s, %s, %s)", where, name, ModKeystore, ModAuthToken, ModStreamManagement)
+			return m, fmt.Errorf("%s: unknown module %q (%s, %s, %s, %s)", where, name, ModKeystore, ModAuthToken, ModStreamManagement, ModFAST)
 		}
 	}
 	return m, nil

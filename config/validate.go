@@ -91,6 +91,11 @@ func (c *Config) Validate() error {
 			return fail(&Error{Module: ModStreamManagement, Err: err})
 		}
 	}
+	if f := c.Modules.FAST; f != nil {
+		if err := f.Validate(); err != nil {
+			return fail(&Error{Module: ModFAST, Err: err})
+		}
+	}
 	configured := make(map[string]int, len(c.HostConfig))
 	for i, hc := range c.HostConfig {
 		switch prev, twice := configured[hc.Host]; {
@@ -118,6 +123,9 @@ func (c *Config) Validate() error {
 		}
 		if err := hs.StreamManagement.Validate(); err != nil {
 			return fail(&Error{Host: h, Module: ModStreamManagement, Err: err})
+		}
+		if err := hs.FAST.Validate(); err != nil {
+			return fail(&Error{Host: h, Module: ModFAST, Err: err})
 		}
 		for _, need := range []struct{ option, key string }{
 			{"secret_key", hs.AuthToken.SecretKey},

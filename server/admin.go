@@ -76,6 +76,7 @@ func newAdminHandler(b adminBackend, log *slog.Logger) http.Handler {
 	h.mux.HandleFunc("POST /v1/revocations", h.revoke)
 	h.mux.HandleFunc("DELETE /v1/sessions/{fulljid...}", h.kick)
 	h.mux.HandleFunc("POST /v1/hosts/{host}/rotate", h.rotate)
+	h.routeFAST()
 	return h
 }
 

@@ -28,6 +28,9 @@ type conn struct {
 	host       *host
 	headerSent bool   // the server's header of the current stream is out
 	node       string // the node the X-TOKEN verifier accepted
+	// sasl2Failures counts failed SASL2 exchanges (RFC 6120's SASL counts
+	// its own): past sasl.DefaultMaxAttempts the stream ends.
+	sasl2Failures int
 
 	loggedIn time.Time // when the verifier accepted node (a revocation made after refuses its bind)
 	// scratch is where negotiation builds an answer before the transport

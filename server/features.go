@@ -3,6 +3,7 @@ package server
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"strings"
 
 	"github.com/xtokend/xtokend/sasl"
 )
@@ -27,21 +28,42 @@ const (
 	// offered on an insecure stream).
 	featuresStartTLS = "<stream:features><starttls xmlns='" + nsStartTLS + "'><required></required></starttls></stream:features>"
 	// Secure (TLS, or plaintext by configuration) and not authenticated.
-	featuresSASL = "<stream:features><mechanisms xmlns='" + sasl.NS + "'><mechanism>" + sasl.MechanismName + "</mechanism></mechanisms></stream:features>"
+	// RFC 6120's SASL, then SASL2 (XEP-0388) with the same mechanisms and
+	// the inline features: Bind2 and FAST.
+	featuresSASL = "<stream:features><mechanisms xmlns='" + sasl.NS + "'><mechanism>" + sasl.MechanismName + "</mechanism></mechanisms>" +
+		"<authentication xmlns='" + nsSASL2 + "'><mechanism>" + sasl.MechanismName + "</mechanism>" + inlineSASL2 + "</authentication></stream:features>"
 	// The same for a host with mod_auth_token's plain = true: PLAIN after
 	// X-TOKEN, the order of sasl.Options.Mechanisms.
-	featuresSASLPlain = "<stream:features><mechanisms xmlns='" + sasl.NS + "'><mechanism>" + sasl.MechanismName + "</mechanism><mechanism>" + sasl.PlainMechanismName + "</mechanism></mechanisms></stream:features>"
+	featuresSASLPlain = "<stream:features><mechanisms xmlns='" + sasl.NS + "'><mechanism>" + sasl.MechanismName + "</mechanism><mechanism>" + sasl.PlainMechanismName + "</mechanism></mechanisms>" +
+		"<authentication xmlns='" + nsSASL2 + "'><mechanism>" + sasl.MechanismName + "</mechanism><mechanism>" + sasl.PlainMechanismName + "</mechanism>" + inlineSASL2 + "</authentication></stream:features>"
+	// What a SASL2 <authenticate/> may carry besides the credentials.
+	inlineSASL2 = "<inline>" + featureBind2 + featureSM + fastNone + "</inline>"
+	fastNone    = "<fast xmlns='" + nsFAST + "'><mechanism>" + fastMechanism + "</mechanism></fast>"
+	// FAST where the server terminates TLS 1.3: channel binding first.
+	fastExporter = "<fast xmlns='" + nsFAST + "'><mechanism>" + fastMechanismEXPR + "</mechanism><mechanism>" + fastMechanism + "</mechanism></fast>"
 	// Authenticated: resource binding.
 	featuresBind = "<stream:features><bind xmlns='" + nsBind + "'></bind>" + featureSM + "</stream:features>"
 
 	answerProceed = "<proceed xmlns='" + nsStartTLS + "'/>"
 )
 
+// The same where FAST may bind to TLS 1.3 (tls-exporter).
+var (
+	featuresSASLExporter      = strings.Replace(featuresSASL, fastNone, fastExporter, 1)
+	featuresSASLPlainExporter = strings.Replace(featuresSASLPlain, fastNone, fastExporter, 1)
+)
+
 // saslFeatures are the SASL stage's stream features for host h: the
-// mechanisms its saslConfig accepts.
-func saslFeatures(h *host) string {
-	if h.settings.AuthToken.Plain {
+// mechanisms its saslConfig accepts, and FAST's, with the channel-binding
+// one where exporter (the connection has a tls-exporter value).
+func saslFeatures(h *host, exporter bool) string {
+	switch {
+	case h.settings.AuthToken.Plain && exporter:
+		return featuresSASLPlainExporter
+	case h.settings.AuthToken.Plain:
 		return featuresSASLPlain
+	case exporter:
+		return featuresSASLExporter
 	}
 	return featuresSASL
 }

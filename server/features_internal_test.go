@@ -1,6 +1,7 @@
 package server
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/xtokend/xtokend/config"
@@ -8,14 +9,24 @@ import (
 )
 
 // The SASL stage's constant features list what sasl offers for the same
-// options, in its order.
+// options, in its order, in RFC 6120's SASL and in SASL2 alike.
 func TestSASLFeaturesMatchMechanisms(t *testing.T) {
 	for _, plain := range []bool{false, true} {
 		opts := sasl.DefaultOptions()
 		opts.Plain = plain
-		want := "<stream:features>" + string(sasl.AppendMechanisms(nil, opts.Mechanisms())) + "</stream:features>"
-		if got := saslFeatures(&host{settings: config.HostSettings{AuthToken: opts}}); got != want {
+		sasl2 := "<authentication xmlns='" + nsSASL2 + "'>"
+		for _, m := range opts.Mechanisms() {
+			sasl2 += "<mechanism>" + m + "</mechanism>"
+		}
+		sasl2 += inlineSASL2 + "</authentication>"
+		want := "<stream:features>" + string(sasl.AppendMechanisms(nil, opts.Mechanisms())) + sasl2 + "</stream:features>"
+		if got := saslFeatures(&host{settings: config.HostSettings{AuthToken: opts}}, false); got != want {
 			t.Errorf("plain = %t: features\n got %s\nwant %s", plain, got, want)
+		}
+		// With TLS 1.3 the same, FAST's channel-binding mechanism first.
+		want = strings.Replace(want, "<fast xmlns='urn:xmpp:fast:0'><mechanism>", "<fast xmlns='urn:xmpp:fast:0'><mechanism>HT-SHA-256-EXPR</mechanism><mechanism>", 1)
+		if got := saslFeatures(&host{settings: config.HostSettings{AuthToken: opts}}, true); got != want {
+			t.Errorf("plain = %t, TLS 1.3: features\n got %s\nwant %s", plain, got, want)
 		}
 	}
 }

@@ -116,7 +116,8 @@ func (c *conn) openStream(d *xml.Decoder, st stage) error {
 		}
 		features = featuresStartTLS
 	case stageSASL:
-		features = saslFeatures(host)
+		_, exporter := c.tlsExporter()
+		features = saslFeatures(host, exporter)
 	}
 	c.headerSent = true
 	return c.t.WriteStreamOpen(host.name, h.from, features)
@@ -154,6 +155,18 @@ func (c *conn) negotiateStream(ctx context.Context, d *xml.Decoder, st stage) (s
 			}
 			c.node, c.loggedIn = node, time.Now()
 			return stageBind, nil
+
+		case start.Name.Space == nsSASL2:
+			if st != stageSASL {
+				return 0, &clientError{condPolicyViolation, "SASL is not offered"}
+			}
+			bound, err := c.sasl2Element(ctx, d, start)
+			if err != nil || bound {
+				return -1, err
+			}
+			if c.node != "" {
+				st = stageBind // SASL2 does not restart the stream
+			}
 
 		case start.Name.Space == nsSM:
 			resumed, err := c.smNegotiate(d, start, st)

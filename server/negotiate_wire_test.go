@@ -58,7 +58,7 @@ func wireCases() []wireCase {
 	reqTLS := servertest.Options{RequireStartTLS: true}
 	twoHosts := servertest.Options{Hosts: []string{"localhost", "example.net"}}
 	patient := servertest.Options{NegotiationTimeout: time.Hour}
-	return []wireCase{
+	return append([]wireCase{
 		// Stream headers.
 		{name: "declaration", send: wDecl + wLogin + wBindR + wEnd,
 			want: []string{"<stream:stream", "from='localhost'", aMechs, aSuccess, aBindFeat, aBound}, cond: ""},
@@ -173,7 +173,7 @@ func wireCases() []wireCase {
 		{name: "TLS on the plaintext port", opts: patient, send: "\x16\x03\x01\x00\xa5\x01", cond: "not-well-formed"},    // changed: closed silently after 10 s
 		{name: "whitespace then not XML", opts: patient, send: " \r\n\tGET / HTTP/1.1\r\n\r\n", cond: "not-well-formed"}, // changed: closed silently after 10 s
 		{name: "byte order mark", send: "\xEF\xBB\xBF" + wHeader + wEnd, want: []string{aMechs}, cond: ""},
-	}
+	}, sasl2WireCases()...)
 }
 
 var wireCond = regexp.MustCompile(`<stream:error><([a-z-]+) xmlns='urn:ietf:params:xml:ns:xmpp-streams'`)

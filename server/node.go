@@ -76,6 +76,7 @@ func (s *Server) startCluster(ctx context.Context) error {
 		Undelivered:  s.undelivered,
 		SessionsLost: s.sessionsLost,
 		Revoked:      s.revokedByPeer,
+		FAST:         s.fastFromPeer,
 	})
 	if err != nil {
 		return err

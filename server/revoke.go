@@ -250,6 +250,9 @@ func (s *Server) applyRevocation(r cluster.Revocation) RevokeResult {
 	res.ValidFrom = step.Add(period)
 	res.Until = step.Add(time.Duration(at.OTPSkew+1) * period)
 	s.revoked.add(h.name, j.Localpart(), full, revoked{at: r.At, until: res.Until})
+	// A FAST token would log in again without a new X-TOKEN. Every node
+	// applies the revocation, so each drops its own copies.
+	s.fast.apply(fastEvent{kind: fastEventRevoke, user: fastUser{host: h.name, node: j.Localpart()}})
 	var sessions []*session
 	if full != "" {
 		if sess := s.reg.lookup(full); sess != nil {
@@ -282,6 +285,14 @@ func (s *Server) revokedByPeer(from string, r cluster.Revocation) {
 		res := s.applyRevocation(r)
 		s.logger().Info("revoked by another node", "node", from, "jid", r.JID, "resource", r.Resource, "kick", r.Kick, "sessions_ended", res.Ended)
 	}()
+}
+
+// shareFAST on a server alone: there is no one to tell.
+func (localRouter) shareFAST(context.Context, []byte) {}
+
+// shareFAST tells every other node.
+func (r *clusterRouter) shareFAST(ctx context.Context, event []byte) {
+	r.node.Load().ShareFAST(ctx, event)
 }
 
 // spread on a server alone: there is no one to tell.

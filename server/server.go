@@ -99,6 +99,7 @@ type Server struct {
 
 	revoked revocations    // revocations in force (Server.Revoke)
 	sm      smTable        // resumable sessions
+	fast    fastStore      // FAST tokens (XEP-0484), in RAM
 	keyLife keyLifeMetrics // rotation's metrics (reloadKeyConfig)
 }
 
@@ -153,6 +154,7 @@ func (s *Server) build(ctx context.Context) error {
 		return err
 	}
 	s.replay = sasl.NewReplayCache(replayCacheSize)
+	s.fast = newFASTRAM(s.shareFAST())
 	keys, warnings, err := cfg.OpenKeys(s.keySource(nil))
 	if err != nil {
 		return err

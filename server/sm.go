@@ -120,7 +120,7 @@ func (s *session) smHandle(c *conn, el smElement) error {
 			s.reply([]byte(smFailedUnexpected)) // enabled twice
 			return nil
 		}
-		s.smEnable(c, el.resume)
+		s.smEnable(c, el.resume, false)
 	case "r":
 		if sm == nil {
 			s.reply([]byte(smFailedUnexpected))
@@ -148,8 +148,10 @@ func (s *session) smHandle(c *conn, el smElement) error {
 }
 
 // smEnable turns stream management on for s, resumable when asked for and
-// the host allows it (resume_timeout above 0).
-func (s *session) smEnable(c *conn, resume bool) {
+// the host allows it (resume_timeout above 0). The <enabled/> is queued
+// for the writer, or returned when inline (a Bind2 request's, which goes
+// inside the SASL2 success).
+func (s *session) smEnable(c *conn, resume, inline bool) []byte {
 	opts := c.host.settings.StreamManagement
 	sm := &smState{timeout: opts.ResumeTimeout.Duration, conn: c, loopDone: make(chan struct{})}
 	if resume && sm.timeout > 0 {
@@ -159,12 +161,18 @@ func (s *session) smEnable(c *conn, resume bool) {
 		sm.key = sha256.Sum256([]byte(sm.id))
 	}
 	s.sm.Store(sm)
-	if !s.out.enableSM(appendSMEnabled(nil, sm.id, sm.timeout), opts.MaxUnacked) {
-		return // ending
+	enabled := appendSMEnabled(nil, sm.id, sm.timeout)
+	queued := enabled
+	if inline {
+		queued = nil
+	}
+	if !s.out.enableSM(queued, opts.MaxUnacked) {
+		return nil // ending
 	}
 	if sm.id != "" {
 		s.srv.sm.add(sm.key, s)
 	}
+	return enabled
 }
 
 // smCounted is the read loop's count of one more handled stanza.

@@ -73,7 +73,9 @@ func (o *outbox) enableSM(enabled []byte, max int) bool {
 	if o.closed {
 		return false
 	}
-	o.pending = append(o.pending, enabled)
+	if enabled != nil {
+		o.pending = append(o.pending, enabled)
+	}
 	o.sm = &smOut{max: max}
 	o.wakeLocked()
 	return true

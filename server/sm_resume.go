@@ -37,11 +37,18 @@ func (c *conn) smNegotiate(d *xml.Decoder, start xml.StartElement, st stage) (re
 // way). A failed resumption leaves the stream where it was: the client may
 // bind a new resource.
 func (c *conn) resume(el smElement) (bool, error) {
+	resumed := c.resumeSession(el)
+	_, err := c.t.Write(c.scratch)
+	return resumed, err
+}
+
+// resumeSession is resume without the write: the answer, <resumed/> or
+// <failed/>, is left in c.scratch (a SASL2 <success/> carries it).
+func (c *conn) resumeSession(el smElement) bool {
 	srv := c.srv
-	failed := func(cond string, h uint32, withH bool) (bool, error) {
+	failed := func(cond string, h uint32, withH bool) bool {
 		c.scratch = appendSMFailed(c.scratch[:0], cond, h, withH)
-		_, err := c.t.Write(c.scratch)
-		return false, err
+		return false
 	}
 	if el.previd == "" || !el.hOK {
 		return failed("bad-request", 0, false)
@@ -107,7 +114,6 @@ func (c *conn) resume(el smElement) (bool, error) {
 	c.sess, c.resumed = s, true
 	c.mu.Unlock()
 	c.scratch = appendSMResumed(c.scratch[:0], sm.id, h)
-	_, err = c.t.Write(c.scratch)
 	c.info("session resumed", "jid", s.full, "transport", transportName(c.t))
-	return true, err
+	return true
 }

@@ -20,6 +20,8 @@
 
 import { parseArgs } from "node:util";
 import { client, xml } from "@xmpp/client";
+import { createHash } from "node:crypto";
+import SASLError from "@xmpp/sasl/lib/SASLError.js";
 import { XToken } from "./xtoken_mech.mjs";
 
 const EXIT_OK = 0;
@@ -63,14 +65,29 @@ if (!m) usage("ADDR must be host:port");
 const timeoutSeconds = Number(opts.timeout);
 if (!(timeoutSeconds > 0)) usage("--timeout must be a positive number");
 
+// With a resource, a user agent id derived from it: xtokend's Bind2 gives a user agent the same
+// resource each time (XEP-0386), so two runs with one resource conflict as two binds of it do.
+let userAgent;
+if (opts.resource) {
+  const h = createHash("sha256").update(`${user}@${domain}/${opts.resource}`).digest("hex");
+  const id = `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+  userAgent = xml("user-agent", { id }, xml("software", {}, "xtokend integration tests"));
+}
+
 const xmpp = client({
   service: `xmpp://${m[1]}:${m[2]}`,
   domain,
   resource: opts.resource || undefined,
+  userAgent,
   credentials: async (authenticate, mechanisms) => {
     // xmpp.js has no switch to refuse plaintext: check here, before the token leaves.
     if (!xmpp.isSecure()) {
       throw Object.assign(new Error("a token without TLS"), { condition: "plaintext-refused" });
+    }
+    // SASL2 asks for credentials when only FAST is usable: that is xmpp.js finding no
+    // mechanism it knows, as its RFC 6120 SASL reports it.
+    if (mechanisms.length === 0) {
+      throw new SASLError("SASL: No compatible mechanism available.");
     }
     const mechanism = opts.plain ? "PLAIN" : "X-TOKEN";
     if (!mechanisms.includes(mechanism)) {
@@ -79,9 +96,9 @@ const xmpp = client({
       });
     }
     if (opts.plain) {
-      await authenticate({ username: user, password: token }, "PLAIN");
+      await authenticate({ username: user, password: token }, "PLAIN", userAgent);
     } else {
-      await authenticate({ username: user, xtoken: token }, "X-TOKEN");
+      await authenticate({ username: user, xtoken: token }, "X-TOKEN", userAgent);
     }
   },
 });

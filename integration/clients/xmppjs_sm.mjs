@@ -50,7 +50,22 @@ const xmpp = client({
 });
 xmpp.saslFactory.use(XToken);
 
+// Over TCP with STARTTLS, RFC 6120's SASL, not SASL2: xmpp.js 0.14 keeps listening to the
+// connection it lost (its STARTTLS leaves the TCP socket's listeners attached, a reconnect leaves
+// the old parser's), and a SASL2 resumption, done in the login's one round trip, completes before
+// that old connection's last events arrive: xmpp.js then breaks the resumed stream (bad-format)
+// and reconnects once more. With the stream restart of RFC 6120's SASL in between it does not.
+// Over WebSocket SASL2 resumes (XEP-0198 inline), as xmpp.js does by default.
+if (!opts.service) {
+  xmpp.prependListener("element", (el) => {
+    if (el.is("features", "http://etherx.jabber.org/streams")) {
+      el.children = el.children.filter((c) => typeof c === "string" || !c.is("authentication", "urn:xmpp:sasl:2"));
+    }
+  });
+}
+
 let resumed = false;
+let smEnabled = false;
 let started = false;
 let cut = false;
 function finish(code, event) {
@@ -78,9 +93,18 @@ xmpp.on("online", (jid) => {
   }
   started = true;
   emit({ event: "bound", jid: String(jid), secure: xmpp.isSecure() });
+  // Enabled inside a Bind2 <bound/> (SASL2 login): xmpp.js handles it after "online".
+  setTimeout(() => {
+    const sm = xmpp.streamManagement;
+    if (sm.enabled && sm.id && !smEnabled) {
+      smEnabled = true;
+      emit({ event: "sm_enabled", jid: String(xmpp.jid) });
+    }
+  }, 0);
 });
 xmpp.on("nonza", (el) => {
-  if (el.is("enabled", "urn:xmpp:sm:3") && el.attrs.resume) {
+  if (el.is("enabled", "urn:xmpp:sm:3") && el.attrs.resume && !smEnabled) {
+    smEnabled = true;
     emit({ event: "sm_enabled", jid: String(xmpp.jid) });
   }
 });

@@ -1,0 +1,100 @@
+package server
+
+import (
+	"net/http"
+	"time"
+
+	"mellium.im/xmpp/jid"
+)
+
+// The admin API's FAST token endpoints (XEP-0484): what tokens a user's
+// clients hold, never the tokens themselves, and their revocation.
+//
+//	GET    /v1/fast/{jid}         -> {"jid","tokens":[{"user_agent","software","device","created","expires"}]}
+//	DELETE /v1/fast/{jid}         -> {"jid","revoked":N}: every token of the user
+//	DELETE /v1/fast/{jid}/{agent} -> {"jid","user_agent","revoked":N}: one user agent's
+
+// adminFAST is what the FAST endpoints need of a backend.
+type adminFAST interface {
+	FASTTokens(bare string) []fastInfo
+	RevokeFAST(bare, agent string) int
+}
+
+// FASTTokens is the JSON of GET /v1/fast/{jid}.
+type FASTTokens struct {
+	JID    string     `json:"jid"`
+	Tokens []fastInfo `json:"tokens"`
+}
+
+// FASTRevoked is the JSON of DELETE /v1/fast/{jid}[/{agent}].
+type FASTRevoked struct {
+	JID       string `json:"jid"`
+	UserAgent string `json:"user_agent,omitempty"`
+	Revoked   int    `json:"revoked"`
+}
+
+func (h *adminHandler) routeFAST() {
+	h.mux.HandleFunc("GET /v1/fast/{jid}", h.fastList)
+	h.mux.HandleFunc("DELETE /v1/fast/{jid}", h.fastRevoke)
+	h.mux.HandleFunc("DELETE /v1/fast/{jid}/{agent...}", h.fastRevoke)
+}
+
+// fastBackend is the backend's adminFAST; nil answers 501.
+func (h *adminHandler) fastBackend(w http.ResponseWriter) adminFAST {
+	f, ok := h.b.(adminFAST)
+	if !ok {
+		writeAdminError(w, http.StatusNotImplemented, "this server has no FAST tokens")
+	}
+	return f
+}
+
+func (h *adminHandler) fastList(w http.ResponseWriter, r *http.Request) {
+	f := h.fastBackend(w)
+	if f == nil {
+		return
+	}
+	bare, status, msg := h.checkJID(r.PathValue("jid"))
+	if status != 0 {
+		writeAdminError(w, status, msg)
+		return
+	}
+	tokens := f.FASTTokens(bare)
+	if tokens == nil {
+		tokens = []fastInfo{}
+	}
+	writeAdminJSON(w, http.StatusOK, FASTTokens{JID: bare, Tokens: tokens})
+}
+
+func (h *adminHandler) fastRevoke(w http.ResponseWriter, r *http.Request) {
+	f := h.fastBackend(w)
+	if f == nil {
+		return
+	}
+	bare, status, msg := h.checkJID(r.PathValue("jid"))
+	if status != 0 {
+		writeAdminError(w, status, msg)
+		return
+	}
+	agent := r.PathValue("agent")
+	n := f.RevokeFAST(bare, agent)
+	h.log.Info("admin: FAST tokens revoked", "jid", bare, "user_agent", agent, "revoked", n)
+	writeAdminJSON(w, http.StatusOK, FASTRevoked{JID: bare, UserAgent: agent, Revoked: n})
+}
+
+// FASTTokens is the admin API's view of the tokens bare's clients hold.
+func (a serverAdmin) FASTTokens(bare string) []fastInfo {
+	j, err := jid.Parse(bare)
+	if err != nil {
+		return nil
+	}
+	return a.s.fast.list(j.Domainpart(), j.Localpart(), time.Now())
+}
+
+// RevokeFAST drops bare's FAST tokens, of every user agent when agent is "".
+func (a serverAdmin) RevokeFAST(bare, agent string) int {
+	j, err := jid.Parse(bare)
+	if err != nil {
+		return 0
+	}
+	return a.s.fast.revoke(j.Domainpart(), j.Localpart(), agent)
+}
