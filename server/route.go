@@ -53,17 +53,27 @@ func (s *session) replyError(st *xmlStanza, from string, typ stanza.ErrorType, c
 // deliver sends st to every target with 'from' stamped. It never blocks on
 // another session; a copy for s itself waits for room (sendTo).
 func (s *session) deliver(st *xmlStanza, from, to string, targets ...*session) error {
+	_, err := s.deliverCount(st, from, to, targets...)
+	return err
+}
+
+// deliverCount is deliver, counting the targets that took st: a target
+// whose session ended after it was looked up takes nothing.
+func (s *session) deliverCount(st *xmlStanza, from, to string, targets ...*session) (int, error) {
 	if len(targets) == 0 {
-		return nil
+		return 0, nil
 	}
 	b, err := st.encode(from, to)
 	if err != nil {
-		return &clientError{cond: condBadFormat, text: "stanza cannot be re-encoded"}
+		return 0, &clientError{cond: condBadFormat, text: "stanza cannot be re-encoded"}
 	}
+	n := 0
 	for _, t := range targets {
-		s.sendTo(t, b)
+		if s.sendTo(t, b) {
+			n++
+		}
 	}
-	return nil
+	return n, nil
 }
 
 // available returns a user's resources that sent presence, with a priority
@@ -140,7 +150,18 @@ func (s *session) routeMessage(st *xmlStanza, to jid.JID) error {
 		}
 		return nil
 	}
-	return s.deliver(st, s.full, toStr, targets...)
+	n, err := s.deliverCount(st, s.full, toStr, targets...)
+	if err != nil || n > 0 || sent > 0 || st.typ == "headline" {
+		return err
+	}
+	// Every local target ended between the lookup and now (its stream's
+	// end was on its way): the message is kept or bounced as if it had
+	// been offline, never dropped.
+	if s.storeOffline(st, bare, toStr) {
+		return nil
+	}
+	s.replyError(st, toStr, stanza.Cancel, stanza.ServiceUnavailable, "")
+	return nil
 }
 
 func (s *session) routeIQ(st *xmlStanza, to jid.JID) error {

@@ -78,12 +78,12 @@ func (s *session) reply(b []byte) {
 
 // sendTo hands b to t from s's read loop: to s itself with reply, to
 // anyone else with enqueue, which never blocks.
-func (s *session) sendTo(t *session, b []byte) {
+// It reports whether t took b (false once t's session has ended).
+func (s *session) sendTo(t *session, b []byte) bool {
 	if t == s {
-		s.reply(b)
-		return
+		return s.out.addOwn(b) == added
 	}
-	t.enqueue(b)
+	return t.enqueue(b)
 }
 
 // kill ends the session once: the writer sends the stream error (if cond is
@@ -133,6 +133,10 @@ func (s *session) run(c *conn, d *xml.Decoder) {
 	if s.smDetach(c, err) {
 		return // the session lives on without c
 	}
+	// Out of the registry before its stream's end goes out: once the client
+	// has that end, a message to it is stored or bounced, not written to a
+	// stream it no longer reads.
+	srv.unbindSession(s)
 	switch {
 	case err == nil || errors.Is(err, io.EOF):
 		s.end("", "closed by client")
@@ -154,7 +158,6 @@ func (s *session) run(c *conn, d *xml.Decoder) {
 			s.end(badXMLCondition(err), err.Error())
 		}
 	}
-	srv.unbindSession(s)
 	s.smBounce()
 	s.goOffline()
 	reason := s.out.wait()

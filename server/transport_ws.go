@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	cws "github.com/coder/websocket"
 	"github.com/xtokend/xtokend/websocket"
 )
 
@@ -38,7 +37,8 @@ type wsReader struct {
 }
 
 // note is a read error as the session sees it: a close frame of any
-// status is io.EOF (the Conn says so of the normal ones only). Without
+// status is io.EOF (the Conn says so of the normal ones only, and
+// ErrClosedByClient of the others). Without
 // <close/> before it, that is the connection's end, not the stream's: stream
 // management keeps the session for a resumption.
 func (r *wsReader) note(err error) error {
@@ -46,7 +46,7 @@ func (r *wsReader) note(err error) error {
 	if errors.As(err, &fe) && fe.Condition == websocket.CondPolicyViolation {
 		r.exceeded = true
 	}
-	if cws.CloseStatus(err) != -1 {
+	if errors.Is(err, websocket.ErrClosedByClient) {
 		return io.EOF
 	}
 	return err

@@ -283,7 +283,7 @@ func (c *Conn) control(h frameHead) error {
 		case statusNormal, statusGoingAway, statusNoStatus:
 			return nil // io.EOF
 		}
-		return fmt.Errorf("%w with status %d", errClosedByClient, code)
+		return fmt.Errorf("%w with status %d", ErrClosedByClient, code)
 	}
 	return nil
 }

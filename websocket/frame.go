@@ -143,6 +143,6 @@ func closeCode(p []byte) (int, error) {
 	return code, nil
 }
 
-// errClosedByClient is a client's close frame with a status other than a
+// ErrClosedByClient is a client's close frame with a status other than a
 // normal one.
-var errClosedByClient = errors.New("websocket: the client closed the WebSocket")
+var ErrClosedByClient = errors.New("websocket: the client closed the WebSocket")

@@ -142,7 +142,7 @@ func TestFrameWire(t *testing.T) {
 		{name: "close 1000", send: clientFrame(0x88, "\x03\xe8", -1, false), wantErr: isEOF, answer: []string{"close:\x03\xe8"}},
 		{name: "close without a status", send: clientFrame(0x88, "", -1, false), wantErr: isEOF, answer: []string{"close:"}},
 		{name: "close 1001 with a reason", send: clientFrame(0x88, "\x03\xe9bye", -1, false), wantErr: isEOF, answer: []string{"close:\x03\xe9"}},
-		{name: "close 4000", send: clientFrame(0x88, "\x0f\xa0", -1, false), wantErr: errIs(errClosedByClient), answer: []string{"close:\x0f\xa0"}},
+		{name: "close 4000", send: clientFrame(0x88, "\x0f\xa0", -1, false), wantErr: errIs(ErrClosedByClient), answer: []string{"close:\x0f\xa0"}},
 		{name: "binary", send: clientFrame(0x82, `<presence/>`, -1, false), wantErr: isFraming(CondNotWellFormed)},
 		{name: "over max_stanza_size, by the claimed length", send: clientFrame(0x81, "", 1<<40, false), wantErr: isFraming(CondPolicyViolation)},
 		{name: "over max_stanza_size in fragments", send: append(clientFrame(0x01, strings.Repeat("x", 600), -1, false), clientFrame(0x80, strings.Repeat("x", 600), -1, false)...),
