@@ -457,8 +457,12 @@ func (c *Conn) writeControl(op byte, p []byte) error {
 		c.out = ioBufPool.Get().(*[]byte)
 	}
 	*c.out = append(appendFrameHead(*c.out, op, len(p)), p...)
-	deadline := time.Now().Add(closeWait)
-	if !c.wdeadline.IsZero() && c.wdeadline.Before(deadline) {
+	now := time.Now()
+	deadline := now.Add(closeWait)
+	// The writer's deadline bounds a control frame only while it is ahead:
+	// one left from the session's last write, long past, would fail every
+	// keepalive ping of an idle session.
+	if c.wdeadline.After(now) && c.wdeadline.Before(deadline) {
 		deadline = c.wdeadline
 	}
 	err := c.flush(deadline)

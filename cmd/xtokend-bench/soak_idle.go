@@ -184,7 +184,13 @@ func (p *idlePool) close() {
 	for _, is := range p.sessions {
 		is.s.conn.SetWriteDeadline(time.Now().Add(time.Second))
 		is.s.conn.Write(is.s.end)
-		is.s.conn.Close()
+		// A WebSocket's Close would read the server's close frame itself,
+		// beside this session's reader: the stream's end was polite enough.
+		if ws, ok := is.s.conn.(interface{ closeNow() }); ok {
+			ws.closeNow()
+		} else {
+			is.s.conn.Close()
+		}
 	}
 	p.readers.Wait()
 }
