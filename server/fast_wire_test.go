@@ -108,6 +108,10 @@ func TestFASTWire(t *testing.T) {
 		{"the used token with count 0", fastAuth(t1, ua, " count='0'"), []string{aNotAuth2}, "success"},
 		{"another user agent", fastAuth(t2, "other", ""), []string{aNotAuth2}, "success"},
 		{"another mechanism's name", strings.Replace(fastAuth(t2, ua, ""), "HT-SHA-256-NONE", "HT-SHA-256-UNIQ", 1), []string{failure2("invalid-mechanism")}, "success"},
+		// Channel binding needs the TLS the server terminates: not offered,
+		// not accepted on plaintext.
+		{"tls-server-end-point on plaintext", strings.Replace(fastAuth(t2, ua, ""), "HT-SHA-256-NONE", "HT-SHA-256-ENDP", 1), []string{failure2("invalid-mechanism")}, "success"},
+		{"tls-exporter on plaintext", strings.Replace(fastAuth(t2, ua, ""), "HT-SHA-256-NONE", "HT-SHA-256-EXPR", 1), []string{failure2("invalid-mechanism")}, "success"},
 		{"a token never issued", fastAuth("x"+t2, ua, ""), []string{aNotAuth2}, "success"},
 		// The previous token stays acceptable during the rotation, with a
 		// higher count, for a client that lost the success.

@@ -39,33 +39,39 @@ const (
 	// What a SASL2 <authenticate/> may carry besides the credentials.
 	inlineSASL2 = "<inline>" + featureBind2 + featureSM + fastNone + "</inline>"
 	fastNone    = "<fast xmlns='" + nsFAST + "'><mechanism>" + fastMechanism + "</mechanism></fast>"
-	// FAST where the server terminates TLS 1.3: channel binding first.
-	fastExporter = "<fast xmlns='" + nsFAST + "'><mechanism>" + fastMechanismEXPR + "</mechanism><mechanism>" + fastMechanism + "</mechanism></fast>"
 	// Authenticated: resource binding.
 	featuresBind = "<stream:features><bind xmlns='" + nsBind + "'></bind>" + featureSM + "</stream:features>"
 
 	answerProceed = "<proceed xmlns='" + nsStartTLS + "'/>"
 )
 
-// The same where FAST may bind to TLS 1.3 (tls-exporter).
-var (
-	featuresSASLExporter      = strings.Replace(featuresSASL, fastNone, fastExporter, 1)
-	featuresSASLPlainExporter = strings.Replace(featuresSASLPlain, fastNone, fastExporter, 1)
-)
+// The same where FAST may bind to the connection's TLS, by fastOffer and
+// by mod_auth_token's plain.
+var saslFeaturesBound = func() (f [2][4]string) {
+	for o := fastOffer(0); o < 4; o++ {
+		fast := "<fast xmlns='" + nsFAST + "'>"
+		if o&offerExporter != 0 {
+			fast += "<mechanism>" + fastMechanismEXPR + "</mechanism>" // the stronger binding first
+		}
+		if o&offerEndPoint != 0 {
+			fast += "<mechanism>" + fastMechanismENDP + "</mechanism>"
+		}
+		fast += "<mechanism>" + fastMechanism + "</mechanism></fast>"
+		f[0][o] = strings.Replace(featuresSASL, fastNone, fast, 1)
+		f[1][o] = strings.Replace(featuresSASLPlain, fastNone, fast, 1)
+	}
+	return f
+}()
 
 // saslFeatures are the SASL stage's stream features for host h: the
 // mechanisms its saslConfig accepts, and FAST's, with the channel-binding
-// one where exporter (the connection has a tls-exporter value).
-func saslFeatures(h *host, exporter bool) string {
-	switch {
-	case h.settings.AuthToken.Plain && exporter:
-		return featuresSASLPlainExporter
-	case h.settings.AuthToken.Plain:
-		return featuresSASLPlain
-	case exporter:
-		return featuresSASLExporter
+// ones offer names first.
+func saslFeatures(h *host, offer fastOffer) string {
+	plain := 0
+	if h.settings.AuthToken.Plain {
+		plain = 1
 	}
-	return featuresSASL
+	return saslFeaturesBound[plain][offer]
 }
 
 // appendStreamHeader appends the server's stream header for host, with a

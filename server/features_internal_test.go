@@ -20,13 +20,20 @@ func TestSASLFeaturesMatchMechanisms(t *testing.T) {
 		}
 		sasl2 += inlineSASL2 + "</authentication>"
 		want := "<stream:features>" + string(sasl.AppendMechanisms(nil, opts.Mechanisms())) + sasl2 + "</stream:features>"
-		if got := saslFeatures(&host{settings: config.HostSettings{AuthToken: opts}}, false); got != want {
+		if got := saslFeatures(&host{settings: config.HostSettings{AuthToken: opts}}, 0); got != want {
 			t.Errorf("plain = %t: features\n got %s\nwant %s", plain, got, want)
 		}
-		// With TLS 1.3 the same, FAST's channel-binding mechanism first.
-		want = strings.Replace(want, "<fast xmlns='urn:xmpp:fast:0'><mechanism>", "<fast xmlns='urn:xmpp:fast:0'><mechanism>HT-SHA-256-EXPR</mechanism><mechanism>", 1)
-		if got := saslFeatures(&host{settings: config.HostSettings{AuthToken: opts}}, true); got != want {
-			t.Errorf("plain = %t, TLS 1.3: features\n got %s\nwant %s", plain, got, want)
+		// With channel bindings the same, FAST's channel-binding mechanisms
+		// first, tls-exporter before tls-server-end-point.
+		for offer, mechs := range map[fastOffer]string{
+			offerEndPoint:                 "HT-SHA-256-ENDP",
+			offerExporter:                 "HT-SHA-256-EXPR",
+			offerExporter | offerEndPoint: "HT-SHA-256-EXPR</mechanism><mechanism>HT-SHA-256-ENDP",
+		} {
+			want := strings.Replace(want, "<fast xmlns='urn:xmpp:fast:0'><mechanism>", "<fast xmlns='urn:xmpp:fast:0'><mechanism>"+mechs+"</mechanism><mechanism>", 1)
+			if got := saslFeatures(&host{settings: config.HostSettings{AuthToken: opts}}, offer); got != want {
+				t.Errorf("plain = %t, offer %b: features\n got %s\nwant %s", plain, offer, got, want)
+			}
 		}
 	}
 }

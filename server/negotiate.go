@@ -116,8 +116,7 @@ func (c *conn) openStream(d *xml.Decoder, st stage) error {
 		}
 		features = featuresStartTLS
 	case stageSASL:
-		_, exporter := c.tlsExporter()
-		features = saslFeatures(host, exporter)
+		features = saslFeatures(host, c.fastOffered())
 	}
 	c.headerSent = true
 	return c.t.WriteStreamOpen(host.name, h.from, features)
