@@ -166,6 +166,10 @@ func (o *outbox) detach() bool {
 		o.mu.Unlock()
 		<-done
 		o.mu.Lock()
+		// The writer that closed the connection has exited without saying
+		// so (it stays "writing" for an outbox that stays closed): the
+		// resumed connection's start must find no writer.
+		o.writing = false
 		o.done = make(chan struct{})
 		o.closed, o.silent, o.askAck = false, false, false
 		o.endCond, o.endText, o.reason = "", "", ""
@@ -188,13 +192,15 @@ func (o *outbox) takeOver() (old transport, ok bool) {
 	if !o.detach() {
 		return nil, false
 	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	// Each write has the write timeout as its deadline: the wait is bounded.
-	for o.writing && o.conn == nil {
-		o.mu.Unlock()
-		time.Sleep(5 * time.Millisecond)
-		o.mu.Lock()
+	// A writer busy with a batch finds the connection gone when the batch
+	// is written (each write has the write timeout as its deadline) and
+	// exits, and its exit moves the queue (madeRoomLocked). A connection
+	// set meanwhile (start) is the writer's to write on.
+	for left := false; !left; {
+		o.awaitMove(o.timeout, func() bool {
+			left = !o.writing || o.conn != nil
+			return left
+		})
 	}
 	return old, true
 }
