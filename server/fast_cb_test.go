@@ -20,6 +20,7 @@ import (
 type tlsBindings struct {
 	exporter []byte // tls-exporter (RFC 9266); nil on TLS 1.2
 	endPoint []byte // tls-server-end-point (RFC 5929)
+	resumed  bool   // the TLS session was resumed
 }
 
 // tlsScript dials ts, upgrades with STARTTLS (TLS at most maxVersion, and
@@ -28,14 +29,21 @@ type tlsBindings struct {
 // server answered on TLS, quotes normalised.
 func tlsScript(t *testing.T, ts *servertest.Server, maxVersion uint16, script func(tlsBindings) string) string {
 	t.Helper()
+	conf := ts.ClientTLS("localhost")
+	conf.MaxVersion = maxVersion
+	return tlsScriptConf(t, ts, conf, script)
+}
+
+// tlsScriptConf is tlsScript with the client's TLS configuration conf.
+func tlsScriptConf(t *testing.T, ts *servertest.Server, conf *tls.Config, script func(tlsBindings) string) string {
+	t.Helper()
+	maxVersion := conf.MaxVersion
 	c := &rawClient{t: t, conn: rawDial(t, ts, "localhost")}
 	c.conn.SetDeadline(time.Now().Add(waitLimit))
 	c.d = newDecoder(c.conn)
 	c.expect("features")
 	c.conn.Write([]byte("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"))
 	c.expect("proceed")
-	conf := ts.ClientTLS("localhost")
-	conf.MaxVersion = maxVersion
 	tc := tls.Client(c.conn, conf)
 	if err := tc.Handshake(); err != nil {
 		t.Fatal(err)
@@ -44,7 +52,7 @@ func tlsScript(t *testing.T, ts *servertest.Server, maxVersion uint16, script fu
 	if maxVersion != 0 && cs.Version != maxVersion {
 		t.Fatalf("TLS %x, want %x", cs.Version, maxVersion)
 	}
-	var b tlsBindings
+	b := tlsBindings{resumed: cs.DidResume}
 	if cs.Version == tls.VersionTLS13 {
 		b.exporter, _ = cs.ExportKeyingMaterial("EXPORTER-Channel-Binding", nil, 32)
 	}
@@ -149,5 +157,34 @@ func TestFASTChannelBinding(t *testing.T) {
 	wantIn(t, got, offered[tls.VersionTLS12], failure2("invalid-mechanism"))
 	if strings.Contains(got, "EXPR</mechanism>") {
 		t.Fatalf("EXPR offered on TLS 1.2: %q", got)
+	}
+}
+
+// On a resumed TLS session the server shows no certificate; the client's
+// tls-server-end-point is still the session's certificate's hash, and the
+// server's the same (one certificate).
+func TestFASTEndPointResumedTLS(t *testing.T) {
+	ts := servertest.Start(t, servertest.Options{RequireStartTLS: true})
+	for _, version := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		conf := ts.ClientTLS("localhost")
+		conf.MinVersion, conf.MaxVersion = version, version
+		conf.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+		ua := fmt.Sprint("resumed-", version)
+		got := tlsScriptConf(t, ts, conf, func(tlsBindings) string {
+			xtoken := base64.StdEncoding.EncodeToString([]byte("\x00alice\x00" + ts.Mint(t, "alice@localhost")))
+			return wAuth2Open + "<initial-response>" + xtoken + "</initial-response><user-agent id='" + ua + "'/>" +
+				"<request-token xmlns='urn:xmpp:fast:0' mechanism='HT-SHA-256-ENDP'/></authenticate>"
+		})
+		wantIn(t, got, aSuccess2)
+		token := tokenIn(t, got)
+		var resumed bool
+		got = tlsScriptConf(t, ts, conf, func(b tlsBindings) string {
+			resumed = b.resumed
+			return fastAuthCB("HT-SHA-256-ENDP", token, ua, b.endPoint)
+		})
+		if !resumed {
+			t.Fatalf("TLS %x: the second connection did not resume", version)
+		}
+		wantIn(t, got, "<mechanism>HT-SHA-256-ENDP</mechanism>", aSuccess2, "<additional-data>")
 	}
 }
