@@ -143,13 +143,22 @@ const (
 )
 
 // fastOffered is what FAST offers on this connection.
+//
+// It computes neither binding (a login that uses neither pays for none):
+// the TLS version and the certificate's signature say which can be had.
 func (c *conn) fastOffered() fastOffer {
+	cs, ok := c.tlsState()
+	if !ok {
+		return 0
+	}
 	var o fastOffer
-	if _, ok := c.tlsExporter(); ok {
+	if cs.Version == tls.VersionTLS13 {
 		o |= offerExporter
 	}
-	if _, ok := c.tlsServerEndPoint(); ok {
-		o |= offerEndPoint
+	if c.host != nil {
+		if leaf := servedCertificate(c.srv.tlsConfigFor(c.host.name), cs.ServerName); leaf != nil && endPointHash(leaf.SignatureAlgorithm) != nil {
+			o |= offerEndPoint
+		}
 	}
 	return o
 }
