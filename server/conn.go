@@ -115,12 +115,11 @@ func (c *conn) serve() {
 	// grew during negotiation and would stay that size while idle. The
 	// decoder of the last stream goes on as the session's stanza reader.
 	handedOff = true
-	go func() {
-		defer c.srv.untrack(c)
-		defer c.t.Abort()
-		sess.run(c, d)
+	go sess.run(c, d, func() {
 		c.t.DoneReading()
-	}()
+		c.t.Abort()
+		c.srv.untrack(c)
+	})
 }
 
 // negotiationFailed answers and logs a failed negotiation.

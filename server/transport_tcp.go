@@ -29,6 +29,7 @@ func (t *tcpTransport) StreamReader() io.Reader { return t.cc }
 func (t *tcpTransport) ResetCount()             { t.cc.reset() }
 func (t *tcpTransport) Exceeded() bool          { return t.cc.exceeded() }
 func (t *tcpTransport) WaitReadable() error     { return t.cc.waitReadable() }
+func (t *tcpTransport) Buffered() bool          { return t.cc.r < t.cc.w }
 func (t *tcpTransport) RestartStream()          { t.cc.reset() }
 
 // DoneReading gives both layers' read buffers back.
