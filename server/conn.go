@@ -109,6 +109,7 @@ func (c *conn) serve() {
 		c.negotiationFailed(err, sess)
 		return
 	}
+	c.scratch = nil // negotiation's answers are out; the session never writes here
 	c.t.SetDeadline(time.Time{})
 	c.t.SetStanzaTimeout(s.stanzaTimeout()) // negotiation's bytes start no stanza
 	// The session's read loop gets a goroutine of its own: this one's stack
