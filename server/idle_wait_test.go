@@ -1,6 +1,8 @@
 package server_test
 
 import (
+	"crypto/tls"
+	"encoding/base64"
 	"fmt"
 	"runtime"
 	"strings"
@@ -18,7 +20,71 @@ import (
 // And the session still works from there: a second ping is answered.
 func TestIdleSessionWaitsInFreshGoroutine(t *testing.T) {
 	ts := servertest.Start(t, servertest.Options{})
-	c := rawLogin(t, ts, "fresh", "localhost", "r")
+	idlePings(t, rawLogin(t, ts, "fresh", "localhost", "r"))
+}
+
+// TestIdleTLSSessionWaitsForTheSocket: under TLS the fresh goroutine waits
+// for the TCP socket, not inside crypto/tls's read (deep enough to grow its
+// stack to 4 KB), and TLS still gets every byte: records that arrive
+// together, and a stanza split across records.
+func TestIdleTLSSessionWaitsForTheSocket(t *testing.T) {
+	ts := servertest.Start(t, servertest.Options{RequireStartTLS: true})
+	c := tlsLogin(t, ts, "freshtls")
+	idlePings(t, c)
+	// Two stanzas in one write (one record), then one in two records.
+	fmt.Fprintf(c.conn, "<iq type='get' id='a'><ping xmlns='urn:xmpp:ping'/></iq><iq type='get' id='b'><ping xmlns='urn:xmpp:ping'/></iq>")
+	for _, id := range []string{"a", "b"} {
+		if res := c.expect("iq"); res.attr("id") != id {
+			t.Fatalf("want the answer to %s, got %s", id, res)
+		}
+	}
+	fmt.Fprintf(c.conn, "<iq type='get' id='c'><ping xmlns=")
+	time.Sleep(50 * time.Millisecond)
+	fmt.Fprintf(c.conn, "'urn:xmpp:ping'/></iq>")
+	if res := c.expect("iq"); res.attr("id") != "c" || res.attr("type") != "result" {
+		t.Fatalf("split stanza: %s", res)
+	}
+	for end := time.Now().Add(waitLimit); ; {
+		if inTLS := tlsWaiters(); inTLS == 0 {
+			break
+		} else if time.Now().After(end) {
+			t.Fatalf("%d idle sessions wait inside crypto/tls", inTLS)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// tlsLogin logs in over STARTTLS and binds a resource.
+func tlsLogin(t *testing.T, ts *servertest.Server, node string) *rawClient {
+	t.Helper()
+	c := &rawClient{t: t, conn: rawDial(t, ts, "localhost")}
+	c.conn.SetDeadline(time.Now().Add(waitLimit))
+	c.d = newDecoder(c.conn)
+	c.expect("features")
+	c.conn.Write([]byte("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"))
+	c.expect("proceed")
+	c.conn = tls.Client(c.conn, ts.ClientTLS("localhost"))
+	c.d = newDecoder(c.conn)
+	header := "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0' to='localhost'>"
+	fmt.Fprint(c.conn, header)
+	c.expect("features")
+	resp := base64.StdEncoding.EncodeToString([]byte("\x00" + node + "\x00" + ts.Mint(t, node+"@localhost")))
+	fmt.Fprintf(c.conn, "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='X-TOKEN'>%s</auth>", resp)
+	c.expect("success")
+	fmt.Fprint(c.conn, header)
+	c.expect("features")
+	fmt.Fprint(c.conn, "<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>r</resource></bind></iq>")
+	if res := c.expect("iq"); res.attr("type") != "result" {
+		t.Fatalf("bind: %s", res)
+	}
+	c.conn.SetDeadline(time.Time{})
+	return c
+}
+
+// idlePings sends two pings, and after each checks that the session waits
+// in a fresh goroutine.
+func idlePings(t *testing.T, c *rawClient) {
+	t.Helper()
 	for i := range 2 {
 		fmt.Fprintf(c.conn, "<iq type='get' id='p%d'><ping xmlns='urn:xmpp:ping'/></iq>", i)
 		if res := c.expect("iq"); res.attr("id") != fmt.Sprintf("p%d", i) || res.attr("type") != "result" {
@@ -32,6 +98,18 @@ func TestIdleSessionWaitsInFreshGoroutine(t *testing.T) {
 			t.Fatalf("after ping %d: %d sessions wait in a fresh goroutine, %d in their read loop's; want 1 and 0", i, fresh, grown)
 		}
 	}
+}
+
+// tlsWaiters counts the sessions that wait for their client inside
+// crypto/tls's read.
+func tlsWaiters() (n int) {
+	buf := make([]byte, 1<<22)
+	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+		if strings.Contains(g, "(*tcpTransport).WaitReadable") && strings.Contains(g, "crypto/tls.(*Conn).Read") {
+			n++
+		}
+	}
+	return n
 }
 
 // idleWaiters counts the goroutines waiting for a client between stanzas:
