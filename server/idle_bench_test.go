@@ -9,7 +9,8 @@ import (
 	"github.com/xtokend/xtokend/server/servertest"
 )
 
-// BenchmarkIdleSession is what the server holds per idle plaintext session
+// BenchmarkIdleSession is what the server holds per idle session (plaintext
+// and STARTTLS)
 // that has read a stanza since its login: goroutine stacks (the test's raw
 // clients have no goroutines, so all of it is the server's) and the live
 // heap (this one includes the clients' decoders and buffers; compare it
@@ -18,8 +19,14 @@ import (
 //
 //	go test -run '^$' -bench 'IdleSession$' -benchtime 3x ./server
 func BenchmarkIdleSession(b *testing.B) {
+	for _, tls := range []bool{false, true} {
+		b.Run(fmt.Sprintf("tls=%v", tls), func(b *testing.B) { benchmarkIdleSession(b, tls) })
+	}
+}
+
+func benchmarkIdleSession(b *testing.B, tls bool) {
 	const n = 500
-	ts := servertest.Start(b, servertest.Options{QueueSize: 64})
+	ts := servertest.Start(b, servertest.Options{QueueSize: 64, RequireStartTLS: tls})
 	var stack, heap float64
 	for i := range b.N {
 		runtime.GC()
@@ -28,7 +35,13 @@ func BenchmarkIdleSession(b *testing.B) {
 		runtime.ReadMemStats(&before)
 		clients := make([]*rawClient, n)
 		for j := range clients {
-			c := rawLogin(b, ts, fmt.Sprintf("idle%d_%d", i, j), "localhost", "r")
+			node := fmt.Sprintf("idle%d_%d", i, j)
+			var c *rawClient
+			if tls {
+				c = tlsLogin(b, ts, node)
+			} else {
+				c = rawLogin(b, ts, node, "localhost", "r")
+			}
 			fmt.Fprintf(c.conn, "<iq type='get' id='p%d'><ping xmlns='urn:xmpp:ping'/></iq>", j)
 			c.expect("iq")
 			clients[j] = c

@@ -55,7 +55,7 @@ func TestIdleTLSSessionWaitsForTheSocket(t *testing.T) {
 }
 
 // tlsLogin logs in over STARTTLS and binds a resource.
-func tlsLogin(t *testing.T, ts *servertest.Server, node string) *rawClient {
+func tlsLogin(t testing.TB, ts *servertest.Server, node string) *rawClient {
 	t.Helper()
 	c := &rawClient{t: t, conn: rawDial(t, ts, "localhost")}
 	c.conn.SetDeadline(time.Now().Add(waitLimit))

@@ -27,6 +27,7 @@ func (t *tcpTransport) Buffered() bool {
 	if c.r < c.w {
 		return true
 	}
+	c.release() // the wait that follows holds no read buffer
 	if c == t.tcp {
 		return false
 	}
