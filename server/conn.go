@@ -109,18 +109,18 @@ func (c *conn) serve() {
 		c.negotiationFailed(err, sess)
 		return
 	}
+	c.scratch = nil // negotiation's answers are out; the session never writes here
 	c.t.SetDeadline(time.Time{})
 	c.t.SetStanzaTimeout(s.stanzaTimeout()) // negotiation's bytes start no stanza
 	// The session's read loop gets a goroutine of its own: this one's stack
 	// grew during negotiation and would stay that size while idle. The
 	// decoder of the last stream goes on as the session's stanza reader.
 	handedOff = true
-	go func() {
-		defer c.srv.untrack(c)
-		defer c.t.Abort()
-		sess.run(c, d)
+	go sess.run(c, d, func() {
 		c.t.DoneReading()
-	}()
+		c.t.Abort()
+		c.srv.untrack(c)
+	})
 }
 
 // negotiationFailed answers and logs a failed negotiation.

@@ -112,7 +112,7 @@ func endReason(cond, text string) string {
 // goroutine, the read loop in this one.
 // Its stanzas are read from d, the decoder that read the client's last stream
 // header and its bind request (or its resume, c.resumed).
-func (s *session) run(c *conn, d *xml.Decoder) {
+func (s *session) run(c *conn, d *xml.Decoder, done func()) {
 	srv := s.srv
 	if !c.resumed {
 		// Attributes only when the line is printed (conn.info): no logger With
@@ -128,7 +128,54 @@ func (s *session) run(c *conn, d *xml.Decoder) {
 	}
 
 	s.out.start(c.t)
-	err := s.readLoop(c, d)
+	s.readOn(c, &streamReader{d: d}, done)
+}
+
+// readOn runs the read loop until the stream ends, then finishes the session
+// and calls done; or, on a transport that can tell (bufferedReader), until
+// nothing is left to decode, and then waits for the client in a new
+// goroutine and returns. That is how an idle session waits on a 2 KB stack:
+// the runtime halves an idle goroutine's stack only when what it uses plus
+// an 800-byte reserve is under a quarter of it, so a goroutine that grew
+// past 2 KB once (decoding, routing) would keep 4 KB while it waits. The
+// grown goroutine ends instead, and a fresh one (2 KB) waits; it decodes and
+// routes once the client sends, then hands the next wait on the same way.
+// The cost is one goroutine start per wait that finds nothing buffered.
+func (s *session) readOn(c *conn, r *streamReader, done func()) {
+	err := s.readLoop(c, r)
+	if err == errWaitIdle {
+		go s.waitThenRead(c, r, done)
+		return
+	}
+	s.finish(c, err)
+	done()
+}
+
+// waitThenRead is a fresh goroutine's wait for the client's next stanza.
+func (s *session) waitThenRead(c *conn, r *streamReader, done func()) {
+	if err := c.t.WaitReadable(); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = errLostEOF
+		}
+		s.finish(c, err)
+		done()
+		return
+	}
+	s.readOn(c, r, done)
+}
+
+// errWaitIdle tells readOn that the read loop found nothing to decode and
+// the wait goes to a fresh goroutine.
+var errWaitIdle = errors.New("server: wait for the client in a fresh goroutine")
+
+// bufferedReader is a transport that tells whether it holds bytes the
+// decoder has not taken yet (TCP).
+type bufferedReader interface{ Buffered() bool }
+
+// finish ends the session after its read loop ended with err (nil or io.EOF
+// for the client's stream end).
+func (s *session) finish(c *conn, err error) {
+	srv := s.srv
 	defer s.smLoopDone(c)
 	if s.smDetach(c, err) {
 		return // the session lives on without c
@@ -181,10 +228,13 @@ func isClosed(err error) bool {
 }
 
 // readLoop reads whole stanzas and routes them until the stream ends.
-func (s *session) readLoop(c *conn, d *xml.Decoder) error {
-	r := &streamReader{d: d}
+func (s *session) readLoop(c *conn, r *streamReader) error {
+	br, handOff := c.t.(bufferedReader)
 	for {
 		c.t.ResetCount()
+		if handOff && !br.Buffered() {
+			return errWaitIdle // readOn
+		}
 		// Idle sessions wait here, not deep in the decoder.
 		if err := c.t.WaitReadable(); err != nil {
 			if errors.Is(err, io.EOF) {

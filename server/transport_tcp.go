@@ -17,6 +17,8 @@ type tcpTransport struct {
 	ip  string
 	cc  *countConn // the outermost counting layer (plaintext)
 	tcp *countConn // the one on the TCP connection (cc without TLS)
+	// tlsDrained: Buffered found TLS holding no bytes (transport_tcp_idle).
+	tlsDrained bool
 }
 
 func newTCPTransport(raw net.Conn, ip string, limit int64) *tcpTransport {
@@ -28,8 +30,18 @@ func newTCPTransport(raw net.Conn, ip string, limit int64) *tcpTransport {
 func (t *tcpTransport) StreamReader() io.Reader { return t.cc }
 func (t *tcpTransport) ResetCount()             { t.cc.reset() }
 func (t *tcpTransport) Exceeded() bool          { return t.cc.exceeded() }
-func (t *tcpTransport) WaitReadable() error     { return t.cc.waitReadable() }
-func (t *tcpTransport) RestartStream()          { t.cc.reset() }
+
+// WaitReadable waits for the client; under TLS, after Buffered found TLS
+// holding nothing, for the socket first (see Buffered).
+func (t *tcpTransport) WaitReadable() error {
+	if t.tlsDrained {
+		t.tlsDrained = false
+		t.waitSocket()
+	}
+	return t.cc.waitReadable()
+}
+
+func (t *tcpTransport) RestartStream() { t.cc.reset() }
 
 // DoneReading gives both layers' read buffers back.
 func (t *tcpTransport) DoneReading() {

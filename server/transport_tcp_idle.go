@@ -1,0 +1,65 @@
+package server
+
+import (
+	"errors"
+	"os"
+	"syscall"
+	"time"
+)
+
+// Waiting idle under TLS.
+//
+// An idle session waits for its next stanza in a fresh goroutine with a 2 KB
+// stack (session.readOn). A wait inside tls.Conn.Read runs through frames
+// deep enough to grow that stack to 4 KB, so under TLS the fresh goroutine
+// waits for the TCP socket instead (syscall.RawConn, holding nothing), and
+// reads through TLS once bytes came. That is only right when TLS holds no
+// decrypted or undecrypted bytes of its own, which Buffered finds out before
+// the wait is handed on: a TLS read with a read deadline already passed
+// returns what TLS holds, or times out before touching the socket (a
+// timeout leaves crypto/tls's reading side usable). Between stanzas the read
+// deadline is clear (the stanza deadline is disarmed), so it is cleared again.
+
+// Buffered reports whether the stream has bytes the decoder has not taken.
+// Only the reading goroutine calls it, between stanzas.
+func (t *tcpTransport) Buffered() bool {
+	c := t.cc
+	if c.r < c.w {
+		return true
+	}
+	c.release() // the wait that follows holds no read buffer
+	if c == t.tcp {
+		return false
+	}
+	t.raw.SetReadDeadline(time.Unix(1, 0))
+	n, err := c.Conn.Read(c.first[:])
+	t.raw.SetReadDeadline(time.Time{})
+	if n > 0 {
+		c.buf = readBufPool.Get().(*[]byte)
+		c.r, c.w = 0, copy(*c.buf, c.first[:n])
+		return true
+	}
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		return true // the error comes again with the next read
+	}
+	t.tlsDrained = true
+	return false
+}
+
+// waitSocket waits until the TCP socket has bytes (or an end) to read. An
+// error is left to the read that follows.
+func (t *tcpTransport) waitSocket() {
+	sc, ok := t.raw.(syscall.Conn)
+	if !ok {
+		return
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return
+	}
+	var b [1]byte
+	rc.Read(func(fd uintptr) bool {
+		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		return err != syscall.EAGAIN
+	})
+}
