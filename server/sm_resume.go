@@ -80,6 +80,11 @@ func (c *conn) resumeSession(el smElement) bool {
 		srv.wg.Add(1) // detached now, as smDetach counts it
 		srv.sm.counts.detached.Add(1)
 		sm.mu.Unlock()
+		if oldT == nil {
+			// The outbox had already let go of it (a failed write) while its
+			// read loop had not yet ended: it is still old's to close.
+			oldT = old.t
+		}
 		oldT.SetWriteDeadline(time.Now().Add(time.Second))
 		oldT.WriteStreamError(condConflict, "the session was resumed on another connection")
 		oldT.Abort()
