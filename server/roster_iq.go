@@ -356,17 +356,7 @@ func rosterSize(ro storage.RosterText) int {
 		groupText = len("<group></group>")
 		flagText  = len(" ask='subscribe'") // as long as " approved='true'"
 	)
-	n := 256
-	for it := range ro.All() {
-		n += itemText + len(it.Contact) + len(it.Name) + len(it.Subscription) + groupText*it.GroupCount() + it.GroupsSize()
-		if it.Ask {
-			n += flagText
-		}
-		if it.Approved {
-			n += flagText
-		}
-	}
-	return n
+	return 256 + ro.ValuesSize() + itemText*ro.Len() + groupText*ro.GroupCount() + flagText*ro.FlagCount()
 }
 
 func writeItemAttr(b *bytes.Buffer, name, value string) {

@@ -20,14 +20,31 @@ type RosterText struct {
 	Version int64
 	text    string
 	starts  []uint32 // where each item's record starts in text, in contact order
+	groups  int      // the items' groups together
+	flags   int      // the items' ask and approved that are set together
 }
 
 // Len is the number of items.
 func (rt RosterText) Len() int { return len(rt.starts) }
 
-// Size is the bytes the items' values take in the text, separators
-// included: a measure of the roster's answer.
-func (rt RosterText) Size() int { return len(rt.text) }
+// ValuesSize is the bytes of the items' values together: contacts, names,
+// subscriptions and group names, as the text holds them (unescaped).
+func (rt RosterText) ValuesSize() int {
+	if rt.Len() == 0 {
+		return 0
+	}
+	// Each record: four field separators and two digits; between records
+	// an item separator; between an item's groups a group separator.
+	seps := (rt.Len()-1)*len(itemSeparator) + rt.Len()*(4*len(fieldSeparator)+2)
+	grouped := strings.Count(rt.text, groupSeparator) * len(groupSeparator)
+	return len(rt.text) - seps - grouped
+}
+
+// GroupCount is the number of the items' groups together.
+func (rt RosterText) GroupCount() int { return rt.groups }
+
+// FlagCount is the number of ask and approved flags set over all items.
+func (rt RosterText) FlagCount() int { return rt.flags }
 
 // Item returns the i-th item in contact order, 0 <= i < Len.
 func (rt RosterText) Item(i int) ItemText {
@@ -82,11 +99,6 @@ func (it ItemText) Groups() iter.Seq[string] {
 	}
 }
 
-// GroupsSize is the bytes of the item's group names together.
-func (it ItemText) GroupsSize() int {
-	return len(it.groups) - max(0, it.GroupCount()-1)*len(groupSeparator)
-}
-
 // GroupCount is the number of the item's groups.
 func (it ItemText) GroupCount() int {
 	if it.groups == "" {
@@ -109,7 +121,7 @@ func parseRosterText(agg string) (RosterText, error) {
 	rt.starts = make([]uint32, 0, strings.Count(agg, itemSeparator)+1)
 	start := 0
 	for rec := range strings.SplitSeq(agg, itemSeparator) {
-		var contact, sub string
+		var contact, groups, sub string
 		rest := rec
 		for i := range 4 {
 			var f string
@@ -120,6 +132,8 @@ func parseRosterText(agg string) (RosterText, error) {
 			switch i {
 			case 0:
 				contact = f
+			case 2:
+				groups = f
 			case 3:
 				sub = f
 			}
@@ -130,6 +144,10 @@ func parseRosterText(agg string) (RosterText, error) {
 		if !Subscription(sub).valid() {
 			return RosterText{}, fmt.Errorf("item %q: subscription column holds %q", contact, sub)
 		}
+		if groups != "" {
+			rt.groups += strings.Count(groups, groupSeparator) + 1
+		}
+		rt.flags += int(rest[0]-'0') + int(rest[1]-'0')
 		rt.starts = append(rt.starts, uint32(start))
 		start += len(rec) + len(itemSeparator)
 	}
