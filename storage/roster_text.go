@@ -48,10 +48,10 @@ func (rt RosterText) FlagCount() int { return rt.flags }
 
 // Item returns the i-th item in contact order, 0 <= i < Len.
 func (rt RosterText) Item(i int) ItemText {
+	// The record runs to the next item separator; its four fields are
+	// found before it and ask and approved are the two bytes after them
+	// (parseRosterText checked both), so there is no need to find its end.
 	rec := rt.text[rt.starts[i]:]
-	if end := strings.IndexByte(rec, itemSeparator[0]); end >= 0 {
-		rec = rec[:end]
-	}
 	var f [4]string
 	for k := range f {
 		f[k], rec, _ = strings.Cut(rec, fieldSeparator)
