@@ -228,7 +228,7 @@ func (s *session) presenceToContacts(b []byte, initial bool) {
 		if err != nil {
 			return err
 		}
-		for _, it := range ro.Items {
+		for it := range ro.All() {
 			if storage.Covers(blocked, it.Contact) || it.Contact == s.bare {
 				continue
 			}

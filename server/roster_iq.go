@@ -30,28 +30,41 @@ const nsRoster = "jabber:iq:roster"
 type storedFlags struct {
 	rosterInterest atomic.Bool // sent a roster get: gets roster pushes
 	blockInterest  atomic.Bool // sent a block list get: gets block pushes
-	// roster is the user's roster as this session last read it. Each use
-	// checks its version against the database's first, so a change made
-	// anywhere (another session, the admin API, another node) is seen.
-	roster atomic.Pointer[storage.Roster]
+	// roster is the user's roster as this session last read it, in the
+	// database's text (a string and four bytes an item, not an Item each).
+	// Each use checks its version against the database's first, so a
+	// change made anywhere (another session, the admin API, another node)
+	// is seen.
+	roster atomic.Pointer[storage.RosterText]
 }
 
 // currentRoster returns the user's roster: the one the session read last
 // when its version is still the database's (one row read rather than every
 // item: a login reads the roster for its get, its initial presence and its
 // unavailable presence), else read anew.
-func (s *session) currentRoster(ctx context.Context) (storage.Roster, error) {
-	rs := s.srv.store().Rosters()
-	if last := s.stored.roster.Load(); last != nil {
-		v, err := rs.Version(ctx, s.bare)
-		if err != nil {
-			return storage.Roster{}, err
-		}
-		if v == last.Version {
-			return *last, nil
-		}
+func (s *session) currentRoster(ctx context.Context) (storage.RosterText, error) {
+	last := s.stored.roster.Load()
+	if last == nil {
+		return s.readRoster(ctx)
 	}
-	ro, err := rs.Get(ctx, s.bare)
+	v, err := s.srv.store().Rosters().Version(ctx, s.bare)
+	if err != nil {
+		return storage.RosterText{}, err
+	}
+	return s.rosterAt(ctx, v)
+}
+
+// rosterAt is currentRoster when the database's version v was just read.
+func (s *session) rosterAt(ctx context.Context, v int64) (storage.RosterText, error) {
+	if last := s.stored.roster.Load(); last != nil && last.Version == v {
+		return *last, nil
+	}
+	return s.readRoster(ctx)
+}
+
+// readRoster reads the user's roster and keeps it for the next uses.
+func (s *session) readRoster(ctx context.Context) (storage.RosterText, error) {
+	ro, err := s.srv.store().Rosters().GetText(ctx, s.bare)
 	if err == nil {
 		s.stored.roster.Store(&ro)
 	}
@@ -138,7 +151,7 @@ func (s *session) rosterIQ(st *xmlStanza, child xml.StartElement, from string) {
 func (s *session) rosterGet(st *xmlStanza, child xml.StartElement) {
 	s.stored.rosterInterest.Store(true)
 	var (
-		ro      storage.Roster
+		ro      storage.RosterText
 		changed = true
 	)
 	err := s.srv.dbCall("roster", func(ctx context.Context) error {
@@ -146,7 +159,15 @@ func (s *session) rosterGet(st *xmlStanza, child xml.StartElement) {
 		for _, a := range child.Attr {
 			if a.Name.Local == "ver" && a.Name.Space == "" {
 				if v, perr := strconv.ParseInt(a.Value, 10, 64); perr == nil {
-					ro, changed, err = s.srv.store().Rosters().GetIfChanged(ctx, s.bare, v)
+					cur, err := s.srv.store().Rosters().Version(ctx, s.bare)
+					if err != nil {
+						return err
+					}
+					if cur == v {
+						changed = false
+						return nil
+					}
+					ro, err = s.rosterAt(ctx, cur)
 					return err
 				}
 			}
@@ -161,15 +182,15 @@ func (s *session) rosterGet(st *xmlStanza, child xml.StartElement) {
 	}
 	var b bytes.Buffer
 	if changed {
-		b.Grow(rosterSize(ro.Items)) // one allocation for the answer, not a doubling per few items
+		b.Grow(rosterSize(ro)) // one allocation for the answer, not a doubling per few items
 	}
 	openStanza(&b, "iq", "result", st.id, st.to, s.full)
 	if changed {
 		// XEP-0237 section 4: the whole roster with its version; an
 		// unchanged one is an empty result, the pushes bring the rest.
 		b.WriteString("<query xmlns='" + nsRoster + "' ver='" + strconv.FormatInt(ro.Version, 10) + "'>")
-		for _, it := range ro.Items {
-			appendRosterItem(&b, it)
+		for i := range ro.Len() { // an index loop: a tenth faster than ranging over All
+			appendRosterItemText(&b, ro.Item(i))
 		}
 		b.WriteString("</query>")
 	}
@@ -275,44 +296,67 @@ func (s *session) ackIQ(st *xmlStanza) {
 	s.reply(b.Bytes())
 }
 
-// appendRosterItem writes one <item/> of a roster result or push.
+// appendRosterItem writes one <item/> of a roster push.
 func appendRosterItem(b *bytes.Buffer, it storage.Item) {
-	b.WriteString("<item")
-	writeItemAttr(b, "jid", it.Contact)
-	if it.Name != "" {
-		writeItemAttr(b, "name", it.Name)
-	}
-	writeItemAttr(b, "subscription", string(it.Subscription))
-	if it.Ask {
-		b.WriteString(" ask='subscribe'")
-	}
-	if it.Approved {
-		b.WriteString(" approved='true'")
-	}
+	appendItemOpen(b, it.Contact, it.Name, it.Subscription, it.Ask, it.Approved)
 	if len(it.Groups) == 0 {
 		b.WriteString("/>")
 		return
 	}
 	b.WriteString(">")
 	for _, g := range it.Groups {
-		b.WriteString("<group>")
-		writeEscaped(b, g)
-		b.WriteString("</group>")
+		appendGroup(b, g)
 	}
 	b.WriteString("</item>")
 }
 
-// rosterSize is about the bytes items take in a roster answer: its
-// envelope and each item's fixed text, values and groups.
-func rosterSize(items []storage.Item) int {
-	n := 256
-	for _, it := range items {
-		n += 64 + len(it.Contact) + len(it.Name)
-		for _, g := range it.Groups {
-			n += 16 + len(g)
-		}
+// appendRosterItemText writes one <item/> of a roster result, straight
+// from the roster's text.
+func appendRosterItemText(b *bytes.Buffer, it storage.ItemText) {
+	appendItemOpen(b, it.Contact, it.Name, it.Subscription, it.Ask, it.Approved)
+	if !it.HasGroups() {
+		b.WriteString("/>")
+		return
 	}
-	return n
+	b.WriteString(">")
+	for g := range it.Groups() {
+		appendGroup(b, g)
+	}
+	b.WriteString("</item>")
+}
+
+// appendItemOpen writes an <item/>'s start tag without its end.
+func appendItemOpen(b *bytes.Buffer, contact, name string, sub storage.Subscription, ask, approved bool) {
+	b.WriteString("<item")
+	writeItemAttr(b, "jid", contact)
+	if name != "" {
+		writeItemAttr(b, "name", name)
+	}
+	writeItemAttr(b, "subscription", string(sub))
+	if ask {
+		b.WriteString(" ask='subscribe'")
+	}
+	if approved {
+		b.WriteString(" approved='true'")
+	}
+}
+
+func appendGroup(b *bytes.Buffer, g string) {
+	b.WriteString("<group>")
+	writeEscaped(b, g)
+	b.WriteString("</group>")
+}
+
+// rosterSize is the bytes of a roster answer's items when their values
+// need no escaping, and room for its envelope: one allocation of about
+// the answer's size.
+func rosterSize(ro storage.RosterText) int {
+	const (
+		itemText  = len("<item jid='' name='' subscription=''></item>")
+		groupText = len("<group></group>")
+		flagText  = len(" ask='subscribe'") // as long as " approved='true'"
+	)
+	return 256 + ro.ValuesSize() + itemText*ro.Len() + groupText*ro.GroupCount() + flagText*ro.FlagCount()
 }
 
 func writeItemAttr(b *bytes.Buffer, name, value string) {
@@ -328,14 +372,23 @@ func writeItemAttr(b *bytes.Buffer, name, value string) {
 // escaper, which also replaces what XML cannot carry.
 func writeEscaped(b *bytes.Buffer, s string) {
 	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c < 0x20, c >= 0x7f, c == '&', c == '<', c == '>', c == '\'', c == '"':
+		if !plainXML[s[i]] {
 			xml.EscapeText(b, []byte(s))
 			return
 		}
 	}
 	b.WriteString(s)
 }
+
+// plainXML are the bytes writeEscaped writes as they are: printable ASCII
+// but for XML's markup and quotes. A table, as a roster answer looks at
+// every byte of every value.
+var plainXML = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = !strings.ContainsRune(`&<>'"`, rune(c))
+	}
+	return t
+}()
 
 // pushRoster sends a roster push of one item at version ver to each of
 // user's interested resources here, and to each of its resources on other

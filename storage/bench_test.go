@@ -55,18 +55,36 @@ func BenchmarkRosterGet1000(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			took := make([]time.Duration, 0, b.N)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
-				start := time.Now()
-				ro, err := st.Rosters().Get(ctx, juliet)
-				took = append(took, time.Since(start))
-				if err != nil || len(ro.Items) != 1000 {
-					b.Fatalf("%d items, %v", len(ro.Items), err)
+			// text is what a session reads (GetText), items the decoded
+			// roster the admin API reads (Get).
+			for _, decoded := range []bool{false, true} {
+				name := "text"
+				if decoded {
+					name = "items"
 				}
+				b.Run(name, func(b *testing.B) {
+					took := make([]time.Duration, 0, b.N)
+					b.ReportAllocs()
+					for b.Loop() {
+						start := time.Now()
+						n, err := 0, error(nil)
+						if decoded {
+							var ro Roster
+							ro, err = st.Rosters().Get(ctx, juliet)
+							n = len(ro.Items)
+						} else {
+							var rt RosterText
+							rt, err = st.Rosters().GetText(ctx, juliet)
+							n = rt.Len()
+						}
+						took = append(took, time.Since(start))
+						if err != nil || n != 1000 {
+							b.Fatalf("%d items, %v", n, err)
+						}
+					}
+					reportLatency(b, took)
+				})
 			}
-			reportLatency(b, took)
 		})
 	}
 }

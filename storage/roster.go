@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 )
@@ -73,8 +72,19 @@ const rosterColumns = `i.contact, i.name, i.groups, i.subscription, i.ask, i.app
 // Get returns the user's roster: its version and every item, in one
 // snapshot. A user without a roster has version 0 and no items.
 func (r Rosters) Get(ctx context.Context, user string) (Roster, error) {
+	rt, err := r.GetText(ctx, user)
+	if err != nil {
+		return Roster{}, err
+	}
+	return Roster{Version: rt.Version, Items: rt.items()}, nil
+}
+
+// GetText is Get with the items left in the text the database aggregated
+// them into, read one by one when asked for (RosterText.Item): what a
+// session keeps, about one string per roster rather than a few per item.
+func (r Rosters) GetText(ctx context.Context, user string) (RosterText, error) {
 	if err := checkJID("user", user); err != nil {
-		return Roster{}, wrap("roster get", err)
+		return RosterText{}, wrap("roster get", err)
 	}
 	// One statement, so one snapshot on both backends: the version read
 	// is the one of the items read. The items come back as one text the
@@ -86,23 +96,24 @@ func (r Rosters) Get(ctx context.Context, user string) (Roster, error) {
 	)
 	rows, err := r.s.read(ctx, rosterGet, user, user)
 	if err != nil {
-		return Roster{}, wrap("roster get", err)
+		return RosterText{}, wrap("roster get", err)
 	}
 	defer rows.Close()
 	if !rows.Next() {
 		if err := rows.Err(); err != nil {
-			return Roster{}, wrap("roster get", err)
+			return RosterText{}, wrap("roster get", err)
 		}
-		return Roster{}, wrap("roster get", errors.New("no row"))
+		return RosterText{}, wrap("roster get", errors.New("no row"))
 	}
 	if err := rows.Scan(&ver, &agg); err != nil {
-		return Roster{}, wrap("roster get", err)
+		return RosterText{}, wrap("roster get", err)
 	}
-	ro := Roster{Version: ver.Int64}
-	if ro.Items, err = decodeItems(agg.String); err != nil {
-		return Roster{}, wrap("roster get", err)
+	rt, err := parseRosterText(agg.String)
+	if err != nil {
+		return RosterText{}, wrap("roster get", err)
 	}
-	return ro, wrap("roster get", rows.Close())
+	rt.Version = ver.Int64
+	return rt, wrap("roster get", rows.Close())
 }
 
 // rosterGet reads a roster's version and its items aggregated in one text:
@@ -123,51 +134,15 @@ const (
 	itemSeparator  = "\x1d"
 )
 
-// decodeItems reads rosterGet's text. The items' strings are slices of agg.
+// decodeItems reads rosterGet's text into items whose strings are slices
+// of agg.
 func decodeItems(agg string) ([]Item, error) {
-	if agg == "" {
-		return nil, nil
+	rt, err := parseRosterText(agg)
+	if err != nil {
+		return nil, err
 	}
-	n := strings.Count(agg, itemSeparator) + 1
-	items := make([]Item, 0, n)
-	// Every item's groups share one array (each capped, so that appending
-	// to one cannot write over the next).
-	groups := make([]string, 0, strings.Count(agg, groupSeparator)+n)
-	for rec := range strings.SplitSeq(agg, itemSeparator) {
-		var f [5]string
-		for i := range 4 {
-			var ok bool
-			if f[i], rec, ok = strings.Cut(rec, fieldSeparator); !ok {
-				return nil, fmt.Errorf("roster text: an item of %d fields, not 5", i+1)
-			}
-		}
-		f[4] = rec
-		flags := f[4]
-		if len(flags) != 2 || flags[0]|1 != '1' || flags[1]|1 != '1' {
-			return nil, fmt.Errorf("item %q: ask and approved columns hold %q", f[0], flags)
-		}
-		it := Item{Contact: f[0], Name: f[1]}
-		if err := fillItem(&it, "", f[3], flags[0] == '1', flags[1] == '1'); err != nil {
-			return nil, err
-		}
-		if f[2] != "" {
-			start := len(groups)
-			for g := range strings.SplitSeq(f[2], groupSeparator) {
-				groups = append(groups, g)
-			}
-			it.Groups = groups[start:len(groups):len(groups)]
-		}
-		items = append(items, it)
-	}
-	// Usually sorted already (the primary key's order), which the check
-	// finds in one pass.
-	if !slices.IsSortedFunc(items, byContact) {
-		slices.SortFunc(items, byContact)
-	}
-	return items, nil
+	return rt.items(), nil
 }
-
-func byContact(a, b Item) int { return strings.Compare(a.Contact, b.Contact) }
 
 // GetIfChanged is Get for a client that has the roster at version ver
 // (XEP-0237): when the roster is still at ver, it returns changed false and
