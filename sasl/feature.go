@@ -228,7 +228,7 @@ func (cfg FeatureConfig) negotiate(ctx context.Context, d *xml.Decoder, first *x
 					mechanism = a.Value
 				}
 			}
-			payload, perr, err := readPayload(d, start)
+			payload, perr, err := ReadPayload(d, start)
 			switch {
 			case err != nil:
 				return "", err
@@ -254,7 +254,7 @@ func (cfg FeatureConfig) negotiate(ctx context.Context, d *xml.Decoder, first *x
 			}
 			awaitingResponse = false
 		case xml.Name{Space: NS, Local: "response"}:
-			payload, perr, err := readPayload(d, start)
+			payload, perr, err := ReadPayload(d, start)
 			switch {
 			case err != nil:
 				return "", err
@@ -352,10 +352,17 @@ func failedUsername(response []byte) string {
 	return string(n)
 }
 
-// readPayload reads the character data of the element started by start, up
-// to maxPayload bytes, and consumes the element. fail is the answer to an
-// element that is too large or has children; err a broken stream.
-func readPayload(d *xml.Decoder, start xml.StartElement) (payload []byte, fail *Error, err error) {
+// ErrRestrictedXML is a comment, processing instruction or directive inside
+// a SASL element: RFC 6120 section 11.1 forbids them in a stream, which ends
+// with restricted-xml.
+var ErrRestrictedXML = errors.New("sasl: a comment, processing instruction or directive inside a SASL element")
+
+// ReadPayload reads the character data of the element started by start, up
+// to the base64 of MaxResponseSize, and consumes the element: the reader of
+// RFC 6120's <auth/> and <response/> and of SASL2's <response/>. fail is the
+// answer to an element that is too large or has children; err a broken
+// stream or ErrRestrictedXML.
+func ReadPayload(d xml.TokenReader, start xml.StartElement) (payload []byte, fail *Error, err error) {
 	for depth := 1; depth > 0; {
 		tok, err := d.Token()
 		if err != nil {
@@ -377,6 +384,8 @@ func readPayload(d *xml.Decoder, start xml.StartElement) (payload []byte, fail *
 				continue
 			}
 			payload = append(payload, t...)
+		case xml.Comment, xml.ProcInst, xml.Directive:
+			return nil, nil, ErrRestrictedXML
 		}
 	}
 	return payload, fail, nil

@@ -165,7 +165,7 @@ func FuzzReadPayload(f *testing.F) {
 		if err != nil {
 			return
 		}
-		payload, e, _ := readPayload(d, tok.(xml.StartElement))
+		payload, e, _ := ReadPayload(d, tok.(xml.StartElement))
 		if len(payload) > maxPayload {
 			t.Fatalf("payload of %d bytes", len(payload))
 		}

@@ -107,6 +107,7 @@ func wireCases() []wireCase {
 		{name: "processing instruction", send: wHeader + "<?foo bar?>", cond: "restricted-xml"},
 		{name: "DTD", send: wHeader + "<!DOCTYPE x [<!ENTITY a 'b'>]>", cond: "restricted-xml"},
 		{name: "entity reference in auth", send: wHeader + "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='X-TOKEN'>&a;</auth>", cond: "restricted-xml"},
+		{name: "comment in auth", send: wHeader + "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='X-TOKEN'><!-- hi --></auth>", notWant: []string{"success"}, cond: "restricted-xml"},
 		{name: "comment in bind", send: wLogin + wBindOpen + "<!-- hi --></bind></iq>", want: []string{aSuccess}, cond: "restricted-xml"},
 		{name: "comment in a session", send: wLogin + wBindR + "<message to='alice@localhost'><!-- hi --></message>", want: []string{aBound}, cond: "restricted-xml"},
 		{name: "processing instruction in a session", send: wLogin + wBindR + "<?foo?>", want: []string{aBound}, cond: "restricted-xml"},

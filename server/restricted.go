@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/xtokend/xtokend/sasl"
 	"github.com/xtokend/xtokend/websocket"
 )
 
@@ -33,7 +34,7 @@ func badXMLCondition(err error) string {
 // "invalid character entity &#...;": only the first is restricted, the
 // second is plain bad XML.
 func isRestrictedXML(err error) bool {
-	if errors.Is(err, errComment) || errors.Is(err, errProcInst) || errors.Is(err, errDirective) {
+	if errors.Is(err, errComment) || errors.Is(err, errProcInst) || errors.Is(err, errDirective) || errors.Is(err, sasl.ErrRestrictedXML) {
 		return true
 	}
 	var syn *xml.SyntaxError

@@ -156,7 +156,7 @@ func (c *conn) sasl2Verify(ctx context.Context, d *xml.Decoder, a *sasl2Auth) (n
 			c.loginResult("", fail)
 			return "", nil, fail, nil
 		}
-		payload, fail, err = readSASL2Response(d)
+		payload, fail, err = sasl.ReadPayload(d, start)
 		if err != nil {
 			return "", nil, nil, err
 		}

@@ -54,7 +54,6 @@ type sasl2Auth struct {
 // Failures of the <authenticate/> itself.
 var (
 	errSASL2Payload   = &sasl.Error{Condition: sasl.MalformedRequest, Reason: "initial response too large"}
-	errSASL2Markup    = &sasl.Error{Condition: sasl.MalformedRequest, Reason: "element inside <response/>"}
 	errSASL2UserAgent = &sasl.Error{Condition: sasl.MalformedRequest, Reason: "user agent id missing or too long"}
 	errSASL2Count     = &sasl.Error{Condition: sasl.MalformedRequest, Reason: "FAST count is not a number"}
 	errSASL2NoMech    = &sasl.Error{Condition: sasl.InvalidMechanism, Reason: "no mechanism named"}
@@ -147,36 +146,6 @@ func readSASL2Authenticate(d xml.TokenReader, start xml.StartElement) (a sasl2Au
 		}
 	}
 	return a, nil
-}
-
-// readSASL2Response reads a <response/> (start read): its base64 text.
-func readSASL2Response(d xml.TokenReader) (payload []byte, fail *sasl.Error, err error) {
-	maxB64 := sasl.MaxPayload()
-	for depth := 1; depth > 0; {
-		tok, err := d.Token()
-		if err != nil {
-			return nil, nil, err
-		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			depth++
-			fail = errSASL2Markup
-		case xml.EndElement:
-			depth--
-		case xml.CharData:
-			if depth != 1 {
-				continue
-			}
-			if len(payload)+len(t) > maxB64 {
-				fail = errSASL2Payload
-				continue
-			}
-			payload = append(payload, t...)
-		case xml.Comment, xml.ProcInst, xml.Directive:
-			return nil, nil, errComment
-		}
-	}
-	return payload, fail, nil
 }
 
 func (a *sasl2Auth) setFail(e *sasl.Error) {

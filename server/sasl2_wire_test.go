@@ -70,6 +70,8 @@ func sasl2WireCases() []wireCase {
 		{name: "sasl2 after success", send: wHeader + wAuth2 + wAuth2, want: []string{aSuccess2}, cond: "policy-violation"},
 		{name: "sasl2 then legacy auth", send: wHeader + wAuth2 + wAuth, want: []string{aSuccess2}, cond: "policy-violation"},
 		{name: "sasl2 comment", send: wHeader + wAuth2Open + "<!-- x --></authenticate>", cond: "restricted-xml"},
+		{name: "sasl2 comment in response", send: wHeader + wAuth2Open + wUA + "</authenticate><response xmlns='urn:xmpp:sasl:2'><!-- x -->{TOKEN}</response>",
+			want: []string{"<challenge xmlns='urn:xmpp:sasl:2'/>"}, notWant: []string{"success"}, cond: "restricted-xml"},
 		{name: "sasl2 message before bind", send: wHeader + wAuth2 + "<message to='bob@localhost'/>", want: []string{aSuccess2}, cond: "not-authorized"},
 	}
 }
