@@ -79,6 +79,10 @@ const xmpp = client({
   domain,
   resource: opts.resource || undefined,
   userAgent,
+  // xmpp.js waits 2 s by default for each step it times (a stream header, a
+  // STARTTLS answer, a close): too short on a loaded test machine, where a
+  // step that would succeed failed with a bare TimeoutError.
+  timeout: 10_000,
   credentials: async (authenticate, mechanisms) => {
     // xmpp.js has no switch to refuse plaintext: check here, before the token leaves.
     if (!xmpp.isSecure()) {
