@@ -40,22 +40,25 @@ func (h *adminHandler) routeFAST() {
 }
 
 // fastBackend is the backend's adminFAST; nil answers 501.
-func (h *adminHandler) fastBackend(w http.ResponseWriter) adminFAST {
-	f, ok := h.b.(adminFAST)
+// fastTarget answers the request itself when the backend has no FAST
+// tokens (501) or the path's JID is bad; ok false then.
+func (h *adminHandler) fastTarget(w http.ResponseWriter, r *http.Request) (f adminFAST, bare string, ok bool) {
+	f, ok = h.b.(adminFAST)
 	if !ok {
 		writeAdminError(w, http.StatusNotImplemented, "this server has no FAST tokens")
-	}
-	return f
-}
-
-func (h *adminHandler) fastList(w http.ResponseWriter, r *http.Request) {
-	f := h.fastBackend(w)
-	if f == nil {
-		return
+		return nil, "", false
 	}
 	bare, status, msg := h.checkJID(r.PathValue("jid"))
 	if status != 0 {
 		writeAdminError(w, status, msg)
+		return nil, "", false
+	}
+	return f, bare, true
+}
+
+func (h *adminHandler) fastList(w http.ResponseWriter, r *http.Request) {
+	f, bare, ok := h.fastTarget(w, r)
+	if !ok {
 		return
 	}
 	tokens := f.FASTTokens(bare)
@@ -66,13 +69,8 @@ func (h *adminHandler) fastList(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *adminHandler) fastRevoke(w http.ResponseWriter, r *http.Request) {
-	f := h.fastBackend(w)
-	if f == nil {
-		return
-	}
-	bare, status, msg := h.checkJID(r.PathValue("jid"))
-	if status != 0 {
-		writeAdminError(w, status, msg)
+	f, bare, ok := h.fastTarget(w, r)
+	if !ok {
 		return
 	}
 	agent := r.PathValue("agent")

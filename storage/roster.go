@@ -144,21 +144,6 @@ func decodeItems(agg string) ([]Item, error) {
 	return rt.items(), nil
 }
 
-// GetIfChanged is Get for a client that has the roster at version ver
-// (XEP-0237): when the roster is still at ver, it returns changed false and
-// no items.
-func (r Rosters) GetIfChanged(ctx context.Context, user string, ver int64) (ro Roster, changed bool, err error) {
-	cur, err := r.Version(ctx, user)
-	if err != nil {
-		return Roster{}, false, err
-	}
-	if cur == ver {
-		return Roster{Version: cur}, false, nil
-	}
-	ro, err = r.Get(ctx, user)
-	return ro, err == nil, err
-}
-
 // Version returns the user's roster version.
 func (r Rosters) Version(ctx context.Context, user string) (int64, error) {
 	if err := checkJID("user", user); err != nil {
