@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -11,13 +12,16 @@ import (
 // clients hold, never the tokens themselves, and their revocation.
 //
 //	GET    /v1/fast/{jid}         -> {"jid","tokens":[{"user_agent","software","device","created","expires"}]}
-//	DELETE /v1/fast/{jid}         -> {"jid","revoked":N}: every token of the user
-//	DELETE /v1/fast/{jid}/{agent} -> {"jid","user_agent","revoked":N}: one user agent's
+//	DELETE /v1/fast/{jid}         -> {"jid","revoked":N,"unreached_nodes":[]}: every token of the user
+//	DELETE /v1/fast/{jid}/{agent} -> {"jid","user_agent","revoked":N,"unreached_nodes":[]}: one user agent's
+//
+// A DELETE answers once the cluster's other nodes have the revocation, or
+// names those it did not reach, as a user's revocation does.
 
 // adminFAST is what the FAST endpoints need of a backend.
 type adminFAST interface {
 	FASTTokens(bare string) []fastInfo
-	RevokeFAST(bare, agent string) int
+	RevokeFAST(ctx context.Context, bare, agent string) (revoked int, unreached []string)
 }
 
 // FASTTokens is the JSON of GET /v1/fast/{jid}.
@@ -31,6 +35,9 @@ type FASTRevoked struct {
 	JID       string `json:"jid"`
 	UserAgent string `json:"user_agent,omitempty"`
 	Revoked   int    `json:"revoked"`
+	// UnreachedNodes are the cluster's other nodes the revocation did not
+	// reach (they refuse the tokens only when told, or restarted).
+	UnreachedNodes []string `json:"unreached_nodes"`
 }
 
 func (h *adminHandler) routeFAST() {
@@ -74,9 +81,12 @@ func (h *adminHandler) fastRevoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	agent := r.PathValue("agent")
-	n := f.RevokeFAST(bare, agent)
-	h.log.Info("admin: FAST tokens revoked", "jid", bare, "user_agent", agent, "revoked", n)
-	writeAdminJSON(w, http.StatusOK, FASTRevoked{JID: bare, UserAgent: agent, Revoked: n})
+	n, unreached := f.RevokeFAST(r.Context(), bare, agent)
+	if unreached == nil {
+		unreached = []string{}
+	}
+	h.log.Info("admin: FAST tokens revoked", "jid", bare, "user_agent", agent, "revoked", n, "unreached_nodes", unreached)
+	writeAdminJSON(w, http.StatusOK, FASTRevoked{JID: bare, UserAgent: agent, Revoked: n, UnreachedNodes: unreached})
 }
 
 // FASTTokens is the admin API's view of the tokens bare's clients hold.
@@ -88,11 +98,12 @@ func (a serverAdmin) FASTTokens(bare string) []fastInfo {
 	return a.s.fast.list(j.Domainpart(), j.Localpart(), time.Now())
 }
 
-// RevokeFAST drops bare's FAST tokens, of every user agent when agent is "".
-func (a serverAdmin) RevokeFAST(bare, agent string) int {
+// RevokeFAST drops bare's FAST tokens, of every user agent when agent is
+// "", here and on the cluster's other nodes.
+func (a serverAdmin) RevokeFAST(ctx context.Context, bare, agent string) (int, []string) {
 	j, err := jid.Parse(bare)
 	if err != nil {
-		return 0
+		return 0, nil
 	}
-	return a.s.fast.revoke(j.Domainpart(), j.Localpart(), agent)
+	return a.s.fast.revoke(ctx, j.Domainpart(), j.Localpart(), agent)
 }

@@ -77,7 +77,7 @@ func TestAdminFAST(t *testing.T) {
 		{"GET", "/v1/fast/nobody@localhost", 200, `"tokens":[]`},
 		{"GET", "/v1/fast/alice@example.org", 404, "unknownhost"},
 		{"GET", "/v1/fast/localhost", 400, "nouserpart"},
-		{"DELETE", "/v1/fast/alice@localhost/ua-one", 200, `"user_agent":"ua-one","revoked":1`},
+		{"DELETE", "/v1/fast/alice@localhost/ua-one", 200, `"user_agent":"ua-one","revoked":1,"unreached_nodes":[]`},
 		{"DELETE", "/v1/fast/alice@localhost/ua-one", 200, `"revoked":0`},
 	} {
 		status, body := adminCall(t, sock, tc.method, tc.path, "")

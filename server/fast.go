@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -72,9 +73,10 @@ type fastStore interface {
 	// the client should be given a new token.
 	use(u fastUser, a fastUse, now time.Time) (responder []byte, rotate, ok bool)
 	// list is the tokens of host's user node; revoke drops them (all for
-	// agent "") and reports how many.
+	// agent "") and reports how many, once every other node has dropped
+	// them too or ctx ended (unreached names the nodes not told).
 	list(host, node string, now time.Time) []fastInfo
-	revoke(host, node, agent string) int
+	revoke(ctx context.Context, host, node, agent string) (n int, unreached []string)
 	// apply makes a change another node shared, or a local one that every
 	// node makes itself (a revocation), without sharing it.
 	apply(e fastEvent)
@@ -101,17 +103,17 @@ type fastEntry struct {
 type fastRAM struct {
 	mu    sync.Mutex
 	users map[[2]string]map[string]*fastEntry // host, node → agent → tokens
-	// share tells the other nodes of a change made here, in order.
-	share func(fastEvent)
+	// sharer tells the other nodes of a change made here, in order.
+	sharer fastSharer
 }
 
-// newFASTRAM makes a store that shares its changes with share (nil: with
-// no one).
-func newFASTRAM(share func(fastEvent)) *fastRAM {
-	if share == nil {
-		share = func(fastEvent) {}
+// newFASTRAM makes a store that shares its changes with sh (nil: with no
+// one).
+func newFASTRAM(sh fastSharer) *fastRAM {
+	if sh == nil {
+		sh = noFASTSharer{}
 	}
-	return &fastRAM{users: make(map[[2]string]map[string]*fastEntry), share: share}
+	return &fastRAM{users: make(map[[2]string]map[string]*fastEntry), sharer: sh}
 }
 
 func newFASTSecret() fastSecret {
@@ -125,7 +127,7 @@ func (r *fastRAM) issue(u fastUser, mechanism, software, device string, lifetime
 	r.mu.Lock()
 	r.putLocked(u, t, software, device, now)
 	r.mu.Unlock()
-	r.share(fastEvent{kind: fastEventIssue, user: u, token: *t, software: software, device: device})
+	r.sharer.share(fastEvent{kind: fastEventIssue, user: u, token: *t, software: software, device: device})
 	return t.secret, t.expires
 }
 
@@ -203,7 +205,7 @@ func (r *fastRAM) use(u fastUser, a fastUse, now time.Time) ([]byte, bool, bool)
 	}
 	rotate := !a.hasCount || now.After(t.created.Add(t.expires.Sub(t.created)/2)) || t == e.prev
 	r.markLocked(u, e, t, count, a.invalidate)
-	r.share(fastEvent{kind: fastEventUse, user: u, digest: fastDigest(t.secret), count: count, invalidate: a.invalidate})
+	r.sharer.share(fastEvent{kind: fastEventUse, user: u, digest: fastDigest(t.secret), count: count, invalidate: a.invalidate})
 	if a.invalidate {
 		rotate = false
 	}
@@ -286,12 +288,12 @@ func (r *fastRAM) list(host, node string, now time.Time) []fastInfo {
 	return out
 }
 
-func (r *fastRAM) revoke(host, node, agent string) int {
+func (r *fastRAM) revoke(ctx context.Context, host, node, agent string) (int, []string) {
 	r.mu.Lock()
 	n := r.dropLocked(host, node, agent)
 	r.mu.Unlock()
-	r.share(fastEvent{kind: fastEventRevoke, user: fastUser{host, node, agent}})
-	return n
+	unreached := r.sharer.shareWait(ctx, fastEvent{kind: fastEventRevoke, user: fastUser{host, node, agent}})
+	return n, unreached
 }
 
 func (r *fastRAM) dropLocked(host, node, agent string) int {

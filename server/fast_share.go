@@ -1,9 +1,11 @@
 package server
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"log/slog"
 	"time"
 )
 
@@ -138,27 +140,85 @@ func (s *Server) fastFromPeer(from string, b []byte) {
 	s.fast.apply(e)
 }
 
-// shareFAST is the FAST store's share: the events go to the other nodes in
-// the order they were made, by one goroutine, so that a login never waits
-// for a slow peer. When the queue is full an event is dropped (the tokens it
-// changes are refused on the nodes that missed it).
-func (s *Server) shareFAST() func(fastEvent) {
-	q := make(chan []byte, 1024)
+// fastSharer tells the other nodes of a cluster of FAST changes, in the
+// order they were made.
+type fastSharer interface {
+	// share sends e behind the events before it and returns at once, so
+	// that a login never waits for a slow peer; when the queue is full e
+	// is dropped (the tokens it changes are refused on the nodes that
+	// missed it).
+	share(e fastEvent)
+	// shareWait sends e behind the events before it and returns once it
+	// is on the link to every peer, or ctx has ended, with the peers not
+	// reached: an operator's revocation is never dropped, and its answer
+	// says where it did not get to.
+	shareWait(ctx context.Context, e fastEvent) (unreached []string)
+}
+
+// noFASTSharer is a store's sharer on a server alone, and in tests.
+type noFASTSharer struct{}
+
+func (noFASTSharer) share(fastEvent)                               {}
+func (noFASTSharer) shareWait(context.Context, fastEvent) []string { return nil }
+
+// fastJob is one event on its way to the other nodes; done, when not nil,
+// gets the peers not reached.
+type fastJob struct {
+	event []byte
+	done  chan []string
+}
+
+// fastQueue is a cluster node's fastSharer: one goroutine hands the events
+// to send (the router's shareFAST) in order.
+type fastQueue struct {
+	q    chan fastJob
+	stop <-chan struct{}
+	log  *slog.Logger
+}
+
+// newFASTQueue starts the queue's goroutine, which ends with ctx.
+func newFASTQueue(ctx context.Context, size int, send func(context.Context, []byte) []string, log *slog.Logger) *fastQueue {
+	fq := &fastQueue{q: make(chan fastJob, size), stop: ctx.Done(), log: log}
 	go func() {
 		for {
 			select {
-			case <-s.ctx.Done():
+			case <-ctx.Done():
 				return
-			case b := <-q:
-				s.router.shareFAST(s.ctx, b)
+			case j := <-fq.q:
+				unreached := send(ctx, j.event)
+				if j.done != nil {
+					j.done <- unreached
+				}
 			}
 		}
 	}()
-	return func(e fastEvent) {
-		select {
-		case q <- e.encode():
-		default:
-			s.logger().Warn("cluster: FAST token events queue full, one dropped", "jid", e.user.node+"@"+e.user.host)
-		}
+	return fq
+}
+
+func (fq *fastQueue) share(e fastEvent) {
+	select {
+	case fq.q <- fastJob{event: e.encode()}:
+	default:
+		fq.log.Warn("cluster: FAST token events queue full, one dropped", "jid", e.user.node+"@"+e.user.host)
+	}
+}
+
+func (fq *fastQueue) shareWait(ctx context.Context, e fastEvent) []string {
+	j := fastJob{event: e.encode(), done: make(chan []string, 1)}
+	select {
+	case fq.q <- j:
+	case <-ctx.Done():
+		fq.log.Warn("cluster: a FAST token revocation was not shared: the request ended first", "jid", e.user.node+"@"+e.user.host)
+		return nil
+	case <-fq.stop:
+		return nil
+	}
+	select {
+	case unreached := <-j.done:
+		return unreached
+	case <-ctx.Done(): // it is still sent, in its turn
+		return nil
+	case <-fq.stop:
+		return nil
 	}
 }

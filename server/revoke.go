@@ -288,11 +288,11 @@ func (s *Server) revokedByPeer(from string, r cluster.Revocation) {
 }
 
 // shareFAST on a server alone: there is no one to tell.
-func (localRouter) shareFAST(context.Context, []byte) {}
+func (localRouter) shareFAST(context.Context, []byte) []string { return nil }
 
 // shareFAST tells every other node.
-func (r *clusterRouter) shareFAST(ctx context.Context, event []byte) {
-	r.node.Load().ShareFAST(ctx, event)
+func (r *clusterRouter) shareFAST(ctx context.Context, event []byte) []string {
+	return r.node.Load().ShareFAST(ctx, event)
 }
 
 // spread on a server alone: there is no one to tell.

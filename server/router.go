@@ -37,8 +37,9 @@ type router interface {
 	// key in force), on every node, the old ones kept for keep there
 	// (Server.RotateRAM).
 	rotateRAM(host string, old map[string][]byte, keep time.Duration) (map[string][]byte, error)
-	// shareFAST sends a FAST token event to every other node.
-	shareFAST(ctx context.Context, event []byte)
+	// shareFAST sends a FAST token event to every other node and returns
+	// those it did not reach.
+	shareFAST(ctx context.Context, event []byte) (unreached []string)
 }
 
 // localRouter is a server on its own: no other node has anything bound.

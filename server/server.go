@@ -154,7 +154,9 @@ func (s *Server) build(ctx context.Context) error {
 		return err
 	}
 	s.replay = sasl.NewReplayCache(replayCacheSize)
-	s.fast = newFASTRAM(s.shareFAST())
+	s.fast = newFASTRAM(newFASTQueue(s.ctx, 1024, func(ctx context.Context, b []byte) []string {
+		return s.router.shareFAST(ctx, b)
+	}, s.logger()))
 	keys, warnings, err := cfg.OpenKeys(s.keySource(nil))
 	if err != nil {
 		return err
