@@ -23,9 +23,9 @@ func (c *countingConn) Write(p []byte) (int, error) {
 }
 
 // TestTLSStreamEndOneWrite: under TLS, the server's </stream:stream> and
-// close_notify go to the socket in one write; the client reads the end, then
-// a clean end of TLS (io.EOF, not a truncation); Close after it writes
-// nothing more.
+// close_notify go to the socket in one write, also while the read loop waits
+// in another goroutine; the client reads the end, then a clean end of TLS
+// (io.EOF, not a truncation); Close after it writes nothing more.
 func TestTLSStreamEndOneWrite(t *testing.T) {
 	cert, err := selfSigned([]string{"localhost"})
 	if err != nil {
@@ -75,6 +75,13 @@ func TestTLSStreamEndOneWrite(t *testing.T) {
 	if n, err := io.ReadAtLeast(tr.StreamReader(), buf, 4); err != nil || string(buf[:n]) != "<x/>" {
 		t.Fatalf("server read %q, %v", buf[:n], err)
 	}
+	// The read loop waits for the client meanwhile: the end is written from
+	// another goroutine, as when a session is ended from elsewhere.
+	reading := make(chan struct{})
+	go func() {
+		defer close(reading)
+		io.Copy(io.Discard, tr.StreamReader())
+	}()
 	before := counted.writes.Load()
 	tr.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	if err := tr.WriteStreamClose(); err != nil {
@@ -89,6 +96,7 @@ func TestTLSStreamEndOneWrite(t *testing.T) {
 	if n := counted.writes.Load() - before; n != 1 {
 		t.Errorf("Close wrote again (%d writes in all), want no second close_notify", n)
 	}
+	<-reading
 	r := <-done
 	if r.err != nil || r.read != streamEnd {
 		t.Fatalf("client read %q, %v; want %q then a clean close_notify", r.read, r.err, streamEnd)
