@@ -20,10 +20,11 @@ import (
 // back between hold and release.
 type tlsUnder struct {
 	*countConn
-	mu       sync.Mutex
-	holding  bool
-	out      []byte
-	deadline *time.Time // the last write deadline set while holding
+	mu          sync.Mutex
+	holding     bool
+	out         []byte
+	deadline    time.Time // the last write deadline set while holding
+	deadlineSet bool
 }
 
 func (u *tlsUnder) Write(p []byte) (int, error) {
@@ -43,7 +44,7 @@ func (u *tlsUnder) SetWriteDeadline(d time.Time) error {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.holding {
-		u.deadline = &d
+		u.deadline, u.deadlineSet = d, true
 		return nil
 	}
 	return u.countConn.SetWriteDeadline(d)
@@ -52,6 +53,7 @@ func (u *tlsUnder) SetWriteDeadline(d time.Time) error {
 func (u *tlsUnder) hold() {
 	u.mu.Lock()
 	u.holding = true
+	u.out = make([]byte, 0, 128) // a short record and an alert
 	u.mu.Unlock()
 }
 
@@ -66,9 +68,9 @@ func (u *tlsUnder) release() error {
 		_, err = u.countConn.Write(u.out)
 		u.out = nil
 	}
-	if u.deadline != nil {
-		u.countConn.SetWriteDeadline(*u.deadline)
-		u.deadline = nil
+	if u.deadlineSet {
+		u.countConn.SetWriteDeadline(u.deadline)
+		u.deadlineSet = false
 	}
 	return err
 }
