@@ -16,6 +16,7 @@ import (
 // then on: a bound session may be written and read by two goroutines.
 type flightConn struct {
 	net.Conn
+	buf  *[]byte // from flightBufs while holding
 	out  []byte
 	hold bool // writes are held back until the next read
 	last bool // the next read's flush is the last one
@@ -24,12 +25,13 @@ type flightConn struct {
 // newFlightConn holds writes from the start (the ClientHello goes with the first read,
 // which waits for the server's answer to it).
 func newFlightConn(c net.Conn) *flightConn {
-	return &flightConn{Conn: c, hold: true, out: flightBufs.Get().([]byte)[:0]}
+	buf := flightBufs.Get().(*[]byte)
+	return &flightConn{Conn: c, hold: true, buf: buf, out: (*buf)[:0]}
 }
 
 // flightBufs holds the buffers of the handshake's flights (a ClientHello, a Finished and a
 // stream header: well under 1 KB).
-var flightBufs = sync.Pool{New: func() any { return make([]byte, 0, 1024) }}
+var flightBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 func (c *flightConn) Write(p []byte) (int, error) {
 	if !c.hold {
@@ -57,8 +59,9 @@ func (c *flightConn) flush() error {
 	}
 	if c.last {
 		c.hold = false
-		flightBufs.Put(c.out)
-		c.out = nil
+		*c.buf = c.out[:0]
+		flightBufs.Put(c.buf)
+		c.buf, c.out = nil, nil
 	}
 	return err
 }
