@@ -19,6 +19,7 @@ type tcpTransport struct {
 	tcp *countConn // the one on the TCP connection (cc without TLS)
 	// tlsDrained: Buffered found TLS holding no bytes (transport_tcp_idle).
 	tlsDrained bool
+	under      *tlsUnder // under TLS: what crypto/tls writes to (tls_close)
 }
 
 func newTCPTransport(raw net.Conn, ip string, limit int64) *tcpTransport {
@@ -114,6 +115,9 @@ func (t *tcpTransport) WriteElements(batch [][]byte) error {
 }
 
 func (t *tcpTransport) WriteStreamClose() error {
+	if tc, ok := t.cc.Conn.(*tls.Conn); ok && !t.cc.coalescing {
+		return t.endTLS(tc, streamEnd) // with close_notify, in one write
+	}
 	_, err := t.WriteString(streamEnd)
 	return err
 }
@@ -143,7 +147,8 @@ func (t *tcpTransport) CanStartTLS() bool { return t.cc == t.tcp }
 // counting layer of its own (the limit counts plaintext), the TCP one stays.
 // The handshake's first read sends what is held back (<proceed/>).
 func (t *tcpTransport) StartTLS(ctx context.Context, conf *tls.Config) error {
-	tc := tls.Server(t.tcp, conf)
+	t.under = &tlsUnder{countConn: t.tcp}
+	tc := tls.Server(t.under, conf)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return &tlsError{err}
 	}

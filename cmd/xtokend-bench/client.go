@@ -156,10 +156,12 @@ func (w *worker) negotiate(s *session, user, resource string) error {
 		if !el.Is("proceed") {
 			return fail("starttls", fmt.Errorf("server answered %.200s", el.Raw))
 		}
-		tc := tls.Client(conn, t.tlsConf)
+		fc := newFlightConn(conn)
+		tc := tls.Client(fc, t.tlsConf)
 		if err := tc.Handshake(); err != nil {
 			return fail("tls", err)
 		}
+		fc.lastFlight() // the Finished goes with the stream header
 		s.conn = tc
 		if err := s.sc.reset(tc); err != nil {
 			return fail("tls", err)

@@ -63,11 +63,13 @@ func (d *wsDialer) dial(ctx context.Context) (*wsConn, error) {
 	}
 	conn.SetDeadline(time.Now().Add(d.t.timeout))
 	if d.tlsConf != nil {
-		tc := tls.Client(conn, d.tlsConf)
+		fc := newFlightConn(conn)
+		tc := tls.Client(fc, d.tlsConf)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			conn.Close()
 			return nil, err
 		}
+		fc.lastFlight() // the Finished goes with the upgrade request
 		conn = tc
 	}
 	var raw [16]byte
