@@ -137,7 +137,11 @@ func writeFanout(b *strings.Builder, rs []result, subject string, peers []string
 		return
 	}
 	for _, n := range levels {
-		fmt.Fprintf(b, "\n### Presence broadcast to %s subscribers, plaintext%s\n\n", thousands(n), runsNote(rs, "fanout", v))
+		count := thousands(n)
+		if n == 0 { // a line that does not say how many
+			count = "its"
+		}
+		fmt.Fprintf(b, "\n### Presence broadcast to %s subscribers, plaintext%s\n\n", count, runsNote(rs, "fanout", v))
 		b.WriteString("One user's presence to every subscriber online (`xtokend-bench fanout`); latency until the last subscriber has it.\n\n")
 		b.WriteString("| server | broadcasts/s | p50 / p99 / max ms | CPU µs/broadcast | rate ratio | CPU ratio |\n|---|---:|---:|---:|---:|---:|\n")
 		x := find(rs, subject, "fanout", v, n)

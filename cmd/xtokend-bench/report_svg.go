@@ -131,7 +131,7 @@ func drawPanel(b *strings.Builder, p *panel, y0, w, ph, left, right, top, bottom
 	}
 	xa := axis{lo: slices.Min(xs), hi: slices.Max(xs), log: p.logX}
 	if !p.logX {
-		xa.lo = 0
+		xa.lo, xa.hi = 0, niceMax(xa.hi)
 	}
 	if xa.hi <= xa.lo {
 		xa.hi = xa.lo*2 + 1
@@ -150,11 +150,10 @@ func drawPanel(b *strings.Builder, p *panel, y0, w, ph, left, right, top, bottom
 		fmt.Fprintf(b, `<line x1="%d" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#ddd"/><text x="%d" y="%.1f" text-anchor="end">%s</text>`+"\n",
 			left, float64(left)+pw, y(v), y(v), left-6, y(v)+4, tickLabel(v))
 	}
-	var xt []float64
+	// A log x axis is labeled at the points measured (concurrencies), a linear one in fifths.
+	xt := xa.ticks()
 	if p.logX {
 		xt = slices.Compact(slices.Sorted(slices.Values(xs)))
-	} else {
-		xt = append([]float64{0}, slices.Compact(slices.Sorted(slices.Values(xs)))...)
 	}
 	for _, v := range xt {
 		fmt.Fprintf(b, `<text x="%.1f" y="%d" text-anchor="middle">%s</text>`+"\n", x(v), y0+ph-bottom+16, tickLabel(v))
