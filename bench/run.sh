@@ -28,7 +28,8 @@
 # WS_IDLE_COUNTS="1000 10000" and SM_IDLE_COUNTS="1000 5000" (the idle counts of the ws and sm phases),
 # REPEAT=1 (runs of each point, the servers taking turns; the report gives the means), KEEP_RESULTS=1
 # (carry over from bench/results.jsonl the rows of the phases this run does not measure), SVG_DIR=bench
-# (where the plots go).
+# (where the plots go), PORT_BASE (the first port tried for the servers; by default a random one
+# from 20000 to 24980, so that two runs on one machine keep apart).
 #
 # Growth (GROWTH=1, the default; empty: skip): in the plaintext idle phase, once each count's RSS
 # is read, the counts are visited again from the largest down and, with that many idle sessions
@@ -153,9 +154,12 @@ fi
 # ---- keys and certificate ----
 bench_secrets "$WORK"
 
-pick_ports() { # the servers' ports, picked again for every start: on a shared machine another
-	# program may have taken one since the last
-	XPORT=$(free_port 25222)
+# The servers' ports start from a base of this run's (PORT_BASE), so that two runs on one machine
+# (or another program on the usual 25222) do not take each other's ports between two phases; they
+# are picked again for every start, in case another program has taken one since.
+PORT_BASE=${PORT_BASE:-$((20000 + RANDOM % 250 * 20))}
+pick_ports() {
+	XPORT=$(free_port "$PORT_BASE")
 	PPORT=$(free_port $((XPORT + 1)))
 	EPORT=$(free_port $((PPORT + 1)))
 	# The WebSocket listeners (HTTP), one per server.
