@@ -146,6 +146,12 @@ if [ -n "$FANOUT_PHASES" ] && ! "$BENCH" fanout -h >/dev/null 2>&1; then
 	log "this xtokend-bench has no fanout mode: skipping the presence broadcast phase"
 	FANOUT_PHASES=""
 fi
+PIPELINE_NOTE=""
+if "$BENCH" logins -h 2>&1 | grep -q -- '-pipeline'; then
+	PIPELINE_NOTE="
+  The tool pipelines each login (\`-pipeline\`, its default, the same for every server): each stream's
+  first element goes in the same write as its stream header, as clients that pipeline do."
+fi
 if [ -n "$SASL2" ] && ! "$BENCH" logins -h 2>&1 | grep -q -- '-sasl2'; then
 	log "this xtokend-bench's logins have no -sasl2: skipping the SASL2+Bind2 series"
 	SASL2=""
@@ -344,14 +350,8 @@ done
 for phase in $FANOUT_PHASES; do
 	[ "$phase" = plain ] || { log "the fanout phase is plaintext TCP only; skipping $phase"; continue; }
 	plan="-users 1 -online $FANOUT_SUBSCRIBERS -contacts $FANOUT_SUBSCRIBERS"
-	help=$("$BENCH" fanout -h 2>&1 || true)
-	fflags=${FANOUT_FLAGS:-}
-	if [ -z "$fflags" ]; then
-		[[ "$help" == *-subscribers* ]] && fflags="-subscribers $FANOUT_SUBSCRIBERS"
-		[[ "$help" == *-online* ]] && fflags="$fflags $plan"
-		[[ "$help" == *-duration* ]] && fflags="$fflags -duration $DURATION"
-		[[ "$help" == *-warmup* ]] && fflags="$fflags -warmup $WARMUP"
-	fi
+	# `xtokend-bench fanout -subscribers N` (its -broadcasts and -warmup count presence changes).
+	fflags=${FANOUT_FLAGS:--subscribers $FANOUT_SUBSCRIBERS}
 	# shellcheck disable=SC2086
 	start_seeded "r:1 k:$FANOUT_SUBSCRIBERS" 0 ${FANOUT_SEED_FLAGS:-$plan}
 	WS="" tlsflag=""
@@ -577,7 +577,7 @@ bench/run.sh        # installs Prosody and ejabberd from Debian if absent; about
   fresh token per login from the host's key files (a new 32-digit nonce each time, so replay
   protection is on and passes); Prosody with **PLAIN** against its users (\`internal_plain\`);
   ejabberd with **PLAIN** in its anonymous \`login_anon\` mode (no account lookup: its cheapest login).
-  The tool closes each session politely (its stream end, then the server's) beside the next login.
+  The tool closes each session politely (its stream end, then the server's) beside the next login.$PIPELINE_NOTE
 - **WebSocket** rows: the same login over XMPP over WebSocket (RFC 7395) on plaintext
   \`ws://127.0.0.1:PORT/xmpp-websocket\`: the HTTP upgrade with the subprotocol \`xmpp\` (the tool's
   client is its own lean one: a prepared upgrade request and RFC 6455 framing), then \`<open/>\`, SASL, a new \`<open/>\`, bind,
@@ -622,8 +622,9 @@ bench/run.sh        # installs Prosody and ejabberd from Debian if absent; about
   $GROWTH_DURATION of messages at $GROWTH_PAIRS pairs (after $WARMUP of warm-up each): the CPU per operation as the server fills up.
 - **Presence broadcast** (the fanout phase$([ -n "$FANOUT_PHASES" ] || echo ", not run this time")): every server restarted with
   storage as for the rosters, user r0's roster holding $FANOUT_SUBSCRIBERS mutual subscriptions to users the tool
-  keeps online (k0..); \`xtokend-bench fanout\` has r0 send presence and times it until every
-  subscriber has it (\`xtokend-bench seed ... -users 1 -online $FANOUT_SUBSCRIBERS -contacts $FANOUT_SUBSCRIBERS\`).
+  keeps online (k0..); \`xtokend-bench fanout -subscribers $FANOUT_SUBSCRIBERS\` has r0 change its presence, one
+  change at a time (after a few unmeasured ones), each one ending when every subscriber has it; the
+  latencies are of every delivery (\`xtokend-bench seed ... -users 1 -online $FANOUT_SUBSCRIBERS -contacts $FANOUT_SUBSCRIBERS\`).
 - **SASL2** series$([ -n "$SASL2" ] || echo " (not run this time)"): xtokend's plaintext logins again with X-TOKEN inside SASL2's
   \`<authenticate/>\` and a Bind2 request (\`xtokend-bench logins -sasl2\`): one round trip fewer.
 - **Where ejabberd has no row**: the token verification and the 1,000-item roster get below are Go

@@ -102,6 +102,11 @@ func readResults(path string) ([]result, error) {
 		if err := json.Unmarshal([]byte(text), &r); err != nil {
 			return nil, fmt.Errorf("report: %s:%d: %v", path, line, err)
 		}
+		if r.Mode == "logins-sasl2" {
+			// xtokend-bench logins -sasl2 names its mode so; the report keeps the series
+			// apart by server, in the logins tables and plot.
+			r.Mode, r.Server = "logins", sasl2Server
+		}
 		if r.Mode == "fanout" && r.Concurrency == 0 {
 			// The broadcast's subscribers, whichever field the line names them in.
 			var extra struct {

@@ -142,8 +142,9 @@ func writeFanout(b *strings.Builder, rs []result, subject string, peers []string
 			count = "its"
 		}
 		fmt.Fprintf(b, "\n### Presence broadcast to %s subscribers, plaintext%s\n\n", count, runsNote(rs, "fanout", v))
-		b.WriteString("One user's presence to every subscriber online (`xtokend-bench fanout`); latency until the last subscriber has it.\n\n")
-		b.WriteString("| server | broadcasts/s | p50 / p99 / max ms | CPU µs/broadcast | rate ratio | CPU ratio |\n|---|---:|---:|---:|---:|---:|\n")
+		b.WriteString("One user's presence changes, one at a time, each to every subscriber online (`xtokend-bench fanout`): " +
+			"a broadcast ends when all its deliveries have arrived; the latencies are of every delivery, from the send to the subscriber's receipt.\n\n")
+		b.WriteString("| server | broadcasts/s | delivery p50 / p99 / max ms | CPU µs/broadcast | rate ratio | CPU ratio |\n|---|---:|---:|---:|---:|---:|\n")
 		x := find(rs, subject, "fanout", v, n)
 		for _, s := range append([]string{subject}, peers...) {
 			r := find(rs, s, "fanout", v, n)
