@@ -303,7 +303,7 @@ func writeTables(b *strings.Builder, rs []result, subject string, peers []string
 	}
 	writeIdle(b, rs, subject, peers, "idle", "")
 	writeIdle(b, rs, subject, peers, "idle-sm", ", stream management enabled (resumable)")
-	if p.rss != "" {
+	if p.rss != "" && slices.ContainsFunc(rs, func(r result) bool { return strings.HasPrefix(r.Mode, "idle") }) {
 		fmt.Fprintf(b, "\n![server RSS against idle sessions held](%s)\n", p.rss)
 	}
 	writeGrowth(b, rs, subject, peers)
