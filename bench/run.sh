@@ -6,8 +6,8 @@
 #
 #   bench/run.sh                 # full run: about 25 minutes on 2 quiet cores (at most 35 on a busy
 #                                # machine); every phase below with its defaults
-#   QUICK=1 bench/run.sh         # a short smoke run (1 s per point, 200 and 500 idle sessions): about
-#                                # 7 minutes, most of it starting servers, seeding and the Go benchmarks
+#   QUICK=1 bench/run.sh         # a short smoke run (1 s per point, 200 and 500 idle sessions): 7 to
+#                                # 10 minutes, most of it starting servers, seeding and the Go benchmarks
 #   LOAD_PHASES=ws IDLE_PHASES=ws REPEAT=3 KEEP_RESULTS=1 bench/run.sh
 #                                # the WebSocket rows only, three runs of each point, the other
 #                                # rows carried over from bench/results.jsonl
@@ -18,7 +18,9 @@
 # (15,000 plaintext and STARTTLS, 10,000 WebSocket, 5,000 with stream management, on each server:
 # Prosody opens about 400 a second, 220 with STARTTLS) ~6 min; offline messages, presence broadcast
 # and seeding ~2 min; starting servers, settling and the Go benchmarks ~5 min (what a QUICK=1 run
-# mostly is). Each log line carries the time (UTC), so a run's phases can be timed from its output.
+# mostly is). Measured beside other work (load average 3 to 10): the plaintext idle phase with its
+# growth points, 15,000 sessions on each server, took 5 minutes, a QUICK=1 run 10. Each log line
+# carries the time (UTC), so a run's phases can be timed from its output.
 #
 # Knobs (environment): LOGIN_LEVELS="1 2 4 8 16 32 128", MSG_PAIRS="1 32", DURATION=5s, WARMUP=1s,
 # IDLE_COUNTS="1000 5000 15000", IDLE_PER_PROC=5000, PEERS="prosody ejabberd", OUT=BENCHMARKS.md, KEEP=1 (keep the
@@ -552,7 +554,7 @@ cat >"$WORK/preamble.md" <<EOF
 Written by \`bench/run.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'). Run it again with:
 
 \`\`\`sh
-bench/run.sh        # installs Prosody and ejabberd from Debian if absent; about 35 minutes on 2 cores
+bench/run.sh        # installs Prosody and ejabberd from Debian if absent; about 25 minutes on 2 quiet cores
 \`\`\`
 
 ## The machine
