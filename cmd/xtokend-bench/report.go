@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -424,7 +425,7 @@ func peakRow(rs []result, subject, peer string, v variant, want float64) (target
 		return targetRow{}, false
 	}
 	got := top.Rate / best.Rate
-	measured := fmt.Sprintf("%.1fx (%.0f vs %.0f)", got, top.Rate, best.Rate)
+	measured := fmt.Sprintf("%s (%.0f vs %.0f)", targetRatio(got, max(want, 1)), top.Rate, best.Rate)
 	if want == 0 {
 		return targetRow{fmt.Sprintf("peak logins/s above %s's, %s", peer, v), measured, verdict(got > 1)}, true
 	}
@@ -440,6 +441,20 @@ func largestIdle(rs []result, subject string, v variant) *result {
 		}
 	}
 	return nil
+}
+
+// targetRatio writes a measured ratio against a target's, with one decimal, or two where one
+// would round it onto the other side of the target (2.96x is not 3.0x's "met").
+func targetRatio(got, want float64) string {
+	if one := fmt.Sprintf("%.1f", got); (got >= want) != (mustFloat(one) >= want) {
+		return fmt.Sprintf("%.2fx", got)
+	}
+	return fmt.Sprintf("%.1fx", got)
+}
+
+func mustFloat(s string) float64 {
+	f, _ := strconv.ParseFloat(s, 64)
+	return f
 }
 
 func writeTargetRows(b *strings.Builder, title string, rows []targetRow) {

@@ -82,7 +82,7 @@ func writeIssue18Targets(b *strings.Builder, rs []result, subject string, peers 
 		if top != nil && best != nil && best.Rate > 0 {
 			got := top.Rate / best.Rate
 			rows = append(rows, targetRow{"peak logins/s with a 100-item roster and 20 online contacts: ≥ 2x ejabberd's",
-				fmt.Sprintf("%.1fx (%.0f at c=%d vs %.0f at c=%d)", got, top.Rate, top.Concurrency, best.Rate, best.Concurrency),
+				fmt.Sprintf("%s (%.0f at c=%d vs %.0f at c=%d)", targetRatio(got, 2), top.Rate, top.Concurrency, best.Rate, best.Concurrency),
 				verdict(got >= 2)})
 		}
 	}
@@ -103,7 +103,7 @@ func messagesRow(rs []result, subject, peer string, v variant, pairs int, want f
 		}
 		got := x.Rate / p.Rate
 		return targetRow{fmt.Sprintf("messages/s at %d pairs, %s: ≥ %gx %s's", levels[i], v, want, peer),
-			fmt.Sprintf("%.1fx (%.0f vs %.0f)", got, x.Rate, p.Rate), verdict(got >= want)}, true
+			fmt.Sprintf("%s (%.0f vs %.0f)", targetRatio(got, want), x.Rate, p.Rate), verdict(got >= want)}, true
 	}
 	return targetRow{}, false
 }

@@ -175,7 +175,7 @@ func TestReportIssue18Targets(t *testing.T) {
 {"server":"xtokend","mode":"logins","tls":false,"concurrency":1,"ops":1000,"rate":4000,"p50_ms":0.3,"p99_ms":0.7,"server_cpu_us_per_op":90}
 {"server":"ejabberd","mode":"logins","tls":false,"concurrency":8,"ops":1000,"rate":2000,"p50_ms":3,"p99_ms":12,"server_cpu_us_per_op":800}
 {"server":"xtokend","mode":"logins","tls":false,"concurrency":8,"ops":1000,"rate":8000,"p50_ms":1,"p99_ms":3,"server_cpu_us_per_op":75}
-{"server":"ejabberd","mode":"logins","tls":true,"concurrency":8,"ops":1000,"rate":900,"p50_ms":9,"p99_ms":20,"server_cpu_us_per_op":1700}
+{"server":"ejabberd","mode":"logins","tls":true,"concurrency":8,"ops":1000,"rate":912,"p50_ms":9,"p99_ms":20,"server_cpu_us_per_op":1700}
 {"server":"prosody","mode":"logins","tls":true,"concurrency":8,"ops":1000,"rate":300,"p50_ms":30,"p99_ms":50,"server_cpu_us_per_op":4000}
 {"server":"xtokend","mode":"logins","tls":true,"concurrency":8,"ops":1000,"rate":2700,"p50_ms":3,"p99_ms":9,"server_cpu_us_per_op":400}
 {"server":"ejabberd","mode":"messages","tls":false,"concurrency":32,"ops":1000,"rate":15000,"p50_ms":1,"p99_ms":5,"server_cpu_us_per_op":100}
@@ -190,7 +190,7 @@ func TestReportIssue18Targets(t *testing.T) {
 		"### Against the targets of issue 18",
 		"| peak logins/s, plaintext: ≥ 3.5x ejabberd's | 4.0x (8000 vs 2000) | met |",
 		"| peak logins/s, plaintext: ≥ 15x prosody's | 16.0x (8000 vs 500) | met |",
-		"| peak logins/s, STARTTLS: ≥ 3x ejabberd's | 3.0x (2700 vs 900) | met |",
+		"| peak logins/s, STARTTLS: ≥ 3x ejabberd's | 2.96x (2700 vs 912) | **not met** |", // not "3.0x"
 		"| peak logins/s, STARTTLS: ≥ 8x prosody's | 9.0x (2700 vs 300) | met |",
 		"| messages/s at 32 pairs, plaintext: ≥ 3x ejabberd's | 3.1x (46000 vs 15000) | met |",
 		"| server CPU per plaintext login ≤ 80 µs (at the peak) | 75 µs at c=8 (its peak); 75–90 µs over all concurrencies | met |",
