@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # What the bench scripts share. Source it: . "$(dirname "$0")/lib.sh"
 
-log() { echo "== $*" >&2; }
+log() { echo "== $(date -u +%T) $*" >&2; }
 
 free_port() { # FROM: the first port from FROM to FROM+100 that nobody listens on
 	local p

@@ -17,7 +17,8 @@
 # lookup: Prosody's cheapest login). PROSODY_USERS="u:1000 um:256 i:20000" names the users to
 # create as prefix:count (users prefix0 .. prefixN-1). PROSODY_STORED=1 (the roster and
 # offline phases): every store in Prosody's internal (file) storage, rosters and offline
-# messages included, and mod_offline on.
+# messages included, and mod_offline on. PROSODY_SM=1: stream management (XEP-0198,
+# mod_smacks, built into 0.12) on too.
 #
 # Both plaintext PLAIN and STARTTLS are allowed by the one config, as for xtokend, so one
 # server serves both runs.
@@ -58,6 +59,8 @@ storage = { accounts = "internal" }' offline='"offline";'
 		storage='default_storage = "internal"'
 		offline=""
 	fi
+	local smacks=""
+	[ -n "${PROSODY_SM:-}" ] && smacks='"smacks";'
 	local insecure=""
 	if [ "$auth" = insecure ]; then
 		insecure='insecure_open_authentication = "Yes please, I know what I'"'"'m doing!"'
@@ -91,7 +94,7 @@ $insecure
 $storage
 
 -- The modules a client login touches, nothing else.
-modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "ping"; "posix"; $websocket }
+modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "ping"; "posix"; $websocket $smacks }
 modules_disabled = { "s2s"; $offline }
 
 ssl = { certificate = "$cert"; key = "$key"; }

@@ -1,20 +1,50 @@
 #!/usr/bin/env bash
-# The whole side-by-side comparison in one command: xtokend against Prosody (Debian's
-# package, installed if absent), on this machine, loopback only, measured by the same load
-# tool (cmd/xtokend-bench) in the same run, and BENCHMARKS.md written from the results.
+# The whole side-by-side comparison in one command: xtokend against Prosody and ejabberd (Debian's
+# packages, installed if absent), on this machine, loopback only, measured by the same load
+# tool (cmd/xtokend-bench) in the same run, and BENCHMARKS.md, bench/results.jsonl and the plots
+# bench/logins.svg, bench/rss.svg and bench/growth.svg written from the results.
 #
-#   bench/run.sh                 # full run, about 20 minutes on 2 cores (TCP plaintext, STARTTLS, WebSocket)
-#   QUICK=1 bench/run.sh         # a short smoke run (1 s per point, small idle counts)
+#   bench/run.sh                 # full run: about 25 minutes on 2 quiet cores (at most 35 on a busy
+#                                # machine); every phase below with its defaults
+#   QUICK=1 bench/run.sh         # a short smoke run (1 s per point, 200 and 500 idle sessions): 7 to
+#                                # 10 minutes, most of it starting servers, seeding and the Go benchmarks
 #   LOAD_PHASES=ws IDLE_PHASES=ws REPEAT=3 KEEP_RESULTS=1 bench/run.sh
 #                                # the WebSocket rows only, three runs of each point, the other
 #                                # rows carried over from bench/results.jsonl
 #
+# The estimate: the points are 70 login points (7 concurrencies × 3 servers × 3 phases, and xtokend's
+# SASL2+Bind2 series), 18 message points, 9 roster-login points at DURATION + WARMUP each (~8 min
+# at 5 s + 1 s), 18 growth points at GROWTH_DURATION + WARMUP (~1.5 min); opening the idle sessions
+# (15,000 plaintext and STARTTLS, 10,000 WebSocket, 5,000 with stream management, on each server:
+# Prosody opens about 400 a second, 220 with STARTTLS) ~6 min; offline messages, presence broadcast
+# and seeding ~2 min; starting servers, settling and the Go benchmarks ~5 min (what a QUICK=1 run
+# mostly is). Measured beside other work (load average 3 to 10): the plaintext idle phase with its
+# growth points, 15,000 sessions on each server, took 5 minutes, a QUICK=1 run 10. Each log line
+# carries the time (UTC), so a run's phases can be timed from its output.
+#
 # Knobs (environment): LOGIN_LEVELS="1 2 4 8 16 32 128", MSG_PAIRS="1 32", DURATION=5s, WARMUP=1s,
 # IDLE_COUNTS="1000 5000 15000", IDLE_PER_PROC=5000, PEERS="prosody ejabberd", OUT=BENCHMARKS.md, KEEP=1 (keep the
-# work folder), BUILD_FROM=head (build the last commit, not the working tree), LOAD_PHASES="plain tls ws" and IDLE_PHASES="plain tls ws" (empty: skip), PROFILE=1 (also take CPU and heap profiles of xtokend: bench/profile.sh),
-# WS_IDLE_COUNTS="1000 10000" (the idle counts of the ws phase), REPEAT=1 (runs of each point, the servers taking
-# turns; the report gives the means), KEEP_RESULTS=1 (carry over from bench/results.jsonl the rows of the
-# phases this run does not measure).
+# work folder), BUILD_FROM=head (build the last commit, not the working tree), LOAD_PHASES="plain tls ws" and
+# IDLE_PHASES="plain tls ws sm" (empty: skip; sm is plaintext TCP with stream management enabled on each
+# idle session), PROFILE=1 (also take CPU and heap profiles of xtokend: bench/profile.sh),
+# WS_IDLE_COUNTS="1000 10000" and SM_IDLE_COUNTS="1000 5000" (the idle counts of the ws and sm phases),
+# REPEAT=1 (runs of each point, the servers taking turns; the report gives the means), KEEP_RESULTS=1
+# (carry over from bench/results.jsonl the rows of the phases this run does not measure), SVG_DIR=bench
+# (where the plots go), PORT_BASE (the first port tried for the servers; by default a random one
+# from 20000 to 24980, so that two runs on one machine keep apart).
+#
+# Growth (GROWTH=1, the default; empty: skip): in the plaintext idle phase, once each count's RSS
+# is read, the counts are visited again from the largest down and, with that many idle sessions
+# held, logins at c=GROWTH_C=8 and messages at GROWTH_PAIRS=32 pairs run for GROWTH_DURATION=3s each.
+#
+# SASL2 (SASL2=1, the default; empty: skip): in the plaintext load phase, xtokend's logins again with
+# `xtokend-bench logins -sasl2` (X-TOKEN in SASL2 with Bind2), as the server xtokend-sasl2; skipped
+# with a log line when the built tool has no -sasl2.
+#
+# Presence broadcast (FANOUT_PHASES=plain, the default; empty: skip): every server restarted with
+# storage, r0's roster holding FANOUT_SUBSCRIBERS=1000 subscriptions to users kept online, then
+# `xtokend-bench fanout`; skipped with a log line when the built tool has no fanout mode.
+# FANOUT_SEED_FLAGS and FANOUT_FLAGS override the flags given to `seed` and `fanout`.
 #
 # The stored phase (STORED_PHASES=plain, the default; empty: skip): logins with a roster and
 # offline messages, every server with its rosters seeded (xtokend through its admin API into
@@ -41,7 +71,15 @@ IDLE_PER_PROC=${IDLE_PER_PROC:-5000}
 WS_IDLE_COUNTS=${WS_IDLE_COUNTS:-1000 10000}
 REPEAT=${REPEAT:-1}
 LOAD_PHASES=${LOAD_PHASES-plain tls ws}
-IDLE_PHASES=${IDLE_PHASES-plain tls ws}
+IDLE_PHASES=${IDLE_PHASES-plain tls ws sm}
+SM_IDLE_COUNTS=${SM_IDLE_COUNTS:-1000 5000}
+GROWTH=${GROWTH-1} # empty: no growth points
+GROWTH_C=${GROWTH_C:-8}
+GROWTH_PAIRS=${GROWTH_PAIRS:-32}
+GROWTH_DURATION=${GROWTH_DURATION:-3s}
+FANOUT_PHASES=${FANOUT_PHASES-plain}
+FANOUT_SUBSCRIBERS=${FANOUT_SUBSCRIBERS:-1000}
+SASL2=${SASL2-1}
 STORED_PHASES=${STORED_PHASES-plain}
 ROSTER_LEVELS=${ROSTER_LEVELS:-1 8 32}
 ROSTER_USERS=${ROSTER_USERS:-100}
@@ -59,6 +97,10 @@ if [ -n "${QUICK:-}" ]; then
 	IDLE_COUNTS=${QUICK_IDLE:-200 500}
 	ROSTER_LEVELS=${QUICK_LEVELS:-1 8}
 	WS_IDLE_COUNTS=$IDLE_COUNTS
+	SM_IDLE_COUNTS=$IDLE_COUNTS
+	GROWTH_DURATION=1s
+	GROWTH_PAIRS=${QUICK_PAIRS:-8}
+	FANOUT_SUBSCRIBERS=${QUICK_SUBSCRIBERS:-200}
 fi
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -100,17 +142,39 @@ fi
 log "building xtokend and xtokend-bench ($REV)"
 (cd "$SRC" && go build -o "$WORK/xtokend" ./cmd/xtokend && go build -o "$WORK/xtokend-bench" ./cmd/xtokend-bench)
 BENCH="$WORK/xtokend-bench"
+# Modes and flags other work adds to the load tool: a phase whose command the built tool lacks
+# is skipped with a log line, so this script runs on older trees too.
+if [ -n "$FANOUT_PHASES" ] && ! "$BENCH" fanout -h >/dev/null 2>&1; then
+	log "this xtokend-bench has no fanout mode: skipping the presence broadcast phase"
+	FANOUT_PHASES=""
+fi
+PIPELINE_NOTE=""
+if "$BENCH" logins -h 2>&1 | grep -q -- '-pipeline'; then
+	PIPELINE_NOTE="
+  The tool pipelines each login (\`-pipeline\`, its default, the same for every server): each stream's
+  first element goes in the same write as its stream header, as clients that pipeline do."
+fi
+if [ -n "$SASL2" ] && ! "$BENCH" logins -h 2>&1 | grep -q -- '-sasl2'; then
+	log "this xtokend-bench's logins have no -sasl2: skipping the SASL2+Bind2 series"
+	SASL2=""
+fi
 
 # ---- keys and certificate ----
 bench_secrets "$WORK"
 
-XPORT=$(free_port 25222)
-PPORT=$(free_port $((XPORT + 1)))
-EPORT=$(free_port $((PPORT + 1)))
-# The WebSocket listeners (HTTP), one per server.
-XWPORT=$(free_port $((EPORT + 1)))
-PWPORT=$(free_port $((XWPORT + 1)))
-EWPORT=$(free_port $((PWPORT + 1)))
+# The servers' ports start from a base of this run's (PORT_BASE), so that two runs on one machine
+# (or another program on the usual 25222) do not take each other's ports between two phases; they
+# are picked again for every start, in case another program has taken one since.
+PORT_BASE=${PORT_BASE:-$((20000 + RANDOM % 250 * 20))}
+pick_ports() {
+	XPORT=$(free_port "$PORT_BASE")
+	PPORT=$(free_port $((XPORT + 1)))
+	EPORT=$(free_port $((PPORT + 1)))
+	# The WebSocket listeners (HTTP), one per server.
+	XWPORT=$(free_port $((EPORT + 1)))
+	PWPORT=$(free_port $((XWPORT + 1)))
+	EWPORT=$(free_port $((PWPORT + 1)))
+}
 WS="" # set for the ws phase: the load tool speaks XMPP over WebSocket
 
 XPID=""
@@ -119,6 +183,7 @@ EPID=""
 has_peer() { [[ " $PEERS " == *" $1 "* ]]; }
 start_servers() { # REQUIRE_STARTTLS [ws]: with ws, every server also serves XMPP over WebSocket
 	stop_servers
+	pick_ports
 	local xw="" pw="" ew=""
 	if [ "${2:-}" = ws ]; then
 		xw=$XWPORT pw=$PWPORT ew=$EWPORT
@@ -175,10 +240,15 @@ stop_servers() {
 	stop_server ejabberd
 }
 
-start_phase() { # plain|tls|ws: starts every server fresh for the phase and sets tlsflag and WS
+start_phase() { # plain|tls|ws|sm: starts every server fresh for the phase and sets tlsflag and WS
 	WS=""
 	if [ "$1" = plain ]; then
 		start_servers false
+		tlsflag=""
+	elif [ "$1" = sm ]; then
+		# Plaintext TCP with stream management: xtokend has it on for every host; Prosody's
+		# mod_smacks and ejabberd's mod_stream_mgmt are loaded for this phase only.
+		PROSODY_SM=1 EJABBERD_SM=1 start_servers false
 		tlsflag=""
 	elif [ "$1" = ws ]; then
 		# Plaintext ws://: SASL is offered as on plaintext TCP (require_starttls = false).
@@ -199,14 +269,18 @@ ws_flag() { # PORT: -ws URL in the ws phase
 xtokend_flags() { echo -addr "127.0.0.1:$XPORT" $(ws_flag "$XWPORT") -server xtokend -mech X-TOKEN -secret-file "$WORK/access_secret" -seed-file "$WORK/otp_seed" -server-pid "$XPID"; }
 prosody_flags() { echo -addr "127.0.0.1:$PPORT" $(ws_flag "$PWPORT") -server prosody -mech PLAIN -password bench -server-pid "$PPID_"; }
 ejabberd_flags() { echo -addr "127.0.0.1:$EPORT" $(ws_flag "$EWPORT") -server ejabberd -mech PLAIN -password bench -server-pid "$EPID"; }
+# The SASL2 series: xtokend again, X-TOKEN inside SASL2 with Bind2 (plaintext TCP only).
+sasl2_flags() { echo $(xtokend_flags) -server xtokend-sasl2 -sasl2; }
 
 # ---- logins and messages: plaintext, STARTTLS, WebSocket ----
 # With REPEAT > 1 each point runs REPEAT times, the servers taking turns each time.
 for phase in $LOAD_PHASES; do
 	start_phase "$phase"
+	extra=""
+	[ "$phase" = plain ] && [ -n "$SASL2" ] && extra=sasl2
 	for c in $LOGIN_LEVELS; do
 		for rep in $(seq 1 "$REPEAT"); do
-			for who in $PEERS xtokend; do
+			for who in $PEERS xtokend $extra; do
 				log "logins $phase c=$c $who (run $rep of $REPEAT)"
 				# shellcheck disable=SC2046
 				"$BENCH" logins $(${who}_flags) $tlsflag -c "$c" -duration "$DURATION" -warmup "$WARMUP" -json "$RESULTS" >&2
@@ -227,22 +301,26 @@ done
 # ---- stored: logins with a roster, offline messages (plaintext TCP) ----
 # Each server starts fresh with its rosters seeded; the logins' users r0.. have ROSTER_CONTACTS
 # items each, ROSTER_ONLINE of them kept online by the load tool (k0..), the rest offline (o0..).
-start_stored() {
+start_seeded() { # PROSODY_ACCOUNTS OFFLINE_PAIRS SEED_FLAGS...: every server fresh, with storage, the
+	# rosters of `xtokend-bench seed SEED_FLAGS` written into each
+	local accounts=$1 pairs=$2
+	shift 2
 	stop_servers
 	rm -f "$WORK/xtokend.db" "$WORK/xtokend.db-wal" "$WORK/xtokend.db-shm"
-	local plan=(-users "$ROSTER_USERS" -online "$ROSTER_ONLINE" -contacts "$ROSTER_CONTACTS")
-	PROSODY_STORED=1 EJABBERD_STORED=1 \
-		PROSODY_USERS="r:$ROSTER_USERS k:$ROSTER_ONLINE o:$((ROSTER_CONTACTS - ROSTER_ONLINE)) s:$OFFLINE_PAIRS d:$OFFLINE_PAIRS" \
-		start_servers false
-	log "stored: seeding rosters"
-	"$BENCH" seed -format xtokend -admin-socket "$WORK/xtokend.sock" "${plan[@]}"
+	PROSODY_STORED=1 EJABBERD_STORED=1 PROSODY_USERS="$accounts" start_servers false
+	log "seeding rosters: $*"
+	"$BENCH" seed -format xtokend -admin-socket "$WORK/xtokend.sock" "$@"
 	if has_peer prosody; then
-		"$BENCH" seed -format prosody -dir "$WORK/prosody/data/localhost" "${plan[@]}"
+		"$BENCH" seed -format prosody -dir "$WORK/prosody/data/localhost" "$@"
 	fi
 	if has_peer ejabberd; then
-		"$BENCH" seed -format ejabberd -o "$WORK/ejabberd-seed.xml" -pairs "$OFFLINE_PAIRS" "${plan[@]}"
+		"$BENCH" seed -format ejabberd -o "$WORK/ejabberd-seed.xml" -pairs "$pairs" "$@"
 		bash bench/ejabberd.sh ctl "$WORK/ejabberd" import_piefxis "$WORK/ejabberd-seed.xml" >&2
 	fi
+}
+start_stored() {
+	start_seeded "r:$ROSTER_USERS k:$ROSTER_ONLINE o:$((ROSTER_CONTACTS - ROSTER_ONLINE)) s:$OFFLINE_PAIRS d:$OFFLINE_PAIRS" "$OFFLINE_PAIRS" \
+		-users "$ROSTER_USERS" -online "$ROSTER_ONLINE" -contacts "$ROSTER_CONTACTS"
 }
 for phase in $STORED_PHASES; do
 	[ "$phase" = plain ] || { log "stored phases are plaintext TCP only; skipping $phase"; continue; }
@@ -267,11 +345,49 @@ for phase in $STORED_PHASES; do
 	done
 done
 
+# ---- presence broadcast: one user's presence to FANOUT_SUBSCRIBERS online subscribers ----
+# The seeded rosters: r0 with FANOUT_SUBSCRIBERS mutual subscriptions, all to users the tool keeps
+# online (k0..), the roster plan of `xtokend-bench seed`. FANOUT_SEED_FLAGS and FANOUT_FLAGS
+# override the seed's and the fanout mode's flags.
+for phase in $FANOUT_PHASES; do
+	[ "$phase" = plain ] || { log "the fanout phase is plaintext TCP only; skipping $phase"; continue; }
+	plan="-users 1 -online $FANOUT_SUBSCRIBERS -contacts $FANOUT_SUBSCRIBERS"
+	# `xtokend-bench fanout -subscribers N` (its -broadcasts and -warmup count presence changes).
+	fflags=${FANOUT_FLAGS:--subscribers $FANOUT_SUBSCRIBERS}
+	# shellcheck disable=SC2086
+	start_seeded "r:1 k:$FANOUT_SUBSCRIBERS" 0 ${FANOUT_SEED_FLAGS:-$plan}
+	WS="" tlsflag=""
+	for rep in $(seq 1 "$REPEAT"); do
+		for who in $PEERS xtokend; do
+			log "presence broadcast to $FANOUT_SUBSCRIBERS subscribers $who (run $rep of $REPEAT)"
+			# shellcheck disable=SC2046,SC2086
+			"$BENCH" fanout $(${who}_flags) $fflags -json "$RESULTS" >&2 ||
+				log "fanout $who failed (exit $?): its row is missing"
+		done
+	done
+done
+
 # ---- idle sessions: RSS of each server at growing counts ----
 rss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
-idle_run() { # WHO PID TLSFLAG COUNTS
-	local who=$1 pid=$2 tlsflag=$3 counts=$4 held=0 errors=0 target procs=() out i base n
+# growth_point WHO HELD BASE: with HELD idle sessions open, a short point of logins and one of
+# messages, recorded as held-logins and held-messages rows (sessions = HELD).
+growth_point() {
+	local who=$1 held=$2 base=$3 tmp="$WORK/held.jsonl"
+	: >"$tmp"
+	log "growth: $who with $held idle sessions held: logins c=$GROWTH_C, messages pairs=$GROWTH_PAIRS"
+	# shellcheck disable=SC2046
+	"$BENCH" logins $(${who}_flags) -c "$GROWTH_C" -duration "$GROWTH_DURATION" -warmup "$WARMUP" -json "$tmp" >&2
+	# shellcheck disable=SC2046
+	"$BENCH" messages $(${who}_flags) -pairs "$GROWTH_PAIRS" -duration "$GROWTH_DURATION" -warmup "$WARMUP" -json "$tmp" >&2
+	sed -E "s/\"mode\":\"(logins|messages)\"/\"mode\":\"held-\1\",\"sessions\":$held,\"base_rss_kb\":$base/" "$tmp" >>"$RESULTS"
+}
+
+idle_run() { # WHO PID TLSFLAG COUNTS [MODE [GROWTH]]: MODE idle (default) or idle-sm (stream management
+	# enabled on each session); with GROWTH, the growth points at each count, from the largest down
+	local who=$1 pid=$2 tlsflag=$3 counts=$4 mode=${5:-idle} growth=${6:-} held=0 errors=0 target procs=() out i base n
+	local smflag="" levels=() marks=() k
+	[ "$mode" = idle-sm ] && smflag=-sm
 	# The baseline: the fresh server after a few logins, so its code paths are warm.
 	# shellcheck disable=SC2046
 	"$BENCH" logins $(${who}_flags) $tlsflag -c 1 -duration 0.3s -warmup 0s >/dev/null
@@ -281,22 +397,35 @@ idle_run() { # WHO PID TLSFLAG COUNTS
 		while [ "$held" -lt "$target" ]; do
 			n=$((target - held))
 			[ "$n" -gt "$IDLE_PER_PROC" ] && n=$IDLE_PER_PROC
-			out="$WORK/idle-$who-$held.out"
-			# shellcheck disable=SC2046
-			"$BENCH" idle $(${who}_flags) $tlsflag -user-prefix i -offset "$held" -n "$n" -c 32 >"$out" 2>&1 &
-			procs+=($!)
-			PIDS+=($!)
-			for i in $(seq 1 3000); do
-				grep -q '^READY' "$out" 2>/dev/null && break
-				kill -0 "${procs[-1]}" 2>/dev/null || break
-				sleep 0.1
+			local try
+			for try in 1 2; do
+				out="$WORK/idle-$who-$mode${tlsflag}${WS:+-ws}-$held-$try.out"
+				# shellcheck disable=SC2046
+				"$BENCH" idle $(${who}_flags) $tlsflag $smflag -user-prefix i -offset "$held" -n "$n" -c 32 >"$out" 2>&1 &
+				procs+=($!)
+				PIDS+=($!)
+				for i in $(seq 1 3000); do
+					grep -q '^READY' "$out" 2>/dev/null && break
+					kill -0 "${procs[-1]}" 2>/dev/null || break
+					sleep 0.1
+				done
+				got=$(awk '/^READY/ {print $2}' "$out")
+				if [ -z "$got" ]; then # the tool ended, or is still opening sessions after 5 minutes
+					log "idle $who: no READY from the load tool; its last lines:"
+					tail -5 "$out" >&2
+				fi
+				# A tool stopped by a signal from outside (seen on a shared machine: its dials
+				# "canceled" within a second of its start) is run once more.
+				if [ "${got:-0}" -ge "$n" ] || [ "$try" = 2 ] || { [ -n "$got" ] && ! grep -q 'operation was canceled' "$out"; }; then
+					break
+				fi
+				log "idle $who: the load tool opened ${got:-0} of $n sessions and was stopped; running it again"
+				kill "${procs[-1]}" 2>/dev/null || true
+				wait "${procs[-1]}" 2>/dev/null || true
+				unset 'procs[-1]'
+				sleep 1
 			done
-			got=$(awk '/^READY/ {print $2}' "$out")
-			if [ -z "$got" ]; then # the tool ended, or is still opening sessions after 5 minutes
-				log "idle $who: no READY from the load tool; its last lines:"
-				tail -5 "$out" >&2
-				kill "${procs[-1]}" 2>/dev/null || true # its sessions must not count in the next RSS
-			fi
+			[ -z "$got" ] && { kill "${procs[-1]}" 2>/dev/null || true; } # its sessions must not count in the next RSS
 			grep -h "first error" "$out" >&2 || true
 			errors=$((errors + n - ${got:-0}))
 			held=$((held + n))
@@ -304,10 +433,25 @@ idle_run() { # WHO PID TLSFLAG COUNTS
 		sleep 1 # let the server settle (its GC, Lua's collector)
 		local now
 		now=$(rss "$pid")
-		log "idle $who ${tlsflag:-plain}${WS:+ websocket} $held sessions ($errors failed): RSS $now KB (fresh: $base KB)"
-		printf '{"server":"%s","mode":"idle","transport":"%s","tls":%s,"concurrency":%d,"sessions":%d,"ops":%d,"errors":%d,"rss_kb":%d,"base_rss_kb":%d}\n' \
-			"$who" "$([ -n "$WS" ] && echo websocket || echo tcp)" "$([ -n "$tlsflag" ] && echo true || echo false)" "$held" "$((held - errors))" "$((held - errors))" "$errors" "$now" "$base" >>"$RESULTS"
+		log "$mode $who ${tlsflag:-plain}${WS:+ websocket} $held sessions ($errors failed): RSS $now KB (fresh: $base KB)"
+		printf '{"server":"%s","mode":"%s","transport":"%s","tls":%s,"concurrency":%d,"sessions":%d,"ops":%d,"errors":%d,"rss_kb":%d,"base_rss_kb":%d}\n' \
+			"$who" "$mode" "$([ -n "$WS" ] && echo websocket || echo tcp)" "$([ -n "$tlsflag" ] && echo true || echo false)" "$held" "$((held - errors))" "$((held - errors))" "$errors" "$now" "$base" >>"$RESULTS"
+		levels+=("$held")
+		marks+=("${#procs[@]}")
 	done
+	# The growth points run after every count's RSS is read (so that their garbage is not in
+	# it), from the largest count down: the tool processes above each count are stopped first.
+	if [ -n "$growth" ]; then
+		for ((k = ${#levels[@]} - 1; k >= 0; k--)); do
+			while [ "${#procs[@]}" -gt "${marks[k]}" ]; do
+				kill "${procs[-1]}" 2>/dev/null || true
+				wait "${procs[-1]}" 2>/dev/null || true
+				unset 'procs[-1]'
+			done
+			sleep 1
+			growth_point "$who" "${levels[k]}" "$base"
+		done
+	fi
 	for i in "${procs[@]}"; do
 		kill "$i" 2>/dev/null || true
 	done
@@ -317,8 +461,10 @@ idle_run() { # WHO PID TLSFLAG COUNTS
 }
 
 for phase in $IDLE_PHASES; do
-	counts=$IDLE_COUNTS
+	counts=$IDLE_COUNTS mode=idle growth=""
 	[ "$phase" = ws ] && counts=$WS_IDLE_COUNTS
+	[ "$phase" = sm ] && counts=$SM_IDLE_COUNTS mode=idle-sm
+	[ "$phase" = plain ] && growth=$GROWTH
 	for rep in $(seq 1 "$REPEAT"); do
 		start_phase "$phase"
 		# Each server is stopped after its run, so that closing its 15,000 sessions is over before
@@ -326,10 +472,10 @@ for phase in $IDLE_PHASES; do
 		for who in $PEERS; do
 			pid=$PPID_
 			[ "$who" = ejabberd ] && pid=$EPID
-			idle_run "$who" "$pid" "$tlsflag" "$counts"
+			idle_run "$who" "$pid" "$tlsflag" "$counts" "$mode" "$growth"
 			stop_server "$who"
 		done
-		idle_run xtokend "$XPID" "$tlsflag" "$counts"
+		idle_run xtokend "$XPID" "$tlsflag" "$counts" "$mode" "$growth"
 	done
 done
 stop_servers
@@ -371,8 +517,12 @@ phase_of() {
 	*) echo -n plain ;;
 	esac
 	case $1 in
-	*'"mode":"idle"'*) echo " idle" ;;
+	*'"mode":"idle-sm"'*) echo -n ' sm' ;; # the sm phase is plaintext TCP with stream management
+	esac
+	case $1 in
+	*'"mode":"idle"'* | *'"mode":"idle-sm"'* | *'"mode":"held-'*) echo " idle" ;;
 	*'"mode":"roster-logins"'* | *'"mode":"offline-'*) echo " stored" ;;
+	*'"mode":"fanout"'*) echo " fanout" ;;
 	*) echo " load" ;;
 	esac
 }
@@ -380,10 +530,12 @@ CARRIED="" CARRY_NOTE=""
 if [ -n "${KEEP_RESULTS:-}" ] && [ -f bench/results.jsonl ]; then
 	: >"$WORK/carried.jsonl"
 	while IFS= read -r line; do
-		read -r ph kind <<<"$(phase_of "$line")"
+		read -r ph sm kind <<<"$(phase_of "$line")"
+		[ -z "$kind" ] && kind=$sm || ph=sm
 		ran=$LOAD_PHASES
 		[ "$kind" = idle ] && ran=$IDLE_PHASES
 		[ "$kind" = stored ] && ran=$STORED_PHASES
+		[ "$kind" = fanout ] && ran=$FANOUT_PHASES
 		[[ " $ran " == *" $ph "* ]] || echo "$line" >>"$WORK/carried.jsonl"
 	done <bench/results.jsonl
 	if [ -s "$WORK/carried.jsonl" ]; then
@@ -402,7 +554,7 @@ cat >"$WORK/preamble.md" <<EOF
 Written by \`bench/run.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'). Run it again with:
 
 \`\`\`sh
-bench/run.sh        # installs Prosody and ejabberd from Debian if absent; about 20 minutes
+bench/run.sh        # installs Prosody and ejabberd from Debian if absent; about 25 minutes on 2 quiet cores
 \`\`\`
 
 ## The machine
@@ -427,7 +579,7 @@ bench/run.sh        # installs Prosody and ejabberd from Debian if absent; about
   fresh token per login from the host's key files (a new 32-digit nonce each time, so replay
   protection is on and passes); Prosody with **PLAIN** against its users (\`internal_plain\`);
   ejabberd with **PLAIN** in its anonymous \`login_anon\` mode (no account lookup: its cheapest login).
-  The tool closes each session politely (its stream end, then the server's) beside the next login.
+  The tool closes each session politely (its stream end, then the server's) beside the next login.$PIPELINE_NOTE
 - **WebSocket** rows: the same login over XMPP over WebSocket (RFC 7395) on plaintext
   \`ws://127.0.0.1:PORT/xmpp-websocket\`: the HTTP upgrade with the subprotocol \`xmpp\` (the tool's
   client is its own lean one: a prepared upgrade request and RFC 6455 framing), then \`<open/>\`, SASL, a new \`<open/>\`, bind,
@@ -462,6 +614,28 @@ bench/run.sh        # installs Prosody and ejabberd from Debian if absent; about
   (mnesia, no cap) for ejabberd. Latencies in these two tables are the pairs' times.
 - **Idle sessions**: bound sessions held open by several tool processes (at most $IDLE_PER_PROC each:
   the open-file limit is 20,000 per process); the server's VmRSS is read once the count is reached.
+  With **stream management** (the sm phase, plaintext TCP): each session also sends
+  \`<enable resume='true'/>\` and waits for \`<enabled/>\` (\`xtokend-bench idle -sm\`), as a phone's
+  client does; xtokend has stream management on for every host, Prosody loads \`mod_smacks\` and ejabberd
+  \`mod_stream_mgmt\` for that phase.
+- **Growth** (the plaintext idle phase$([ -n "$GROWTH" ] || echo ", not run this time")): once every count's RSS is read, the
+  counts are visited again from the largest down (the tool processes above each count stopped first),
+  and with that many idle sessions held the server runs $GROWTH_DURATION of logins at c=$GROWTH_C and
+  $GROWTH_DURATION of messages at $GROWTH_PAIRS pairs (after $WARMUP of warm-up each): the CPU per operation as the server fills up.
+- **Presence broadcast** (the fanout phase$([ -n "$FANOUT_PHASES" ] || echo ", not run this time")): every server restarted with
+  storage as for the rosters, user r0's roster holding $FANOUT_SUBSCRIBERS mutual subscriptions to users the tool
+  keeps online (k0..); \`xtokend-bench fanout -subscribers $FANOUT_SUBSCRIBERS\` has r0 change its presence, one
+  change at a time (after a few unmeasured ones), each one ending when every subscriber has it; the
+  latencies are of every delivery (\`xtokend-bench seed ... -users 1 -online $FANOUT_SUBSCRIBERS -contacts $FANOUT_SUBSCRIBERS\`).
+- **SASL2** series$([ -n "$SASL2" ] || echo " (not run this time)"): xtokend's plaintext logins again with X-TOKEN inside SASL2's
+  \`<authenticate/>\` and a Bind2 request (\`xtokend-bench logins -sasl2\`): one round trip fewer.
+- **Where ejabberd has no row**: the token verification and the 1,000-item roster get below are Go
+  benchmarks of xtokend's own code (X-TOKEN is xtokend's mechanism; ejabberd's and Prosody's whole
+  logins, and logins with a roster, are in the tables); ejabberd 23.01 (Debian) has no SASL2, Bind2 or
+  FAST, so the SASL2 series and the reconnect section have no ejabberd row (Prosody 0.12 has none
+  either); the soak (\`bench/soak.sh\`) drives xtokend alone; stream management's resumption is in
+  ejabberd (\`mod_stream_mgmt\`) but the load tool has no resumption mode yet, so only the memory of
+  resumable idle sessions is compared (the sm phase).
 - Commands, as run by the script (\$WORK is a temporary folder with the generated configs and keys):
   \`xtokend-bench logins -addr 127.0.0.1:PORT -mech X-TOKEN -secret-file \$WORK/access_secret -seed-file \$WORK/otp_seed [-tls] -c N -duration $DURATION\`,
   the same with \`-mech PLAIN -password bench\` for Prosody, \`xtokend-bench messages ... -pairs N\`,
@@ -487,8 +661,9 @@ EOF
 # With KEEP_RESULTS=1 so are the rows of the phases this run did not measure.
 SOAK_PART=""
 [ -f "$OUT" ] && SOAK_PART=$(sed -n '/^## Soak/,$p' "$OUT")
-"$BENCH" report -peer "$(echo $PEERS | tr ' ' ,)" -o "$OUT" -svg bench/logins.svg -svg-link bench/logins.svg -preamble "$WORK/preamble.md" "$RESULTS" $CARRIED
+"$BENCH" report -peer "$(echo $PEERS | tr ' ' ,)" -o "$OUT" -svg "${SVG_DIR:-bench}/logins.svg" -rss-svg "${SVG_DIR:-bench}/rss.svg" \
+	-growth-svg "${SVG_DIR:-bench}/growth.svg" -svg-link bench/logins.svg -preamble "$WORK/preamble.md" "$RESULTS" $CARRIED
 [ -n "$SOAK_PART" ] && printf '\n%s\n' "$SOAK_PART" >>"$OUT"
 cat $CARRIED "$RESULTS" >"$WORK/all.jsonl"
 cp "$WORK/all.jsonl" bench/results.jsonl
-log "wrote $OUT, bench/logins.svg and bench/results.jsonl"
+log "wrote $OUT, ${SVG_DIR:-bench}/{logins,rss,growth}.svg and bench/results.jsonl"

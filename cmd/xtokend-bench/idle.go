@@ -24,6 +24,7 @@ func runIdle(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	offset := fs.Int("offset", 0, "first user number (give each process its own range)")
 	workers := fs.Int("c", 16, "logins in parallel while opening")
 	hold := fs.Duration("hold", 0, "how long to hold the sessions (0: until SIGTERM/SIGINT)")
+	sm := fs.Bool("sm", false, "enable stream management on each session (XEP-0198 <enable resume='true'/>), as a phone's client does")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -64,6 +65,17 @@ func runIdle(ctx context.Context, args []string, stdout, stderr io.Writer) error
 					}
 					continue
 				}
+				if *sm {
+					if err := enableSM(s, t.timeout); err != nil {
+						s.closeNow()
+						if errs.Add(1) == 1 {
+							mu.Lock()
+							firstErr = err.Error()
+							mu.Unlock()
+						}
+						continue
+					}
+				}
 				s.sc = nil // the idle reader below needs no scanner buffer
 				mu.Lock()
 				sessions = append(sessions, s)
@@ -102,4 +114,29 @@ func runIdle(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	readers.Wait()
 	fmt.Fprintf(stdout, "CLOSED %d dropped-by-server=%d\n", len(sessions), dropped.Load())
 	return nil
+}
+
+var smEnable = []byte("<enable xmlns='urn:xmpp:sm:3' resume='true'/>")
+
+// enableSM makes s a resumable stream management session and waits for <enabled/>.
+func enableSM(s *session, timeout time.Duration) error {
+	s.conn.SetDeadline(time.Now().Add(timeout))
+	defer s.conn.SetDeadline(time.Time{})
+	if _, err := s.conn.Write(smEnable); err != nil {
+		return fail("sm", err)
+	}
+	for {
+		el, err := s.sc.next()
+		if err != nil {
+			return fail("sm", err)
+		}
+		switch {
+		case el.Kind != kindChild:
+			return fail("sm", fmt.Errorf("stream ended: %.200s", el.Raw))
+		case el.Is("enabled"):
+			return nil
+		case el.Is("failed"):
+			return fail("sm", fmt.Errorf("server answered %.300s", el.Raw))
+		}
+	}
 }

@@ -6,9 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -19,8 +20,10 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	out := fs.String("o", "BENCHMARKS.md", "Markdown `file` to write (- for stdout)")
-	svg := fs.String("svg", "", "SVG plot `file` to write (empty: none)")
-	svgLink := fs.String("svg-link", "", "how the Markdown links the SVG (default: -svg)")
+	svg := fs.String("svg", "", "SVG plot `file` of logins/s against concurrency to write (empty: none)")
+	svgLink := fs.String("svg-link", "", "how the Markdown links the SVG (default: -svg); the other plots are linked from its folder")
+	rssSVG := fs.String("rss-svg", "", "SVG plot `file` of RSS against idle sessions to write (empty: none)")
+	growthSVG := fs.String("growth-svg", "", "SVG plot `file` of CPU per op and memory against sessions held (empty: none)")
 	preamble := fs.String("preamble", "", "Markdown `file` to put first (machine, commands)")
 	subject := fs.String("subject", "xtokend", "the server measured")
 	peerList := fs.String("peer", "prosody", "the servers it is compared with (comma-separated; the issue's targets use the first)")
@@ -54,19 +57,28 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if len(peers) > 0 {
+		writeIssue18Targets(&b, rs, *subject, peers)
 		writeTargets(&b, rs, *subject, peers)
 	}
-	writeTables(&b, rs, *subject, peers)
-	if *svg != "" {
-		if err := os.WriteFile(*svg, []byte(plotLogins(rs)), 0o644); err != nil {
+	linkDir := filepath.Dir(*svgLink)
+	if *svgLink == "" {
+		linkDir = filepath.Dir(*svg)
+	}
+	var p plots
+	for _, f := range []struct {
+		file string
+		link *string
+		draw func([]result) string
+	}{{*svg, &p.logins, plotLogins}, {*rssSVG, &p.rss, plotRSS}, {*growthSVG, &p.growth, plotGrowth}} {
+		if f.file == "" {
+			continue
+		}
+		if err := os.WriteFile(f.file, []byte(f.draw(rs)), 0o644); err != nil {
 			return err
 		}
-		link := *svgLink
-		if link == "" {
-			link = *svg
-		}
-		fmt.Fprintf(&b, "\n![logins per second against concurrency](%s)\n", link)
+		*f.link = filepath.ToSlash(filepath.Join(linkDir, filepath.Base(f.file)))
 	}
+	writeTables(&b, rs, *subject, peers, p)
 	if *out == "-" {
 		_, err := io.WriteString(stdout, b.String())
 		return err
@@ -90,6 +102,19 @@ func readResults(path string) ([]result, error) {
 		var r result
 		if err := json.Unmarshal([]byte(text), &r); err != nil {
 			return nil, fmt.Errorf("report: %s:%d: %v", path, line, err)
+		}
+		if r.Mode == "logins-sasl2" {
+			// xtokend-bench logins -sasl2 names its mode so; the report keeps the series
+			// apart by server, in the logins tables and plot.
+			r.Mode, r.Server = "logins", sasl2Server
+		}
+		if r.Mode == "fanout" && r.Concurrency == 0 {
+			// The broadcast's subscribers, whichever field the line names them in.
+			var extra struct {
+				Subscribers int `json:"subscribers"`
+			}
+			json.Unmarshal([]byte(text), &extra)
+			r.Concurrency = extra.Subscribers
 		}
 		rs = append(rs, r)
 	}
@@ -230,7 +255,10 @@ func rate(r *result) float64 {
 	return r.Rate
 }
 
-func writeTables(b *strings.Builder, rs []result, subject string, peers []string) {
+// plots are the Markdown links of the plots written (empty: not written).
+type plots struct{ logins, rss, growth string }
+
+func writeTables(b *strings.Builder, rs []result, subject string, peers []string, p plots) {
 	for _, mode := range []string{"logins", "messages", "roster-logins", "offline-store", "offline-deliver"} {
 		unit := map[string]string{"logins": "logins/s", "messages": "messages/s", "roster-logins": "logins/s", "offline-store": "messages/s", "offline-deliver": "messages/s"}[mode]
 		levelName := map[string]string{"logins": "concurrency", "messages": "pairs", "roster-logins": "concurrency", "offline-store": "pairs", "offline-deliver": "pairs"}[mode]
@@ -264,23 +292,45 @@ func writeTables(b *strings.Builder, rs []result, subject string, peers []string
 				}
 			}
 		}
+		if mode == "logins" {
+			writeSASL2(b, rs, subject, peers)
+			if p.logins != "" && slices.ContainsFunc(rs, func(r result) bool { return r.Mode == "logins" }) {
+				fmt.Fprintf(b, "\n![logins per second against concurrency](%s)\n", p.logins)
+			}
+		}
+		if mode == "messages" {
+			writeFanout(b, rs, subject, peers)
+		}
 	}
+	writeIdle(b, rs, subject, peers, "idle", "")
+	writeIdle(b, rs, subject, peers, "idle-sm", ", stream management enabled (resumable)")
+	if p.rss != "" && slices.ContainsFunc(rs, func(r result) bool { return strings.HasPrefix(r.Mode, "idle") }) {
+		fmt.Fprintf(b, "\n![server RSS against idle sessions held](%s)\n", p.rss)
+	}
+	writeGrowth(b, rs, subject, peers)
+	if p.growth != "" && len(heldCounts(rs)) > 0 {
+		fmt.Fprintf(b, "\n![CPU per operation and memory per session against sessions held](%s)\n", p.growth)
+	}
+}
+
+// writeIdle gives the idle rows of mode (idle, idle-sm), a table per connection kind.
+func writeIdle(b *strings.Builder, rs []result, subject string, peers []string, mode, what string) {
 	for _, v := range variants {
-		levels := levelsOf(rs, "idle", v)
+		levels := levelsOf(rs, mode, v)
 		if len(levels) == 0 {
 			continue
 		}
-		fmt.Fprintf(b, "\n### Idle sessions, %s (server RSS)%s\n\n", v, runsNote(rs, "idle", v))
+		fmt.Fprintf(b, "\n### Idle sessions, %s%s (server RSS)%s\n\n", v, what, runsNote(rs, mode, v))
 		fmt.Fprintf(b, "| sessions | %s RSS MB | %s KB/session |", subject, subject)
 		for _, peer := range peers {
 			fmt.Fprintf(b, " %s RSS MB | %s KB/session | memory ratio |", peer, peer)
 		}
 		b.WriteString("\n|---:|---:|---:|" + strings.Repeat("---:|---:|---:|", len(peers)) + "\n")
 		for _, l := range levels {
-			x := find(rs, subject, "idle", v, l)
+			x := find(rs, subject, mode, v, l)
 			fmt.Fprintf(b, "| %d | %s | %s |", l, cell(x, rssCell), cell(x, perSessionCell))
 			for _, peer := range peers {
-				p := find(rs, peer, "idle", v, l)
+				p := find(rs, peer, mode, v, l)
 				fmt.Fprintf(b, " %s | %s | %s |", cell(p, rssCell), cell(p, perSessionCell), ratio(perSession(p), perSession(x)))
 			}
 			b.WriteString("\n")
@@ -338,80 +388,6 @@ func peakNote(b *strings.Builder, rs []result, subject, peer string, v variant) 
 	b.WriteString("\n")
 }
 
-// plotLogins draws logins/s against concurrency (log scale) for every server and mode.
-func plotLogins(rs []result) string {
-	type series struct {
-		name   string
-		points [][2]float64
-	}
-	var ss []*series
-	maxY := 1.0
-	var levels []int
-	for _, r := range rs {
-		if r.Mode != "logins" || r.Ops == 0 {
-			continue
-		}
-		name := r.Server + " " + variantOf(&r).String()
-		i := slices.IndexFunc(ss, func(s *series) bool { return s.name == name })
-		if i < 0 {
-			ss = append(ss, &series{name: name})
-			i = len(ss) - 1
-		}
-		ss[i].points = append(ss[i].points, [2]float64{float64(r.Concurrency), r.Rate})
-		maxY = math.Max(maxY, r.Rate)
-		if !slices.Contains(levels, r.Concurrency) {
-			levels = append(levels, r.Concurrency)
-		}
-	}
-	slices.Sort(levels)
-	const w, h, left, right, top, bottom = 720, 420, 70, 180, 30, 50
-	pw, ph := float64(w-left-right), float64(h-top-bottom)
-	minL, maxL := 1.0, 2.0
-	if len(levels) > 0 {
-		minL, maxL = float64(levels[0]), float64(levels[len(levels)-1])
-	}
-	if maxL <= minL {
-		maxL = minL * 2
-	}
-	step := math.Pow(10, math.Floor(math.Log10(maxY)))
-	maxY = math.Ceil(maxY/step) * step
-	x := func(c float64) float64 {
-		return float64(left) + pw*(math.Log2(c)-math.Log2(minL))/(math.Log2(maxL)-math.Log2(minL))
-	}
-	y := func(v float64) float64 { return float64(top) + ph*(1-v/maxY) }
-	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">`+"\n", w, h)
-	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="white"/>`+"\n", w, h)
-	fmt.Fprintf(&b, `<text x="%d" y="18" font-size="14">Logins per second against concurrency (loopback, 2 cores)</text>`+"\n", left)
-	for i := 0; i <= 5; i++ {
-		v := maxY * float64(i) / 5
-		fmt.Fprintf(&b, `<line x1="%d" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#ddd"/><text x="%d" y="%.1f" text-anchor="end">%.0f</text>`+"\n",
-			left, float64(left)+pw, y(v), y(v), left-6, y(v)+4, v)
-	}
-	for _, l := range levels {
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle">%d</text>`+"\n", x(float64(l)), h-bottom+18, l)
-	}
-	fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle">concurrent logins</text>`+"\n", float64(left)+pw/2, h-12)
-	colors := []string{"#1f77b4", "#6baed6", "#d62728", "#ff9896", "#2ca02c", "#98df8a"}
-	for i, s := range ss {
-		slices.SortFunc(s.points, func(a, b [2]float64) int { return int(a[0] - b[0]) })
-		var pts []string
-		for _, p := range s.points {
-			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(p[0]), y(p[1])))
-		}
-		c := colors[i%len(colors)]
-		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>`+"\n", c, strings.Join(pts, " "))
-		for _, p := range s.points {
-			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="3" fill="%s"/>`+"\n", x(p[0]), y(p[1]), c)
-		}
-		ly := top + 20 + 20*i
-		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="%s" stroke-width="2"/><text x="%d" y="%d">%s</text>`+"\n",
-			w-right+10, w-right+30, ly, ly, c, w-right+36, ly+4, s.name)
-	}
-	b.WriteString("</svg>\n")
-	return b.String()
-}
-
 // peaks returns the subject's and the peer's best logins/s (of the means, when points were
 // run more than once).
 func peaks(rs []result, subject, peer string, v variant) (top, best *result) {
@@ -449,7 +425,7 @@ func peakRow(rs []result, subject, peer string, v variant, want float64) (target
 		return targetRow{}, false
 	}
 	got := top.Rate / best.Rate
-	measured := fmt.Sprintf("%.1fx (%.0f vs %.0f)", got, top.Rate, best.Rate)
+	measured := fmt.Sprintf("%s (%.0f vs %.0f)", targetRatio(got, max(want, 1)), top.Rate, best.Rate)
 	if want == 0 {
 		return targetRow{fmt.Sprintf("peak logins/s above %s's, %s", peer, v), measured, verdict(got > 1)}, true
 	}
@@ -465,6 +441,20 @@ func largestIdle(rs []result, subject string, v variant) *result {
 		}
 	}
 	return nil
+}
+
+// targetRatio writes a measured ratio against a target's, with one decimal, or two where one
+// would round it onto the other side of the target (2.96x is not 3.0x's "met").
+func targetRatio(got, want float64) string {
+	if one := fmt.Sprintf("%.1f", got); (got >= want) != (mustFloat(one) >= want) {
+		return fmt.Sprintf("%.2fx", got)
+	}
+	return fmt.Sprintf("%.1fx", got)
+}
+
+func mustFloat(s string) float64 {
+	f, _ := strconv.ParseFloat(s, 64)
+	return f
 }
 
 func writeTargetRows(b *strings.Builder, title string, rows []targetRow) {

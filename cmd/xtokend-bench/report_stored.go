@@ -24,7 +24,7 @@ func writeStoredTargets(b *strings.Builder, rs []result, subject string, peers [
 		got := top.Rate / best.Rate
 		rows = append(rows, targetRow{
 			fmt.Sprintf("peak logins/s with a roster: ≥ %gx %s's", c.want, c.peer),
-			fmt.Sprintf("%.1fx (%.0f at c=%d vs %.0f at c=%d)", got, top.Rate, top.Concurrency, best.Rate, best.Concurrency),
+			fmt.Sprintf("%s (%.0f at c=%d vs %.0f at c=%d)", targetRatio(got, c.want), top.Rate, top.Concurrency, best.Rate, best.Concurrency),
 			verdict(got >= c.want)})
 	}
 	writeTargetRows(b, "Against the targets of issue 15 (logins with a roster)", rows)
