@@ -254,7 +254,7 @@ func (s *session) presenceToContacts(b []byte, initial bool) {
 		}
 		for _, r := range reqs {
 			if !storage.Covers(blocked, r.Contact) {
-				s.enqueue(r.Stanza)
+				s.reply(r.Stanza)
 			}
 		}
 		return nil
@@ -285,7 +285,11 @@ func (s *session) probeContact(contact string) int {
 	for _, r := range s.srv.reg.resources(contact) {
 		if r.available.Load() {
 			if p := r.presence.Load(); p != nil {
-				s.enqueue(presenceTo(*p, s.full))
+				// The session's own read loop asked: it waits for room
+				// (reply) rather than count against the queue of
+				// stanzas from others, which 256 online contacts
+				// would fill at once.
+				s.reply(presenceTo(*p, s.full))
 				n++
 			}
 		}
@@ -332,6 +336,6 @@ func (s *session) answerClientProbe(to jid.JID) {
 		return
 	}
 	if s.probeContact(contact) == 0 {
-		s.enqueue(unavailableFrom(contact, s.full))
+		s.reply(unavailableFrom(contact, s.full))
 	}
 }
