@@ -20,8 +20,8 @@ func (s *session) route(st *xmlStanza) error {
 		}
 	}
 	var to jid.JID
-	if t := s.boundTo(st); t != nil {
-		to = t.jid
+	if j, ok := s.boundTo(st); ok {
+		to = j
 	} else if st.to != "" {
 		var err error
 		to, err = jid.Parse(st.to)
@@ -43,19 +43,23 @@ func (s *session) route(st *xmlStanza) error {
 	}
 }
 
-// boundTo is the local session st's 'to' names, when 'to' is written
-// exactly as that session's full JID (as clients address a chat): its JID
-// is then 'to' parsed, without parsing it again. Nil otherwise.
-func (s *session) boundTo(st *xmlStanza) *session {
+// boundTo is st's 'to' parsed, when it is written exactly as a local
+// session's full JID (as clients address a chat) or as the bare JID of a
+// user with a session here: the session's JID is then 'to' parsed, without
+// parsing it again (st.toNorm keeps the string).
+func (s *session) boundTo(st *xmlStanza) (jid.JID, bool) {
 	if st.to == "" || st.name == "presence" {
-		return nil
+		return jid.JID{}, false
 	}
-	t := s.srv.reg.lookup(st.to)
-	if t == nil {
-		return nil
+	if t := s.srv.reg.lookup(st.to); t != nil {
+		st.toNorm = t.full
+		return t.jid, true
 	}
-	st.toNorm = t.full
-	return t
+	if t := s.srv.reg.anyResource(st.to); t != nil {
+		st.toNorm = t.bare
+		return t.jid.Bare(), true
+	}
+	return jid.JID{}, false
 }
 
 // toString is to (st's 'to', parsed) as a string: the session's full JID
@@ -153,7 +157,10 @@ func (s *session) routeMessage(st *xmlStanza, to jid.JID) error {
 	// non-negative priority (what they last published) take their share:
 	// the same rule for every resource, wherever it is bound (remote is nil
 	// without a cluster).
-	bare := to.Bare().String()
+	bare := toStr
+	if to.Resourcepart() != "" {
+		bare = to.Bare().String()
+	}
 	targets := s.availableResources(bare, 0)
 	remote := s.remoteAvailable(bare, 0)
 	// One node alone to deliver it: that node answers for it if its
