@@ -281,15 +281,9 @@ func (f *fanout) receive(k int, s *session) {
 
 // broadcastNumber reads "b<digits>" without allocating.
 func broadcastNumber(status []byte) (int, bool) {
-	if len(status) < 2 || len(status) > 10 || status[0] != 'b' {
+	if len(status) < 2 || status[0] != 'b' {
 		return 0, false
 	}
-	n := 0
-	for _, c := range status[1:] {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n, true
+	n, ok := parseDigits(status[1:])
+	return int(n), ok && n < 1<<30
 }
