@@ -80,7 +80,9 @@ func readStanzaFrom(r xml.TokenReader, start xml.StartElement) (*xmlStanza, erro
 	if err := checkAttrs(start.Attr); err != nil {
 		return nil, err
 	}
-	st := &xmlStanza{routedHead: headOf(start), start: start}
+	// Room for a message's body (start, text, end) and a few more
+	// children without growing.
+	st := &xmlStanza{routedHead: headOf(start), start: start, inner: make([]xml.Token, 0, 8)}
 	depth := 1
 	for depth > 0 {
 		tok, err := r.Token()
