@@ -274,7 +274,7 @@ func (s *Server) servesUser(bare string) bool {
 
 // online reports whether bare has a resource bound here or on another node.
 func (s *Server) online(bare string) bool {
-	return len(s.reg.resources(bare)) > 0 || len(s.router.bindings(bare)) > 0
+	return s.reg.anyResource(bare) != nil || len(s.router.bindings(bare)) > 0
 }
 
 // probeContact brings s the presence of contact's available resources:
