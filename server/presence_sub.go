@@ -229,7 +229,7 @@ func (s *session) presenceToContacts(b []byte, initial bool) {
 			return err
 		}
 		for it := range ro.All() {
-			if storage.Covers(blocked, it.Contact) || it.Contact == s.bare {
+			if covers(blocked, it.Contact) || it.Contact == s.bare {
 				continue
 			}
 			if it.Subscription == storage.SubFrom || it.Subscription == storage.SubBoth {
@@ -253,7 +253,7 @@ func (s *session) presenceToContacts(b []byte, initial bool) {
 			return err
 		}
 		for _, r := range reqs {
-			if !storage.Covers(blocked, r.Contact) {
+			if !covers(blocked, r.Contact) {
 				s.reply(r.Stanza)
 			}
 		}
