@@ -2,23 +2,30 @@ package main
 
 // The fanout command measures presence broadcast to many subscribers: one user (r0) whose
 // roster holds -subscribers mutual subscriptions to the keepers k0 .. kN-1, all of them
-// kept online by the command, sends presence changes one after the other; each one is
+// kept online by the command (each bound, its initial presence sent), sends presence
+// changes one after the other (<show>away</show>, then available, in turn); each one is
 // timed from its send until every keeper's session has received it.
 //
-// The rosters are the seed command's with one login user whose contacts are all online:
+// The rosters are the seed command's with one login user whose contacts are all online,
+// written as bench/run.sh's stored phase writes them (each server started fresh; Prosody
+// and ejabberd with the accounts r0 and k0 .. k999, password bench, i.e.
+// PROSODY_USERS="r:1 k:1000 o:0 ..."):
 //
-//	xtokend-bench seed -format xtokend|prosody|ejabberd -users 1 -online 1000 -contacts 1000 ...
+//	xtokend-bench seed -format xtokend -admin-socket SOCK -users 1 -online 1000 -contacts 1000
+//	xtokend-bench seed -format prosody -dir DATA/localhost -users 1 -online 1000 -contacts 1000
+//	xtokend-bench seed -format ejabberd -o FILE.xml -users 1 -online 1000 -contacts 1000  (then import_piefxis)
 //
-// (Prosody and ejabberd need the accounts r0 and k0 .. k999, password bench.) Then, for
-// each server (its usual flags: -addr, -server, -mech, -password or the X-TOKEN key files,
-// -server-pid, -json):
+// Then, for each server, with its usual flags (bench/run.sh's $(${who}_flags): -addr,
+// -server, -mech, -password or the X-TOKEN key files, -server-pid):
 //
-//	xtokend-bench fanout -subscribers 1000 -broadcasts 50 -warmup 5 -addr 127.0.0.1:PORT -server NAME ... -json FILE
+//	xtokend-bench fanout $(${who}_flags) -subscribers 1000 -broadcasts 50 -warmup 5 -json "$RESULTS"
 //
 // It prints one result line with "mode":"fanout": concurrency is the subscribers, ops the
 // measured broadcasts, rate the broadcasts per second (one at a time: each waits for all
 // its deliveries), p50/p90/p99/max the latency of every delivery (send to receipt), errors
-// the deliveries missing after -wait, and the CPU per broadcast of the tool and the server.
+// the deliveries missing after -wait, and the CPU per broadcast of the tool and the server
+// (tool_cpu_us_per_op, server_cpu_us_per_op). Plaintext TCP, as the stored phase; -tls and
+// -ws work too.
 
 import (
 	"bytes"
