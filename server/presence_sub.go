@@ -229,7 +229,7 @@ func (s *session) presenceToContacts(b []byte, initial bool) {
 			return err
 		}
 		for it := range ro.All() {
-			if storage.Covers(blocked, it.Contact) || it.Contact == s.bare {
+			if covers(blocked, it.Contact) || it.Contact == s.bare {
 				continue
 			}
 			if it.Subscription == storage.SubFrom || it.Subscription == storage.SubBoth {
@@ -253,8 +253,8 @@ func (s *session) presenceToContacts(b []byte, initial bool) {
 			return err
 		}
 		for _, r := range reqs {
-			if !storage.Covers(blocked, r.Contact) {
-				s.enqueue(r.Stanza)
+			if !covers(blocked, r.Contact) {
+				s.reply(r.Stanza)
 			}
 		}
 		return nil
@@ -274,7 +274,7 @@ func (s *Server) servesUser(bare string) bool {
 
 // online reports whether bare has a resource bound here or on another node.
 func (s *Server) online(bare string) bool {
-	return len(s.reg.resources(bare)) > 0 || len(s.router.bindings(bare)) > 0
+	return s.reg.anyResource(bare) != nil || len(s.router.bindings(bare)) > 0
 }
 
 // probeContact brings s the presence of contact's available resources:
@@ -285,7 +285,11 @@ func (s *session) probeContact(contact string) int {
 	for _, r := range s.srv.reg.resources(contact) {
 		if r.available.Load() {
 			if p := r.presence.Load(); p != nil {
-				s.enqueue(presenceTo(*p, s.full))
+				// The session's own read loop asked: it waits for room
+				// (reply) rather than count against the queue of
+				// stanzas from others, which 256 online contacts
+				// would fill at once.
+				s.reply(presenceTo(*p, s.full))
 				n++
 			}
 		}
@@ -332,6 +336,6 @@ func (s *session) answerClientProbe(to jid.JID) {
 		return
 	}
 	if s.probeContact(contact) == 0 {
-		s.enqueue(unavailableFrom(contact, s.full))
+		s.reply(unavailableFrom(contact, s.full))
 	}
 }

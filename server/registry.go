@@ -60,6 +60,16 @@ func (r *registry) lookup(full string) *session {
 	return r.full[full]
 }
 
+// anyResource returns one of a bare JID's sessions, nil when it has none.
+func (r *registry) anyResource(bare string) *session {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if list := r.bare[bare]; len(list) > 0 {
+		return list[0]
+	}
+	return nil
+}
+
 // resources returns a copy of a bare JID's sessions.
 func (r *registry) resources(bare string) []*session {
 	r.mu.RLock()

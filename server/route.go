@@ -13,14 +13,16 @@ func (s *session) route(st *xmlStanza) error {
 	// resource of its own is stamped over with the session's, as Prosody
 	// does: Converse.js 14, having resumed a session (XEP-0198), stamps the
 	// resource of the login it resumed from, not the session's.
-	if st.from != "" {
+	if st.from != "" && st.from != s.full && st.from != s.bare {
 		f, err := jid.Parse(st.from)
 		if err != nil || !f.Bare().Equal(s.jid.Bare()) {
 			return &clientError{cond: condInvalidFrom, text: "'from' is not the sender's JID"}
 		}
 	}
 	var to jid.JID
-	if st.to != "" {
+	if j, ok := s.boundTo(st); ok {
+		to = j
+	} else if st.to != "" {
 		var err error
 		to, err = jid.Parse(st.to)
 		if err != nil {
@@ -39,6 +41,34 @@ func (s *session) route(st *xmlStanza) error {
 	default:
 		return s.routeIQ(st, to)
 	}
+}
+
+// boundTo is st's 'to' parsed, when it is written exactly as a local
+// session's full JID (as clients address a chat) or as the bare JID of a
+// user with a session here: the session's JID is then 'to' parsed, without
+// parsing it again (st.toNorm keeps the string).
+func (s *session) boundTo(st *xmlStanza) (jid.JID, bool) {
+	if st.to == "" || st.name == "presence" {
+		return jid.JID{}, false
+	}
+	if t := s.srv.reg.lookup(st.to); t != nil {
+		st.toNorm = t.full
+		return t.jid, true
+	}
+	if t := s.srv.reg.anyResource(st.to); t != nil {
+		st.toNorm = t.bare
+		return t.jid.Bare(), true
+	}
+	return jid.JID{}, false
+}
+
+// toString is to (st's 'to', parsed) as a string: the session's full JID
+// boundTo found, or to printed.
+func toString(st *xmlStanza, to jid.JID) string {
+	if st.toNorm != "" {
+		return st.toNorm
+	}
+	return to.String()
 }
 
 // replyError answers a stanza with a stanza error, unless it is an error
@@ -99,7 +129,7 @@ func (s *session) routeMessage(st *xmlStanza, to jid.JID) error {
 		// RFC 6120 section 10.3.1: as if addressed to the sender's bare JID.
 		to = s.jid.Bare()
 	}
-	toStr := to.String()
+	toStr := toString(st, to)
 	switch {
 	case !s.local(to):
 		s.replyError(st, toStr, stanza.Cancel, stanza.RemoteServerNotFound, "this server does not federate")
@@ -127,7 +157,10 @@ func (s *session) routeMessage(st *xmlStanza, to jid.JID) error {
 	// non-negative priority (what they last published) take their share:
 	// the same rule for every resource, wherever it is bound (remote is nil
 	// without a cluster).
-	bare := to.Bare().String()
+	bare := toStr
+	if to.Resourcepart() != "" {
+		bare = to.Bare().String()
+	}
 	targets := s.availableResources(bare, 0)
 	remote := s.remoteAvailable(bare, 0)
 	// One node alone to deliver it: that node answers for it if its
@@ -177,7 +210,7 @@ func (s *session) routeIQ(st *xmlStanza, to jid.JID) error {
 		return nil
 	}
 	request := st.typ == "get" || st.typ == "set"
-	toStr := to.String()
+	toStr := toString(st, to)
 	switch {
 	case st.to == "":
 		// RFC 6120 section 10.3.3: the server answers on the account's behalf.

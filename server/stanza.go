@@ -14,6 +14,9 @@ type xmlStanza struct {
 	routedHead                  // name ("message", "presence" or "iq") and addressing
 	start      xml.StartElement // as read
 	inner      []xml.Token      // the children, copied
+	// toNorm is 'to' as the full JID of the local session it names, when
+	// routing found one (st.to written exactly so); empty otherwise.
+	toNorm string
 }
 
 // routedHead is what routing reads of a stanza's start tag: its name and
@@ -77,7 +80,9 @@ func readStanzaFrom(r xml.TokenReader, start xml.StartElement) (*xmlStanza, erro
 	if err := checkAttrs(start.Attr); err != nil {
 		return nil, err
 	}
-	st := &xmlStanza{routedHead: headOf(start), start: start}
+	// Room for a message's body (start, text, end) and a few more
+	// children without growing.
+	st := &xmlStanza{routedHead: headOf(start), start: start, inner: make([]xml.Token, 0, 8)}
 	depth := 1
 	for depth > 0 {
 		tok, err := r.Token()
@@ -143,12 +148,9 @@ func (st *xmlStanza) childText(local string) (string, bool) {
 	return "", false
 }
 
-// encode serializes the stanza with 'from' (and 'to', when not empty)
-// replaced. It writes namespaces itself: a default namespace declaration
-// only where an element's namespace differs from its parent's (the stream's
-// is jabber:client), and none of the client's own declarations, which
-// encoding/xml would otherwise repeat.
-func (st *xmlStanza) encode(from, to string) ([]byte, error) {
+// encodeXML is encode through encoding/xml's Encoder, for a stanza with an
+// attribute in a namespace (a prefix the Encoder declares).
+func (st *xmlStanza) encodeXML(from, to string) ([]byte, error) {
 	var b bytes.Buffer
 	e := xml.NewEncoder(&b)
 	start := xml.StartElement{Name: xml.Name{Local: st.start.Name.Local}}

@@ -335,7 +335,10 @@ func (o *outbox) write() {
 			return
 		}
 		batch := o.pending
-		o.pending = make([][]byte, 0, min(len(batch), 16))
+		o.pending = nil // a lone stanza (most) leaves no queue to make again
+		if len(batch) > 1 {
+			o.pending = make([][]byte, 0, min(len(batch), 16))
+		}
 		o.others = 0
 		o.madeRoomLocked()
 		conn := o.conn

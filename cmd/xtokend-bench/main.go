@@ -72,6 +72,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runRosters(ctx, args[1:], stdout, stderr)
 	case "offline":
 		err = runOffline(ctx, args[1:], stdout, stderr)
+	case "fanout":
+		err = runFanout(ctx, args[1:], stdout, stderr)
 	case "seed":
 		err = runSeed(ctx, args[1:], stdout, stderr)
 	case "report":

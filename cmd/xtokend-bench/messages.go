@@ -144,7 +144,7 @@ func measureMessages(ctx context.Context, t *target, c *common, pairs, window, b
 				}
 				id := attr(el.Raw, "id")
 				if len(id) > 1 && measuring.Load() && !stop.Load() {
-					if sent, err := strconv.ParseInt(string(id[1:]), 10, 64); err == nil {
+					if sent, ok := parseDigits(id[1:]); ok {
 						p.samples = append(p.samples, time.Since(t0)-time.Duration(sent))
 						p.ops++
 					}
@@ -193,4 +193,19 @@ func measureMessages(ctx context.Context, t *target, c *common, pairs, window, b
 		r.RSSKB = procRSS(c.serverPID)
 	}
 	return r, nil
+}
+
+// parseDigits reads a decimal number without allocating (strconv wants a string).
+func parseDigits(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
 }
