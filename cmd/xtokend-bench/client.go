@@ -284,24 +284,34 @@ func (w *worker) auth(s *session, user string) error {
 	if _, err := w.open(s, out, len(t.header), t.mechOffer, "sasl"); err != nil {
 		return err
 	}
+	if _, err := s.outcome("sasl"); err != nil {
+		return err
+	}
+	// The server restarts the stream after <success/> (RFC 6120 section 6.4.6).
+	if err := s.sc.reset(s.conn); err != nil {
+		return fail("restart", err)
+	}
+	return nil
+}
+
+// outcome waits for the end of a SASL exchange (RFC 6120's or SASL2's) and returns the
+// <success/>, valid until the next read; a <failure/>, a challenge (the tool always sends an
+// initial response) or the stream's end fail the step.
+func (s *session) outcome(step string) (element, error) {
 	for {
 		el, err := s.sc.next()
 		if err != nil {
-			return fail("sasl", err)
+			return element{}, fail(step, err)
 		}
 		switch {
 		case el.Kind != kindChild:
-			return fail("sasl", fmt.Errorf("stream ended: %.200s", el.Raw))
+			return element{}, fail(step, fmt.Errorf("stream ended: %.200s", el.Raw))
 		case el.Is("success"):
-			// The server restarts the stream after <success/> (RFC 6120 section 6.4.6).
-			if err := s.sc.reset(s.conn); err != nil {
-				return fail("restart", err)
-			}
-			return nil
+			return el, nil
 		case el.Is("failure"):
-			return fail("sasl", fmt.Errorf("failure: %.300s", el.Raw))
+			return element{}, fail(step, fmt.Errorf("failure: %.300s", el.Raw))
 		case el.Is("challenge"):
-			return fail("sasl", fmt.Errorf("unexpected challenge: %.300s", el.Raw))
+			return element{}, fail(step, fmt.Errorf("unexpected challenge: %.300s", el.Raw))
 		}
 	}
 }
@@ -363,29 +373,18 @@ func (w *worker) authenticate2(s *session, user string) error {
 	if i := bytes.Index(features, []byte(nsSASL2)); i < 0 || !bytes.Contains(features[i:], t.mechOffer) {
 		return fail("sasl2", fmt.Errorf("%s over SASL2 not offered: %.300s", t.mech, features))
 	}
-	for {
-		el, err := s.sc.next()
-		if err != nil {
-			return fail("sasl2", err)
-		}
-		switch {
-		case el.Kind != kindChild:
-			return fail("sasl2", fmt.Errorf("stream ended: %.200s", el.Raw))
-		case el.Is("success"):
-			if !bytes.Contains(el.Raw, []byte("<bound")) {
-				return fail("sasl2", fmt.Errorf("not bound: %.300s", el.Raw))
-			}
-			s.jid = bytes.Clone(textOf(el.Raw, "authorization-identifier"))
-			if len(s.jid) == 0 || !bytes.Contains(s.jid, []byte("/")) {
-				return fail("sasl2", fmt.Errorf("no full jid in %.300s", el.Raw))
-			}
-			return nil
-		case el.Is("failure"):
-			return fail("sasl2", fmt.Errorf("failure: %.300s", el.Raw))
-		case el.Is("challenge"):
-			return fail("sasl2", fmt.Errorf("unexpected challenge: %.300s", el.Raw))
-		}
+	el, err := s.outcome("sasl2")
+	if err != nil {
+		return err
 	}
+	if !bytes.Contains(el.Raw, []byte("<bound")) {
+		return fail("sasl2", fmt.Errorf("not bound: %.300s", el.Raw))
+	}
+	s.jid = bytes.Clone(textOf(el.Raw, "authorization-identifier"))
+	if len(s.jid) == 0 || !bytes.Contains(s.jid, []byte("/")) {
+		return fail("sasl2", fmt.Errorf("no full jid in %.300s", el.Raw))
+	}
+	return nil
 }
 
 // close ends the stream and waits briefly for the server's end, so that the server, not

@@ -169,3 +169,17 @@ func TestLoginsAgainstXtokend(t *testing.T) {
 		}
 	}
 }
+
+// TestLoginSASL2Failure: a SASL2 <failure/> fails the login with what the server said.
+func TestLoginSASL2Failure(t *testing.T) {
+	addr, _ := scriptedServer(t, []turn{{want: "</authenticate>", answer: srvHeader + srvSASL2 +
+		"<failure xmlns='urn:xmpp:sasl:2'><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/></failure>"}})
+	tg := &target{addr: addr, host: "localhost", mech: "PLAIN", password: "bench", timeout: 5 * time.Second, pipeline: true, sasl2: true}
+	if err := tg.init(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := newWorker(tg).login(context.Background(), "u0", "r")
+	if err == nil || !strings.Contains(err.Error(), "sasl2: failure: ") || !strings.Contains(err.Error(), "not-authorized") {
+		t.Fatalf("login: %v, want the SASL2 failure", err)
+	}
+}
