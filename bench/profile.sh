@@ -9,6 +9,8 @@
 #   IDLE=5000 SECONDS_=10 bench/profile.sh
 #   ONLY=idle GCS=3 BUILD_FROM=head bench/profile.sh  # idle sessions only; GCS garbage collections before reading
 #   ONLY=ws bench/profile.sh       # XMPP over WebSocket (ws://) only: logins and idle sessions
+#   ONLY=login bench/profile.sh    # plaintext logins only (login-plain-*.txt)
+#   LOGIN_FLAGS="-sasl2" ...       # extra flags for the load tool's logins (-sasl2, -pipeline=false)
 #   COMPARE=b582778 ROUNDS=2 bench/profile.sh  # this tree beside a build of b582778: CPU per plaintext
 #       # login and idle KB per session (RSS growth / sessions), the two builds alternating, ROUNDS times;
 #       # written to bench/profiles/compare.txt (no profiles are taken)
@@ -77,8 +79,8 @@ load_and_profile() { # NAME TLSFLAG MODE
 	local name=$1 tlsflag=$2 mode=$3 lp
 	curl -s "http://$PPROF/debug/pprof/allocs" -o "$WORK/$name.allocs0.prof"
 	if [ "$mode" = logins ]; then
-		# shellcheck disable=SC2046
-		"$BENCH" logins $(flags) $tlsflag -c 8 -duration $((SECS + 3))s -warmup 1s >"$WORK/$name.load.txt" 2>&1 &
+		# shellcheck disable=SC2046,SC2086
+		"$BENCH" logins $(flags) $tlsflag ${LOGIN_FLAGS:-} -c 8 -duration $((SECS + 3))s -warmup 1s >"$WORK/$name.load.txt" 2>&1 &
 	else
 		# shellcheck disable=SC2046
 		"$BENCH" messages $(flags) $tlsflag -pairs 16 -duration $((SECS + 3))s -warmup 1s >"$WORK/$name.load.txt" 2>&1 &
@@ -133,8 +135,8 @@ rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$XPID/status"; }
 compare_one() {
 	local label=$1 cpu before after held ip i
 	start false
-	# shellcheck disable=SC2046
-	"$BENCH" logins $(flags) -c 8 -duration "${SECS}s" -warmup 1s >"$WORK/cmp.load.txt" 2>&1 || true
+	# shellcheck disable=SC2046,SC2086
+	"$BENCH" logins $(flags) ${LOGIN_FLAGS:-} -c 8 -duration "${SECS}s" -warmup 1s >"$WORK/cmp.load.txt" 2>&1 || true
 	cpu=$(sed -n 's/.*cpu\/op: tool [0-9]*us server \([0-9]*\)us.*/\1/p' "$WORK/cmp.load.txt" | tail -1)
 	start false # a fresh process: the idle figure is the sessions' only
 	sleep 1
@@ -181,6 +183,13 @@ if [ "${ONLY:-}" = ws ]; then
 	WSFLAG="-ws ws://127.0.0.1:$XWPORT/xmpp-websocket"
 	load_and_profile login-ws "" logins
 	idle_profile idle-ws ""
+	exit 0
+fi
+
+if [ "${ONLY:-}" = login ]; then
+	log "plaintext logins"
+	start false
+	load_and_profile login-plain "" logins
 	exit 0
 fi
 

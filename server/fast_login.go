@@ -6,8 +6,6 @@ import (
 	"encoding/base64"
 	"time"
 
-	"mellium.im/xmpp/jid"
-
 	"github.com/xtokend/xtokend/sasl"
 )
 
@@ -74,7 +72,7 @@ func (c *conn) fastCheck(a *sasl2Auth) (node string, responder []byte, user stri
 	if i <= 0 || len(raw)-i-1 != sha256.Size {
 		return "", nil, "", errFASTShape
 	}
-	bare, err := jid.New(string(raw[:i]), c.host.name, "")
+	bare, err := c.host.userJID(string(raw[:i]), "")
 	if err != nil || bare.Localpart() == "" {
 		return "", nil, "", errFASTUser
 	}

@@ -92,13 +92,13 @@ func (c *conn) openStream(d *xml.Decoder, st stage) error {
 	if err != nil {
 		return err
 	}
-	h, err := checkStreamHeader(start)
+	h, err := checkStreamHeader(start, c.srv.servedHost)
 	if err != nil {
 		return err
 	}
 	to := h.to
-	host := c.srv.lookupHost(to.Domainpart())
-	if host == nil || to.Localpart() != "" || to.Resourcepart() != "" || (c.host != nil && host != c.host) {
+	host := c.srv.headerHost(h)
+	if host == nil || (c.host != nil && host != c.host) {
 		c.info("host unknown", "to", to.String())
 		// The header names the host the client asked for, as mellium's did
 		// (some clients, aioxmpp, read a header without 'from' as a broken

@@ -28,7 +28,7 @@ func FuzzStreamHeader(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if _, err := checkStreamHeader(start); err != nil {
+		if _, err := checkStreamHeader(start, nil); err != nil {
 			return
 		}
 		xmlns, version := "", ""

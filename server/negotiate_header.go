@@ -66,6 +66,7 @@ func asSyntaxError(err error, target **xml.SyntaxError) bool {
 // streamHeader is what the server takes from the client's stream header.
 type streamHeader struct {
 	to   jid.JID
+	host *host  // the host 'to' names, when served found it (then to is its domain)
 	from string // the client's 'from', echoed as 'to'; never an identity
 }
 
@@ -73,8 +74,9 @@ type streamHeader struct {
 // in mellium's order: addresses that are not JIDs are improper-addressing, a
 // version that is not one is bad-format, one whose major number is not 1
 // (or none: a pre-RFC 3920 client) unsupported-version, a default namespace
-// other than jabber:client invalid-namespace.
-func checkStreamHeader(start xml.StartElement) (streamHeader, error) {
+// other than jabber:client invalid-namespace. served, when not nil, finds
+// the host a 'to' names exactly as written (which needs no parsing).
+func checkStreamHeader(start xml.StartElement, served func(to string) *host) (streamHeader, error) {
 	var h streamHeader
 	xmlns, version := "", ""
 	hasVersion := false
@@ -89,11 +91,17 @@ func checkStreamHeader(start xml.StartElement) (streamHeader, error) {
 			if a.Value == "" {
 				continue // no host: host-unknown
 			}
+			if served != nil {
+				if h.host = served(a.Value); h.host != nil {
+					h.to = h.host.domain
+					continue
+				}
+			}
 			to, err := jid.Parse(a.Value)
 			if err != nil {
 				return h, &clientError{condImproperAddressing, "'to' is not a JID"}
 			}
-			h.to = to
+			h.to, h.host = to, nil
 		case "from":
 			if a.Value == "" {
 				continue
@@ -140,4 +148,26 @@ func parseVersion(v string) (major int, ok bool) {
 		major = major*10 + int(c-'0')
 	}
 	return major, true
+}
+
+// headerHost is the served host a header's 'to' names, or nil.
+func (s *Server) headerHost(h streamHeader) *host {
+	if h.host != nil {
+		return h.host
+	}
+	if h.to.Localpart() != "" || h.to.Resourcepart() != "" {
+		return nil
+	}
+	return s.lookupHost(h.to.Domainpart())
+}
+
+// servedHost returns the host to names when to is written as the host's
+// JID is (lower case, no trailing dot, ...), what almost every client sends:
+// jid.Parse of it (IDNA) would give that same domain, and cost a tenth of
+// reading the header. Anything else is parsed.
+func (s *Server) servedHost(to string) *host {
+	if h := s.hosts[to]; h != nil && h.domain.Domainpart() == to {
+		return h
+	}
+	return nil
 }

@@ -68,6 +68,8 @@ func wireCases() []wireCase {
 			want: []string{aMechs, aSuccess, aBindFeat, aBound}, cond: ""},
 		{name: "whitespace keep-alives", send: " \n" + wHeader + " \n\t" + wAuth + "  " + wHeader + "\n" + wBindR + " " + wEnd,
 			want: []string{aMechs, aSuccess, aBindFeat, aBound}, cond: ""},
+		{name: "to in capitals, with a final dot", send: strings.ReplaceAll(wLogin, "to='localhost'", "to='LocalHost.'") + wBindR + wEnd,
+			want: []string{"from='localhost'", aSuccess, aBindFeat, aBound}, cond: ""},
 		{name: "no to", send: strings.Replace(wHeader, " to='localhost'", "", 1), cond: "host-unknown"},
 		{name: "unknown to", send: strings.Replace(wHeader, "localhost", "example.org", 1), cond: "host-unknown"},
 		{name: "to with a localpart", send: strings.Replace(wHeader, "localhost", "alice@localhost", 1), cond: "host-unknown"},

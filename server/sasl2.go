@@ -10,7 +10,6 @@ import (
 	"errors"
 	"time"
 
-	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
 
 	"github.com/xtokend/xtokend/sasl"
@@ -174,7 +173,7 @@ func (c *conn) sasl2Verify(ctx context.Context, d *xml.Decoder, a *sasl2Auth) (n
 // features of the bind stage follow on the same stream.
 func (c *conn) sasl2Succeed(a *sasl2Auth, additional []byte) (bool, error) {
 	s := sasl2Success{additional: additional}
-	bare, err := jid.New(c.node, c.host.name, "")
+	bare, err := c.host.userJID(c.node, "")
 	if err != nil {
 		return false, err
 	}

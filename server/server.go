@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"mellium.im/xmpp/jid"
+
 	"github.com/xtokend/xtokend/cluster"
 	"github.com/xtokend/xtokend/config"
 	"github.com/xtokend/xtokend/keystore"
@@ -108,6 +110,7 @@ type host struct {
 	name     string
 	settings config.HostSettings
 	keys     atomic.Pointer[hostKeys] // swapped by ReplaceKeys (reload)
+	domain   jid.JID                  // name as a JID, checked once (host.userJID)
 }
 
 // hostKeys is what a reload replaces together.
@@ -174,6 +177,7 @@ func (s *Server) build(ctx context.Context) error {
 	for _, name := range cfg.General.Hosts {
 		settings, _ := cfg.Host(name)
 		h := &host{name: name, settings: settings}
+		h.domain, _ = jid.New("", name, "") // left empty if not a JID: userJID then checks every time
 		h.keys.Store(&hostKeys{store: keys[name].Store, verifier: keys[name].Verifier})
 		s.hosts[strings.ToLower(name)] = h
 	}

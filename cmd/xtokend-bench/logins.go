@@ -142,7 +142,10 @@ func measureLogins(ctx context.Context, t *target, c *common, workers, users int
 	if steps != nil {
 		mode = steps.mode
 	}
-	r := &result{Server: c.server, Mode: mode, Transport: c.transport(), TLS: t.useTLS, Concurrency: workers, Seconds: round3(elapsed.Seconds()),
+	if t.sasl2 {
+		mode += "-sasl2" // a series of its own: not every server speaks SASL2
+	}
+	r := &result{Server: c.server, Mode: mode, Transport: c.transport(), TLS: t.useTLS, Pipelined: t.pipeline, Concurrency: workers, Seconds: round3(elapsed.Seconds()),
 		Ops: ops, Errors: errs, FirstError: firstErr, Rate: round3(float64(ops) / elapsed.Seconds())}
 	r.ToolCPUus, r.ServerCPUus = cpu.perOp(ops)
 	r.setLatencies(all)

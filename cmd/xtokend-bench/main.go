@@ -122,6 +122,7 @@ type common struct {
 	userPrefix         string
 	jsonPath           string
 	wsURL              string
+	pipeline, sasl2    bool
 }
 
 func (c *common) register(fs *flag.FlagSet) {
@@ -141,6 +142,8 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.serverPID, "server-pid", 0, "the server's `pid`, to report its CPU per op and RSS")
 	fs.StringVar(&c.userPrefix, "user-prefix", "u", "usernames are prefix + number")
 	fs.StringVar(&c.jsonPath, "json", "", "append results as JSON lines to this `file`")
+	fs.BoolVar(&c.pipeline, "pipeline", true, "send each stream's first element (<starttls/>, <auth/>, the bind iq) with its header, not after the features (TCP only)")
+	fs.BoolVar(&c.sasl2, "sasl2", false, "log in with SASL2 (XEP-0388) and bind inline with Bind2 (XEP-0386): one stream, no restart")
 	fs.StringVar(&c.wsURL, "ws", "", "speak XMPP over WebSocket (RFC 7395, subprotocol xmpp) at this ws:// or wss:// `URL` instead of TCP at -addr")
 }
 
@@ -164,7 +167,8 @@ func (c *common) target() (*target, error) {
 	if !isLoopback(c.addr) {
 		return nil, usageError("-addr must be a loopback address: this tool only loads servers on this machine")
 	}
-	t := &target{addr: c.addr, host: c.host, mech: strings.ToUpper(c.mech), password: c.password, useTLS: c.useTLS, resume: c.resume, timeout: c.timeout, wsURL: c.wsURL}
+	t := &target{addr: c.addr, host: c.host, mech: strings.ToUpper(c.mech), password: c.password, useTLS: c.useTLS, resume: c.resume, timeout: c.timeout, wsURL: c.wsURL,
+		pipeline: c.pipeline, sasl2: c.sasl2}
 	switch t.mech {
 	case "PLAIN":
 	case "X-TOKEN":

@@ -18,6 +18,7 @@ type result struct {
 	Mode        string  `json:"mode"`                // logins, messages, idle
 	Transport   string  `json:"transport,omitempty"` // "websocket" (RFC 7395); "tcp" or empty (older lines): TCP
 	TLS         bool    `json:"tls"`
+	Pipelined   bool    `json:"pipelined,omitempty"`   // logins: each stream's first element sent with its header
 	Concurrency int     `json:"concurrency,omitempty"` // logins: workers; messages: pairs; idle: sessions tried
 	Window      int     `json:"window,omitempty"`      // messages in flight per pair
 	Seconds     float64 `json:"seconds,omitempty"`
