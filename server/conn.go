@@ -33,6 +33,9 @@ type conn struct {
 	sasl2Failures int
 
 	loggedIn time.Time // when the verifier accepted node (a revocation made after refuses its bind)
+	// header replays the client's last stream header for the session's
+	// stream reader (replayHeader), which takes it.
+	header string
 	// scratch is where negotiation builds an answer before the transport
 	// writes it: one buffer for all of a login's answers.
 	scratch []byte

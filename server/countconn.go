@@ -128,6 +128,32 @@ func (c *countConn) doneReading() {
 	}
 }
 
+// errUnreadRoom: what unread puts back does not fit the read buffer (a bug:
+// only a replayed header, at most maxReplayHeader, is put back, ahead of at
+// most what one read of an idle connection brings).
+var errUnreadRoom = errors.New("server: no room to put bytes back in the read buffer")
+
+// unread puts s ahead of the bytes not read yet: a replayed stream header
+// (streamReader.wake). The caller resets the count once it is read.
+func (c *countConn) unread(s string) error {
+	if c.buf == nil {
+		c.buf = readBufPool.Get().(*[]byte)
+		c.r, c.w = 0, 0
+	}
+	buf := *c.buf
+	switch {
+	case c.r >= len(s):
+		c.r -= len(s)
+	case c.w-c.r+len(s) <= len(buf):
+		copy(buf[len(s):], buf[c.r:c.w])
+		c.r, c.w = 0, len(s)+c.w-c.r
+	default:
+		return errUnreadRoom
+	}
+	copy(buf[c.r:], s)
+	return nil
+}
+
 // Read serves the TLS layer above (and anything else): not counted. Under
 // TLS the inner layer never keeps a buffer: tls.Conn reads whole records.
 func (c *countConn) Read(p []byte) (int, error) {

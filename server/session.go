@@ -128,7 +128,9 @@ func (s *session) run(c *conn, d *xml.Decoder, done func()) {
 	}
 
 	s.out.start(c.t)
-	s.readOn(c, &streamReader{d: d}, done)
+	r := &streamReader{d: d, header: c.header}
+	c.header = ""
+	s.readOn(c, r, done)
 }
 
 // readOn runs the read loop until the stream ends, then finishes the session
@@ -144,6 +146,7 @@ func (s *session) run(c *conn, d *xml.Decoder, done func()) {
 func (s *session) readOn(c *conn, r *streamReader, done func()) {
 	err := s.readLoop(c, r)
 	if err == errWaitIdle {
+		r.idle(c.t.StreamReader()) // the decoder too waits no more
 		go s.waitThenRead(c, r, done)
 		return
 	}
@@ -241,6 +244,13 @@ func (s *session) readLoop(c *conn, r *streamReader) error {
 				return errLostEOF
 			}
 			return err
+		}
+		if r.d == nil { // dropped while idle (readOn)
+			if err := r.wake(c.t.StreamReader()); err != nil {
+				return err
+			}
+			c.t.ResetCount()
+			c.t.StanzaDone() // the replayed header starts no stanza
 		}
 		start, err := readStart(r)
 		if err != nil {

@@ -112,6 +112,9 @@ func (r *idleReader) readRaw() error {
 	return nil
 }
 
+// buffered reports whether bytes were read ahead and not taken yet.
+func (r *idleReader) buffered() bool { return len(r.data) > 0 || r.early != nil }
+
 // take copies buffered bytes to p, and gives the buffer back once it is
 // drained.
 func (r *idleReader) take(p []byte) int {
