@@ -26,8 +26,11 @@ type conn struct {
 
 	// Touched only by the connection's own goroutine (negotiation runs in it).
 	host       *host
-	headerSent bool   // the server's header of the current stream is out
-	node       string // the node the X-TOKEN verifier accepted
+	headerSent bool // the server's header of the current stream is out
+	// resumed says sess was resumed (stream management), not bound here.
+	// (Beside headerSent: the struct fits 192 bytes.)
+	resumed bool
+	node    string // the node the X-TOKEN verifier accepted
 	// sasl2Failures counts failed SASL2 exchanges (RFC 6120's SASL counts
 	// its own): past sasl.DefaultMaxAttempts the stream ends.
 	sasl2Failures int
@@ -43,8 +46,6 @@ type conn struct {
 	// mu guards sess, which Shutdown reads from another goroutine.
 	mu   sync.Mutex
 	sess *session // set when a resource is bound
-	// resumed says sess was resumed (stream management), not bound here.
-	resumed bool
 }
 
 func newConn(s *Server, t transport) *conn {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"sync/atomic"
 
 	"mellium.im/xmpp/jid"
@@ -33,18 +34,22 @@ type session struct {
 	sm        atomic.Pointer[smState] // stream management, once enabled
 
 	// Owned by the read loop only.
-	directed map[string]jid.JID // who got directed available presence
+	directed map[string]jid.JID // who got directed available presence; nil until someone did
 }
 
 func newSession(c *conn, full jid.JID) *session {
+	f := full.String()
+	bare := f // the bare JID is the full one's start: no string of its own
+	if i := strings.IndexByte(f, '/'); i >= 0 {
+		bare = f[:i] // neither a localpart nor a domainpart has a '/'
+	}
 	s := &session{
-		c:        c,
-		srv:      c.srv,
-		jid:      full,
-		full:     full.String(),
-		bare:     full.Bare().String(),
-		host:     c.host.name,
-		directed: make(map[string]jid.JID),
+		c:    c,
+		srv:  c.srv,
+		jid:  full,
+		full: f,
+		bare: bare,
+		host: c.host.name,
 	}
 	s.out.init(c.srv.queueSize(), c.srv.writeTimeout())
 	return s

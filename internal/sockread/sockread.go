@@ -1,0 +1,54 @@
+// Package sockread reads a TCP socket into a pooled buffer that is taken
+// only once bytes are there. A server with many idle connections waits on
+// each of them with no buffer at all: the wait is the runtime's poller's
+// (syscall.RawConn.Read), and the buffer comes from the pool in the
+// callback that finds the socket readable, and goes back if it was not.
+//
+// It is how xtokend's idle sessions wait, plain TCP and WebSocket alike.
+package sockread
+
+import (
+	"io"
+	"os"
+	"sync"
+	"syscall"
+)
+
+// Read waits until rc's socket has bytes (or an end, or an error) and reads
+// them into *buf, taking it from pool (a pool of *[]byte) first if it is
+// nil; it reads up to the buffer's capacity. While it waits, *buf is nil:
+// a buffer taken for a read that would have blocked goes back at once. It
+// returns io.EOF at the connection's end, an *os.SyscallError for a failed
+// read, and rc's error for a deadline or a closed connection (the caller
+// wraps them as its connection's reads do).
+func Read(rc syscall.RawConn, pool *sync.Pool, buf **[]byte) (int, error) {
+	var n int
+	var serr error
+	err := rc.Read(func(fd uintptr) bool {
+		if *buf == nil {
+			*buf = pool.Get().(*[]byte)
+		}
+		b := *buf
+		for {
+			n, serr = syscall.Read(int(fd), (*b)[:cap(*b)])
+			if serr != syscall.EINTR {
+				break
+			}
+		}
+		if serr == syscall.EAGAIN {
+			pool.Put(b)
+			*buf = nil
+			return false // wait with no buffer
+		}
+		return true
+	})
+	switch {
+	case err != nil:
+		return 0, err
+	case serr != nil:
+		return 0, os.NewSyscallError("read", serr)
+	case n <= 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
