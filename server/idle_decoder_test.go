@@ -90,7 +90,8 @@ func TestIdleDecoderWire(t *testing.T) {
 }
 
 // waitIdleSessions waits until n sessions whose wait runs through waitFrame
-// wait for their client in a fresh goroutine, and none in a read loop's.
+// wait for their client in a fresh goroutine, and none in a read loop's;
+// then it has the collector free their decoders.
 func waitIdleSessions(t testing.TB, waitFrame string, n int) {
 	t.Helper()
 	var fresh, grown int
@@ -107,6 +108,10 @@ func waitIdleSessions(t testing.TB, waitFrame string, n int) {
 			}
 		}
 		if fresh == n && grown == 0 {
+			// The idle sessions' decoders are freed: the next stanza is
+			// read by a fresh one, primed with the replayed header.
+			runtime.GC()
+			runtime.GC()
 			return
 		}
 	}

@@ -5,8 +5,10 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
+	"weak"
 )
 
 // replaySource is a stream's bytes that can be put back to (unreader), as
@@ -39,8 +41,9 @@ func (s *replaySource) unread(p string) error {
 // readAllIdle reads stream (a header and what follows) stanza by stanza
 // and describes each stanza whole (names, attributes, children as the
 // decoder gave them) and the error that ended it. With idle, the reader
-// drops its decoder before every stanza and primes a fresh one, as an idle
-// session does; it also says how many times it dropped.
+// lets go of its decoder before every stanza and primes a fresh one, as an
+// idle session does when its decoder was collected; it also says how many
+// times it did.
 func readAllIdle(t testing.TB, stream string, idle bool) (got []string, end string, drops int) {
 	src := &replaySource{b: []byte(stream)}
 	r, err := newStreamReader(src)
@@ -52,6 +55,7 @@ func readAllIdle(t testing.TB, stream string, idle bool) (got []string, end stri
 			r.idle(src)
 			if r.d == nil {
 				drops++
+				r.idleD = weak.Pointer[xml.Decoder]{} // as if collected
 			}
 			if err := r.wake(src); err != nil {
 				t.Fatalf("wake: %v", err)
@@ -153,4 +157,42 @@ func FuzzStreamReaderIdle(f *testing.F) {
 			t.Fatalf("with drops: %q, %s\nwithout: %q, %s", got, gotEnd, want, wantEnd)
 		}
 	})
+}
+
+// An idle session's decoder is freed by the next collection: nothing but
+// the weak pointer holds it. One that is not collected is taken back as it
+// was, and the stream goes on.
+func TestStreamReaderIdleFreesDecoder(t *testing.T) {
+	src := &replaySource{b: []byte(headerS + "<message/>\n<iq type='get' id='1'/>\n<presence/>\n</iq>")}
+	r, err := newStreamReader(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readStanza(r); err != nil {
+		t.Fatal(err)
+	}
+	d := r.d
+	r.idle(src)
+	if err := r.wake(src); err != nil || r.d != d {
+		t.Fatalf("wake before a collection: %v, the same decoder %v", err, r.d == d)
+	}
+	if _, err := readStanza(r); err != nil {
+		t.Fatal(err)
+	}
+	d = nil
+	r.idle(src)
+	runtime.GC()
+	runtime.GC()
+	if r.idleD.Value() != nil {
+		t.Fatal("an idle session's decoder outlived two collections")
+	}
+	if err := r.wake(src); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := readStanza(r); err != nil || st.name != "presence" {
+		t.Fatalf("after the collection: %v, %v", st, err)
+	}
+	if _, err := readStanza(r); err == nil || !strings.Contains(err.Error(), "line 4") {
+		t.Fatalf("the error at the end: %v, want one on line 4", err)
+	}
 }
