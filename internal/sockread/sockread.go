@@ -22,33 +22,43 @@ import (
 // read, and rc's error for a deadline or a closed connection (the caller
 // wraps them as its connection's reads do).
 func Read(rc syscall.RawConn, pool *sync.Pool, buf **[]byte) (int, error) {
-	var n int
-	var serr error
-	err := rc.Read(func(fd uintptr) bool {
-		if *buf == nil {
-			*buf = pool.Get().(*[]byte)
-		}
-		b := *buf
-		for {
-			n, serr = syscall.Read(int(fd), (*b)[:cap(*b)])
-			if serr != syscall.EINTR {
-				break
-			}
-		}
-		if serr == syscall.EAGAIN {
-			pool.Put(b)
-			*buf = nil
-			return false // wait with no buffer
-		}
-		return true
-	})
+	r := &read{pool: pool, buf: buf} // with the callback: two allocations a read
+	err := rc.Read(r.try)
 	switch {
 	case err != nil:
 		return 0, err
-	case serr != nil:
-		return 0, os.NewSyscallError("read", serr)
-	case n <= 0:
+	case r.err != nil:
+		return 0, os.NewSyscallError("read", r.err)
+	case r.n <= 0:
 		return 0, io.EOF
 	}
-	return n, nil
+	return r.n, nil
+}
+
+// read is one Read: the callback's state and results.
+type read struct {
+	pool *sync.Pool
+	buf  **[]byte
+	n    int
+	err  error
+}
+
+// try reads what the socket has; false (wait) when it has nothing yet.
+func (r *read) try(fd uintptr) bool {
+	if *r.buf == nil {
+		*r.buf = r.pool.Get().(*[]byte)
+	}
+	b := *r.buf
+	for {
+		r.n, r.err = syscall.Read(int(fd), (*b)[:cap(*b)])
+		if r.err != syscall.EINTR {
+			break
+		}
+	}
+	if r.err == syscall.EAGAIN {
+		r.pool.Put(b)
+		*r.buf = nil
+		return false // wait with no buffer
+	}
+	return true
 }

@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-func tcpPair(t *testing.T) (server *net.TCPConn, client net.Conn) {
+func tcpPair(t testing.TB) (server *net.TCPConn, client net.Conn) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -77,5 +77,22 @@ func TestRead(t *testing.T) {
 	}
 	if taken > 2 {
 		t.Errorf("%d buffers made for what one could hold", taken)
+	}
+}
+
+// BenchmarkRead: a read of bytes that are there (a client that sent while
+// the server was busy): the allocations per read.
+func BenchmarkRead(b *testing.B) {
+	pool := sync.Pool{New: func() any { b := make([]byte, 4096); return &b }}
+	s, c := tcpPair(b)
+	rc, _ := s.SyscallConn()
+	msg := []byte("<iq type='get' id='1'><ping xmlns='urn:xmpp:ping'/></iq>")
+	var buf *[]byte
+	b.ReportAllocs()
+	for b.Loop() {
+		c.Write(msg)
+		if _, err := Read(rc, &pool, &buf); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
