@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"net"
 	"runtime"
 	"strings"
 	"testing"
@@ -72,11 +71,7 @@ func TestIdleDecoderWire(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			token := base64.StdEncoding.EncodeToString([]byte("\x00alice\x00" + ts.Mint(t, "alice@localhost")))
-			conn, err := net.Dial("tcp", ts.Addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
+			conn := rawDial(t, ts, "") // the steps send the header
 			for _, s := range tc.steps {
 				if s.idle {
 					waitIdleSessions(t, "(*tcpTransport).WaitReadable", 1)
