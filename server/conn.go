@@ -120,11 +120,16 @@ func (c *conn) serve() {
 	// grew during negotiation and would stay that size while idle. The
 	// decoder of the last stream goes on as the session's stanza reader.
 	handedOff = true
-	go sess.run(c, d, func() {
-		c.t.DoneReading()
-		c.t.Abort()
-		c.srv.untrack(c)
-	})
+	go sess.run(c, d)
+}
+
+// served is the session's read loop's last call on c (no closure held per
+// session for it): buffers go back, the connection closes, the server
+// forgets it.
+func (c *conn) served() {
+	c.t.DoneReading()
+	c.t.Abort()
+	c.srv.untrack(c)
 }
 
 // negotiationFailed answers and logs a failed negotiation.

@@ -117,7 +117,7 @@ func endReason(cond, text string) string {
 // goroutine, the read loop in this one.
 // Its stanzas are read from d, the decoder that read the client's last stream
 // header and its bind request (or its resume, c.resumed).
-func (s *session) run(c *conn, d *xml.Decoder, done func()) {
+func (s *session) run(c *conn, d *xml.Decoder) {
 	srv := s.srv
 	if !c.resumed {
 		// Attributes only when the line is printed (conn.info): no logger With
@@ -135,41 +135,41 @@ func (s *session) run(c *conn, d *xml.Decoder, done func()) {
 	s.out.start(c.t)
 	r := &streamReader{d: d, header: c.header}
 	c.header = ""
-	s.readOn(c, r, done)
+	s.readOn(c, r)
 }
 
 // readOn runs the read loop until the stream ends, then finishes the session
-// and calls done; or, on a transport that can tell (bufferedReader), until
-// nothing is left to decode, and then waits for the client in a new
-// goroutine and returns. That is how an idle session waits on a 2 KB stack:
+// and lets go of the connection (conn.served); or, on a transport that can
+// tell (bufferedReader), until nothing is left to decode, and then waits for
+// the client in a new goroutine and returns. That is how an idle session waits on a 2 KB stack:
 // the runtime halves an idle goroutine's stack only when what it uses plus
 // an 800-byte reserve is under a quarter of it, so a goroutine that grew
 // past 2 KB once (decoding, routing) would keep 4 KB while it waits. The
 // grown goroutine ends instead, and a fresh one (2 KB) waits; it decodes and
 // routes once the client sends, then hands the next wait on the same way.
 // The cost is one goroutine start per wait that finds nothing buffered.
-func (s *session) readOn(c *conn, r *streamReader, done func()) {
+func (s *session) readOn(c *conn, r *streamReader) {
 	err := s.readLoop(c, r)
 	if err == errWaitIdle {
 		r.idle(c.t.StreamReader()) // the decoder too waits no more
-		go s.waitThenRead(c, r, done)
+		go s.waitThenRead(c, r)
 		return
 	}
 	s.finish(c, err)
-	done()
+	c.served()
 }
 
 // waitThenRead is a fresh goroutine's wait for the client's next stanza.
-func (s *session) waitThenRead(c *conn, r *streamReader, done func()) {
+func (s *session) waitThenRead(c *conn, r *streamReader) {
 	if err := c.t.WaitReadable(); err != nil {
 		if errors.Is(err, io.EOF) {
 			err = errLostEOF
 		}
 		s.finish(c, err)
-		done()
+		c.served()
 		return
 	}
-	s.readOn(c, r, done)
+	s.readOn(c, r)
 }
 
 // errWaitIdle tells readOn that the read loop found nothing to decode and
