@@ -131,9 +131,13 @@ func (c *countConn) doneReading() {
 	}
 }
 
+// unreadRoom is what waitReadable leaves free at the start of the read
+// buffer, for unread: a replayed header is at most that long.
+const unreadRoom = maxReplayHeader
+
 // errUnreadRoom: what unread puts back does not fit the read buffer (a bug:
-// only a replayed header, at most maxReplayHeader, is put back, ahead of at
-// most what one read of an idle connection brings).
+// only a replayed header, at most maxReplayHeader, is put back, ahead of
+// what waitReadable read after unreadRoom).
 var errUnreadRoom = errors.New("server: no room to put bytes back in the read buffer")
 
 // unread puts s ahead of the bytes not read yet: a replayed stream header
@@ -188,25 +192,34 @@ func (c *countConn) waitReadable() error {
 	if err := c.flush(); err != nil {
 		return err
 	}
-	sc, ok := c.Conn.(syscall.Conn)
-	if !ok {
-		return c.fill()
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return c.fill()
-	}
-	n, err := sockread.Read(rc, &readBufPool, &c.buf)
-	if err != nil {
-		c.release()
-		var se *os.SyscallError
-		if errors.As(err, &se) {
-			err = &net.OpError{Op: "read", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: se}
+	// The bytes go after room for a replayed stream header (unread), which
+	// a session that let go of its decoder puts ahead of them.
+	if sc, ok := c.Conn.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			n, err := sockread.Read(rc, &readBufPool, &c.buf, unreadRoom)
+			if err != nil {
+				c.release()
+				var se *os.SyscallError
+				if errors.As(err, &se) {
+					err = &net.OpError{Op: "read", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: se}
+				}
+				return err
+			}
+			c.r, c.w = unreadRoom, unreadRoom+n
+			return nil
 		}
-		return err
 	}
-	c.r, c.w = 0, n
-	return nil
+	c.buf = readBufPool.Get().(*[]byte)
+	n, err := c.Conn.Read((*c.buf)[unreadRoom:])
+	c.r, c.w = unreadRoom, unreadRoom+n
+	if n > 0 {
+		return nil
+	}
+	c.release()
+	if err == nil {
+		err = io.ErrNoProgress
+	}
+	return err
 }
 
 // Write writes to the connection, or while coalescing, holds p back until

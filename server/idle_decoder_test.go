@@ -64,6 +64,8 @@ func TestIdleDecoderWire(t *testing.T) {
 			[]string{aBound, pong}, ""},
 		{"keep-alives after idle, longer apart than the stanza deadline", []idleStep{{send: wLogin + wBindR}, {send: " ", idle: true}, {send: "\n", pause: 3 * stanzaTimeout}, {send: " " + ping, pause: 3 * stanzaTimeout}, {send: wEnd, idle: true}},
 			[]string{aBound, pong}, ""},
+		{"a burst after idle, over a read buffer", []idleStep{{send: wLogin + wBindR}, {send: strings.Repeat("<iq type='get' id='x'><ping xmlns='urn:xmpp:ping'/></iq>", 100) + ping, idle: true}, {send: wEnd, idle: true}},
+			[]string{aBound, strings.Repeat("id='x'", 1), pong}, ""},
 		{"the stanza deadline after idle", []idleStep{{send: wLogin + wBindR}, {send: "<iq type='get' id='p1'>", idle: true}},
 			[]string{aBound}, "connection-timeout"},
 		{"line numbers count from the stream's start", []idleStep{{send: wLogin + wBindR}, {send: "<message>\n<body>x</body>\n</message>", idle: true}, {send: "\n<iq type='get' id='x'>\n</message>", idle: true}},

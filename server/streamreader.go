@@ -110,7 +110,7 @@ func (r *streamReader) wake(src io.Reader) error {
 
 // maxReplayHeader bounds a replay: a header with a long list of
 // declarations has none, and its session keeps its decoder.
-const maxReplayHeader = 1024
+const maxReplayHeader = 512
 
 // commonHeader is the replay of the header nearly every client sends.
 const commonHeader = `<stream:stream xmlns="` + nsClient + `" xmlns:stream="` + stream.NS + `">`

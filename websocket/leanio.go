@@ -82,7 +82,7 @@ func (r *idleReader) Read(p []byte) (int, error) {
 // readRaw waits until the socket is readable (or the read deadline passes),
 // then reads what is there into a pooled buffer.
 func (r *idleReader) readRaw() error {
-	n, err := sockread.Read(r.raw, &ioBufPool, &r.buf)
+	n, err := sockread.Read(r.raw, &ioBufPool, &r.buf, 0)
 	if err != nil {
 		r.release()
 		var se *os.SyscallError

@@ -15,16 +15,16 @@ import (
 )
 
 // Read waits until rc's socket has bytes (or an end, or an error) and reads
-// them into *buf, taking it from pool (a pool of *[]byte) first if it is
-// nil; it reads up to the buffer's capacity. While it waits, *buf is nil:
+// them into *buf from offset off, taking it from pool (a pool of *[]byte)
+// first if it is nil; it reads up to the buffer's capacity. While it waits, *buf is nil:
 // a buffer taken for a read that would have blocked goes back at once. It
 // returns io.EOF at the connection's end, an *os.SyscallError for a failed
 // read, and rc's error for a deadline or a closed connection (the caller
 // wraps them as its connection's reads do).
-func Read(rc syscall.RawConn, pool *sync.Pool, buf **[]byte) (int, error) {
+func Read(rc syscall.RawConn, pool *sync.Pool, buf **[]byte, off int) (int, error) {
 	// Two allocations a read, held while it waits: the state (32 bytes)
 	// and the callback bound to it (16).
-	r := &read{pool: pool, buf: buf}
+	r := &read{pool: pool, buf: buf, off: int32(off)}
 	err := rc.Read(r.try)
 	switch {
 	case err != nil:
@@ -34,15 +34,15 @@ func Read(rc syscall.RawConn, pool *sync.Pool, buf **[]byte) (int, error) {
 	case r.n <= 0:
 		return 0, io.EOF
 	}
-	return r.n, nil
+	return int(r.n), nil
 }
 
 // read is one Read: the callback's state and results.
 type read struct {
-	pool  *sync.Pool
-	buf   **[]byte
-	n     int
-	errno syscall.Errno
+	pool   *sync.Pool
+	buf    **[]byte
+	errno  syscall.Errno
+	n, off int32 // a read buffer is far under 2 GB
 }
 
 // try reads what the socket has; false (wait) when it has nothing yet.
@@ -52,8 +52,8 @@ func (r *read) try(fd uintptr) bool {
 	}
 	b := *r.buf
 	for {
-		n, err := syscall.Read(int(fd), (*b)[:cap(*b)])
-		r.n, r.errno = n, 0
+		n, err := syscall.Read(int(fd), (*b)[r.off:cap(*b)])
+		r.n, r.errno = int32(n), 0
 		if err != nil {
 			r.errno = err.(syscall.Errno) // what syscall.Read returns
 		}

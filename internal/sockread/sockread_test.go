@@ -51,11 +51,11 @@ func TestRead(t *testing.T) {
 		c.Write([]byte("hello, a longer burst"))
 	}()
 	var buf *[]byte
-	n, err := Read(rc, &pool, &buf)
+	n, err := Read(rc, &pool, &buf, 0)
 	if err != nil || buf == nil || string((*buf)[:n]) != "hello, a longer " {
 		t.Fatalf("Read: %d, %v, %q", n, err, *buf)
 	}
-	n, err = Read(rc, &pool, &buf) // the rest, into the buffer held
+	n, err = Read(rc, &pool, &buf, 0) // the rest, into the buffer held
 	if err != nil || string((*buf)[:n]) != "burst" {
 		t.Fatalf("second Read: %d, %v", n, err)
 	}
@@ -63,7 +63,7 @@ func TestRead(t *testing.T) {
 	buf = nil
 
 	s.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
-	if _, err := Read(rc, &pool, &buf); !errors.Is(err, os.ErrDeadlineExceeded) {
+	if _, err := Read(rc, &pool, &buf, 0); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("Read past the deadline: %v", err)
 	}
 	if buf != nil {
@@ -72,7 +72,7 @@ func TestRead(t *testing.T) {
 	s.SetReadDeadline(time.Time{})
 
 	c.Close()
-	if _, err := Read(rc, &pool, &buf); err != io.EOF {
+	if _, err := Read(rc, &pool, &buf, 0); err != io.EOF {
 		t.Fatalf("Read at the end: %v, want io.EOF", err)
 	}
 	if taken > 2 {
@@ -91,7 +91,7 @@ func BenchmarkRead(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		c.Write(msg)
-		if _, err := Read(rc, &pool, &buf); err != nil {
+		if _, err := Read(rc, &pool, &buf, 0); err != nil {
 			b.Fatal(err)
 		}
 	}
