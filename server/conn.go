@@ -26,13 +26,19 @@ type conn struct {
 
 	// Touched only by the connection's own goroutine (negotiation runs in it).
 	host       *host
-	headerSent bool   // the server's header of the current stream is out
-	node       string // the node the X-TOKEN verifier accepted
+	headerSent bool // the server's header of the current stream is out
+	// resumed says sess was resumed (stream management), not bound here.
+	// (Beside headerSent: the struct fits 192 bytes.)
+	resumed bool
+	node    string // the node the X-TOKEN verifier accepted
 	// sasl2Failures counts failed SASL2 exchanges (RFC 6120's SASL counts
 	// its own): past sasl.DefaultMaxAttempts the stream ends.
 	sasl2Failures int
 
 	loggedIn time.Time // when the verifier accepted node (a revocation made after refuses its bind)
+	// header replays the client's last stream header for the session's
+	// stream reader (replayHeader), which takes it.
+	header string
 	// scratch is where negotiation builds an answer before the transport
 	// writes it: one buffer for all of a login's answers.
 	scratch []byte
@@ -40,8 +46,6 @@ type conn struct {
 	// mu guards sess, which Shutdown reads from another goroutine.
 	mu   sync.Mutex
 	sess *session // set when a resource is bound
-	// resumed says sess was resumed (stream management), not bound here.
-	resumed bool
 }
 
 func newConn(s *Server, t transport) *conn {
@@ -116,11 +120,16 @@ func (c *conn) serve() {
 	// grew during negotiation and would stay that size while idle. The
 	// decoder of the last stream goes on as the session's stanza reader.
 	handedOff = true
-	go sess.run(c, d, func() {
-		c.t.DoneReading()
-		c.t.Abort()
-		c.srv.untrack(c)
-	})
+	go sess.run(c, d)
+}
+
+// served is the session's read loop's last call on c (no closure held per
+// session for it): buffers go back, the connection closes, the server
+// forgets it.
+func (c *conn) served() {
+	c.t.DoneReading()
+	c.t.Abort()
+	c.srv.untrack(c)
 }
 
 // negotiationFailed answers and logs a failed negotiation.

@@ -5,8 +5,12 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"sync"
+	"syscall"
 	"time"
+
+	"github.com/xtokend/xtokend/internal/sockread"
 )
 
 // errStanzaTooLarge is what the XML decoder sees once a stanza is over
@@ -29,17 +33,16 @@ var errStanzaTooLarge = errors.New("server: stanza over max_stanza_size")
 // loop block on a shallow stack (see there).
 type countConn struct {
 	net.Conn
-	buf      *[]byte   // from readBufPool; nil while nothing is buffered
-	r, w     int       // unread bytes are (*buf)[r:w]
-	first    [128]byte // what waitReadable reads into while idle
+	buf      *[]byte // from readBufPool; nil while nothing is buffered
+	r, w     int     // unread bytes are (*buf)[r:w]
 	n, limit int64
-	over     bool
 
 	// The stanza deadline (stanza_timeout.go): started is set once a byte
 	// other than whitespace is decoded after the last stanza, armed while
 	// the read deadline is set for it.
 	stanzaTimeout            time.Duration
 	started, armed, timedOut bool
+	over                     bool // beside the flags above: a struct of 96 bytes, not 104
 
 	// While coalescing (negotiation), Write appends to out, which goes to
 	// the connection in one write just before the next read from it: every
@@ -128,6 +131,36 @@ func (c *countConn) doneReading() {
 	}
 }
 
+// unreadRoom is what waitReadable leaves free at the start of the read
+// buffer, for unread: a replayed header is at most that long.
+const unreadRoom = maxReplayHeader
+
+// errUnreadRoom: what unread puts back does not fit the read buffer (a bug:
+// only a replayed header, at most maxReplayHeader, is put back, ahead of
+// what waitReadable read after unreadRoom).
+var errUnreadRoom = errors.New("server: no room to put bytes back in the read buffer")
+
+// unread puts s ahead of the bytes not read yet: a replayed stream header
+// (streamReader.wake). The caller resets the count once it is read.
+func (c *countConn) unread(s string) error {
+	if c.buf == nil {
+		c.buf = readBufPool.Get().(*[]byte)
+		c.r, c.w = 0, 0
+	}
+	buf := *c.buf
+	switch {
+	case c.r >= len(s):
+		c.r -= len(s)
+	case c.w-c.r+len(s) <= len(buf):
+		copy(buf[len(s):], buf[c.r:c.w])
+		c.r, c.w = 0, len(s)+c.w-c.r
+	default:
+		return errUnreadRoom
+	}
+	copy(buf[c.r:], s)
+	return nil
+}
+
 // Read serves the TLS layer above (and anything else): not counted. Under
 // TLS the inner layer never keeps a buffer: tls.Conn reads whole records.
 func (c *countConn) Read(p []byte) (int, error) {
@@ -146,10 +179,11 @@ func (c *countConn) Read(p []byte) (int, error) {
 
 // waitReadable blocks until the client sends something. The read loop calls
 // it between stanzas, so that an idle session waits here, holding no read
-// buffer and on a shallow stack that the garbage collector can shrink, rather
-// than deep inside the XML decoder. It reads into a small array of the
-// struct's own, so that a short burst (a ping, a presence, the stream's end)
-// costs one read as before; a longer one costs one more read.
+// buffer and on a shallow stack, rather than deep inside the XML decoder. On
+// a TCP socket it waits for the socket and takes a pooled buffer only once
+// bytes are there (sockread); under TLS the transport waited for the socket
+// already (tcpTransport.waitSocket), and the read that follows returns
+// what came.
 func (c *countConn) waitReadable() error {
 	if c.r < c.w {
 		return nil
@@ -158,16 +192,34 @@ func (c *countConn) waitReadable() error {
 	if err := c.flush(); err != nil {
 		return err
 	}
-	n, err := c.Conn.Read(c.first[:])
-	if n == 0 {
-		if err == nil {
-			err = io.ErrNoProgress
+	// The bytes go after room for a replayed stream header (unread), which
+	// a session that let go of its decoder puts ahead of them.
+	if sc, ok := c.Conn.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			n, err := sockread.Read(rc, &readBufPool, &c.buf, unreadRoom)
+			if err != nil {
+				c.release()
+				var se *os.SyscallError
+				if errors.As(err, &se) {
+					err = &net.OpError{Op: "read", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: se}
+				}
+				return err
+			}
+			c.r, c.w = unreadRoom, unreadRoom+n
+			return nil
 		}
-		return err
 	}
 	c.buf = readBufPool.Get().(*[]byte)
-	c.r, c.w = 0, copy(*c.buf, c.first[:n])
-	return nil
+	n, err := c.Conn.Read((*c.buf)[unreadRoom:])
+	c.r, c.w = unreadRoom, unreadRoom+n
+	if n > 0 {
+		return nil
+	}
+	c.release()
+	if err == nil {
+		err = io.ErrNoProgress
+	}
+	return err
 }
 
 // Write writes to the connection, or while coalescing, holds p back until

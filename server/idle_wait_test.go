@@ -57,6 +57,13 @@ func TestIdleTLSSessionWaitsForTheSocket(t *testing.T) {
 // tlsLogin logs in over STARTTLS and binds a resource.
 func tlsLogin(t testing.TB, ts *servertest.Server, node string) *rawClient {
 	t.Helper()
+	return tlsLoginHeader(t, ts, node, "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0' to='localhost'>")
+}
+
+// tlsLoginHeader is tlsLogin with the client's stream header after
+// STARTTLS.
+func tlsLoginHeader(t testing.TB, ts *servertest.Server, node, header string) *rawClient {
+	t.Helper()
 	c := &rawClient{t: t, conn: rawDial(t, ts, "localhost")}
 	c.conn.SetDeadline(time.Now().Add(waitLimit))
 	c.d = newDecoder(c.conn)
@@ -65,7 +72,6 @@ func tlsLogin(t testing.TB, ts *servertest.Server, node string) *rawClient {
 	c.expect("proceed")
 	c.conn = tls.Client(c.conn, ts.ClientTLS("localhost"))
 	c.d = newDecoder(c.conn)
-	header := "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0' to='localhost'>"
 	fmt.Fprint(c.conn, header)
 	c.expect("features")
 	resp := base64.StdEncoding.EncodeToString([]byte("\x00" + node + "\x00" + ts.Mint(t, node+"@localhost")))

@@ -96,6 +96,7 @@ func (c *conn) openStream(d *xml.Decoder, st stage) error {
 	if err != nil {
 		return err
 	}
+	c.header = replayHeader(start)
 	to := h.to
 	host := c.srv.headerHost(h)
 	if host == nil || (c.host != nil && host != c.host) {

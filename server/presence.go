@@ -40,6 +40,9 @@ func (s *session) routePresence(st *xmlStanza, to jid.JID) error {
 				s.replyError(st, toStr, stanza.Wait, stanza.ResourceConstraint, "too many entities hold directed presence")
 				return nil
 			}
+			if s.directed == nil {
+				s.directed = make(map[string]jid.JID) // most sessions send none
+			}
 			s.directed[toStr] = to
 		} else {
 			delete(s.directed, toStr)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"sync/atomic"
 
 	"mellium.im/xmpp/jid"
@@ -33,18 +34,22 @@ type session struct {
 	sm        atomic.Pointer[smState] // stream management, once enabled
 
 	// Owned by the read loop only.
-	directed map[string]jid.JID // who got directed available presence
+	directed map[string]jid.JID // who got directed available presence; nil until someone did
 }
 
 func newSession(c *conn, full jid.JID) *session {
+	f := full.String()
+	bare := f // the bare JID is the full one's start: no string of its own
+	if i := strings.IndexByte(f, '/'); i >= 0 {
+		bare = f[:i] // neither a localpart nor a domainpart has a '/'
+	}
 	s := &session{
-		c:        c,
-		srv:      c.srv,
-		jid:      full,
-		full:     full.String(),
-		bare:     full.Bare().String(),
-		host:     c.host.name,
-		directed: make(map[string]jid.JID),
+		c:    c,
+		srv:  c.srv,
+		jid:  full,
+		full: f,
+		bare: bare,
+		host: c.host.name,
 	}
 	s.out.init(c.srv.queueSize(), c.srv.writeTimeout())
 	return s
@@ -112,7 +117,7 @@ func endReason(cond, text string) string {
 // goroutine, the read loop in this one.
 // Its stanzas are read from d, the decoder that read the client's last stream
 // header and its bind request (or its resume, c.resumed).
-func (s *session) run(c *conn, d *xml.Decoder, done func()) {
+func (s *session) run(c *conn, d *xml.Decoder) {
 	srv := s.srv
 	if !c.resumed {
 		// Attributes only when the line is printed (conn.info): no logger With
@@ -128,40 +133,43 @@ func (s *session) run(c *conn, d *xml.Decoder, done func()) {
 	}
 
 	s.out.start(c.t)
-	s.readOn(c, &streamReader{d: d}, done)
+	r := &streamReader{d: d, header: c.header}
+	c.header = ""
+	s.readOn(c, r)
 }
 
 // readOn runs the read loop until the stream ends, then finishes the session
-// and calls done; or, on a transport that can tell (bufferedReader), until
-// nothing is left to decode, and then waits for the client in a new
-// goroutine and returns. That is how an idle session waits on a 2 KB stack:
+// and lets go of the connection (conn.served); or, on a transport that can
+// tell (bufferedReader), until nothing is left to decode, and then waits for
+// the client in a new goroutine and returns. That is how an idle session waits on a 2 KB stack:
 // the runtime halves an idle goroutine's stack only when what it uses plus
 // an 800-byte reserve is under a quarter of it, so a goroutine that grew
 // past 2 KB once (decoding, routing) would keep 4 KB while it waits. The
 // grown goroutine ends instead, and a fresh one (2 KB) waits; it decodes and
 // routes once the client sends, then hands the next wait on the same way.
 // The cost is one goroutine start per wait that finds nothing buffered.
-func (s *session) readOn(c *conn, r *streamReader, done func()) {
+func (s *session) readOn(c *conn, r *streamReader) {
 	err := s.readLoop(c, r)
 	if err == errWaitIdle {
-		go s.waitThenRead(c, r, done)
+		r.idle(c.t.StreamReader()) // the decoder too waits no more
+		go s.waitThenRead(c, r)
 		return
 	}
 	s.finish(c, err)
-	done()
+	c.served()
 }
 
 // waitThenRead is a fresh goroutine's wait for the client's next stanza.
-func (s *session) waitThenRead(c *conn, r *streamReader, done func()) {
+func (s *session) waitThenRead(c *conn, r *streamReader) {
 	if err := c.t.WaitReadable(); err != nil {
 		if errors.Is(err, io.EOF) {
 			err = errLostEOF
 		}
 		s.finish(c, err)
-		done()
+		c.served()
 		return
 	}
-	s.readOn(c, r, done)
+	s.readOn(c, r)
 }
 
 // errWaitIdle tells readOn that the read loop found nothing to decode and
@@ -241,6 +249,13 @@ func (s *session) readLoop(c *conn, r *streamReader) error {
 				return errLostEOF
 			}
 			return err
+		}
+		if r.d == nil { // dropped while idle (readOn)
+			if err := r.wake(c.t.StreamReader()); err != nil {
+				return err
+			}
+			c.t.ResetCount()
+			c.t.StanzaDone() // the replayed header starts no stanza
 		}
 		start, err := readStart(r)
 		if err != nil {

@@ -16,6 +16,18 @@ import (
 // (a format with the host as its one verb), then binds resource.
 func prefixLogin(t *testing.T, ts *servertest.Server, node, resource, header string) *rawClient {
 	t.Helper()
+	c := prefixAuthed(t, ts, node, header)
+	fmt.Fprintf(c.conn, "<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>%s</resource></bind></iq>", resource)
+	if res := c.expect("iq"); res.attr("type") != "result" {
+		t.Fatalf("bind: %s", res)
+	}
+	return c
+}
+
+// prefixAuthed is prefixLogin up to the features of the authenticated
+// stream.
+func prefixAuthed(t *testing.T, ts *servertest.Server, node, header string) *rawClient {
+	t.Helper()
 	conn, err := net.Dial("tcp", ts.Addr)
 	if err != nil {
 		t.Fatal(err)
@@ -30,10 +42,6 @@ func prefixLogin(t *testing.T, ts *servertest.Server, node, resource, header str
 	c.expect("success")
 	fmt.Fprintf(conn, header, "localhost")
 	c.expect("features")
-	fmt.Fprintf(conn, "<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>%s</resource></bind></iq>", resource)
-	if res := c.expect("iq"); res.attr("type") != "result" {
-		t.Fatalf("bind: %s", res)
-	}
 	return c
 }
 

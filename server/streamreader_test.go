@@ -95,10 +95,11 @@ func TestStreamReaderMaxStanzaSize(t *testing.T) {
 // the stream reader a session would use after it.
 func newStreamReader(r io.Reader) (*streamReader, error) {
 	d := xml.NewDecoder(r)
-	if _, err := readStreamHeader(d); err != nil {
+	start, err := readStreamHeader(d)
+	if err != nil {
 		return nil, err
 	}
-	return &streamReader{d: d}, nil
+	return &streamReader{d: d, header: replayHeader(start)}, nil
 }
 
 // readStreamHeader takes a declaration, whitespace and the header, and

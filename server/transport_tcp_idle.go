@@ -31,14 +31,15 @@ func (t *tcpTransport) Buffered() bool {
 	if c == t.tcp {
 		return false
 	}
+	c.buf = readBufPool.Get().(*[]byte)
 	t.raw.SetReadDeadline(time.Unix(1, 0))
-	n, err := c.Conn.Read(c.first[:])
+	n, err := c.Conn.Read(*c.buf)
 	t.raw.SetReadDeadline(time.Time{})
+	c.r, c.w = 0, n
 	if n > 0 {
-		c.buf = readBufPool.Get().(*[]byte)
-		c.r, c.w = 0, copy(*c.buf, c.first[:n])
 		return true
 	}
+	c.release()
 	if !errors.Is(err, os.ErrDeadlineExceeded) {
 		return true // the error comes again with the next read
 	}

@@ -34,6 +34,14 @@ func newWSTransport(c *websocket.Conn) *wsTransport {
 type wsReader struct {
 	c        *websocket.Conn
 	exceeded bool
+	replay   string // put back by unread: read before the Conn's bytes
+}
+
+// unread puts s ahead of the bytes not read yet: a replayed stream header
+// (streamReader.wake).
+func (r *wsReader) unread(s string) error {
+	r.replay = s + r.replay
+	return nil
 }
 
 // note is a read error as the session sees it: a close frame of any
@@ -53,6 +61,11 @@ func (r *wsReader) note(err error) error {
 }
 
 func (r *wsReader) Read(p []byte) (int, error) {
+	if r.replay != "" {
+		n := copy(p, r.replay)
+		r.replay = r.replay[n:]
+		return n, nil
+	}
 	n, err := r.c.Read(p)
 	if err != nil {
 		err = r.note(err)
@@ -61,6 +74,11 @@ func (r *wsReader) Read(p []byte) (int, error) {
 }
 
 func (r *wsReader) ReadByte() (byte, error) {
+	if r.replay != "" {
+		b := r.replay[0]
+		r.replay = r.replay[1:]
+		return b, nil
+	}
 	b, err := r.c.ReadByte()
 	if err != nil {
 		err = r.note(err)
@@ -78,6 +96,11 @@ func (t *wsTransport) WaitReadable() error {
 	}
 	return err
 }
+
+// Buffered reports whether the stream has bytes the decoder has not taken:
+// when it has none, the session waits in a fresh goroutine (session.readOn),
+// and the Conn's wait holds no buffer and runs on a shallow stack.
+func (t *wsTransport) Buffered() bool { return t.r.replay != "" || t.c.Buffered() }
 func (t *wsTransport) DoneReading()   {}
 func (t *wsTransport) RestartStream() {}
 

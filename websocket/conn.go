@@ -115,12 +115,50 @@ func (c *Conn) ReadByte() (byte, error) {
 
 // WaitReadable blocks until the next message has arrived and been checked.
 // A server calls it between stanzas, so that an idle session waits on a
-// shallow stack holding no buffer, rather than inside its XML decoder.
+// shallow stack holding no buffer, rather than inside its XML decoder: on a
+// TCP socket it waits for the socket (waitIdle), and after control frames
+// alone (a keepalive's pong) it goes back to that wait.
 func (c *Conn) WaitReadable() error {
 	for len(c.pending) == 0 {
+		if err := c.waitIdle(); err != nil {
+			return err
+		}
 		if err := c.next(); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// Buffered reports whether bytes of the stream wait to be read: the rest of
+// a message, or the connection's next bytes, read ahead. When it reports
+// none, a server may hand its session's wait to a fresh goroutine, whose
+// WaitReadable keeps a 2 KB stack.
+func (c *Conn) Buffered() bool {
+	if len(c.pending) > 0 {
+		return true
+	}
+	c.rmu.Lock() // Close may be reading the connection
+	defer c.rmu.Unlock()
+	return c.in.buffered()
+}
+
+// waitIdle waits until the TCP socket has bytes, when nothing is buffered,
+// and reads them (idleReader.readRaw): no buffer is held meanwhile and the
+// stack stays shallow. A connection without a raw socket (TLS) waits in
+// next, deeper.
+func (c *Conn) waitIdle() error {
+	if c.rerr != nil {
+		return nil // next reports it
+	}
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	if c.closeRcvd || c.in.raw == nil || c.in.buffered() {
+		return nil
+	}
+	if err := c.in.readRaw(); err != nil {
+		c.rerr = c.readError(err)
+		return c.rerr
 	}
 	return nil
 }
@@ -157,6 +195,9 @@ func (c *Conn) next() error {
 		c.rerr = err
 		return err
 	}
+	if b == nil {
+		return nil // control frames only, nothing after them yet
+	}
 	c.lastMsg.Store(time.Now().UnixNano())
 	var m message
 	if ferr := scanMessage(b, &m); ferr != nil {
@@ -186,7 +227,9 @@ func (c *Conn) next() error {
 
 // readMessage reads one whole message (at most maxSize bytes) into a pooled
 // buffer, unmasked, answering the control frames that come before or
-// inside it.
+// inside it. Control frames with nothing read after them and no message
+// begun return nil and no error: the caller waits again (WaitReadable on a
+// shallow stack, Read and ReadByte here).
 func (c *Conn) readMessage() ([]byte, error) {
 	if c.closeRcvd {
 		return nil, io.EOF
@@ -206,6 +249,9 @@ func (c *Conn) readMessage() ([]byte, error) {
 			}
 			if c.closeRcvd {
 				return nil, io.EOF
+			}
+			if !started && !c.in.buffered() {
+				return nil, nil
 			}
 			continue
 		case opText:

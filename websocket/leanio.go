@@ -1,10 +1,13 @@
 package websocket
 
 import (
-	"io"
+	"errors"
 	"net"
+	"os"
 	"sync"
 	"syscall"
+
+	"github.com/xtokend/xtokend/internal/sockread"
 )
 
 // ioBufPool holds the 4 KB buffers of connections with bytes in transit.
@@ -79,38 +82,21 @@ func (r *idleReader) Read(p []byte) (int, error) {
 // readRaw waits until the socket is readable (or the read deadline passes),
 // then reads what is there into a pooled buffer.
 func (r *idleReader) readRaw() error {
-	var n int
-	var serr error
-	err := r.raw.Read(func(fd uintptr) bool {
-		if r.buf == nil {
-			r.buf = ioBufPool.Get().(*[]byte)
-		}
-		for {
-			n, serr = syscall.Read(int(fd), (*r.buf)[:cap(*r.buf)])
-			if serr != syscall.EINTR {
-				break
-			}
-		}
-		if serr == syscall.EAGAIN {
-			r.release() // wait with no buffer
-			return false
-		}
-		return true
-	})
-	switch {
-	case err != nil:
-	case serr != nil:
-		err = &net.OpError{Op: "read", Net: "tcp", Source: r.conn.LocalAddr(), Addr: r.conn.RemoteAddr(), Err: serr}
-	case n <= 0:
-		err = io.EOF
-	}
+	n, err := sockread.Read(r.raw, &ioBufPool, &r.buf, 0)
 	if err != nil {
 		r.release()
+		var se *os.SyscallError
+		if errors.As(err, &se) {
+			err = &net.OpError{Op: "read", Net: "tcp", Source: r.conn.LocalAddr(), Addr: r.conn.RemoteAddr(), Err: se.Err}
+		}
 		return err
 	}
 	r.data = (*r.buf)[:n]
 	return nil
 }
+
+// buffered reports whether bytes were read ahead and not taken yet.
+func (r *idleReader) buffered() bool { return len(r.data) > 0 || r.early != nil }
 
 // take copies buffered bytes to p, and gives the buffer back once it is
 // drained.
