@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -66,7 +67,7 @@ func runIdle(ctx context.Context, args []string, stdout, stderr io.Writer) error
 					continue
 				}
 				if *sm {
-					if err := enableSM(s, t.timeout); err != nil {
+					if _, err := enableSM(s, t.timeout); err != nil {
 						s.closeNow()
 						if errs.Add(1) == 1 {
 							mu.Lock()
@@ -118,25 +119,30 @@ func runIdle(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 var smEnable = []byte("<enable xmlns='urn:xmpp:sm:3' resume='true'/>")
 
-// enableSM makes s a resumable stream management session and waits for <enabled/>.
-func enableSM(s *session, timeout time.Duration) error {
+// enableSM makes s a resumable stream management session, waits for <enabled/> and
+// returns its id (what a <resume/> names as previd).
+func enableSM(s *session, timeout time.Duration) ([]byte, error) {
 	s.conn.SetDeadline(time.Now().Add(timeout))
 	defer s.conn.SetDeadline(time.Time{})
 	if _, err := s.conn.Write(smEnable); err != nil {
-		return fail("sm", err)
+		return nil, fail("sm", err)
 	}
 	for {
 		el, err := s.sc.next()
 		if err != nil {
-			return fail("sm", err)
+			return nil, fail("sm", err)
 		}
 		switch {
 		case el.Kind != kindChild:
-			return fail("sm", fmt.Errorf("stream ended: %.200s", el.Raw))
+			return nil, fail("sm", fmt.Errorf("stream ended: %.200s", el.Raw))
 		case el.Is("enabled"):
-			return nil
+			id := attr(el.Raw, "id")
+			if len(id) == 0 || string(attr(el.Raw, "resume")) != "true" && string(attr(el.Raw, "resume")) != "1" {
+				return nil, fail("sm", fmt.Errorf("not resumable: %.300s", el.Raw))
+			}
+			return bytes.Clone(id), nil
 		case el.Is("failed"):
-			return fail("sm", fmt.Errorf("server answered %.300s", el.Raw))
+			return nil, fail("sm", fmt.Errorf("server answered %.300s", el.Raw))
 		}
 	}
 }

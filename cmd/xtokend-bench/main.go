@@ -15,6 +15,8 @@
 //	                                 presence of -online contacts kept online
 //	xtokend-bench offline  [flags]   -pairs senders store -messages each for offline
 //	                                 receivers, who then log in and receive them
+//	xtokend-bench resume   [flags]   drop the connection, reconnect, SASL and resume the
+//	                                 stream-management session (XEP-0198), at each -c
 //	xtokend-bench seed     [flags]   writes the rosters of the rosters mode into a server
 //	xtokend-bench report   [flags] results.jsonl...   writes BENCHMARKS.md and an SVG plot
 //
@@ -42,7 +44,7 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-const usage = `usage: xtokend-bench logins|messages|idle|soak|rosters|offline|seed|report [flags]  (-h for the flags of each)`
+const usage = `usage: xtokend-bench logins|messages|idle|soak|rosters|offline|fanout|resume|seed|report [flags]  (-h for the flags of each)`
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -74,6 +76,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runOffline(ctx, args[1:], stdout, stderr)
 	case "fanout":
 		err = runFanout(ctx, args[1:], stdout, stderr)
+	case "resume":
+		err = runResume(ctx, args[1:], stdout, stderr)
 	case "seed":
 		err = runSeed(ctx, args[1:], stdout, stderr)
 	case "report":
