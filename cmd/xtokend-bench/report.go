@@ -259,18 +259,21 @@ func rate(r *result) float64 {
 type plots struct{ logins, rss, growth string }
 
 func writeTables(b *strings.Builder, rs []result, subject string, peers []string, p plots) {
-	for _, mode := range []string{"logins", "messages", "roster-logins", "offline-store", "offline-deliver"} {
-		unit := map[string]string{"logins": "logins/s", "messages": "messages/s", "roster-logins": "logins/s", "offline-store": "messages/s", "offline-deliver": "messages/s"}[mode]
-		levelName := map[string]string{"logins": "concurrency", "messages": "pairs", "roster-logins": "concurrency", "offline-store": "pairs", "offline-deliver": "pairs"}[mode]
+	for _, mode := range []string{"logins", "resume", "messages", "roster-logins", "offline-store", "offline-deliver"} {
+		unit := map[string]string{"logins": "logins/s", "resume": "resumptions/s", "messages": "messages/s", "roster-logins": "logins/s", "offline-store": "messages/s", "offline-deliver": "messages/s"}[mode]
+		levelName := map[string]string{"logins": "concurrency", "resume": "concurrency", "messages": "pairs", "roster-logins": "concurrency", "offline-store": "pairs", "offline-deliver": "pairs"}[mode]
 		for _, v := range variants {
 			levels := levelsOf(rs, mode, v)
 			if len(levels) == 0 {
 				continue
 			}
-			title := map[string]string{"logins": "Logins", "messages": "Messages",
+			title := map[string]string{"logins": "Logins", "resume": "Reconnecting by stream-management resumption", "messages": "Messages",
 				"roster-logins": "Logins with a roster (roster get, initial presence, the online contacts' presence)",
 				"offline-store": "Offline messages stored", "offline-deliver": "Offline messages delivered at login"}[mode]
 			fmt.Fprintf(b, "\n### %s, %s%s\n\n", title, v, runsNote(rs, mode, v))
+			if mode == "resume" {
+				b.WriteString(resumeNote)
+			}
 			fmt.Fprintf(b, "| %s | %s %s | p50 / p99 ms | CPU µs/op |", levelName, subject, unit)
 			for _, peer := range peers {
 				fmt.Fprintf(b, " %s %s | p50 / p99 ms | CPU µs/op | %s ratio | CPU ratio |", peer, unit, unit)
@@ -312,6 +315,12 @@ func writeTables(b *strings.Builder, rs []result, subject string, peers []string
 		fmt.Fprintf(b, "\n![CPU per operation and memory per session against sessions held](%s)\n", p.growth)
 	}
 }
+
+// resumeNote says what a resumption is, above its tables.
+const resumeNote = "Each worker holds one resumable session (XEP-0198, `<enable resume='true'/>`) and, again and again, drops its TCP " +
+	"connection without ending the stream, connects anew, authenticates again (X-TOKEN for xtokend, PLAIN for the peers) and " +
+	"resumes the session with `<resume previd h/>` instead of binding (`xtokend-bench resume`); the latency is from the connect " +
+	"to `<resumed/>`. A `<failed/>` is an error.\n\n"
 
 // writeIdle gives the idle rows of mode (idle, idle-sm), a table per connection kind.
 func writeIdle(b *strings.Builder, rs []result, subject string, peers []string, mode, what string) {

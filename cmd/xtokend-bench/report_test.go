@@ -252,3 +252,38 @@ func TestReportGrowthFanoutSASL2(t *testing.T) {
 	wantLines(t, svgs["logins.svg"], "xtokend (SASL2+Bind2)", `stroke-dasharray`)
 	wantLines(t, svgs["rss.svg"], "stream management (resumable)")
 }
+
+// Resumption rows get their own table, beside the logins, with every peer that has them.
+func TestReportResume(t *testing.T) {
+	dir := t.TempDir()
+	results := filepath.Join(dir, "results.jsonl")
+	lines := `{"server":"prosody","mode":"resume","transport":"tcp","tls":false,"pipelined":true,"concurrency":8,"seconds":5,"ops":2000,"errors":0,"rate":400,"p50_ms":18,"p90_ms":25,"p99_ms":40,"max_ms":60,"tool_cpu_us_per_op":150,"server_cpu_us_per_op":2200}
+{"server":"ejabberd","mode":"resume","transport":"tcp","tls":false,"pipelined":true,"concurrency":8,"seconds":5,"ops":5000,"errors":3,"first_error":"resume: server answered <failed/>","rate":1000,"p50_ms":7,"p90_ms":10,"p99_ms":20,"max_ms":30,"tool_cpu_us_per_op":140,"server_cpu_us_per_op":900}
+{"server":"xtokend","mode":"resume","transport":"tcp","tls":false,"pipelined":true,"concurrency":8,"seconds":5,"ops":20000,"errors":0,"rate":4000,"p50_ms":1.5,"p90_ms":2,"p99_ms":4,"max_ms":9,"tool_cpu_us_per_op":120,"server_cpu_us_per_op":150}
+{"server":"xtokend","mode":"logins","tls":false,"concurrency":8,"ops":5000,"errors":0,"rate":4000,"p50_ms":1,"p99_ms":4,"server_cpu_us_per_op":250}
+{"server":"xtokend","mode":"messages","tls":false,"concurrency":32,"ops":5000,"errors":0,"rate":30000,"p50_ms":1,"p99_ms":4,"server_cpu_us_per_op":30}
+`
+	if err := os.WriteFile(results, []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "B.md")
+	if code := run([]string{"report", "-o", out, "-peer", "prosody,ejabberd", results}, os.Stdout, os.Stderr); code != 0 {
+		t.Fatalf("report exited %d", code)
+	}
+	b, _ := os.ReadFile(out)
+	md := string(b)
+	title := "### Reconnecting by stream-management resumption, plaintext"
+	for _, want := range []string{
+		title,
+		"| concurrency | xtokend resumptions/s | p50 / p99 ms | CPU µs/op | prosody resumptions/s |",
+		"| 8 | 4000 | 1.50 / 4.00 | 150 | 400 | 18.00 / 40.00 | 2200 | 10.0x | 14.7x | 1000 (3 errors) | 7.00 / 20.00 | 900 | 4.0x | 6.0x |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+	// After the logins, before the messages.
+	if i, j, k := strings.Index(md, "### Logins, plaintext"), strings.Index(md, title), strings.Index(md, "### Messages, plaintext"); !(i >= 0 && i < j && j < k) {
+		t.Errorf("the resumption table is not between the logins and the messages (%d, %d, %d):\n%s", i, j, k, md)
+	}
+}
