@@ -46,6 +46,12 @@
 # `xtokend-bench fanout`; skipped with a log line when the built tool has no fanout mode.
 # FANOUT_SEED_FLAGS and FANOUT_FLAGS override the flags given to `seed` and `fanout`.
 #
+# Reconnecting by stream-management resumption (RESUME_PHASES=plain, the default; "plain tls" for
+# STARTTLS too; empty: skip): every server restarted with stream management (as in the sm idle
+# phase), then `xtokend-bench resume` at RESUME_LEVELS="1 8": each worker drops its connection,
+# reconnects, authenticates again and resumes its session (XEP-0198); skipped with a log line when
+# the built tool has no resume mode.
+#
 # The stored phase (STORED_PHASES=plain, the default; empty: skip): logins with a roster and
 # offline messages, every server with its rosters seeded (xtokend through its admin API into
 # SQLite, Prosody's internal storage files, ejabberd's mnesia from a XEP-0227 import) and real
@@ -79,6 +85,8 @@ GROWTH_PAIRS=${GROWTH_PAIRS:-32}
 GROWTH_DURATION=${GROWTH_DURATION:-3s}
 FANOUT_PHASES=${FANOUT_PHASES-plain}
 FANOUT_SUBSCRIBERS=${FANOUT_SUBSCRIBERS:-1000}
+RESUME_PHASES=${RESUME_PHASES-plain}
+RESUME_LEVELS=${RESUME_LEVELS:-1 8}
 SASL2=${SASL2-1}
 STORED_PHASES=${STORED_PHASES-plain}
 ROSTER_LEVELS=${ROSTER_LEVELS:-1 8 32}
@@ -147,6 +155,10 @@ BENCH="$WORK/xtokend-bench"
 if [ -n "$FANOUT_PHASES" ] && ! "$BENCH" fanout -h >/dev/null 2>&1; then
 	log "this xtokend-bench has no fanout mode: skipping the presence broadcast phase"
 	FANOUT_PHASES=""
+fi
+if [ -n "$RESUME_PHASES" ] && ! "$BENCH" resume -h >/dev/null 2>&1; then
+	log "this xtokend-bench has no resume mode: skipping the resumption phase"
+	RESUME_PHASES=""
 fi
 PIPELINE_NOTE=""
 if "$BENCH" logins -h 2>&1 | grep -q -- '-pipeline'; then
@@ -245,11 +257,12 @@ start_phase() { # plain|tls|ws|sm: starts every server fresh for the phase and s
 	if [ "$1" = plain ]; then
 		start_servers false
 		tlsflag=""
-	elif [ "$1" = sm ]; then
-		# Plaintext TCP with stream management: xtokend has it on for every host; Prosody's
-		# mod_smacks and ejabberd's mod_stream_mgmt are loaded for this phase only.
-		PROSODY_SM=1 EJABBERD_SM=1 start_servers false
+	elif [ "$1" = sm ] || [ "$1" = sm-tls ]; then
+		# Stream management: xtokend has it on for every host; Prosody's mod_smacks and
+		# ejabberd's mod_stream_mgmt are loaded for this phase only (sm-tls: with STARTTLS).
 		tlsflag=""
+		[ "$1" = sm-tls ] && tlsflag="-tls"
+		PROSODY_SM=1 EJABBERD_SM=1 start_servers "$([ -n "$tlsflag" ] && echo true || echo false)"
 	elif [ "$1" = ws ]; then
 		# Plaintext ws://: SASL is offered as on plaintext TCP (require_starttls = false).
 		start_servers false ws
@@ -366,6 +379,26 @@ for phase in $FANOUT_PHASES; do
 		done
 	done
 done
+
+# ---- reconnecting by stream-management resumption ----
+for phase in $RESUME_PHASES; do
+	case $phase in
+	plain) start_phase sm ;;
+	tls) start_phase sm-tls ;;
+	*) log "resumption phases are plain or tls; skipping $phase"; continue ;;
+	esac
+	for c in $RESUME_LEVELS; do
+		for rep in $(seq 1 "$REPEAT"); do
+			for who in $PEERS xtokend; do
+				log "resume $phase c=$c $who (run $rep of $REPEAT)"
+				# shellcheck disable=SC2046
+				"$BENCH" resume $(${who}_flags) $tlsflag -c "$c" -duration "$DURATION" -warmup "$WARMUP" -json "$RESULTS" >&2 ||
+					log "resume $who failed (exit $?): its row is missing"
+			done
+		done
+	done
+done
+stop_servers
 
 # ---- idle sessions: RSS of each server at growing counts ----
 rss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
@@ -523,6 +556,7 @@ phase_of() {
 	*'"mode":"idle"'* | *'"mode":"idle-sm"'* | *'"mode":"held-'*) echo " idle" ;;
 	*'"mode":"roster-logins"'* | *'"mode":"offline-'*) echo " stored" ;;
 	*'"mode":"fanout"'*) echo " fanout" ;;
+	*'"mode":"resume"'*) echo " resume" ;;
 	*) echo " load" ;;
 	esac
 }
@@ -536,6 +570,7 @@ if [ -n "${KEEP_RESULTS:-}" ] && [ -f bench/results.jsonl ]; then
 		[ "$kind" = idle ] && ran=$IDLE_PHASES
 		[ "$kind" = stored ] && ran=$STORED_PHASES
 		[ "$kind" = fanout ] && ran=$FANOUT_PHASES
+		[ "$kind" = resume ] && ran=$RESUME_PHASES
 		[[ " $ran " == *" $ph "* ]] || echo "$line" >>"$WORK/carried.jsonl"
 	done <bench/results.jsonl
 	if [ -s "$WORK/carried.jsonl" ]; then
@@ -627,15 +662,23 @@ bench/run.sh        # installs Prosody and ejabberd from Debian if absent; about
   keeps online (k0..); \`xtokend-bench fanout -subscribers $FANOUT_SUBSCRIBERS\` has r0 change its presence, one
   change at a time (after a few unmeasured ones), each one ending when every subscriber has it; the
   latencies are of every delivery (\`xtokend-bench seed ... -users 1 -online $FANOUT_SUBSCRIBERS -contacts $FANOUT_SUBSCRIBERS\`).
+- **Reconnecting by stream-management resumption** (the resume phase$([ -n "$RESUME_PHASES" ] || echo ", not run this time")): every server
+  restarted with stream management as in the sm phase; each of N workers (\`xtokend-bench resume ... -c N\`)
+  holds one resumable session and, again and again, closes its TCP connection without a stream end,
+  connects anew, authenticates again (XEP-0198 resumes only for the session's user: X-TOKEN for xtokend,
+  PLAIN for the peers) and sends \`<resume previd h/>\` in place of a bind; the latency is from the connect to
+  \`<resumed/>\`. The servers see the old connection closed at once (a FIN) and none waits for it: each
+  takes the session over from the old connection if it has not yet seen it gone (Prosody's mod_smacks
+  closes it, as xtokend does). A \`<failed/>\` is an error (ejabberd has been seen to answer a rare
+  \`item-not-found\`, "Previous session not found", at c=8); the worker then starts a new session.
 - **SASL2** series$([ -n "$SASL2" ] || echo " (not run this time)"): xtokend's plaintext logins again with X-TOKEN inside SASL2's
   \`<authenticate/>\` and a Bind2 request (\`xtokend-bench logins -sasl2\`): one round trip fewer.
 - **Where ejabberd has no row**: the token verification and the 1,000-item roster get below are Go
   benchmarks of xtokend's own code (X-TOKEN is xtokend's mechanism; ejabberd's and Prosody's whole
   logins, and logins with a roster, are in the tables); ejabberd 23.01 (Debian) has no SASL2, Bind2 or
-  FAST, so the SASL2 series and the reconnect section have no ejabberd row (Prosody 0.12 has none
-  either); the soak (\`bench/soak.sh\`) drives xtokend alone; stream management's resumption is in
-  ejabberd (\`mod_stream_mgmt\`) but the load tool has no resumption mode yet, so only the memory of
-  resumable idle sessions is compared (the sm phase).
+  FAST, so the SASL2 series and the FAST reconnect section have no ejabberd row (Prosody 0.12 has none
+  either); the soak (\`bench/soak.sh\`) drives xtokend alone. A reconnect by stream management's
+  resumption, which all three servers do, has its own table.
 - Commands, as run by the script (\$WORK is a temporary folder with the generated configs and keys):
   \`xtokend-bench logins -addr 127.0.0.1:PORT -mech X-TOKEN -secret-file \$WORK/access_secret -seed-file \$WORK/otp_seed [-tls] -c N -duration $DURATION\`,
   the same with \`-mech PLAIN -password bench\` for Prosody, \`xtokend-bench messages ... -pairs N\`,
