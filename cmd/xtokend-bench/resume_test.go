@@ -95,3 +95,43 @@ func TestResumeAnswersAckRequests(t *testing.T) {
 		t.Errorf("answer %q", a)
 	}
 }
+
+// The wire of one resumption: SASL, then the new stream's header with <resume/> naming the
+// session and the stanzas handled so far; an ack request before <resumed/> is answered, a
+// stanza counted; <failed/> is an error.
+func TestResumeWire(t *testing.T) {
+	const features = "<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/><sm xmlns='urn:xmpp:sm:3'/></stream:features>"
+	for _, tc := range []struct {
+		name, last, wantErr string
+	}{
+		{"resumed", "<resumed xmlns='urn:xmpp:sm:3' h='0' previd='abc'/>", ""},
+		{"failed", "<failed xmlns='urn:xmpp:sm:3'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>", "item-not-found"},
+		{"another session", "<resumed xmlns='urn:xmpp:sm:3' h='0' previd='xyz'/>", "resumed another session"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr, done := scriptedServer(t, []turn{
+				{want: "</auth>", answer: srvHeader + srvSASL + srvSuccess},
+				{want: "<resume xmlns='urn:xmpp:sm:3' h='5' previd='abc'/>", answer: srvHeader + features +
+					"<message from='a@localhost' to='u0@localhost/sm0'><body>x</body></message><r xmlns='urn:xmpp:sm:3'/>"},
+				{want: "<a xmlns='urn:xmpp:sm:3' h='6'/>", answer: tc.last},
+			})
+			c := common{addr: addr, host: "localhost", mech: "PLAIN", password: "bench", timeout: 5 * time.Second, pipeline: true}
+			tg, err := c.target()
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := &smWorker{w: newWorker(tg), user: "u0", id: []byte("abc"), h: 5}
+			err = m.resume(context.Background())
+			m.drop()
+			if serr := <-done; serr != nil {
+				t.Fatal(serr)
+			}
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Fatalf("resume: %v, want %q", err, tc.wantErr)
+			}
+			if m.h != 6 {
+				t.Errorf("h = %d after one stanza, want 6", m.h)
+			}
+		})
+	}
+}
