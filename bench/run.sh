@@ -668,8 +668,8 @@ bench/run.sh        # installs Prosody and ejabberd from Debian if absent; about
   connects anew, authenticates again (XEP-0198 resumes only for the session's user: X-TOKEN for xtokend,
   PLAIN for the peers) and sends \`<resume previd h/>\` in place of a bind; the latency is from the connect to
   \`<resumed/>\`. The servers see the old connection closed at once (a FIN) and none waits for it: each
-  takes the session over from the old connection if it has not yet seen it gone (Prosody's mod_smacks
-  closes it, as xtokend does). A \`<failed/>\` is an error (ejabberd has been seen to answer a rare
+  takes the session over from an old connection still open (seen with the old one left open: Prosody's
+  mod_smacks closes it without a word, ejabberd's mod_stream_mgmt and xtokend with a \`<conflict/>\` stream error). A \`<failed/>\` is an error (ejabberd has been seen to answer a rare
   \`item-not-found\`, "Previous session not found", at c=8); the worker then starts a new session.
 - **SASL2** series$([ -n "$SASL2" ] || echo " (not run this time)"): xtokend's plaintext logins again with X-TOKEN inside SASL2's
   \`<authenticate/>\` and a Bind2 request (\`xtokend-bench logins -sasl2\`): one round trip fewer.
