@@ -13,7 +13,7 @@
 #                                # rows carried over from bench/results.jsonl
 #
 # The estimate: the points are 70 login points (7 concurrencies × 3 servers × 3 phases, and xtokend's
-# SASL2+Bind2 series), 18 message points, 9 roster-login points at DURATION + WARMUP each (~8 min
+# SASL2+Bind2 series), 18 message points, 9 roster-login points, 6 resumption points at DURATION + WARMUP each (~9 min
 # at 5 s + 1 s), 18 growth points at GROWTH_DURATION + WARMUP (~1.5 min); opening the idle sessions
 # (15,000 plaintext and STARTTLS, 10,000 WebSocket, 5,000 with stream management, on each server:
 # Prosody opens about 400 a second, 220 with STARTTLS) ~6 min; offline messages, presence broadcast
