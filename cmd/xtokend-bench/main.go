@@ -31,6 +31,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -127,6 +128,7 @@ type common struct {
 	jsonPath           string
 	wsURL              string
 	pipeline, sasl2    bool
+	from               string
 }
 
 func (c *common) register(fs *flag.FlagSet) {
@@ -148,6 +150,8 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.jsonPath, "json", "", "append results as JSON lines to this `file`")
 	fs.BoolVar(&c.pipeline, "pipeline", true, "send each stream's first element (<starttls/>, <auth/>, the bind iq) with its header, not after the features (TCP only)")
 	fs.BoolVar(&c.sasl2, "sasl2", false, "log in with SASL2 (XEP-0388) and bind inline with Bind2 (XEP-0386): one stream, no restart")
+	fs.StringVar(&c.from, "from", "", "connect from this loopback `address` (127.0.0.2, ...) instead of the system's choice: "+
+		"a load beside many sessions held from 127.0.0.1 then finds free ports at once")
 	fs.StringVar(&c.wsURL, "ws", "", "speak XMPP over WebSocket (RFC 7395, subprotocol xmpp) at this ws:// or wss:// `URL` instead of TCP at -addr")
 }
 
@@ -173,6 +177,13 @@ func (c *common) target() (*target, error) {
 	}
 	t := &target{addr: c.addr, host: c.host, mech: strings.ToUpper(c.mech), password: c.password, useTLS: c.useTLS, resume: c.resume, timeout: c.timeout, wsURL: c.wsURL,
 		pipeline: c.pipeline, sasl2: c.sasl2}
+	if c.from != "" {
+		ip := net.ParseIP(c.from)
+		if ip == nil || ip.To4() == nil || !ip.IsLoopback() {
+			return nil, usageError(fmt.Sprintf("-from %q: not an IPv4 loopback address", c.from))
+		}
+		t.sources = []net.IP{ip}
+	}
 	switch t.mech {
 	case "PLAIN":
 	case "X-TOKEN":

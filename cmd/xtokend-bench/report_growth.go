@@ -67,7 +67,9 @@ func writeGrowth(b *strings.Builder, rs []result, subject string, peers []string
 		note = fmt.Sprintf(" (means of %d runs)", n)
 	}
 	fmt.Fprintf(b, "\n### Growth: memory and CPU per operation with idle sessions held, plaintext%s\n\n", note)
-	fmt.Fprintf(b, "With N idle sessions held (the idle phase's), a point of logins at c=%d and one of messages at %d pairs beside them.\n\n", login, msg)
+	fmt.Fprintf(b, "With N idle sessions held (the idle phase's), a point of logins at c=%d and one of messages at %d pairs beside them. "+
+		"Their connections come from 127.0.0.2 (`-from`), as the held sessions take most of 127.0.0.1's ephemeral ports "+
+		"(from the same address the kernel's port search cost the load tool 1.6 ms per login at 15,000 held).\n\n", login, msg)
 	b.WriteString("| server | sessions held | KB/session | logins/s | login p50 / p99 ms | CPU µs/login | messages/s | message p50 / p99 ms | CPU µs/message |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	servers := append([]string{subject}, peers...)
