@@ -6,7 +6,6 @@ import (
 	"io"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -62,14 +61,10 @@ type loginSteps struct {
 // measureLogins runs logins at one concurrency; steps, when not nil, extends each login.
 func measureLogins(ctx context.Context, t *target, c *common, workers, users int, warmup, duration time.Duration, steps *loginSteps) *result {
 	var (
-		measuring atomic.Bool
-		stop      atomic.Bool
-		wg        sync.WaitGroup
-		closing   sync.WaitGroup // sessions being closed
-		mu        sync.Mutex
-		all       []time.Duration
-		ops, errs int
-		firstErr  string
+		win     measureWindow
+		wg      sync.WaitGroup
+		closing sync.WaitGroup // sessions being closed
+		all     tally
 	)
 	for w := range workers {
 		wg.Add(1)
@@ -77,10 +72,9 @@ func measureLogins(ctx context.Context, t *target, c *common, workers, users int
 			defer wg.Done()
 			wk := newWorker(t)
 			user := c.userPrefix + strconv.Itoa(w%users)
-			samples := make([]time.Duration, 0, 4096)
-			var myOps, myErrs int
-			var myFirst string
-			for seq := 0; !stop.Load() && ctx.Err() == nil; seq++ {
+			mine := newWorkerTally()
+			defer all.add(&mine)
+			for seq := 0; !win.stopped() && ctx.Err() == nil; seq++ {
 				start := time.Now()
 				if steps != nil {
 					user = steps.user(w, workers, seq)
@@ -92,13 +86,10 @@ func measureLogins(ctx context.Context, t *target, c *common, workers, users int
 					}
 				}
 				lat := time.Since(start)
-				counted := measuring.Load() && !stop.Load()
+				counted := win.counted()
 				if err != nil {
 					if counted {
-						myErrs++
-						if myFirst == "" {
-							myFirst = err.Error()
-						}
+						mine.fail(err)
 					}
 					time.Sleep(10 * time.Millisecond) // do not spin on a refusing server
 					continue
@@ -112,28 +103,12 @@ func measureLogins(ctx context.Context, t *target, c *common, workers, users int
 					s.close(time.Second)
 				}()
 				if counted {
-					myOps++
-					samples = append(samples, lat)
+					mine.ok(lat)
 				}
 			}
-			mu.Lock()
-			all = append(all, samples...)
-			ops += myOps
-			errs += myErrs
-			if firstErr == "" {
-				firstErr = myFirst
-			}
-			mu.Unlock()
 		}()
 	}
-	sleepCtx(ctx, warmup)
-	cpu := startCPU(c.serverPID)
-	measuring.Store(true)
-	start := time.Now()
-	sleepCtx(ctx, duration)
-	stop.Store(true)
-	elapsed := time.Since(start)
-	cpu.end()
+	elapsed, cpu := win.run(ctx, warmup, duration, c.serverPID)
 	// Logins still in flight finish after this point and are not counted; so is their CPU.
 	wg.Wait()
 	closing.Wait()
@@ -145,14 +120,7 @@ func measureLogins(ctx context.Context, t *target, c *common, workers, users int
 	if t.sasl2 {
 		mode += "-sasl2" // a series of its own: not every server speaks SASL2
 	}
-	r := &result{Server: c.server, Mode: mode, Transport: c.transport(), TLS: t.useTLS, Pipelined: t.pipeline, Concurrency: workers, Seconds: round3(elapsed.Seconds()),
-		Ops: ops, Errors: errs, FirstError: firstErr, Rate: round3(float64(ops) / elapsed.Seconds())}
-	r.ToolCPUus, r.ServerCPUus = cpu.perOp(ops)
-	r.setLatencies(all)
-	if c.serverPID > 0 {
-		r.RSSKB = procRSS(c.serverPID)
-	}
-	return r
+	return all.result(c, t, mode, workers, elapsed, cpu)
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) {

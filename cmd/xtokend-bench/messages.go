@@ -88,10 +88,10 @@ func measureMessages(ctx context.Context, t *target, c *common, pairs, window, b
 	}
 
 	var (
-		measuring, stop atomic.Bool
-		wg              sync.WaitGroup
-		errs            atomic.Int64
-		firstErr        atomic.Value
+		win      measureWindow
+		wg       sync.WaitGroup
+		errs     atomic.Int64
+		firstErr atomic.Value
 	)
 	t0 := time.Now()
 	send := func(p *peer) error {
@@ -122,7 +122,7 @@ func measureMessages(ctx context.Context, t *target, c *common, pairs, window, b
 			for {
 				el, err := p.s.sc.next()
 				if err != nil {
-					if !stop.Load() {
+					if !win.stopped() {
 						errs.Add(1)
 						firstErr.CompareAndSwap(nil, err.Error())
 					}
@@ -135,7 +135,7 @@ func measureMessages(ctx context.Context, t *target, c *common, pairs, window, b
 					continue
 				}
 				if string(attr(el.Raw, "type")) == "error" {
-					if stop.Load() {
+					if win.stopped() {
 						continue // a bounce from a peer that has already closed
 					}
 					errs.Add(1)
@@ -143,13 +143,13 @@ func measureMessages(ctx context.Context, t *target, c *common, pairs, window, b
 					continue
 				}
 				id := attr(el.Raw, "id")
-				if len(id) > 1 && measuring.Load() && !stop.Load() {
+				if len(id) > 1 && win.counted() {
 					if sent, ok := parseDigits(id[1:]); ok {
 						p.samples = append(p.samples, time.Since(t0)-time.Duration(sent))
 						p.ops++
 					}
 				}
-				if stop.Load() {
+				if win.stopped() {
 					continue // drain until the stream ends
 				}
 				if err := send(p); err != nil {
@@ -158,14 +158,7 @@ func measureMessages(ctx context.Context, t *target, c *common, pairs, window, b
 			}
 		}()
 	}
-	sleepCtx(ctx, warmup)
-	cpu := startCPU(c.serverPID)
-	measuring.Store(true)
-	start := time.Now()
-	sleepCtx(ctx, duration)
-	stop.Store(true)
-	elapsed := time.Since(start)
-	cpu.end()
+	elapsed, cpu := win.run(ctx, warmup, duration, c.serverPID)
 	for _, p := range peers {
 		p.s.conn.SetWriteDeadline(time.Now().Add(time.Second))
 		p.s.conn.Write(p.s.end)

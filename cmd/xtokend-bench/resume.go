@@ -27,7 +27,6 @@ import (
 	"io"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -194,64 +193,41 @@ func measureResumes(ctx context.Context, t *target, c *common, workers int, warm
 		}
 	}
 	var (
-		measuring, stop atomic.Bool
-		wg              sync.WaitGroup
-		mu              sync.Mutex
-		all             []time.Duration
-		ops, errs       int
-		firstErr        string
+		win measureWindow
+		wg  sync.WaitGroup
+		all tally
 	)
 	for _, m := range ms {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			samples := make([]time.Duration, 0, 4096)
-			var myOps, myErrs int
-			var myFirst string
-			for !stop.Load() && ctx.Err() == nil {
+			mine := newWorkerTally()
+			defer all.add(&mine)
+			for !win.stopped() && ctx.Err() == nil {
 				m.drop()
 				start := time.Now()
 				err := m.resume(ctx)
 				lat := time.Since(start)
-				counted := measuring.Load() && !stop.Load()
+				counted := win.counted()
 				if err != nil {
 					if counted {
-						myErrs++
-						if myFirst == "" {
-							myFirst = err.Error()
-						}
+						mine.fail(err)
 					}
 					m.drop()
 					time.Sleep(10 * time.Millisecond) // do not spin on a refusing server
 					// A new session to resume next time (the old one may be gone).
 					if err := m.start(ctx); err != nil && counted {
-						myErrs++
+						mine.errs++
 					}
 					continue
 				}
 				if counted {
-					myOps++
-					samples = append(samples, lat)
+					mine.ok(lat)
 				}
 			}
-			mu.Lock()
-			all = append(all, samples...)
-			ops += myOps
-			errs += myErrs
-			if firstErr == "" {
-				firstErr = myFirst
-			}
-			mu.Unlock()
 		}()
 	}
-	sleepCtx(ctx, warmup)
-	cpu := startCPU(c.serverPID)
-	measuring.Store(true)
-	start := time.Now()
-	sleepCtx(ctx, duration)
-	stop.Store(true)
-	elapsed := time.Since(start)
-	cpu.end()
+	elapsed, cpu := win.run(ctx, warmup, duration, c.serverPID)
 	wg.Wait()
 	// The sessions end politely, so that the server does not hold them for its resumption timeout.
 	for _, m := range ms {
@@ -261,12 +237,5 @@ func measureResumes(ctx context.Context, t *target, c *common, workers int, warm
 		}
 	}
 
-	r := &result{Server: c.server, Mode: "resume", Transport: c.transport(), TLS: t.useTLS, Pipelined: t.pipeline, Concurrency: workers, Seconds: round3(elapsed.Seconds()),
-		Ops: ops, Errors: errs, FirstError: firstErr, Rate: round3(float64(ops) / elapsed.Seconds())}
-	r.ToolCPUus, r.ServerCPUus = cpu.perOp(ops)
-	r.setLatencies(all)
-	if c.serverPID > 0 {
-		r.RSSKB = procRSS(c.serverPID)
-	}
-	return r, nil
+	return all.result(c, t, "resume", workers, elapsed, cpu), nil
 }
