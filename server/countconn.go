@@ -262,10 +262,24 @@ func (c *countConn) endCoalescing() error {
 	return err
 }
 
-// Close sends what coalescing held back (a stream error, say) first.
+// Close sends what coalescing held back (a stream error, say) first, on a
+// socket in the FIN's segment (writeLast).
 func (c *countConn) Close() error {
-	c.flush()
+	if len(c.out) > 0 {
+		c.writeLast(c.out)
+		c.out = c.out[:0]
+	}
 	return c.Conn.Close()
+}
+
+// writeLast writes p, the last bytes before Close: on a socket, with the
+// FIN that Close sends in the same segment.
+func (c *countConn) writeLast(p []byte) error {
+	if sc, ok := c.Conn.(syscall.Conn); ok {
+		return writeLast(sc, p)
+	}
+	_, err := c.Conn.Write(p)
+	return err
 }
 
 // reset starts counting a new stanza (or stream).

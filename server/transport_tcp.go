@@ -114,15 +114,24 @@ func (t *tcpTransport) WriteElements(batch [][]byte) error {
 	return err
 }
 
+// WriteStreamClose and WriteStreamError are the last writes before Close
+// (the writer's, or negotiation's held back until Close): on plaintext TCP
+// their bytes go in the FIN's segment (writeLast).
 func (t *tcpTransport) WriteStreamClose() error {
 	if tc, ok := t.cc.Conn.(*tls.Conn); ok && !t.cc.coalescing {
 		return t.endTLS(tc, streamEnd) // with close_notify, in one write
+	}
+	if !t.cc.coalescing {
+		return t.cc.writeLast([]byte(streamEnd))
 	}
 	_, err := t.WriteString(streamEnd)
 	return err
 }
 
 func (t *tcpTransport) WriteStreamError(cond, text string) error {
+	if !t.cc.coalescing {
+		return t.cc.writeLast(streamErrorBytes(cond, text))
+	}
 	_, err := t.cc.Write(streamErrorBytes(cond, text))
 	return err
 }
