@@ -44,3 +44,32 @@ func writeLast(c syscall.Conn, p []byte) error {
 	}
 	return err
 }
+
+// tryWrite writes what the socket takes of p now, without waiting (0 when
+// its buffer is full) and without the poller: a session's lone stanza then
+// goes out from the goroutine that queued it.
+func tryWrite(c syscall.Conn, p []byte) (int, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	var werr error
+	err = rc.Control(func(fd uintptr) {
+		for {
+			n, werr = syscall.Write(int(fd), p)
+			if werr != syscall.EINTR {
+				return
+			}
+		}
+	})
+	switch {
+	case err != nil:
+		return 0, err
+	case werr == syscall.EAGAIN:
+		return 0, nil
+	case werr != nil:
+		return 0, werr
+	}
+	return n, nil
+}

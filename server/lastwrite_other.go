@@ -13,3 +13,6 @@ func writeLast(c syscall.Conn, p []byte) error {
 	_, err := c.(net.Conn).Write(p)
 	return err
 }
+
+// tryWrite is not done here: the writer goroutine writes.
+func tryWrite(syscall.Conn, []byte) (int, error) { return 0, errNoTryWrite }

@@ -15,8 +15,9 @@ import (
 )
 
 // session is a bound resource. Other sessions' goroutines deliver to it with
-// enqueue, which never blocks; its writer (outbox) is the only one writing
-// to the connection once negotiation is over.
+// enqueue, which never blocks; its outbox is the only one writing to the
+// connection once negotiation is over (its writer, or a lone stanza's
+// sender when the socket takes it at once).
 type session struct {
 	c    *conn
 	srv  *Server
