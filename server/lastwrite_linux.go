@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"sync"
 	"syscall"
 )
 
@@ -53,16 +54,12 @@ func tryWrite(c syscall.Conn, p []byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	var n int
-	var werr error
-	err = rc.Control(func(fd uintptr) {
-		for {
-			n, werr = syscall.Write(int(fd), p)
-			if werr != syscall.EINTR {
-				return
-			}
-		}
-	})
+	op := tryWrites.Get().(*tryWriteOp)
+	op.p = p
+	err = rc.Control(op.f)
+	n, werr := op.n, op.err
+	op.p, op.err = nil, nil
+	tryWrites.Put(op)
 	switch {
 	case err != nil:
 		return 0, err
@@ -72,4 +69,29 @@ func tryWrite(c syscall.Conn, p []byte) (int, error) {
 		return 0, werr
 	}
 	return n, nil
+}
+
+// tryWriteOp is one non-blocking write's arguments and results, pooled
+// with the function bound to them: a closure over them would be three
+// allocations per stanza.
+type tryWriteOp struct {
+	p   []byte
+	n   int
+	err error
+	f   func(fd uintptr)
+}
+
+var tryWrites = sync.Pool{New: func() any {
+	op := new(tryWriteOp)
+	op.f = op.write
+	return op
+}}
+
+func (op *tryWriteOp) write(fd uintptr) {
+	for {
+		op.n, op.err = syscall.Write(int(fd), op.p)
+		if op.err != syscall.EINTR {
+			return
+		}
+	}
 }
