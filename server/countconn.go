@@ -262,18 +262,14 @@ func (c *countConn) endCoalescing() error {
 	return err
 }
 
-// Close sends what coalescing held back (a stream error, say) first, on a
-// socket in the FIN's segment (writeLast).
+// Close sends what coalescing held back (a stream error, say) first.
 func (c *countConn) Close() error {
-	if len(c.out) > 0 {
-		c.writeLast(c.out)
-		c.out = c.out[:0]
-	}
+	c.flush()
 	return c.Conn.Close()
 }
 
 // writeLast writes p, the last bytes before Close: on a socket, with the
-// FIN that Close sends in the same segment.
+// FIN that Close sends in the same segment when it can (writeLast).
 func (c *countConn) writeLast(p []byte) error {
 	if sc, ok := c.Conn.(syscall.Conn); ok {
 		return writeLast(sc, p)

@@ -4,29 +4,44 @@ import (
 	"errors"
 	"sync"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // Ending a plaintext stream in one segment.
 //
-// A session ends with the server's </stream:stream> (or a stream error) and
-// the connection's close right after it: written plainly, that is a segment
-// for the bytes and another for the FIN, and on loopback each costs the
-// kernel a transmit and the client a wakeup. Sent with MSG_MORE the bytes
-// wait in the socket instead, and close() puts the FIN on that same segment.
-// The bytes are the same; only their last packet changes.
+// A session ends with the server's </stream:stream> and the connection's
+// close right after it: written plainly, that is a segment for the bytes and
+// another for the FIN, and on loopback each costs the kernel a transmit and
+// the client a wakeup. Sent with MSG_MORE the bytes wait in the socket
+// instead, and close() puts the FIN on that same segment. The bytes are the
+// same; only their last packet changes.
+//
+// Not when the client has sent bytes the server has not read: close() then
+// answers with a reset, which would drop what MSG_MORE held back (a plain
+// write has sent it by then). So only the stream's end, which answers the
+// client's (nothing more is expected from it), and only with nothing unread.
 
-// writeLast writes p with MSG_MORE on a socket (under the connection's
-// write deadline, as Write would), for a caller that closes the connection
-// next; other connections get a plain Write.
+// writeLast writes p, under the connection's write deadline as Write would,
+// for a caller that closes the connection next: with MSG_MORE when nothing
+// the client sent is left unread.
 func writeLast(c syscall.Conn, p []byte) error {
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return err
 	}
 	var werr error
+	flags := syscall.MSG_NOSIGNAL
+	first := true
 	err = rc.Write(func(fd uintptr) bool {
+		if first {
+			first = false
+			if n, err := unix.IoctlGetInt(int(fd), unix.SIOCINQ); err == nil && n == 0 {
+				flags |= syscall.MSG_MORE
+			}
+		}
 		for len(p) > 0 {
-			n, err := syscall.SendmsgN(int(fd), p, nil, nil, syscall.MSG_MORE|syscall.MSG_NOSIGNAL)
+			n, err := syscall.SendmsgN(int(fd), p, nil, nil, flags)
 			switch {
 			case errors.Is(err, syscall.EINTR):
 				continue

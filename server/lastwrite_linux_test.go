@@ -4,66 +4,76 @@ import (
 	"io"
 	"net"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// TestStreamEndRidesWithTheFIN: on plaintext TCP the server's last bytes
-// (the stream's end from the writer, a stream error, what negotiation held
-// back) and the FIN reach the client as one segment, counted by the
-// client's kernel (TCP_INFO's segments in), not as two.
+// TestStreamEndRidesWithTheFIN: on plaintext TCP the server's
+// </stream:stream> and the FIN reach the client as one segment, counted by
+// the client's kernel (TCP_INFO's segments in), not as two.
 func TestStreamEndRidesWithTheFIN(t *testing.T) {
-	for name, end := range map[string]func(tr *tcpTransport) error{
-		"stream end": func(tr *tcpTransport) error {
-			tr.EndNegotiation()
-			return tr.WriteStreamClose()
-		},
-		"stream error": func(tr *tcpTransport) error {
-			tr.EndNegotiation()
-			return tr.WriteStreamError(condPolicyViolation, "")
-		},
-		"held back in negotiation": func(tr *tcpTransport) error {
-			if err := tr.WriteStreamOpen("localhost", "", ""); err != nil {
-				return err
-			}
-			return tr.WriteStreamClose()
-		},
-	} {
-		t.Run(name, func(t *testing.T) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			client, err := net.Dial("tcp", ln.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer client.Close()
-			raw, err := ln.Accept()
-			if err != nil {
-				t.Fatal(err)
-			}
-			before := segsIn(t, client)
-			tr := newTCPTransport(raw, "127.0.0.1", 0)
-			if err := end(tr); err != nil {
-				t.Fatal(err)
-			}
-			if err := tr.Close(); err != nil {
-				t.Fatal(err)
-			}
-			got, err := io.ReadAll(client)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(got) == 0 || string(got[len(got)-len(streamEnd):]) != streamEnd {
-				t.Fatalf("the client read %q", got)
-			}
-			if n := segsIn(t, client) - before; n != 1 {
-				t.Errorf("the last bytes and the FIN came in %d segments, want 1", n)
-			}
-		})
+	server, client := tcpPair(t)
+	before := segsIn(t, client)
+	tr := newTCPTransport(server, "127.0.0.1", 0)
+	tr.EndNegotiation()
+	if err := tr.WriteStreamClose(); err != nil {
+		t.Fatal(err)
 	}
+	if err := tr.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(client)
+	if err != nil || string(got) != streamEnd {
+		t.Fatalf("the client read %q, %v", got, err)
+	}
+	if n := segsIn(t, client) - before; n != 1 {
+		t.Errorf("the stream's end and the FIN came in %d segments, want 1", n)
+	}
+}
+
+// A client whose bytes the server left unread gets a reset at the close:
+// the stream's end is sent before it, not held back for the FIN and lost.
+func TestStreamEndBeforeResetOnUnreadBytes(t *testing.T) {
+	server, client := tcpPair(t)
+	if _, err := client.Write([]byte("<message>never read")); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if n := unreadBytes(t, server); n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the client's bytes did not arrive")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	tr := newTCPTransport(server, "127.0.0.1", 0)
+	tr.EndNegotiation()
+	if err := tr.WriteStreamClose(); err != nil {
+		t.Fatal(err)
+	}
+	tr.Close()
+	got := make([]byte, len(streamEnd))
+	client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(client, got); err != nil || string(got) != streamEnd {
+		t.Fatalf("the client read %q, %v; want the stream's end", got, err)
+	}
+}
+
+func unreadBytes(t *testing.T, c net.Conn) int {
+	t.Helper()
+	rc, err := c.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	var ierr error
+	rc.Control(func(fd uintptr) { n, ierr = unix.IoctlGetInt(int(fd), unix.SIOCINQ) })
+	if ierr != nil {
+		t.Fatal(ierr)
+	}
+	return n
 }
 
 func segsIn(t *testing.T, c net.Conn) uint32 {

@@ -131,9 +131,8 @@ func (t *tcpTransport) TryWrite(p []byte) (int, error) {
 	return tryWrite(sc, p)
 }
 
-// WriteStreamClose and WriteStreamError are the last writes before Close
-// (the writer's, or negotiation's held back until Close): on plaintext TCP
-// their bytes go in the FIN's segment (writeLast).
+// WriteStreamClose is the last write before Close: on plaintext TCP after
+// negotiation, its bytes go in the FIN's segment (writeLast).
 func (t *tcpTransport) WriteStreamClose() error {
 	if tc, ok := t.cc.Conn.(*tls.Conn); ok && !t.cc.coalescing {
 		return t.endTLS(tc, streamEnd) // with close_notify, in one write
@@ -146,9 +145,6 @@ func (t *tcpTransport) WriteStreamClose() error {
 }
 
 func (t *tcpTransport) WriteStreamError(cond, text string) error {
-	if !t.cc.coalescing {
-		return t.cc.writeLast(streamErrorBytes(cond, text))
-	}
 	_, err := t.cc.Write(streamErrorBytes(cond, text))
 	return err
 }
