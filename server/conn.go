@@ -59,12 +59,19 @@ func (c *conn) info(msg string, args ...any)  { c.logAt(slog.LevelInfo, msg, arg
 func (c *conn) debug(msg string, args ...any) { c.logAt(slog.LevelDebug, msg, args) }
 
 func (c *conn) logAt(level slog.Level, msg string, args []any) {
-	l := c.srv.logger()
-	ctx := context.Background()
-	if !l.Enabled(ctx, level) {
+	if !c.logs(level) {
 		return
 	}
-	l.Log(ctx, level, msg, append([]any{"remote", c.ip}, args...)...)
+	l := c.srv.logger()
+	l.Log(context.Background(), level, msg, append([]any{"remote", c.ip}, args...)...)
+}
+
+// logs reports whether a line at level is printed. The lines of every login
+// ask it first: their arguments (a JID, a host) are boxed into interfaces
+// before info or debug could look at the level, a few allocations per login
+// for lines that the usual levels drop.
+func (c *conn) logs(level slog.Level) bool {
+	return c.srv.logger().Enabled(context.Background(), level)
 }
 
 // shutdown is called by Server.Shutdown from another goroutine.
@@ -273,7 +280,9 @@ func (c *conn) loginResult(node string, err error) {
 		// The node is logged here; negotiation takes it from Exchange's
 		// result, the one place it is delivered.
 		// Debug: "session start" follows at info with the full JID.
-		c.debug("login", "host", host, "transport", transportName(c.t), "user", node, "result", "success")
+		if c.logs(slog.LevelDebug) {
+			c.debug("login", "host", host, "transport", transportName(c.t), "user", node, "result", "success")
+		}
 	}
 	if f := c.srv.hooks.OnLogin; f != nil {
 		f(host, cond, err == nil)

@@ -268,6 +268,16 @@ func (c *countConn) Close() error {
 	return c.Conn.Close()
 }
 
+// writeLast writes p, the last bytes before Close: on a socket, with the
+// FIN that Close sends in the same segment when it can (writeLast).
+func (c *countConn) writeLast(p []byte) error {
+	if sc, ok := c.Conn.(syscall.Conn); ok {
+		return writeLast(sc, p)
+	}
+	_, err := c.Conn.Write(p)
+	return err
+}
+
 // reset starts counting a new stanza (or stream).
 func (c *countConn) reset() { c.n = 0 }
 

@@ -33,6 +33,18 @@ type Metrics struct {
 	limited    *prometheus.CounterVec
 	reloads    *prometheus.CounterVec
 	lastReload prometheus.Gauge
+
+	// The series every login, session and routed stanza counts in, looked
+	// up once: WithLabelValues hashes its label values on every call.
+	byHost   map[string]*hostSeries
+	byKind   map[string]prometheus.Counter
+	limitedN map[string]prometheus.Counter
+}
+
+// hostSeries are one configured host's login and session series.
+type hostSeries struct {
+	success, failure prometheus.Counter
+	sessions         [2]prometheus.Gauge // by transports' order
 }
 
 // otherLabel is the label value for anything outside a label's closed set.
@@ -99,18 +111,25 @@ func NewMetrics(hosts []string, replayLen func() int) *Metrics {
 	}
 	// Series that exist from the start read 0 rather than missing, which is
 	// what rate() and alerts on absent series want.
+	m.byHost = make(map[string]*hostSeries, len(m.hosts))
 	for _, h := range m.hosts {
-		m.logins.WithLabelValues(h, "success")
-		m.logins.WithLabelValues(h, "failure")
-		for _, t := range transports {
-			m.sessions.WithLabelValues(h, t)
+		hs := &hostSeries{
+			success: m.logins.WithLabelValues(h, "success"),
+			failure: m.logins.WithLabelValues(h, "failure"),
 		}
+		for i, t := range transports {
+			hs.sessions[i] = m.sessions.WithLabelValues(h, t)
+		}
+		m.byHost[h] = hs
 	}
+	m.byKind = make(map[string]prometheus.Counter, len(stanzaKinds))
 	for _, k := range stanzaKinds {
-		m.stanzas.WithLabelValues(k)
+		m.byKind[k] = m.stanzas.WithLabelValues(k)
 	}
-	m.limited.WithLabelValues("connection")
-	m.limited.WithLabelValues("login")
+	m.limitedN = map[string]prometheus.Counter{
+		"connection": m.limited.WithLabelValues("connection"),
+		"login":      m.limited.WithLabelValues("login"),
+	}
 	m.reloads.WithLabelValues("success")
 	m.reloads.WithLabelValues("failure")
 	m.lastReload.SetToCurrentTime()
@@ -141,43 +160,69 @@ func (m *Metrics) OnLogin(host, condition string, ok bool) {
 	if m == nil {
 		return
 	}
-	h := m.hostLabel(host)
-	if ok {
-		m.logins.WithLabelValues(h, "success").Inc()
+	hs := m.byHost[host]
+	switch {
+	case ok && hs != nil:
+		hs.success.Inc()
 		return
+	case ok:
+		m.logins.WithLabelValues(otherLabel, "success").Inc()
+		return
+	case hs != nil:
+		hs.failure.Inc()
+	default:
+		m.logins.WithLabelValues(otherLabel, "failure").Inc()
 	}
-	m.logins.WithLabelValues(h, "failure").Inc()
-	m.failures.WithLabelValues(h, oneOf(condition, saslConditions)).Inc()
+	m.failures.WithLabelValues(m.hostLabel(host), oneOf(condition, saslConditions)).Inc()
+}
+
+// sessionGauge is the sessions series of host and transport.
+func (m *Metrics) sessionGauge(host, transport string) prometheus.Gauge {
+	i := slices.Index(transports, transport)
+	if hs := m.byHost[host]; hs != nil && i >= 0 {
+		return hs.sessions[i]
+	}
+	return m.sessions.WithLabelValues(m.hostLabel(host), oneOf(transport, transports))
 }
 
 // OnSessionStart counts a newly bound session; transport is "tcp" or
 // "websocket".
 func (m *Metrics) OnSessionStart(host, transport string) {
 	if m != nil {
-		m.sessions.WithLabelValues(m.hostLabel(host), oneOf(transport, transports)).Inc()
+		m.sessionGauge(host, transport).Inc()
 	}
 }
 
 // OnSessionEnd counts a session that ended.
 func (m *Metrics) OnSessionEnd(host, transport string) {
 	if m != nil {
-		m.sessions.WithLabelValues(m.hostLabel(host), oneOf(transport, transports)).Dec()
+		m.sessionGauge(host, transport).Dec()
 	}
 }
 
 // OnStanza counts one routed stanza of kind message, presence or iq.
 func (m *Metrics) OnStanza(kind string) {
-	if m != nil {
-		m.stanzas.WithLabelValues(oneOf(kind, stanzaKinds)).Inc()
+	if m == nil {
+		return
 	}
+	if c := m.byKind[kind]; c != nil {
+		c.Inc()
+		return
+	}
+	m.stanzas.WithLabelValues(otherLabel).Inc()
 }
 
 // OnLimited counts a refusal by a per-address limit; what is "connection" or
 // "login".
 func (m *Metrics) OnLimited(what string) {
-	if m != nil {
-		m.limited.WithLabelValues(oneOf(what, []string{"connection", "login"})).Inc()
+	if m == nil {
+		return
 	}
+	if c := m.limitedN[what]; c != nil {
+		c.Inc()
+		return
+	}
+	m.limited.WithLabelValues(otherLabel).Inc()
 }
 
 // OnReload counts a reload and, when it worked, records when.

@@ -138,3 +138,17 @@ func httpBody(t *testing.T, m *Metrics) string {
 	defer ms.Close(context.Background())
 	return scrape(t, "http://"+ms.Addr().String()+"/metrics")
 }
+
+// BenchmarkMetricsPerLogin is what a login and its session count: one
+// login, a session's start and end, two routed stanzas.
+func BenchmarkMetricsPerLogin(b *testing.B) {
+	m := NewMetrics([]string{"localhost", "example.org"}, nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		m.OnLogin("example.org", "", true)
+		m.OnSessionStart("example.org", "tcp")
+		m.OnStanza("message")
+		m.OnStanza("presence")
+		m.OnSessionEnd("example.org", "tcp")
+	}
+}

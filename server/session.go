@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -15,8 +16,9 @@ import (
 )
 
 // session is a bound resource. Other sessions' goroutines deliver to it with
-// enqueue, which never blocks; its writer (outbox) is the only one writing
-// to the connection once negotiation is over.
+// enqueue, which never blocks; its outbox is the only one writing to the
+// connection once negotiation is over (its writer, or a lone stanza's
+// sender when the socket takes it at once).
 type session struct {
 	c    *conn
 	srv  *Server
@@ -124,7 +126,9 @@ func (s *session) run(c *conn, d *xml.Decoder) {
 		// them per session.
 		// Short at info (a line per login adds up: ~390 bytes per login were
 		// measured with three lines); the JID names the host.
-		c.info("session start", "jid", s.full, "tls", c.t.Secure(), "transport", transportName(c.t))
+		if c.logs(slog.LevelInfo) {
+			c.info("session start", "jid", s.full, "tls", c.t.Secure(), "transport", transportName(c.t))
+		}
 		// The metrics count it here, not in the hook: they label the transport.
 		srv.ops.metrics.OnSessionStart(s.host, transportName(c.t))
 		if f := srv.hooks.OnSessionStart; f != nil {
@@ -216,7 +220,9 @@ func (s *session) finish(c *conn, err error) {
 	s.smBounce()
 	s.goOffline()
 	reason := s.out.wait()
-	c.info("session end", "jid", s.full, "reason", reason)
+	if c.logs(slog.LevelInfo) {
+		c.info("session end", "jid", s.full, "reason", reason)
+	}
 	// The transport it started on: the metrics' label is the start's.
 	srv.ops.metrics.OnSessionEnd(s.host, transportName(s.c.t))
 	if f := srv.hooks.OnSessionEnd; f != nil {

@@ -3,9 +3,11 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"io"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -114,9 +116,29 @@ func (t *tcpTransport) WriteElements(batch [][]byte) error {
 	return err
 }
 
+// errNoTryWrite: TryWrite cannot write without waiting on this connection.
+var errNoTryWrite = errors.New("server: no write without waiting here")
+
+// TryWrite writes what the socket takes of p now, without waiting and
+// without a deadline (it never blocks): n < len(p) leaves the rest for a
+// write that waits. Plaintext TCP after negotiation only: crypto/tls
+// cannot write part of a record and come back later.
+func (t *tcpTransport) TryWrite(p []byte) (int, error) {
+	sc, ok := t.raw.(syscall.Conn)
+	if !ok || t.cc != t.tcp || t.cc.coalescing {
+		return 0, errNoTryWrite
+	}
+	return tryWrite(sc, p)
+}
+
+// WriteStreamClose is the last write before Close: on plaintext TCP after
+// negotiation, its bytes go in the FIN's segment (writeLast).
 func (t *tcpTransport) WriteStreamClose() error {
 	if tc, ok := t.cc.Conn.(*tls.Conn); ok && !t.cc.coalescing {
 		return t.endTLS(tc, streamEnd) // with close_notify, in one write
+	}
+	if !t.cc.coalescing {
+		return t.cc.writeLast([]byte(streamEnd))
 	}
 	_, err := t.WriteString(streamEnd)
 	return err

@@ -11,6 +11,9 @@ import (
 // goroutine that exists only while there is something to write: an idle
 // session costs no goroutine and no buffer on this side, and there is never
 // more than one writer, so stanzas go out in the order they were queued.
+// A lone stanza to a session with no writer running that the socket takes
+// without waiting is written by the goroutine that queues it, under the
+// queue's lock (writeNowLocked): no writer is started for it.
 //
 // Two kinds of stanza share the queue and are held to its limit differently.
 // Stanzas from other sessions (add) never wait: a sender must not be slowed
@@ -286,13 +289,51 @@ func (o *outbox) wait() string {
 	return o.reason
 }
 
-// wakeLocked starts a writer if there is work and none is running.
+// wakeLocked starts a writer if there is work and none is running; a lone
+// stanza that the socket takes at once is written here instead (writeNow).
 func (o *outbox) wakeLocked() {
 	if o.conn == nil || o.writing || (len(o.pending) == 0 && !o.closed) {
 		return
 	}
+	if !o.closed && len(o.pending) == 1 && o.writeNowLocked() {
+		return
+	}
 	o.writing = true
 	go o.write()
+}
+
+// tryWriter is a transport that can write without waiting (TCP's TryWrite).
+type tryWriter interface {
+	TryWrite(p []byte) (int, error)
+}
+
+// writeNowLocked writes the one pending stanza of an outbox with no writer
+// running from the goroutine that queued it, when the socket takes it
+// without waiting: a chat's stanza (one at a time) then costs no writer
+// goroutine and no hand-over between two. It never blocks: a stanza the
+// socket takes in part or not at all (a full buffer, a client that does not
+// read) is left, the rest of it first, for the writer with its deadline and
+// the queue's limits, as before; an error, too, is the writer's to meet.
+// With o.mu held throughout, nothing is queued or written meanwhile, so
+// the order stays the queue's. True when the stanza is written.
+func (o *outbox) writeNowLocked() bool {
+	tw, ok := o.conn.(tryWriter)
+	if !ok {
+		return false
+	}
+	b := o.pending[0]
+	n, err := tw.TryWrite(b)
+	if err != nil || n == 0 {
+		return false
+	}
+	if n < len(b) {
+		o.pending[0] = b[n:]
+		return false
+	}
+	o.pending = nil
+	o.others = 0
+	o.madeRoomLocked()
+	return true
 }
 
 // write is the writer: it writes batches with a deadline until the queue is

@@ -1,0 +1,112 @@
+package server
+
+import (
+	"errors"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Ending a plaintext stream in one segment.
+//
+// A session ends with the server's </stream:stream> and the connection's
+// close right after it: written plainly, that is a segment for the bytes and
+// another for the FIN, and on loopback each costs the kernel a transmit and
+// the client a wakeup. Sent with MSG_MORE the bytes wait in the socket
+// instead, and close() puts the FIN on that same segment. The bytes are the
+// same; only their last packet changes.
+//
+// Not when the client has sent bytes the server has not read: close() then
+// answers with a reset, which would drop what MSG_MORE held back (a plain
+// write has sent it by then). So only the stream's end, which answers the
+// client's (nothing more is expected from it), and only with nothing unread.
+
+// writeLast writes p, under the connection's write deadline as Write would,
+// for a caller that closes the connection next: with MSG_MORE when nothing
+// the client sent is left unread.
+func writeLast(c syscall.Conn, p []byte) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var werr error
+	flags := syscall.MSG_NOSIGNAL
+	first := true
+	err = rc.Write(func(fd uintptr) bool {
+		if first {
+			first = false
+			if n, err := unix.IoctlGetInt(int(fd), unix.SIOCINQ); err == nil && n == 0 {
+				flags |= syscall.MSG_MORE
+			}
+		}
+		for len(p) > 0 {
+			n, err := syscall.SendmsgN(int(fd), p, nil, nil, flags)
+			switch {
+			case errors.Is(err, syscall.EINTR):
+				continue
+			case errors.Is(err, syscall.EAGAIN):
+				return false // wait until writable, or the deadline
+			case err != nil:
+				werr = err
+				return true
+			}
+			p = p[n:]
+		}
+		return true
+	})
+	if err == nil {
+		err = werr
+	}
+	return err
+}
+
+// tryWrite writes what the socket takes of p now, without waiting (0 when
+// its buffer is full) and without the poller: a session's lone stanza then
+// goes out from the goroutine that queued it.
+func tryWrite(c syscall.Conn, p []byte) (int, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	op := tryWrites.Get().(*tryWriteOp)
+	op.p = p
+	err = rc.Control(op.f)
+	n, werr := op.n, op.err
+	op.p, op.err = nil, nil
+	tryWrites.Put(op)
+	switch {
+	case err != nil:
+		return 0, err
+	case werr == syscall.EAGAIN:
+		return 0, nil
+	case werr != nil:
+		return 0, werr
+	}
+	return n, nil
+}
+
+// tryWriteOp is one non-blocking write's arguments and results, pooled
+// with the function bound to them: a closure over them would be three
+// allocations per stanza.
+type tryWriteOp struct {
+	p   []byte
+	n   int
+	err error
+	f   func(fd uintptr)
+}
+
+var tryWrites = sync.Pool{New: func() any {
+	op := new(tryWriteOp)
+	op.f = op.write
+	return op
+}}
+
+func (op *tryWriteOp) write(fd uintptr) {
+	for {
+		op.n, op.err = syscall.Write(int(fd), op.p)
+		if op.err != syscall.EINTR {
+			return
+		}
+	}
+}
