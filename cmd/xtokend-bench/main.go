@@ -15,10 +15,12 @@
 //	                                 presence of -online contacts kept online
 //	xtokend-bench offline  [flags]   -pairs senders store -messages each for offline
 //	                                 receivers, who then log in and receive them
+//	xtokend-bench fanout   [flags]   one user's presence changes to -subscribers contacts
+//	                                 kept online; latency of every delivery
 //	xtokend-bench resume   [flags]   drop the connection, reconnect, SASL and resume the
 //	                                 stream-management session (XEP-0198), at each -c
 //	xtokend-bench seed     [flags]   writes the rosters of the rosters mode into a server
-//	xtokend-bench report   [flags] results.jsonl...   writes BENCHMARKS.md and an SVG plot
+//	xtokend-bench report   [flags] results.jsonl...   writes BENCHMARKS.md and its SVG plots
 //
 // It speaks the protocol with pre-built byte strings and a small scanner that only finds
 // where each stanza ends, so that the tool costs far less CPU per login than the
