@@ -25,7 +25,6 @@ import (
 type Metrics struct {
 	reg *prometheus.Registry
 
-	hosts      []string
 	logins     *prometheus.CounterVec
 	failures   *prometheus.CounterVec
 	sessions   *prometheus.GaugeVec
@@ -67,8 +66,7 @@ var transports = []string{"tcp", "websocket"}
 // nil, is read at each scrape for the replay cache's size.
 func NewMetrics(hosts []string, replayLen func() int) *Metrics {
 	m := &Metrics{
-		reg:   prometheus.NewRegistry(),
-		hosts: slices.Clone(hosts),
+		reg: prometheus.NewRegistry(),
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "xtokend_logins_total",
 			Help: "SASL login attempts by virtual host and result (success, failure, limited).",
@@ -111,8 +109,8 @@ func NewMetrics(hosts []string, replayLen func() int) *Metrics {
 	}
 	// Series that exist from the start read 0 rather than missing, which is
 	// what rate() and alerts on absent series want.
-	m.byHost = make(map[string]*hostSeries, len(m.hosts))
-	for _, h := range m.hosts {
+	m.byHost = make(map[string]*hostSeries, len(hosts))
+	for _, h := range hosts {
 		hs := &hostSeries{
 			success: m.logins.WithLabelValues(h, "success"),
 			failure: m.logins.WithLabelValues(h, "failure"),
@@ -141,7 +139,7 @@ func NewMetrics(hosts []string, replayLen func() int) *Metrics {
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
 func (m *Metrics) hostLabel(host string) string {
-	if slices.Contains(m.hosts, host) {
+	if m.byHost[host] != nil {
 		return host
 	}
 	return otherLabel
