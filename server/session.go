@@ -164,6 +164,8 @@ func (s *session) readOn(c *conn, r *streamReader) {
 }
 
 // waitThenRead is a fresh goroutine's wait for the client's next stanza.
+// Once the client has sent, it grows its stack in one step (growStack)
+// before it decodes.
 func (s *session) waitThenRead(c *conn, r *streamReader) {
 	if err := c.t.WaitReadable(); err != nil {
 		if errors.Is(err, io.EOF) {
@@ -173,6 +175,7 @@ func (s *session) waitThenRead(c *conn, r *streamReader) {
 		c.served()
 		return
 	}
+	growStack()
 	s.readOn(c, r)
 }
 
