@@ -10,6 +10,7 @@
 #   ONLY=idle GCS=3 BUILD_FROM=head bench/profile.sh  # idle sessions only; GCS garbage collections before reading
 #   ONLY=ws bench/profile.sh       # XMPP over WebSocket (ws://) only: logins and idle sessions
 #   ONLY=login bench/profile.sh    # plaintext logins only (login-plain-*.txt)
+#   ONLY=messages bench/profile.sh # messages at 16 pairs, plaintext and STARTTLS (messages-{plain,tls}-*.txt)
 #   LOGIN_FLAGS="-sasl2" ...       # extra flags for the load tool's logins (-sasl2, -pipeline=false)
 #   COMPARE=b582778 ROUNDS=2 bench/profile.sh  # this tree beside a build of b582778: CPU per plaintext
 #       # login and idle KB per session (RSS growth / sessions), the two builds alternating, ROUNDS times;
@@ -183,6 +184,15 @@ if [ "${ONLY:-}" = ws ]; then
 	WSFLAG="-ws ws://127.0.0.1:$XWPORT/xmpp-websocket"
 	load_and_profile login-ws "" logins
 	idle_profile idle-ws ""
+	exit 0
+fi
+
+if [ "${ONLY:-}" = messages ]; then
+	log "messages, plaintext and STARTTLS"
+	start false
+	load_and_profile messages-plain "" messages
+	start true
+	load_and_profile messages-tls -tls messages
 	exit 0
 fi
 

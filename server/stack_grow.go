@@ -1,7 +1,9 @@
 package server
 
-// The goroutine that waits for an idle client starts on the runtime's
-// smallest stack (2 KB), and decoding and routing one stanza needs more. Left
+// The goroutine that waits for an idle client, and the writer started when
+// a stanza cannot be written at once (always under TLS and WebSocket), start on the runtime's
+// smallest stack (2 KB), and decoding and routing one stanza, or writing it
+// through crypto/tls, needs more. Left
 // to itself the stack grows where it runs out, deep in the XML decoder, and
 // the runtime's growth walks every frame on the stack and the whole stack-size
 // table of the function that ran out (encoding/xml's rawToken is a large
@@ -10,10 +12,11 @@ package server
 // shallow frame on the stack, costs a small copy instead.
 
 // stackAhead is the frame that makes the stack grow: the runtime doubles the
-// stack until the frame and its guard fit, so 5 KB of frame leaves an 8 KB
-// stack, which a chat's stanzas (decode, routing, write) were profiled not to
-// outgrow.
-const stackAhead = 5 << 10
+// stack until the frame and its guard fit, so 8 KB of frame leaves a 16 KB
+// stack. A plaintext chat's stanza (decode, routing, write) was profiled to
+// fit in 8 KB; crypto/tls's read and write do not, and grew again deep in
+// the record layer.
+const stackAhead = 8 << 10
 
 // growStack grows the calling goroutine's stack to hold stackAhead more
 // bytes, if it does not already.

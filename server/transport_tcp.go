@@ -40,6 +40,7 @@ func (t *tcpTransport) WaitReadable() error {
 	if t.tlsDrained {
 		t.tlsDrained = false
 		t.waitSocket()
+		growStack() // before crypto/tls's record layer, not deep inside it
 	}
 	return t.cc.waitReadable()
 }

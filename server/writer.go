@@ -340,6 +340,7 @@ func (o *outbox) writeNowLocked() bool {
 // empty (then it exits) or the outbox is closed and the queue empty (then it
 // ends the stream and closes the connection, and stays the last writer).
 func (o *outbox) write() {
+	growStack()
 	for {
 		o.mu.Lock()
 		if o.conn == nil {
