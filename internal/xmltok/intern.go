@@ -1,12 +1,31 @@
 package xmltok
 
 // The names and attribute values nearly every stream and stanza carries
-// are returned as these strings rather than allocated each time. A lookup
-// of a []byte converted in the index expression allocates nothing.
-var (
-	names  = map[string]string{}
-	values = map[string]string{}
-)
+// are returned as these strings rather than allocated each time. A table
+// of buckets by length and end bytes, not a map: a miss (an id, a JID)
+// costs a few byte compares, not a hash of the whole value.
+var names, values internTable
+
+type internTable [512][]string
+
+func internHash(b []byte) int {
+	return (len(b)*61 + int(b[0])*7 + int(b[len(b)-1])) & 511
+}
+
+func (t *internTable) add(s string) {
+	h := internHash([]byte(s))
+	t[h] = append(t[h], s)
+}
+
+// find returns the interned string equal to b, if there is one.
+func (t *internTable) find(b []byte) (string, bool) {
+	for _, s := range t[internHash(b)] {
+		if s == string(b) {
+			return s, true
+		}
+	}
+	return "", false
+}
 
 func init() {
 	for _, s := range []string{
@@ -25,7 +44,7 @@ func init() {
 		"ask", "approved", "composing", "paused", "gone", "sent", "forwarded", "result",
 		"private", "no-copy", "store", "no-store", "encryption", "namespace",
 	} {
-		names[s] = s
+		names.add(s)
 	}
 	for _, s := range []string{
 		"jabber:client", "http://etherx.jabber.org/streams", "1.0", "en",
@@ -43,13 +62,13 @@ func init() {
 		"available", "unavailable", "subscribe", "subscribed", "unsubscribe", "unsubscribed", "probe",
 		"away", "xa", "dnd", "true", "false", "1", "0", "X-TOKEN", "PLAIN", "sha-1", "none", "both",
 	} {
-		values[s] = s
+		values.add(s)
 	}
 }
 
 // internName returns b as a string, without allocating for a common name.
 func internName(b []byte) string {
-	if s, ok := names[string(b)]; ok {
+	if s, ok := names.find(b); ok {
 		return s
 	}
 	return string(b)
@@ -60,10 +79,8 @@ func internValue(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}
-	if len(b) <= 48 {
-		if s, ok := values[string(b)]; ok {
-			return s
-		}
+	if s, ok := values.find(b); ok {
+		return s
 	}
 	return string(b)
 }
