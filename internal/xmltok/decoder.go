@@ -24,7 +24,7 @@ type Decoder struct {
 	line      int
 	linestart int64
 	offset    int64
-	buf       []byte // nil until the first byte is written, as bytes.Buffer
+	buf       []byte
 	needClose bool
 	toClose   xml.Name
 
@@ -32,8 +32,18 @@ type Decoder struct {
 	ns    []binding // the namespace declarations in scope, latest last
 	attrs []xml.Attr
 
+	// ends are end tokens already boxed, for names that end again and
+	// again (</body>, </message>): an xml.Token holding a value is
+	// immutable, so one can be handed out any number of times.
+	ends    [8]xml.Token
+	endNext int
+
+	start xml.StartElement // see startRead
+	end   xml.Name         // see endRead
+
 	stkArr [8]open
 	nsArr  [4]binding
+	bufArr [128]byte
 	bs     byteSource
 }
 
@@ -52,7 +62,7 @@ type binding struct{ prefix, url string }
 // io.ByteReader is read a byte at a time; any other reader is buffered.
 func NewDecoder(r io.Reader) *Decoder {
 	d := &Decoder{nextByte: -1, line: 1}
-	d.stk, d.ns = d.stkArr[:0], d.nsArr[:0]
+	d.stk, d.ns, d.buf = d.stkArr[:0], d.nsArr[:0], d.bufArr[:0]
 	switch s := r.(type) {
 	case Source:
 		d.src = s
@@ -100,8 +110,10 @@ func (d *Decoder) token() (xml.Token, error) {
 		return nil, err
 	}
 	err = nil
-	switch t1 := t.(type) {
-	case xml.StartElement:
+	switch t {
+	case startRead:
+		t1 := d.start
+		d.start = xml.StartElement{}
 		// The declarations apply to the element's own name and attributes.
 		before := len(d.ns)
 		for _, a := range t1.Attr {
@@ -117,14 +129,41 @@ func (d *Decoder) token() (xml.Token, error) {
 		for i := range t1.Attr {
 			d.translate(&t1.Attr[i].Name, false)
 		}
-		t = t1
-	case xml.EndElement:
+		return t1, nil
+	case endRead:
+		t1 := xml.EndElement{Name: d.end}
+		d.end = xml.Name{}
 		if !d.popElement(&t1) {
 			return nil, d.err
 		}
-		t = t1
+		return d.boxEnd(t1), nil
 	}
 	return t, err
+}
+
+// rawToken returns these for a start or an end tag, left in d.start or
+// d.end: token translates them and boxes each once.
+var (
+	startRead xml.Token = tagRead(0)
+	endRead   xml.Token = tagRead(1)
+)
+
+// tagRead is comparable, unlike the token types that hold bytes: token
+// compares with the markers whatever rawToken returned.
+type tagRead int
+
+// boxEnd returns t as an xml.Token, the one it returned last time for the
+// same name if it still has it.
+func (d *Decoder) boxEnd(t xml.EndElement) xml.Token {
+	for _, e := range d.ends {
+		if e != nil && e.(xml.EndElement) == t {
+			return e
+		}
+	}
+	var tok xml.Token = t
+	d.ends[d.endNext] = tok
+	d.endNext = (d.endNext + 1) % len(d.ends)
+	return tok
 }
 
 const (
@@ -201,7 +240,8 @@ func (d *Decoder) rawToken() (xml.Token, error) {
 	if d.needClose {
 		// The last element was self-closing: its end now.
 		d.needClose = false
-		return xml.EndElement{Name: d.toClose}, nil
+		d.end = d.toClose
+		return endRead, nil
 	}
 
 	b, ok := d.getc()
@@ -238,7 +278,8 @@ func (d *Decoder) rawToken() (xml.Token, error) {
 			d.err = d.syntaxError("invalid characters between </" + name.Local + " and >")
 			return nil, d.err
 		}
-		return xml.EndElement{Name: name}, nil
+		d.end = name
+		return endRead, nil
 
 	case '?':
 		return d.procInst()
@@ -283,6 +324,9 @@ func (d *Decoder) startElement() (xml.Token, error) {
 		return nil, d.err
 	}
 	empty := false
+	if d.attrs == nil {
+		d.attrs = make([]xml.Attr, 0, 8)
+	}
 	attr := d.attrs[:0]
 	for {
 		d.space()
@@ -341,7 +385,8 @@ func (d *Decoder) startElement() (xml.Token, error) {
 		d.needClose = true
 		d.toClose = name
 	}
-	return xml.StartElement{Name: name, Attr: out}, nil
+	d.start = xml.StartElement{Name: name, Attr: out}
+	return startRead, nil
 }
 
 // procInst reads a processing instruction after its "<?".
@@ -649,9 +694,6 @@ Input:
 		b0, b1 = b1, b
 	}
 	data := d.buf[0 : len(d.buf)-trunc]
-	if d.buf == nil {
-		data = nil
-	}
 
 	// Every character must be one XML allows.
 	for i := 0; i < len(data); {
