@@ -19,31 +19,33 @@ type Decoder struct {
 	win []byte
 	pos int
 
-	nextByte  int // a byte put back by ungetc, or -1
+	nextByte  int32 // a byte put back by ungetc, or -1
+	endNext   uint8 // the next of ends to replace
+	needClose bool
 	err       error
 	line      int
 	linestart int64
 	offset    int64
 	buf       []byte
-	needClose bool
 	toClose   xml.Name
 
-	stk   []open    // the open elements, innermost last
-	ns    []binding // the namespace declarations in scope, latest last
-	attrs []xml.Attr
+	stk []open    // the open elements, innermost last
+	ns  []binding // the namespace declarations in scope, latest last
 
 	// ends are end tokens already boxed, for names that end again and
 	// again (</body>, </message>): an xml.Token holding a value is
 	// immutable, so one can be handed out any number of times.
-	ends    [8]xml.Token
-	endNext int
+	ends [6]xml.Token
 
 	start xml.StartElement // see startRead
 	end   xml.Name         // see endRead
 
-	stkArr [8]open
+	// Room for what a stream usually needs, in the decoder itself: one
+	// allocation per decoder (its size matters: an idle session's decoder
+	// lives until a collection frees it).
+	stkArr [4]open
 	nsArr  [4]binding
-	bufArr [128]byte
+	bufArr [64]byte
 	bs     byteSource
 }
 
@@ -162,7 +164,7 @@ func (d *Decoder) boxEnd(t xml.EndElement) xml.Token {
 	}
 	var tok xml.Token = t
 	d.ends[d.endNext] = tok
-	d.endNext = (d.endNext + 1) % len(d.ends)
+	d.endNext = (d.endNext + 1) % uint8(len(d.ends))
 	return tok
 }
 
@@ -324,10 +326,8 @@ func (d *Decoder) startElement() (xml.Token, error) {
 		return nil, d.err
 	}
 	empty := false
-	if d.attrs == nil {
-		d.attrs = make([]xml.Attr, 0, 8)
-	}
-	attr := d.attrs[:0]
+	var room [8]xml.Attr // on the stack: the token gets a copy
+	attr := room[:0]
 	for {
 		d.space()
 		b, ok := d.mustgetc()
@@ -373,13 +373,11 @@ func (d *Decoder) startElement() (xml.Token, error) {
 		a.Value = internValue(data)
 		attr = append(attr, a)
 	}
-	d.attrs = attr[:0]
 	// The token's own slice, exactly as long (encoding/xml's is never nil).
 	out := []xml.Attr{}
 	if len(attr) > 0 {
 		out = make([]xml.Attr, len(attr))
 		copy(out, attr)
-		clear(attr)
 	}
 	if empty {
 		d.needClose = true
@@ -588,7 +586,7 @@ func (d *Decoder) ungetc(b byte) {
 	if b == '\n' {
 		d.line--
 	}
-	d.nextByte = int(b)
+	d.nextByte = int32(b)
 	d.offset--
 }
 
