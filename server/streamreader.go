@@ -28,8 +28,8 @@ import (
 // the streams namespace at the top of the stream, comments, processing
 // instructions and directives.
 //
-// An idle session lets go of its decoder (about 1.2 KB with its stacks, maps
-// and buffers): idle keeps only a weak pointer to it, so that the garbage
+// An idle session lets go of its decoder (768 bytes, its stacks and buffer
+// inside): idle keeps only a weak pointer to it, so that the garbage
 // collector frees it if the wait outlasts a collection, and wake takes it
 // back if it is still there (a client that sends again soon, a chat), or
 // else primes a fresh one by putting a replay of the client's header
@@ -37,7 +37,7 @@ import (
 // ahead of the unread bytes. The fresh decoder then stands where the old one
 // stood: the same namespaces in scope, the same element open, so the next
 // stanza and the stream's end decode exactly as they would have. Priming
-// costs about 20 allocations, paid only by sessions that were idle through a
+// costs a few allocations, paid only by sessions that were idle through a
 // collection.
 type streamReader struct {
 	d *xmltok.Decoder // nil while idle

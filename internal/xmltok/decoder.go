@@ -31,11 +31,15 @@ type Decoder struct {
 
 	stk []open    // the open elements, innermost last
 	ns  []binding // the namespace declarations in scope, latest last
+	// attrs gathers a start tag's attributes, copied into the token's own
+	// slice (an array on the stack would make a session's read loop, which
+	// starts on a fresh 2 KB goroutine, 384 bytes deeper).
+	attrs []xml.Attr
 
 	// ends are end tokens already boxed, for names that end again and
 	// again (</body>, </message>): an xml.Token holding a value is
 	// immutable, so one can be handed out any number of times.
-	ends [6]xml.Token
+	ends [5]xml.Token
 
 	start xml.StartElement // see startRead
 	end   xml.Name         // see endRead
@@ -103,6 +107,8 @@ func (d *Decoder) settle() {
 	d.win, d.pos = nil, 0
 }
 
+// token is Token before settle: start and end tags are translated, and
+// the elements they open and close kept, as encoding/xml's Token does.
 func (d *Decoder) token() (xml.Token, error) {
 	t, err := d.rawToken()
 	if t == nil && err != nil {
@@ -111,36 +117,46 @@ func (d *Decoder) token() (xml.Token, error) {
 		}
 		return nil, err
 	}
-	err = nil
 	switch t {
 	case startRead:
-		t1 := d.start
-		d.start = xml.StartElement{}
-		// The declarations apply to the element's own name and attributes.
-		before := len(d.ns)
-		for _, a := range t1.Attr {
-			if a.Name.Space == xmlnsPrefix {
-				d.ns = append(d.ns, binding{a.Name.Local, a.Value})
-			}
-			if a.Name.Space == "" && a.Name.Local == xmlnsPrefix {
-				d.ns = append(d.ns, binding{"", a.Value})
-			}
-		}
-		d.stk = append(d.stk, open{t1.Name, before})
-		d.translate(&t1.Name, true)
-		for i := range t1.Attr {
-			d.translate(&t1.Attr[i].Name, false)
-		}
-		return t1, nil
+		return d.startToken(), nil
 	case endRead:
-		t1 := xml.EndElement{Name: d.end}
-		d.end = xml.Name{}
-		if !d.popElement(&t1) {
-			return nil, d.err
-		}
-		return d.boxEnd(t1), nil
+		return d.endToken()
 	}
-	return t, err
+	return t, nil
+}
+
+// startToken translates the start tag rawToken left in d.start, after
+// the namespace declarations among its attributes, which apply to its own
+// name and attributes.
+func (d *Decoder) startToken() xml.Token {
+	t1 := d.start
+	d.start = xml.StartElement{}
+	before := len(d.ns)
+	for _, a := range t1.Attr {
+		if a.Name.Space == xmlnsPrefix {
+			d.ns = append(d.ns, binding{a.Name.Local, a.Value})
+		}
+		if a.Name.Space == "" && a.Name.Local == xmlnsPrefix {
+			d.ns = append(d.ns, binding{"", a.Value})
+		}
+	}
+	d.stk = append(d.stk, open{t1.Name, before})
+	d.translate(&t1.Name, true)
+	for i := range t1.Attr {
+		d.translate(&t1.Attr[i].Name, false)
+	}
+	return t1
+}
+
+// endToken checks and translates the end tag rawToken left in d.end.
+func (d *Decoder) endToken() (xml.Token, error) {
+	t1 := xml.EndElement{Name: d.end}
+	d.end = xml.Name{}
+	if !d.popElement(&t1) {
+		return nil, d.err
+	}
+	return d.boxEnd(t1), nil
 }
 
 // rawToken returns these for a start or an end tag, left in d.start or
@@ -211,28 +227,37 @@ func (d *Decoder) syntaxError(msg string) error {
 func (d *Decoder) popElement(t *xml.EndElement) bool {
 	name := t.Name
 	if len(d.stk) == 0 {
-		d.err = d.syntaxError("unexpected end element </" + name.Local + ">")
+		d.mismatched(xml.Name{}, name)
 		return false
 	}
 	s := d.stk[len(d.stk)-1]
 	d.stk = d.stk[:len(d.stk)-1]
-	switch {
-	case s.name.Local != name.Local:
-		d.err = d.syntaxError("element <" + s.name.Local + "> closed by </" + name.Local + ">")
-		return false
-	case s.name.Space != name.Space:
-		ns := name.Space
-		if name.Space == "" {
-			ns = `""`
-		}
-		d.err = d.syntaxError("element <" + s.name.Local + "> in space " + s.name.Space +
-			" closed by </" + name.Local + "> in space " + ns)
+	if s.name != name {
+		d.mismatched(s.name, name)
 		return false
 	}
 	d.translate(&t.Name, true)
 	clear(d.ns[s.ns:]) // no strings kept alive by the spare capacity
 	d.ns = d.ns[:s.ns]
 	return true
+}
+
+// mismatched sets the error of an end tag that does not end the element
+// open (none if start.Local is empty), in encoding/xml's words.
+func (d *Decoder) mismatched(start, end xml.Name) {
+	switch {
+	case start.Local == "":
+		d.err = d.syntaxError("unexpected end element </" + end.Local + ">")
+	case start.Local != end.Local:
+		d.err = d.syntaxError("element <" + start.Local + "> closed by </" + end.Local + ">")
+	default:
+		ns := end.Space
+		if end.Space == "" {
+			ns = `""`
+		}
+		d.err = d.syntaxError("element <" + start.Local + "> in space " + start.Space +
+			" closed by </" + end.Local + "> in space " + ns)
+	}
 }
 
 func (d *Decoder) rawToken() (xml.Token, error) {
@@ -326,8 +351,7 @@ func (d *Decoder) startElement() (xml.Token, error) {
 		return nil, d.err
 	}
 	empty := false
-	var room [8]xml.Attr // on the stack: the token gets a copy
-	attr := room[:0]
+	attr := d.attrs[:0]
 	for {
 		d.space()
 		b, ok := d.mustgetc()
@@ -378,6 +402,8 @@ func (d *Decoder) startElement() (xml.Token, error) {
 	if len(attr) > 0 {
 		out = make([]xml.Attr, len(attr))
 		copy(out, attr)
+		clear(attr)
+		d.attrs = attr[:0]
 	}
 	if empty {
 		d.needClose = true
