@@ -152,8 +152,19 @@ func Feature(cfg FeatureConfig) xmpp.StreamFeature {
 //
 // Only SASL elements may follow start until the exchange succeeds: anything
 // else is answered with a malformed-request failure, like mellium's feature.
-func (cfg FeatureConfig) Exchange(ctx context.Context, d *xml.Decoder, start xml.StartElement, w io.Writer) (string, error) {
+func (cfg FeatureConfig) Exchange(ctx context.Context, d Decoder, start xml.StartElement, w io.Writer) (string, error) {
 	return cfg.withDefaults().negotiate(ctx, d, &start, w)
+}
+
+// Decoder is what Exchange reads the stream with: an *xml.Decoder, or a
+// decoder of the caller's own that reads as encoding/xml does (the server's
+// internal/xmltok).
+type Decoder interface {
+	xml.TokenReader
+	// Skip reads up to the end of the element last started.
+	Skip() error
+	// DecodeElement unmarshals the element start opened, as encoding/xml.
+	DecodeElement(v any, start *xml.StartElement) error
 }
 
 // Errors of the stream level while the exchange reads it.
@@ -174,7 +185,7 @@ const (
 // negotiate runs SASL exchanges until one succeeds, the client gives up, or it
 // has failed too often. first, if not nil, is the element that started the
 // exchange, already read from d.
-func (cfg FeatureConfig) negotiate(ctx context.Context, d *xml.Decoder, first *xml.StartElement, w io.Writer) (string, error) {
+func (cfg FeatureConfig) negotiate(ctx context.Context, d Decoder, first *xml.StartElement, w io.Writer) (string, error) {
 	failures := 0
 	awaitingResponse := false // an empty <auth/> got an empty challenge
 	for {

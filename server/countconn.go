@@ -18,9 +18,9 @@ import (
 var errStanzaTooLarge = errors.New("server: stanza over max_stanza_size")
 
 // countConn is a net.Conn that counts the bytes the XML decoder takes from it
-// and refuses to hand over more than limit between two resets. It is an
-// io.ByteReader with its own buffer, so encoding/xml reads through it
-// without a bufio of its own: the count is the bytes actually decoded, not
+// and refuses to hand over more than limit between two resets. It lends the
+// decoder its own buffer (Peek, Discard: an xmltok.Source), so the decoder
+// keeps no buffer of its own: the count is the bytes actually decoded, not
 // what a read-ahead buffer happened to pull in, and an oversized stanza is
 // stopped as it arrives instead of after it has been buffered whole.
 //
@@ -65,7 +65,7 @@ func newCountConn(c net.Conn, limit int64) *countConn {
 	return &countConn{Conn: c, limit: limit}
 }
 
-// ReadByte is how encoding/xml reads.
+// ReadByte reads one byte, counted as Discard counts.
 func (c *countConn) ReadByte() (byte, error) {
 	if c.limit > 0 && c.n >= c.limit {
 		c.over = true
@@ -83,6 +83,42 @@ func (c *countConn) ReadByte() (byte, error) {
 		c.started = true
 	}
 	return b, nil
+}
+
+// Peek lends the XML decoder (internal/xmltok) the bytes buffered, reading
+// when there are none: never more than the limit leaves, and once it
+// leaves none, errStanzaTooLarge, as ReadByte would fail the next byte.
+func (c *countConn) Peek() ([]byte, error) {
+	if c.limit > 0 && c.n >= c.limit {
+		c.over = true
+		return nil, errStanzaTooLarge
+	}
+	if c.r == c.w {
+		if err := c.fill(); err != nil {
+			return nil, err
+		}
+	}
+	w := (*c.buf)[c.r:c.w]
+	if c.limit > 0 && int64(len(w)) > c.limit-c.n {
+		w = w[:c.limit-c.n]
+	}
+	return w, nil
+}
+
+// Discard takes the first n bytes Peek lent: the decoder decoded them.
+// They count, as ReadByte's do, and start the stanza deadline unless they
+// are all white space.
+func (c *countConn) Discard(n int) {
+	if !c.started {
+		for _, b := range (*c.buf)[c.r : c.r+n] {
+			if b != ' ' && b != '\n' && b != '\t' && b != '\r' {
+				c.started = true
+				break
+			}
+		}
+	}
+	c.r += n
+	c.n += int64(n)
 }
 
 // fill reads what the connection has into the (pooled) buffer.

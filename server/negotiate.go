@@ -10,6 +10,7 @@ import (
 
 	"mellium.im/xmpp/stream"
 
+	"github.com/xtokend/xtokend/internal/xmltok"
 	"github.com/xtokend/xtokend/sasl"
 )
 
@@ -18,8 +19,9 @@ import (
 // required, X-TOKEN, bind), and mellium's general machinery for them (an
 // encoder and a decoder with their buffers per stream, token readers stacked
 // four deep, fmt for every header) cost more CPU than the rest of the login
-// together. Here every stream has one xml.Decoder reading the countConn
-// directly, and every answer is bytes appended or constant.
+// together. Here every stream has one decoder (internal/xmltok: encoding/xml's
+// tokens at a fraction of its cost) reading the countConn's buffer directly,
+// and every answer is bytes appended or constant.
 //
 // The decoder of the last stream (after SASL) reads the client's header and
 // the bind request, and then goes on as the session's stanza reader.
@@ -57,7 +59,7 @@ const (
 // negotiate runs the client's streams from the first header to a bound
 // resource, and returns the decoder of the last stream, positioned after the
 // bind request. Deadlines are the connection's (conn.serve).
-func (c *conn) negotiate(ctx context.Context) (*xml.Decoder, error) {
+func (c *conn) negotiate(ctx context.Context) (*xmltok.Decoder, error) {
 	st := stageSASL
 	if c.srv.cfg.TLS.RequireStartTLS && !c.t.Secure() {
 		st = stageStartTLS
@@ -69,7 +71,7 @@ func (c *conn) negotiate(ctx context.Context) (*xml.Decoder, error) {
 		if err := c.t.CheckStreamStart(); err != nil {
 			return nil, err
 		}
-		d := xml.NewDecoder(c.t.StreamReader())
+		d := xmltok.NewDecoder(c.t.StreamReader())
 		if err := c.openStream(d, st); err != nil {
 			return nil, err
 		}
@@ -86,7 +88,7 @@ func (c *conn) negotiate(ctx context.Context) (*xml.Decoder, error) {
 
 // openStream reads the client's stream header and answers with the server's
 // header and the stage's features.
-func (c *conn) openStream(d *xml.Decoder, st stage) error {
+func (c *conn) openStream(d *xmltok.Decoder, st stage) error {
 	c.headerSent = false
 	start, err := readStreamHeader(d)
 	if err != nil {
@@ -125,7 +127,7 @@ func (c *conn) openStream(d *xml.Decoder, st stage) error {
 
 // negotiateStream reads the client's elements on one stream until it is
 // restarted (the next stage) or a resource is bound (-1).
-func (c *conn) negotiateStream(ctx context.Context, d *xml.Decoder, st stage) (stage, error) {
+func (c *conn) negotiateStream(ctx context.Context, d *xmltok.Decoder, st stage) (stage, error) {
 	for {
 		c.t.ResetCount()
 		start, err := nextElement(d)
@@ -206,7 +208,7 @@ func (c *conn) startTLS(ctx context.Context) error {
 // negotiation, skipping whitespace. The client's end of the stream is io.EOF,
 // its stream error a stream.Error; text, comments, processing instructions
 // and directives are errors (not-well-formed).
-func nextElement(d *xml.Decoder) (xml.StartElement, error) {
+func nextElement(d *xmltok.Decoder) (xml.StartElement, error) {
 	for {
 		tok, err := d.Token()
 		if err != nil {

@@ -6,6 +6,8 @@ import (
 
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
+
+	"github.com/xtokend/xtokend/internal/xmltok"
 )
 
 // bindRequest reads an iq on an authenticated stream (start is read) and
@@ -13,7 +15,7 @@ import (
 // bound reports a bound resource. An iq that is not a bind request is a
 // stanza before binding (not-authorized); a bind request that is not of type
 // set gets bad-request and the client may try again.
-func (c *conn) bindRequest(d *xml.Decoder, start xml.StartElement) (bound bool, err error) {
+func (c *conn) bindRequest(d *xmltok.Decoder, start xml.StartElement) (bound bool, err error) {
 	head := headOf(start)
 	id := head.id
 	resource, isBind, err := readBind(d)
@@ -44,7 +46,7 @@ func (c *conn) bindRequest(d *xml.Decoder, start xml.StartElement) (bound bool, 
 // readBind reads the rest of an iq and reports whether its payload is
 // <bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>, and the text of the
 // bind's <resource/>.
-func readBind(d *xml.Decoder) (resource string, isBind bool, err error) {
+func readBind(d *xmltok.Decoder) (resource string, isBind bool, err error) {
 	inBind, inResource := false, false
 	for depth := 1; depth > 0; {
 		tok, err := d.Token()

@@ -5,6 +5,8 @@ import (
 	"encoding/xml"
 	"strings"
 	"testing"
+
+	"github.com/xtokend/xtokend/internal/xmltok"
 )
 
 // FuzzStreamHeader: whatever a client sends as its stream header, reading
@@ -24,7 +26,7 @@ func FuzzStreamHeader(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		start, err := readStreamHeader(xml.NewDecoder(bytes.NewReader(data)))
+		start, err := readStreamHeader(xmltok.NewDecoder(bytes.NewReader(data)))
 		if err != nil {
 			return
 		}

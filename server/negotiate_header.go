@@ -8,6 +8,8 @@ import (
 
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stream"
+
+	"github.com/xtokend/xtokend/internal/xmltok"
 )
 
 // readStreamHeader reads a new stream's header from d: an optional XML
@@ -15,7 +17,7 @@ import (
 // client binds to the streams namespace). A client that ends its stream
 // instead (after SASL, say) gets io.EOF; one that sends a stream error, that
 // stream.Error.
-func readStreamHeader(d *xml.Decoder) (xml.StartElement, error) {
+func readStreamHeader(d *xmltok.Decoder) (xml.StartElement, error) {
 	for {
 		tok, err := d.Token()
 		if err != nil {

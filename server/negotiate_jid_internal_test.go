@@ -2,11 +2,12 @@ package server
 
 import (
 	"bytes"
-	"encoding/xml"
 	"strings"
 	"testing"
 
 	"mellium.im/xmpp/jid"
+
+	"github.com/xtokend/xtokend/internal/xmltok"
 )
 
 // host.userJID skips checking the host's part again, and must otherwise
@@ -55,7 +56,7 @@ func TestStreamHeaderTo(t *testing.T) {
 		{"other.example", "", false},
 	} {
 		header := "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0' to='" + tc.to + "'>"
-		start, err := readStreamHeader(xml.NewDecoder(bytes.NewReader([]byte(header))))
+		start, err := readStreamHeader(xmltok.NewDecoder(bytes.NewReader([]byte(header))))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,6 +12,7 @@ import (
 
 	"mellium.im/xmpp/stanza"
 
+	"github.com/xtokend/xtokend/internal/xmltok"
 	"github.com/xtokend/xtokend/sasl"
 )
 
@@ -84,7 +85,7 @@ func appendSASL2Success(b []byte, s *sasl2Success) []byte {
 // negotiation (start read from d), on a stream at the SASL stage. bound
 // reports that a Bind2 request bound a resource (negotiation is over);
 // c.node set and bound false means the stream goes on at the bind stage.
-func (c *conn) sasl2Element(ctx context.Context, d *xml.Decoder, start xml.StartElement) (bound bool, err error) {
+func (c *conn) sasl2Element(ctx context.Context, d *xmltok.Decoder, start xml.StartElement) (bound bool, err error) {
 	if start.Name.Local != "authenticate" {
 		// <response/> or <abort/> outside an exchange, or something else.
 		if err := d.Skip(); err != nil {
@@ -126,7 +127,7 @@ func (c *conn) sasl2Fail(fail *sasl.Error, text string) error {
 // host's FeatureConfig (asking for the response if a has none), a FAST
 // mechanism through the FAST tokens. additional is the mechanism's data
 // for the <success/>.
-func (c *conn) sasl2Verify(ctx context.Context, d *xml.Decoder, a *sasl2Auth) (node string, additional []byte, fail *sasl.Error, err error) {
+func (c *conn) sasl2Verify(ctx context.Context, d *xmltok.Decoder, a *sasl2Auth) (node string, additional []byte, fail *sasl.Error, err error) {
 	if a.fail != nil {
 		c.loginResult("", a.fail)
 		return "", nil, a.fail, nil

@@ -7,12 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xtokend/xtokend/internal/xmltok"
 	"github.com/xtokend/xtokend/sasl"
 )
 
 // firstStart is the first start element of data, and the decoder after it.
-func firstStart(data []byte) (*xml.Decoder, xml.StartElement, bool) {
-	d := xml.NewDecoder(bytes.NewReader(data))
+func firstStart(data []byte) (*xmltok.Decoder, xml.StartElement, bool) {
+	d := xmltok.NewDecoder(bytes.NewReader(data))
 	for {
 		tok, err := d.Token()
 		if err != nil {

@@ -13,6 +13,8 @@ import (
 
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stream"
+
+	"github.com/xtokend/xtokend/internal/xmltok"
 )
 
 // session is a bound resource. Other sessions' goroutines deliver to it with
@@ -119,7 +121,7 @@ func endReason(cond, text string) string {
 // goroutine, the read loop in this one.
 // Its stanzas are read from d, the decoder that read the client's last stream
 // header and its bind request (or its resume, c.resumed).
-func (s *session) run(c *conn, d *xml.Decoder) {
+func (s *session) run(c *conn, d *xmltok.Decoder) {
 	srv := s.srv
 	if !c.resumed {
 		// Attributes only when the line is printed (conn.info): no logger With

@@ -5,6 +5,8 @@ import (
 	"encoding/xml"
 	"strconv"
 	"testing"
+
+	"github.com/xtokend/xtokend/internal/xmltok"
 )
 
 // FuzzSMElement: readSMElement on whatever a client sends as a stream
@@ -22,7 +24,7 @@ func FuzzSMElement(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		d := xml.NewDecoder(bytes.NewReader(append(data, "<next/>"...)))
+		d := xmltok.NewDecoder(bytes.NewReader(append(data, "<next/>"...)))
 		var start xml.StartElement
 		for {
 			tok, err := d.Token()

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"mellium.im/xmpp/jid"
+
+	"github.com/xtokend/xtokend/internal/xmltok"
 )
 
 // smNegotiate answers a stream management element read during negotiation
@@ -13,7 +15,7 @@ import (
 // bind. <enable/>, <r/> and <a/> before binding, and <resume/> before
 // authentication, are answered with <failed><unexpected-request/></failed>
 // and the negotiation goes on.
-func (c *conn) smNegotiate(d *xml.Decoder, start xml.StartElement, st stage) (resumed bool, err error) {
+func (c *conn) smNegotiate(d *xmltok.Decoder, start xml.StartElement, st stage) (resumed bool, err error) {
 	el, err := readSMElement(d, start)
 	if err != nil {
 		return false, err

@@ -63,6 +63,9 @@ func readStart(r xml.TokenReader) (xml.StartElement, error) {
 			return xml.StartElement{}, err
 		}
 		if t, ok := tok.(xml.StartElement); ok {
+			if ownsTokens(r) {
+				return t, nil
+			}
 			return t.Copy(), nil
 		}
 		// Whitespace between stanzas (the stream reader refuses anything else).
@@ -83,6 +86,7 @@ func readStanzaFrom(r xml.TokenReader, start xml.StartElement) (*xmlStanza, erro
 	// Room for a message's body (start, text, end) and a few more
 	// children without growing.
 	st := &xmlStanza{routedHead: headOf(start), start: start, inner: make([]xml.Token, 0, 8)}
+	owned := ownsTokens(r)
 	depth := 1
 	for depth > 0 {
 		tok, err := r.Token()
@@ -106,9 +110,23 @@ func readStanzaFrom(r xml.TokenReader, start xml.StartElement) (*xmlStanza, erro
 			// allowed in XMPP (RFC 6120 section 11.1).
 			return nil, &clientError{cond: "restricted-xml", text: "comments, processing instructions and DTDs are not allowed"}
 		}
-		st.inner = append(st.inner, xml.CopyToken(tok))
+		if !owned {
+			tok = xml.CopyToken(tok)
+		} else if t, ok := tok.(xml.CharData); ok {
+			tok = t.Copy()
+		}
+		st.inner = append(st.inner, tok)
 	}
 	return st, nil
+}
+
+// ownsTokens reports whether the caller may keep r's start and end tokens
+// as they are: a session's streamReader, whose decoder (internal/xmltok)
+// gives names as strings and every start tag its own Attr. Only its
+// CharData is the decoder's buffer, and is copied.
+func ownsTokens(r xml.TokenReader) bool {
+	_, ok := r.(*streamReader)
+	return ok
 }
 
 // firstChild returns the first child element's name and attributes.

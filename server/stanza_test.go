@@ -7,13 +7,15 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/xtokend/xtokend/internal/xmltok"
 )
 
 const testHeader = `<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>`
 
 // parse reads one stanza from b as if it came after a client stream header.
 func parse(b []byte) (*xmlStanza, error) {
-	d := xml.NewDecoder(io.MultiReader(strings.NewReader(testHeader), bytes.NewReader(b)))
+	d := xmltok.NewDecoder(io.MultiReader(strings.NewReader(testHeader), bytes.NewReader(b)))
 	if _, err := d.Token(); err != nil {
 		return nil, err
 	}

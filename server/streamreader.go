@@ -10,12 +10,15 @@ import (
 	"weak"
 
 	"mellium.im/xmpp/stream"
+
+	"github.com/xtokend/xtokend/internal/xmltok"
 )
 
-// streamReader reads a bound session's stream with the xml.Decoder of xtokend's
-// own negotiator (negotiate.go): the decoder of the last stream, which read the
-// client's stream header after SASL and then the bind request, simply goes on
-// as the session's stanza reader. So the namespaces and the prefix the client
+// streamReader reads a bound session's stream with the decoder of xtokend's
+// own negotiator (an xmltok.Decoder, which reads as encoding/xml reads): the
+// decoder of the last stream, which read the client's stream header after
+// SASL and then the bind request, simply goes on as the session's stanza
+// reader. So the namespaces and the prefix the client
 // declared in its header are the ones stanzas are read with: a client that
 // calls the streams namespace "s" ends its stream with </s:stream>, and that is
 // a clean end, not bad XML.
@@ -25,8 +28,8 @@ import (
 // the streams namespace at the top of the stream, comments, processing
 // instructions and directives.
 //
-// An idle session lets go of its decoder (about 1.2 KB with its stacks, maps
-// and buffers): idle keeps only a weak pointer to it, so that the garbage
+// An idle session lets go of its decoder (768 bytes, its stacks and buffer
+// inside): idle keeps only a weak pointer to it, so that the garbage
 // collector frees it if the wait outlasts a collection, and wake takes it
 // back if it is still there (a client that sends again soon, a chat), or
 // else primes a fresh one by putting a replay of the client's header
@@ -34,15 +37,15 @@ import (
 // ahead of the unread bytes. The fresh decoder then stands where the old one
 // stood: the same namespaces in scope, the same element open, so the next
 // stanza and the stream's end decode exactly as they would have. Priming
-// costs about 20 allocations, paid only by sessions that were idle through a
+// costs a few allocations, paid only by sessions that were idle through a
 // collection.
 type streamReader struct {
-	d *xml.Decoder // nil while idle
+	d *xmltok.Decoder // nil while idle
 	// header is the replay of the client's header ("" when it cannot be
 	// replayed exactly: the decoder is then kept while idle).
 	header string
 	// idleD is the decoder while idle, if the collector has not freed it.
-	idleD weak.Pointer[xml.Decoder]
+	idleD weak.Pointer[xmltok.Decoder]
 	// lines is how many lines the freed decoders read, and idleLines how
 	// many the one idleD points to read: a syntax error's line number
 	// counts from the stream's start, as it did.
@@ -87,7 +90,7 @@ func (r *streamReader) wake(src io.Reader) error {
 		return nil
 	}
 	d, idle := r.idleD.Value(), r.idleLines
-	r.idleD, r.idleLines = weak.Pointer[xml.Decoder]{}, 0
+	r.idleD, r.idleLines = weak.Pointer[xmltok.Decoder]{}, 0
 	if d != nil {
 		r.d = d // not collected: it goes on as it was
 		return nil
@@ -96,7 +99,7 @@ func (r *streamReader) wake(src io.Reader) error {
 	if err := src.(unreader).unread(r.header); err != nil {
 		return err
 	}
-	d = xml.NewDecoder(src)
+	d = xmltok.NewDecoder(src)
 	tok, err := d.Token()
 	if err != nil {
 		return fmt.Errorf("%w: %w", errReplay, err)

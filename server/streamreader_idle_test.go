@@ -2,13 +2,14 @@ package server
 
 import (
 	"bytes"
-	"encoding/xml"
 	"fmt"
 	"io"
 	"runtime"
 	"strings"
 	"testing"
 	"weak"
+
+	"github.com/xtokend/xtokend/internal/xmltok"
 )
 
 // replaySource is a stream's bytes that can be put back to (unreader), as
@@ -55,7 +56,7 @@ func readAllIdle(t testing.TB, stream string, idle bool) (got []string, end stri
 			r.idle(src)
 			if r.d == nil {
 				drops++
-				r.idleD = weak.Pointer[xml.Decoder]{} // as if collected
+				r.idleD = weak.Pointer[xmltok.Decoder]{} // as if collected
 			}
 			if err := r.wake(src); err != nil {
 				t.Fatalf("wake: %v", err)
@@ -126,7 +127,7 @@ func TestReplayHeader(t *testing.T) {
 		{"<a:stream xmlns:a='http://etherx.jabber.org/streams' xmlns:b='http://etherx.jabber.org/streams'>", ""},
 		{"<stream:stream xmlns:stream='http://etherx.jabber.org/streams' xmlns:p='" + strings.Repeat("x", maxReplayHeader) + "'>", ""},
 	} {
-		d := xml.NewDecoder(strings.NewReader(tc.header))
+		d := xmltok.NewDecoder(strings.NewReader(tc.header))
 		start, err := readStreamHeader(d)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.header, err)

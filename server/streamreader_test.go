@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"mellium.im/xmpp/stream"
+
+	"github.com/xtokend/xtokend/internal/xmltok"
 )
 
 const (
@@ -94,7 +96,7 @@ func TestStreamReaderMaxStanzaSize(t *testing.T) {
 // newStreamReader reads the header on r, as negotiation does, and returns
 // the stream reader a session would use after it.
 func newStreamReader(r io.Reader) (*streamReader, error) {
-	d := xml.NewDecoder(r)
+	d := xmltok.NewDecoder(r)
 	start, err := readStreamHeader(d)
 	if err != nil {
 		return nil, err
@@ -125,7 +127,7 @@ func TestReadStreamHeader(t *testing.T) {
 		{"<!DOCTYPE x>" + headerStream, is(errDirective)},
 		{"<stream:error xmlns:stream='http://etherx.jabber.org/streams'><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>", isStreamError("conflict")},
 	} {
-		_, err := readStreamHeader(xml.NewDecoder(strings.NewReader(tc.in)))
+		_, err := readStreamHeader(xmltok.NewDecoder(strings.NewReader(tc.in)))
 		if tc.wantErr == nil && err != nil || tc.wantErr != nil && !tc.wantErr(err) {
 			t.Errorf("readStreamHeader(%q): %v (%T)", tc.in, err, err)
 		}

@@ -52,7 +52,8 @@ import (
 //     EndNegotiation flushes nothing when nothing is held back.
 type transport interface {
 	// StreamReader is what the current stream's XML decoder reads: an
-	// io.ByteReader (the decoder then keeps no buffer of its own) that
+	// xmltok.Source or an io.ByteReader (the decoder then keeps no buffer of
+	// its own, and takes no byte it does not decode) that
 	// counts the bytes handed over against the stanza size limit. It
 	// changes after StartTLS; negotiation takes it anew for every stream.
 	StreamReader() io.Reader

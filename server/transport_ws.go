@@ -34,14 +34,38 @@ func newWSTransport(c *websocket.Conn) *wsTransport {
 type wsReader struct {
 	c        *websocket.Conn
 	exceeded bool
-	replay   string // put back by unread: read before the Conn's bytes
+	replay   []byte // put back by unread: read before the Conn's bytes
 }
 
 // unread puts s ahead of the bytes not read yet: a replayed stream header
 // (streamReader.wake).
 func (r *wsReader) unread(s string) error {
-	r.replay = s + r.replay
+	r.replay = append([]byte(s), r.replay...)
 	return nil
+}
+
+// Peek and Discard lend the decoder (internal/xmltok) the replay, then the
+// Conn's message, a run of bytes at a time.
+func (r *wsReader) Peek() ([]byte, error) {
+	if len(r.replay) > 0 {
+		return r.replay, nil
+	}
+	b, err := r.c.Peek()
+	if err != nil {
+		err = r.note(err)
+	}
+	return b, err
+}
+
+func (r *wsReader) Discard(n int) {
+	if len(r.replay) > 0 {
+		r.replay = r.replay[n:]
+		if len(r.replay) == 0 {
+			r.replay = nil
+		}
+		return
+	}
+	r.c.Discard(n)
 }
 
 // note is a read error as the session sees it: a close frame of any
@@ -61,9 +85,9 @@ func (r *wsReader) note(err error) error {
 }
 
 func (r *wsReader) Read(p []byte) (int, error) {
-	if r.replay != "" {
+	if len(r.replay) > 0 {
 		n := copy(p, r.replay)
-		r.replay = r.replay[n:]
+		r.Discard(n)
 		return n, nil
 	}
 	n, err := r.c.Read(p)
@@ -74,9 +98,9 @@ func (r *wsReader) Read(p []byte) (int, error) {
 }
 
 func (r *wsReader) ReadByte() (byte, error) {
-	if r.replay != "" {
+	if len(r.replay) > 0 {
 		b := r.replay[0]
-		r.replay = r.replay[1:]
+		r.Discard(1)
 		return b, nil
 	}
 	b, err := r.c.ReadByte()
@@ -100,7 +124,7 @@ func (t *wsTransport) WaitReadable() error {
 // Buffered reports whether the stream has bytes the decoder has not taken:
 // when it has none, the session waits in a fresh goroutine (session.readOn),
 // and the Conn's wait holds no buffer and runs on a shallow stack.
-func (t *wsTransport) Buffered() bool { return t.r.replay != "" || t.c.Buffered() }
+func (t *wsTransport) Buffered() bool { return len(t.r.replay) > 0 || t.c.Buffered() }
 func (t *wsTransport) DoneReading()   {}
 func (t *wsTransport) RestartStream() {}
 

@@ -113,6 +113,22 @@ func (c *Conn) ReadByte() (byte, error) {
 	return b, nil
 }
 
+// Peek returns the bytes of the synthetic stream not read yet, those of the
+// current message, reading the next message when none are left: a decoder
+// that takes runs of bytes (the server's internal/xmltok) reads through
+// Peek and Discard without a call per byte.
+func (c *Conn) Peek() ([]byte, error) {
+	for len(c.pending) == 0 {
+		if err := c.next(); err != nil {
+			return nil, err
+		}
+	}
+	return c.pending, nil
+}
+
+// Discard takes the first n bytes Peek returned.
+func (c *Conn) Discard(n int) { c.consumed(n) }
+
 // WaitReadable blocks until the next message has arrived and been checked.
 // A server calls it between stanzas, so that an idle session waits on a
 // shallow stack holding no buffer, rather than inside its XML decoder: on a
