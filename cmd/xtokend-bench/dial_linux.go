@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -114,8 +116,11 @@ func (c *fileConn) awaitConnect(sa syscall.Sockaddr, timeout time.Duration) erro
 		pending, cerr = connectPending(int(fd), sa)
 		return !pending
 	})
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err // the timeout: os.ErrDeadlineExceeded
+	}
 	if err != nil {
-		return err // the timeout: an *os.PathError wrapping os.ErrDeadlineExceeded
+		return err
 	}
 	if cerr != nil {
 		return os.NewSyscallError("connect", cerr)
@@ -123,10 +128,39 @@ func (c *fileConn) awaitConnect(sa syscall.Sockaddr, timeout time.Duration) erro
 	return nil
 }
 
-// fileConn is a connected TCP socket on the netpoller.
+// fileConn is a connected TCP socket on the netpoller. Its errors are net.Conn's: a
+// *net.OpError (a net.Error, which crypto/tls and the soak mode look at) wrapping
+// os.ErrDeadlineExceeded, net.ErrClosed or the system call's error; io.EOF as it is.
 type fileConn struct {
 	*os.File
 	raddr *net.TCPAddr
+}
+
+func (c *fileConn) Read(p []byte) (int, error) {
+	n, err := c.File.Read(p)
+	if err != nil && err != io.EOF {
+		err = c.netError("read", err)
+	}
+	return n, err
+}
+
+func (c *fileConn) Write(p []byte) (int, error) {
+	n, err := c.File.Write(p)
+	if err != nil {
+		err = c.netError("write", err)
+	}
+	return n, err
+}
+
+// netError turns an *os.File's error into net.Conn's.
+func (c *fileConn) netError(op string, err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		err = pe.Err
+	}
+	if errors.Is(err, os.ErrClosed) {
+		err = net.ErrClosed
+	}
+	return &net.OpError{Op: op, Net: "tcp", Addr: c.raddr, Err: err}
 }
 
 func (c *fileConn) RemoteAddr() net.Addr { return c.raddr }

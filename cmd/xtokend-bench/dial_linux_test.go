@@ -67,7 +67,7 @@ func TestDialIPv4(t *testing.T) {
 	start := time.Now()
 	c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
 	_, err = c.Read(buf)
-	var ne interface{ Timeout() bool }
+	var ne net.Error
 	if !errors.Is(err, os.ErrDeadlineExceeded) || !errors.As(err, &ne) || !ne.Timeout() {
 		t.Fatalf("read past the deadline: %v, want a timeout", err)
 	}
@@ -83,6 +83,15 @@ func TestDialIPv4(t *testing.T) {
 	c.SetReadDeadline(time.Now().Add(2 * time.Second))
 	if n, err := c.Read(buf); err != io.EOF {
 		t.Fatalf("read after the server's close: %d, %v, want io.EOF", n, err)
+	}
+
+	// Closed here: reads and writes fail as a net.Conn's do.
+	c.Close()
+	if _, err := c.Read(buf); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("read after Close: %v, want net.ErrClosed", err)
+	}
+	if _, err := c.Write(buf); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("write after Close: %v, want net.ErrClosed", err)
 	}
 }
 
@@ -138,7 +147,7 @@ func TestDialIPv4Timeout(t *testing.T) {
 			held = append(held, c)
 			continue
 		}
-		if !errors.Is(err, os.ErrDeadlineExceeded) || errorClass(err) != "timeout" {
+		if !errors.Is(err, os.ErrDeadlineExceeded) || errorClass(err) != "timeout" || err.Error() != "dial tcp "+addr+": i/o timeout" {
 			t.Fatalf("dial %d: %v, want a timeout", i, err)
 		}
 		if d := time.Since(start); d < 250*time.Millisecond || d > 3*time.Second {
