@@ -77,7 +77,12 @@ func dialIPv4(addr string, ap netip.AddrPort, src netip.Addr, timeout time.Durat
 		return fail("connect", err)
 	}
 	f := os.NewFile(uintptr(fd), addr) // non-blocking: on the netpoller
-	c := &fileConn{File: f, raddr: raddr}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: raddr, Err: err}
+	}
+	c := &fileConn{File: f, raddr: raddr, rc: rc}
 	if pending {
 		if err := c.awaitConnect(sa, timeout); err != nil {
 			f.Close()
@@ -102,16 +107,12 @@ func connectPending(fd int, sa syscall.Sockaddr) (pending bool, err error) {
 
 // awaitConnect waits on the netpoller, within timeout, for a handshake still under way.
 func (c *fileConn) awaitConnect(sa syscall.Sockaddr, timeout time.Duration) error {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return err
-	}
 	if timeout > 0 {
 		c.SetWriteDeadline(time.Now().Add(timeout))
 		defer c.SetWriteDeadline(time.Time{})
 	}
 	var cerr error
-	err = rc.Write(func(fd uintptr) bool {
+	err := c.rc.Write(func(fd uintptr) bool {
 		var pending bool
 		pending, cerr = connectPending(int(fd), sa)
 		return !pending
@@ -133,10 +134,15 @@ func (c *fileConn) awaitConnect(sa syscall.Sockaddr, timeout time.Duration) erro
 // os.ErrDeadlineExceeded, net.ErrClosed or the system call's error; io.EOF as it is.
 type fileConn struct {
 	*os.File
-	raddr *net.TCPAddr
+	raddr  *net.TCPAddr
+	rc     syscall.RawConn
+	noWait bool // reads do not wait: see setNoWait
 }
 
 func (c *fileConn) Read(p []byte) (int, error) {
+	if c.noWait {
+		return c.readNoWait(p)
+	}
 	n, err := c.File.Read(p)
 	if err != nil && err != io.EOF {
 		err = c.netError("read", err)
@@ -167,12 +173,8 @@ func (c *fileConn) RemoteAddr() net.Addr { return c.raddr }
 
 // LocalAddr asks the kernel: nothing on a login's way needs it.
 func (c *fileConn) LocalAddr() net.Addr {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return nil
-	}
 	var la net.Addr
-	rc.Control(func(fd uintptr) {
+	c.rc.Control(func(fd uintptr) {
 		if sa, err := syscall.Getsockname(int(fd)); err == nil {
 			if in, ok := sa.(*syscall.SockaddrInet4); ok {
 				la = &net.TCPAddr{IP: net.IP(in.Addr[:]).To16(), Port: in.Port}
@@ -180,4 +182,32 @@ func (c *fileConn) LocalAddr() net.Addr {
 		}
 	})
 	return la
+}
+
+// setNoWait makes reads, until setNoWait(false), one system call each that fails with
+// errWouldWait when nothing has come, instead of waiting on the netpoller. Only the
+// goroutine that reads may call it.
+func (c *fileConn) setNoWait(on bool) { c.noWait = on }
+
+// readNoWait is one read system call, without waiting on the netpoller when nothing has come.
+func (c *fileConn) readNoWait(p []byte) (int, error) {
+	var (
+		n   int
+		err error
+	)
+	if rerr := c.rc.Read(func(fd uintptr) bool {
+		n, err = syscall.Read(int(fd), p)
+		return true
+	}); rerr != nil {
+		return 0, c.netError("read", rerr)
+	}
+	switch {
+	case err == syscall.EAGAIN:
+		return 0, c.netError("read", errWouldWait)
+	case err != nil:
+		return 0, c.netError("read", os.NewSyscallError("read", err))
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
 }
