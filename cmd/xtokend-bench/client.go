@@ -117,7 +117,8 @@ type session struct {
 	ws   *wsConn // conn itself, over WebSocket
 	sc   *scanner
 	jid  []byte
-	end  []byte // what ends the stream: </stream:stream>, or <close/> over WebSocket
+	end  []byte   // what ends the stream: </stream:stream>, or <close/> over WebSocket
+	nw   noWaiter // the TCP connection under conn, when its reads can be made not to wait
 }
 
 // loginError says at which step a login failed.
@@ -150,6 +151,7 @@ func (w *worker) login(ctx context.Context, user, resource string) (*session, er
 		return nil, fail("dial", err)
 	}
 	s := &session{conn: conn, ws: ws, sc: newScanner(conn, 2048, 1<<20), end: t.end}
+	s.nw, _ = conn.(noWaiter)
 	s.sc.ws = ws != nil
 	if err := w.negotiate(s, user, resource); err != nil {
 		s.closeNow()

@@ -74,6 +74,8 @@ func measureLogins(ctx context.Context, t *target, c *common, workers, users int
 			user := c.userPrefix + strconv.Itoa(w%users)
 			mine := newWorkerTally()
 			defer all.add(&mine)
+			ended := closeQueue{wait: time.Second}
+			defer ended.drain()
 			for seq := 0; !win.stopped() && ctx.Err() == nil; seq++ {
 				start := time.Now()
 				if steps != nil {
@@ -87,6 +89,9 @@ func measureLogins(ctx context.Context, t *target, c *common, workers, users int
 				}
 				lat := time.Since(start)
 				counted := win.counted()
+				// The sessions ended before this login have had its round trips'
+				// time for the server's end to come.
+				ended.reap()
 				if err != nil {
 					if counted {
 						mine.fail(err)
@@ -96,12 +101,15 @@ func measureLogins(ctx context.Context, t *target, c *common, workers, users int
 				}
 				// The polite close (our stream end, then the server's) runs beside
 				// the next login: some servers answer it late (ejabberd ~100 ms),
-				// and that is not login time.
-				closing.Add(1)
-				go func() {
-					defer closing.Done()
-					s.close(time.Second)
-				}()
+				// and that is not login time. Over TCP the worker reaps it between
+				// logins (closeQueue); else a goroutine waits for it.
+				if !ended.add(s) {
+					closing.Add(1)
+					go func() {
+						defer closing.Done()
+						s.close(time.Second)
+					}()
+				}
 				if counted {
 					mine.ok(lat)
 				}

@@ -184,3 +184,27 @@ func TestLoginSASL2Failure(t *testing.T) {
 		t.Fatalf("login: %v, want the SASL2 failure", err)
 	}
 }
+
+// TestLoginsCountErrors: logins that fail (here the dial: nobody listens) are counted as
+// errors, with the first one's text, not as logins.
+func TestLoginsCountErrors(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	results := filepath.Join(t.TempDir(), "results.jsonl")
+	var stdout, stderr lockedBuffer
+	args := []string{"logins", "-addr", addr, "-mech", "PLAIN", "-c", "2", "-duration", "200ms", "-warmup", "0s", "-json", results}
+	if code := run(args, &stdout, &stderr); code != 0 {
+		t.Fatalf("exited %d\n%s\n%s", code, stdout.String(), stderr.String())
+	}
+	rs, err := readResults(results)
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("results: %v, %d", err, len(rs))
+	}
+	if r := rs[0]; r.Ops != 0 || r.Errors == 0 || !strings.Contains(r.FirstError, "dial: dial tcp "+addr+": connect: connection refused") {
+		t.Errorf("%d ops, %d errors, first %q; want only errors, refused at dial", r.Ops, r.Errors, r.FirstError)
+	}
+}

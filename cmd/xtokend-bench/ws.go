@@ -81,9 +81,9 @@ func (t *target) dialWebSocket(ctx context.Context) (*wsConn, error) {
 	return t.wsDialer.dial(ctx)
 }
 
-// dialTCP dials addr with the tool's dialer: no TCP keepalive, and the next source address
-// when there are several.
-func (t *target) dialTCP(ctx context.Context, addr string) (net.Conn, error) {
+// dialNet dials addr with net.Dialer: no TCP keepalive, and the next source address when
+// there are several.
+func (t *target) dialNet(ctx context.Context, addr string) (net.Conn, error) {
 	// No TCP keepalive: a login lasts milliseconds, and Go's default (on) costs four
 	// setsockopt calls per connection, tool CPU that would be taken from the server.
 	d := net.Dialer{Timeout: t.timeout, KeepAlive: -1}
