@@ -9,11 +9,10 @@ import (
 // A login ends politely: the tool sends its stream end and closes once the server's end has
 // come, so that the server, not the tool, holds the TIME_WAIT (see session.close). Some
 // servers answer late (ejabberd ~100 ms), and that is not login time, so the logins mode
-// does not wait for it. It used to hand each session to a goroutine of its own that waited;
-// over TCP the worker now keeps its ended sessions in a queue and, between logins, reads
-// what has come without waiting (nearly always the server's end, sent while the worker
-// was logging in again). That spares each login a goroutine, the scheduler's wake-up of a
-// thread to run it, a read that finds nothing and a wait on the netpoller.
+// does not wait for it. A goroutine per session to wait would cost each login a goroutine,
+// the scheduler's wake-up of a thread to run it, a read that finds nothing and a wait on the
+// netpoller; over TCP the worker instead keeps its ended sessions in a queue and, after its
+// next login, reads what has come without waiting: nearly always the server's end.
 
 // closeQueue is one worker's sessions whose stream end is sent, oldest first.
 type closeQueue struct {

@@ -16,32 +16,10 @@ import (
 // addresses are right, a deadline fires with a timeout error, the server's close reads as
 // io.EOF, and writes after it fail.
 func TestDialIPv4(t *testing.T) {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			close(accepted)
-			return
-		}
-		accepted <- c
-	}()
-	tg := &target{addr: ln.Addr().String(), timeout: 2 * time.Second}
-	c, err := tg.dialTCP(context.Background(), tg.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	ln := listen4(t)
+	c, srv := dialAccept(t, &target{addr: ln.Addr().String(), timeout: 2 * time.Second}, ln)
 	if _, ok := c.(*fileConn); !ok {
 		t.Fatalf("dialTCP gave a %T, want the tool's *fileConn", c)
-	}
-	srv := <-accepted
-	if srv == nil {
-		t.Fatal("no connection accepted")
 	}
 	if c.RemoteAddr().String() != ln.Addr().String() || c.LocalAddr().String() != srv.RemoteAddr().String() {
 		t.Errorf("addresses %v -> %v, the server sees %v -> %v", c.LocalAddr(), c.RemoteAddr(), srv.RemoteAddr(), srv.LocalAddr())
@@ -66,7 +44,7 @@ func TestDialIPv4(t *testing.T) {
 	// Nothing more comes: the read deadline fires.
 	start := time.Now()
 	c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
-	_, err = c.Read(buf)
+	_, err := c.Read(buf)
 	var ne net.Error
 	if !errors.Is(err, os.ErrDeadlineExceeded) || !errors.As(err, &ne) || !ne.Timeout() {
 		t.Fatalf("read past the deadline: %v, want a timeout", err)
@@ -97,14 +75,9 @@ func TestDialIPv4(t *testing.T) {
 
 // A refused connection fails the dial, and says so.
 func TestDialIPv4Refused(t *testing.T) {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // nobody listens there now
+	addr := closedAddr(t)
 	tg := &target{addr: addr, timeout: 2 * time.Second}
-	_, err = tg.dialTCP(context.Background(), addr)
+	_, err := tg.dialTCP(context.Background(), addr)
 	if !errors.Is(err, syscall.ECONNREFUSED) || !strings.HasPrefix(err.Error(), "dial tcp "+addr+": connect: ") {
 		t.Fatalf("dial to a closed port: %v, want dial tcp %s: connect: connection refused", err, addr)
 	}
@@ -160,29 +133,34 @@ func TestDialIPv4Timeout(t *testing.T) {
 
 // -from: the connection comes from that address.
 func TestDialIPv4From(t *testing.T) {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln := listen4(t)
 	c := &common{addr: ln.Addr().String(), host: "localhost", mech: "PLAIN", from: "127.0.0.2", timeout: 2 * time.Second}
 	tg, err := c.target()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for range 2 {
-		conn, err := tg.dialTCP(context.Background(), tg.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv, err := ln.Accept()
-		if err != nil {
-			t.Fatal(err)
-		}
+		conn, srv := dialAccept(t, tg, ln)
 		if ip := srv.RemoteAddr().(*net.TCPAddr).IP; !ip.Equal(net.IPv4(127, 0, 0, 2)) {
 			t.Errorf("the server sees the connection from %v, want 127.0.0.2", ip)
 		}
 		srv.Close()
 		conn.Close()
 	}
+}
+
+// dialAccept dials ln with tg's dialer and accepts: the two ends, closed at the test's end.
+func dialAccept(t *testing.T, tg *target, ln net.Listener) (client, server net.Conn) {
+	t.Helper()
+	client, err := tg.dialTCP(context.Background(), ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	server, err = ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { server.Close() })
+	return client, server
 }

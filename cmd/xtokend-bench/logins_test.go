@@ -188,12 +188,7 @@ func TestLoginSASL2Failure(t *testing.T) {
 // TestLoginsCountErrors: logins that fail (here the dial: nobody listens) are counted as
 // errors, with the first one's text, not as logins.
 func TestLoginsCountErrors(t *testing.T) {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := closedAddr(t)
 	results := filepath.Join(t.TempDir(), "results.jsonl")
 	var stdout, stderr lockedBuffer
 	args := []string{"logins", "-addr", addr, "-mech", "PLAIN", "-c", "2", "-duration", "200ms", "-warmup", "0s", "-json", results}
@@ -207,4 +202,23 @@ func TestLoginsCountErrors(t *testing.T) {
 	if r := rs[0]; r.Ops != 0 || r.Errors == 0 || !strings.Contains(r.FirstError, "dial: dial tcp "+addr+": connect: connection refused") {
 		t.Errorf("%d ops, %d errors, first %q; want only errors, refused at dial", r.Ops, r.Errors, r.FirstError)
 	}
+}
+
+// listen4 listens on 127.0.0.1 at a port of its own, closed at the test's end.
+func listen4(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
+}
+
+// closedAddr is a loopback host:port where nobody listens (any longer).
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	ln := listen4(t)
+	ln.Close()
+	return ln.Addr().String()
 }

@@ -23,8 +23,10 @@
 //	xtokend-bench report   [flags] results.jsonl...   writes BENCHMARKS.md and its SVG plots
 //
 // It speaks the protocol with pre-built byte strings and a small scanner that only finds
-// where each stanza ends, so that the tool costs far less CPU per login than the
-// servers it measures; every result line says how much CPU the tool and the server used.
+// where each stanza ends, so that little of the tool's CPU is its own: most of it is the
+// kernel's TCP (on loopback a sender's system calls run the receiver's side too), as much
+// per login as a lean server's. Every result line says how much CPU the tool and the
+// server used.
 package main
 
 import (

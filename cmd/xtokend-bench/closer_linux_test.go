@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"net"
 	"testing"
@@ -12,23 +11,12 @@ import (
 // closeQueue: a session's stream end goes at once; the session is closed only once the
 // server's end has come (or it waited too long), without the worker ever waiting for it.
 func TestCloseQueue(t *testing.T) {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln := listen4(t)
 	tg := &target{addr: ln.Addr().String(), host: "localhost", timeout: 2 * time.Second}
 	// open returns a session (over the tool's dialer) inside a stream, and the server's side.
 	open := func() (*session, net.Conn) {
 		t.Helper()
-		conn, err := tg.dialTCP(context.Background(), tg.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv, err := ln.Accept()
-		if err != nil {
-			t.Fatal(err)
-		}
+		conn, srv := dialAccept(t, tg, ln)
 		s := &session{conn: conn, sc: newScanner(conn, 2048, 1<<20), end: streamEnd}
 		s.nw, _ = conn.(noWaiter)
 		if s.nw == nil {
