@@ -130,6 +130,9 @@ func (c *conn) serve() {
 	go sess.run(c, d)
 }
 
+// run is conn as a job of the negotiator pool.
+func (c *conn) run() { c.serve() }
+
 // served is the session's read loop's last call on c (no closure held per
 // session for it): buffers go back, the connection closes, the server
 // forgets it.
