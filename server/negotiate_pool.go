@@ -11,12 +11,12 @@ import (
 // grows a goroutine's stack from 2 KB to 8–16 KB, and a fresh goroutine pays
 // for that growth on every login (runtime.newstack and copystack were ~4% of
 // a plaintext login's CPU). A worker keeps its grown stack from one login to
-// the next. Sessions do not wait here: conn.serve hands the read loop to a
-// goroutine of its own after bind, whose stack stays small while idle; but
-// once a waiting session's client has sent, its read loop comes back to a
-// worker (wakeRead) to decode and route, which would grow the small stack
-// of the goroutine that waited (about 10% of the server's CPU per routed
-// message), and leaves again at its next wait.
+// the next. Sessions do not wait here: a bound session's read loop goes on
+// on the worker only until nothing is buffered, and then waits in a fresh
+// goroutine of its own, whose stack stays small while idle (session.readOn);
+// once the client has sent, the read loop comes back to a worker (wakeRead)
+// to decode and route, which would grow the small stack of the goroutine
+// that waited (about 10% of the server's CPU per routed message).
 //
 // The accept loop hands a connection to an idle worker if one waits, else
 // starts one; a worker waits for more work for negotiatorIdleTime, at most
