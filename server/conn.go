@@ -123,12 +123,16 @@ func (c *conn) serve() {
 	c.scratch = nil // negotiation's answers are out; the session never writes here
 	c.t.SetDeadline(time.Time{})
 	c.t.SetStanzaTimeout(s.stanzaTimeout()) // negotiation's bytes start no stanza
-	// The session's read loop gets a goroutine of its own: this one's stack
-	// grew during negotiation and would stay that size while idle. The
+	// The session's read loop goes on here, on this pooled goroutine whose
+	// stack has grown already, until its first wait, which is a fresh small
+	// goroutine's (session.readOn): this one goes back to the pool then. The
 	// decoder of the last stream goes on as the session's stanza reader.
 	handedOff = true
-	go sess.run(c, d)
+	sess.run(c, d)
 }
+
+// run is conn as a job of the negotiator pool.
+func (c *conn) run() { c.serve() }
 
 // served is the session's read loop's last call on c (no closure held per
 // session for it): buffers go back, the connection closes, the server

@@ -11,15 +11,19 @@ import (
 // grows a goroutine's stack from 2 KB to 8–16 KB, and a fresh goroutine pays
 // for that growth on every login (runtime.newstack and copystack were ~4% of
 // a plaintext login's CPU). A worker keeps its grown stack from one login to
-// the next. Sessions are not served here: conn.serve hands the read loop to a
-// goroutine of its own after bind, whose stack stays small while idle.
+// the next. Sessions do not wait here: a bound session's read loop goes on
+// on the worker only until nothing is buffered, and then waits in a fresh
+// goroutine of its own, whose stack stays small while idle (session.readOn);
+// once the client has sent, the read loop comes back to a worker (wakeRead)
+// to decode and route, which would grow the small stack of the goroutine
+// that waited (about 10% of the server's CPU per routed message).
 //
 // The accept loop hands a connection to an idle worker if one waits, else
 // starts one; a worker waits for more work for negotiatorIdleTime, at most
 // maxIdleNegotiators wait, and all of them end at stop (Shutdown).
 type negotiatorPool struct {
 	once sync.Once
-	work chan *conn    // unbuffered: a send succeeds only if a worker waits
+	work chan job      // unbuffered: a send succeeds only if a worker waits
 	done chan struct{} // closed by stop
 	idle atomic.Int32
 }
@@ -29,28 +33,35 @@ const (
 	negotiatorIdleTime = 5 * time.Second
 )
 
+// job is what a worker runs: a connection (conn.serve) or a woken
+// session's read loop (wakeRead).
+type job interface{ run() }
+
 func (p *negotiatorPool) init() {
 	p.once.Do(func() {
-		p.work = make(chan *conn)
+		p.work = make(chan job)
 		p.done = make(chan struct{})
 	})
 }
 
 // serve negotiates c on an idle worker, or a new one.
-func (p *negotiatorPool) serve(c *conn) {
+func (p *negotiatorPool) serve(c *conn) { p.do(c) }
+
+// do runs j on an idle worker, or a new one.
+func (p *negotiatorPool) do(j job) {
 	p.init()
 	select {
-	case p.work <- c:
+	case p.work <- j:
 	default:
-		go p.worker(c)
+		go p.worker(j)
 	}
 }
 
-func (p *negotiatorPool) worker(c *conn) {
+func (p *negotiatorPool) worker(j job) {
 	var timer *time.Timer
 	for {
-		c.serve()
-		c = nil
+		j.run()
+		j = nil
 		if p.idle.Add(1) > maxIdleNegotiators {
 			p.idle.Add(-1)
 			return
@@ -61,7 +72,7 @@ func (p *negotiatorPool) worker(c *conn) {
 			timer.Reset(negotiatorIdleTime)
 		}
 		select {
-		case c = <-p.work:
+		case j = <-p.work:
 			p.idle.Add(-1)
 			timer.Stop()
 		case <-timer.C:

@@ -166,8 +166,8 @@ func (s *session) readOn(c *conn, r *streamReader) {
 }
 
 // waitThenRead is a fresh goroutine's wait for the client's next stanza.
-// Once the client has sent, it grows its stack in one step (growStack)
-// before it decodes.
+// Once the client has sent, the read loop goes on on a pooled goroutine
+// (wakeRead), and this one ends.
 func (s *session) waitThenRead(c *conn, r *streamReader) {
 	if err := c.t.WaitReadable(); err != nil {
 		if errors.Is(err, io.EOF) {
@@ -177,9 +177,19 @@ func (s *session) waitThenRead(c *conn, r *streamReader) {
 		c.served()
 		return
 	}
-	growStack()
-	s.readOn(c, r)
+	s.srv.negotiators.do(&wakeRead{s, c, r})
 }
+
+// wakeRead is a woken session's read loop as a job of the negotiator pool,
+// whose goroutines' stacks have grown already: decoding and routing on the
+// 2 KB stack the wait had would grow and copy it for every woken stanza.
+type wakeRead struct {
+	s *session
+	c *conn
+	r *streamReader
+}
+
+func (w *wakeRead) run() { w.s.readOn(w.c, w.r) }
 
 // errWaitIdle tells readOn that the read loop found nothing to decode and
 // the wait goes to a fresh goroutine.
