@@ -76,7 +76,7 @@ func TestIdleDecoderWire(t *testing.T) {
 			conn := rawDial(t, ts, "") // the steps send the header
 			for _, s := range tc.steps {
 				if s.idle {
-					waitIdleSessions(t, "(*tcpTransport).WaitReadable", 1)
+					waitIdleSessions(t, tcpWait, 1)
 				}
 				time.Sleep(s.pause)
 				conn.Write([]byte(strings.ReplaceAll(s.send, "{TOKEN}", token)))
@@ -124,7 +124,7 @@ func TestIdleDecoderTLS(t *testing.T) {
 		{"<c:iq type='get' id='p0'><p:ping/></c:iq>"},
 		{"<c:iq type='get' ", "id='p1'><p:pi", "ng/></c:iq>"},
 	} {
-		waitIdleSessions(t, "(*tcpTransport).WaitReadable", 1)
+		waitIdleSessions(t, tcpWait, 1)
 		for j, p := range parts {
 			if j > 0 {
 				time.Sleep(30 * time.Millisecond)
@@ -135,7 +135,7 @@ func TestIdleDecoderTLS(t *testing.T) {
 			t.Fatalf("ping %d after idle: %s", i, res)
 		}
 	}
-	waitIdleSessions(t, "(*tcpTransport).WaitReadable", 1)
+	waitIdleSessions(t, tcpWait, 1)
 	fmt.Fprint(c.conn, "</s:stream>")
 	if rest := readAll(t, c.conn); strings.Contains(rest, "error") || !strings.Contains(rest, "</stream:stream>") {
 		t.Fatalf("after </s:stream>: %q", rest)
@@ -150,7 +150,7 @@ func TestIdleDecoderResumed(t *testing.T) {
 	id := alice.smEnable()
 	fmt.Fprintf(alice.conn, wPing, 0)
 	alice.expect("iq")
-	waitIdleSessions(t, "(*tcpTransport).WaitReadable", 1)
+	waitIdleSessions(t, tcpWait, 1)
 	alice.conn.Close() // lost, not ended
 	time.Sleep(100 * time.Millisecond)
 
@@ -159,17 +159,17 @@ func TestIdleDecoderResumed(t *testing.T) {
 	if e := again.next(); e.XMLName.Local != "resumed" {
 		t.Fatalf("resume: %s", e)
 	}
-	waitIdleSessions(t, "(*tcpTransport).WaitReadable", 1)
+	waitIdleSessions(t, tcpWait, 1)
 	fmt.Fprint(again.conn, "<c:iq type='get' id='p1'><p:ping/></c:iq>")
 	if e := again.expect("iq"); e.attr("id") != "p1" || e.attr("type") != "result" {
 		t.Fatalf("ping after the resumption: %s", e)
 	}
-	waitIdleSessions(t, "(*tcpTransport).WaitReadable", 1)
+	waitIdleSessions(t, tcpWait, 1)
 	fmt.Fprint(again.conn, "<r xmlns='urn:xmpp:sm:3'/>")
 	if e := again.expect("a"); e.attr("h") != "2" {
 		t.Fatalf("a: %s, want h=2 (two pings)", e)
 	}
-	waitIdleSessions(t, "(*tcpTransport).WaitReadable", 1)
+	waitIdleSessions(t, tcpWait, 1)
 	fmt.Fprint(again.conn, "<a xmlns='urn:xmpp:sm:3' h='2'/></s:stream>")
 	if rest := readAll(t, again.conn); strings.Contains(rest, "error") || !strings.Contains(rest, "</stream:stream>") {
 		t.Fatalf("after </s:stream>: %q", rest)

@@ -106,6 +106,10 @@ func idlePings(t *testing.T, c *rawClient) {
 	}
 }
 
+// tcpWait is in the stack of a goroutine waiting for a TCP client:
+// (*tcpTransport).WaitReadable, or WaitSocket under TLS.
+const tcpWait = "(*tcpTransport).Wait"
+
 // tlsWaiters counts the sessions that wait for their client inside
 // crypto/tls's read.
 func tlsWaiters() (n int) {
@@ -123,7 +127,7 @@ func tlsWaiters() (n int) {
 func idleWaiters() (fresh, grown int) {
 	buf := make([]byte, 1<<22)
 	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
-		if !strings.Contains(g, "(*tcpTransport).WaitReadable") {
+		if !strings.Contains(g, tcpWait) {
 			continue
 		}
 		switch {

@@ -16,7 +16,9 @@ import (
 // goroutine of its own, whose stack stays small while idle (session.readOn);
 // once the client has sent, the read loop comes back to a worker (wakeRead)
 // to decode and route, which would grow the small stack of the goroutine
-// that waited (about 10% of the server's CPU per routed message).
+// that waited (about 10% of the server's CPU per routed message). Under TLS
+// the record is read here too, and an outbox's writer runs here: both go
+// through crypto/tls, whose record layer grew a fresh stack at every wake.
 //
 // The accept loop hands a connection to an idle worker if one waits, else
 // starts one; a worker waits for more work for negotiatorIdleTime, at most
@@ -33,8 +35,8 @@ const (
 	negotiatorIdleTime = 5 * time.Second
 )
 
-// job is what a worker runs: a connection (conn.serve) or a woken
-// session's read loop (wakeRead).
+// job is what a worker runs: a connection (conn.serve), a woken session's
+// read loop (wakeRead) or an outbox's writer (outbox.run).
 type job interface{ run() }
 
 func (p *negotiatorPool) init() {

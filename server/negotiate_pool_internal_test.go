@@ -1,6 +1,8 @@
 package server
 
 import (
+	"io"
+	"net"
 	"testing"
 	"time"
 )
@@ -40,4 +42,35 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// An outbox started with a pool runs its writer there (a worker whose stack
+// has grown, not a fresh goroutine that grows it inside crypto/tls): while
+// the writer is blocked on a client that does not read, the pool's one
+// worker is busy; once the client reads, it waits in the pool again.
+func TestOutboxWriterRunsOnPool(t *testing.T) {
+	var p negotiatorPool
+	defer p.stop()
+	p.do(funcJob(func() {}))
+	waitFor(t, func() bool { return p.idle.Load() == 1 }, "the worker to wait")
+
+	server, client := net.Pipe()
+	defer client.Close()
+	var o outbox
+	o.init(8, 10*time.Second)
+	o.add([]byte("<m/>"))
+	o.start(testTransport(server), &p) // the writer blocks on the pipe until read
+	// Well within negotiatorIdleTime, after which an idle worker ends.
+	busy := false
+	for end := time.Now().Add(time.Second); !busy && time.Now().Before(end); time.Sleep(time.Millisecond) {
+		busy = p.idle.Load() == 0
+	}
+	if !busy {
+		t.Fatal("the pool's worker stayed idle: the writer ran on a goroutine of its own")
+	}
+	b := make([]byte, 4)
+	if _, err := io.ReadFull(client, b); err != nil || string(b) != "<m/>" {
+		t.Fatalf("read %q, %v", b, err)
+	}
+	waitFor(t, func() bool { return p.idle.Load() == 1 }, "the worker to wait again after the write")
 }

@@ -138,7 +138,7 @@ func (s *session) run(c *conn, d *xmltok.Decoder) {
 		}
 	}
 
-	s.out.start(c.t)
+	s.out.start(c.t, &s.srv.negotiators)
 	r := &streamReader{d: d, header: c.header}
 	c.header = ""
 	s.readOn(c, r)
@@ -167,17 +167,36 @@ func (s *session) readOn(c *conn, r *streamReader) {
 
 // waitThenRead is a fresh goroutine's wait for the client's next stanza.
 // Once the client has sent, the read loop goes on on a pooled goroutine
-// (wakeRead), and this one ends.
+// (wakeRead), and this one ends. Under TLS it waits for the socket only, and
+// the record is read through crypto/tls on the pooled goroutine too.
 func (s *session) waitThenRead(c *conn, r *streamReader) {
-	if err := c.t.WaitReadable(); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = errLostEOF
-		}
-		s.finish(c, err)
-		c.served()
+	if sw, ok := c.t.(socketWaiter); ok && sw.WaitSocket() {
+		s.srv.negotiators.do(&wakeRead{s, c, r, true})
 		return
 	}
-	s.srv.negotiators.do(&wakeRead{s, c, r})
+	if err := c.t.WaitReadable(); err != nil {
+		s.lost(c, err)
+		return
+	}
+	s.srv.negotiators.do(&wakeRead{s, c, r, false})
+}
+
+// lost ends a session whose wait for the client failed.
+func (s *session) lost(c *conn, err error) {
+	if errors.Is(err, io.EOF) {
+		err = errLostEOF
+	}
+	s.finish(c, err)
+	c.served()
+}
+
+// socketWaiter is a transport whose wait can stop short of the read: TLS
+// waits for the TCP socket, and leaves the read through crypto/tls, deep
+// enough to grow a fresh goroutine's stack, to the next WaitReadable.
+type socketWaiter interface {
+	// WaitSocket waits for the socket and reports true, or does nothing
+	// and reports false when WaitReadable is all the wait there is.
+	WaitSocket() bool
 }
 
 // wakeRead is a woken session's read loop as a job of the negotiator pool,
@@ -187,9 +206,20 @@ type wakeRead struct {
 	s *session
 	c *conn
 	r *streamReader
+	// read: only the socket was waited for (socketWaiter); the read is
+	// the job's.
+	read bool
 }
 
-func (w *wakeRead) run() { w.s.readOn(w.c, w.r) }
+func (w *wakeRead) run() {
+	if w.read {
+		if err := w.c.t.WaitReadable(); err != nil {
+			w.s.lost(w.c, err)
+			return
+		}
+	}
+	w.s.readOn(w.c, w.r)
+}
 
 // errWaitIdle tells readOn that the read loop found nothing to decode and
 // the wait goes to a fresh goroutine.

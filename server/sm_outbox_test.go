@@ -15,7 +15,7 @@ func TestOutboxResumeAfterFailedWrite(t *testing.T) {
 	var o outbox
 	o.init(8, 50*time.Millisecond)
 	o.enableSM(nil, 8)
-	o.start(testTransport(server))
+	o.start(testTransport(server), nil)
 	o.add([]byte("<message/>")) // never read: the write times out
 	if reason := o.wait(); reason != "write failed: timeout" {
 		t.Fatalf("reason %q", reason)
@@ -29,7 +29,7 @@ func TestOutboxResumeAfterFailedWrite(t *testing.T) {
 	}
 	server2, client2 := net.Pipe()
 	defer client2.Close()
-	o.start(testTransport(server2))
+	o.start(testTransport(server2), nil)
 	read := make(chan string, 1)
 	go func() {
 		buf := make([]byte, 64)

@@ -40,9 +40,20 @@ func (t *tcpTransport) WaitReadable() error {
 	if t.tlsDrained {
 		t.tlsDrained = false
 		t.waitSocket()
-		growStack() // before crypto/tls's record layer, not deep inside it
 	}
 	return t.cc.waitReadable()
+}
+
+// WaitSocket is the first half of WaitReadable under TLS, when Buffered
+// found TLS holding nothing: the wait for the TCP socket. The read through
+// TLS is the next WaitReadable's.
+func (t *tcpTransport) WaitSocket() bool {
+	if !t.tlsDrained {
+		return false
+	}
+	t.tlsDrained = false
+	t.waitSocket()
+	return true
 }
 
 func (t *tcpTransport) RestartStream() { t.cc.reset() }

@@ -27,24 +27,26 @@ type outbox struct {
 	timeout time.Duration
 
 	mu      sync.Mutex
-	pending [][]byte      // encoded stanzas waiting
-	others  int           // how many of pending came from other sessions (add)
-	room    chan struct{} // closed when the queue moves (madeRoomLocked); made by a waiter
-	conn    transport     // set by start; nil while negotiating
-	writing bool          // a writer goroutine is running
-	closed  bool          // close was called
+	pending [][]byte        // encoded stanzas waiting
+	others  int             // how many of pending came from other sessions (add)
+	room    chan struct{}   // closed when the queue moves (madeRoomLocked); made by a waiter
+	conn    transport       // set by start; nil while negotiating
+	pool    *negotiatorPool // where the writer runs (nil: a goroutine of its own)
 	// The stream error the session ends with (none when endCond is empty).
 	endCond, endText string
-	silent           bool // a write failed: nothing more is written
-	askAck           bool // closed by close: the read loop still reads (stream management's last ack)
 	reason           string
 	done             chan struct{} // closed when the writer has closed conn
 
-	// Stream management: the stanzas not acked yet, nil
-	// until the client enables it; detached while a resumable session has
-	// no connection.
-	sm       *smOut
-	detached bool
+	// Stream management: the stanzas not acked yet, nil until the client
+	// enables it.
+	sm *smOut
+
+	// The flags, together (an outbox per session: no padding after each).
+	writing  bool // a writer goroutine is running
+	closed   bool // close was called
+	silent   bool // a write failed: nothing more is written
+	askAck   bool // closed by close: the read loop still reads (stream management's last ack)
+	detached bool // a resumable session that has no connection
 }
 
 func (o *outbox) init(limit int, timeout time.Duration) {
@@ -142,10 +144,14 @@ func (o *outbox) madeRoomLocked() {
 
 // start hands the writer the connection once negotiation is over: what was
 // queued in the meantime (between the bind result and now) goes out first.
-func (o *outbox) start(conn transport) {
+// The writer runs on pool's goroutines, whose stacks have grown already (a
+// fresh goroutine's 2 KB grew deep inside crypto/tls's record layer at every
+// wake: about a sixth of the server's CPU per STARTTLS message); nil starts
+// a goroutine for it.
+func (o *outbox) start(conn transport, pool *negotiatorPool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.conn = conn
+	o.conn, o.pool = conn, pool
 	o.wakeLocked()
 }
 
@@ -299,8 +305,15 @@ func (o *outbox) wakeLocked() {
 		return
 	}
 	o.writing = true
+	if o.pool != nil {
+		o.pool.do(o)
+		return
+	}
 	go o.write()
 }
+
+// run is the writer as a job of the pool.
+func (o *outbox) run() { o.write() }
 
 // tryWriter is a transport that can write without waiting (TCP's TryWrite).
 type tryWriter interface {
@@ -340,7 +353,6 @@ func (o *outbox) writeNowLocked() bool {
 // empty (then it exits) or the outbox is closed and the queue empty (then it
 // ends the stream and closes the connection, and stays the last writer).
 func (o *outbox) write() {
-	growStack()
 	for {
 		o.mu.Lock()
 		if o.conn == nil {

@@ -38,7 +38,7 @@ func TestOutboxWritesLoneStanzaNow(t *testing.T) {
 	server, client := tcpPair(t)
 	var o outbox
 	o.init(8, 10*time.Second)
-	o.start(testTransport(server))
+	o.start(testTransport(server), nil)
 	var want strings.Builder
 	for i := range 100 {
 		s := fmt.Sprintf("<m%d/>", i)
@@ -68,7 +68,7 @@ func TestOutboxWriteNowKeepsOrder(t *testing.T) {
 	server, client := tcpPair(t)
 	var o outbox
 	o.init(1<<20, 10*time.Second)
-	o.start(testTransport(server))
+	o.start(testTransport(server), nil)
 	const senders, each = 4, 200
 	var wg sync.WaitGroup
 	for s := range senders {

@@ -29,7 +29,7 @@ func TestOutbox(t *testing.T) {
 		b, _ := io.ReadAll(client)
 		read <- string(b)
 	}()
-	o.start(testTransport(server))
+	o.start(testTransport(server), nil)
 	for i := 8; i < 100; i++ {
 		for o.add(fmt.Appendf(nil, "<m%d/>", i)) == full {
 			o.awaitFree(1, 10*time.Second) // the pipe reader drains it
@@ -63,7 +63,7 @@ func TestOutboxWriteTimeout(t *testing.T) {
 	defer client.Close()
 	var o outbox
 	o.init(8, 50*time.Millisecond)
-	o.start(testTransport(server))
+	o.start(testTransport(server), nil)
 	o.add([]byte("<never-read/>"))
 	if reason := o.wait(); reason != "write failed: timeout" {
 		t.Errorf("reason %q", reason)
@@ -78,7 +78,7 @@ func TestOutboxCloseHere(t *testing.T) {
 	defer client.Close()
 	var o outbox
 	o.init(8, 10*time.Second)
-	o.start(testTransport(server))
+	o.start(testTransport(server), nil)
 	read := make(chan string)
 	go func() {
 		b, _ := io.ReadAll(client)
@@ -107,7 +107,7 @@ func TestOutboxCloseHereWithWriter(t *testing.T) {
 	var o outbox
 	o.init(8, 10*time.Second)
 	o.add([]byte("<m/>"))
-	o.start(testTransport(server)) // a writer starts, blocked on the pipe until read
+	o.start(testTransport(server), nil) // a writer starts, blocked on the pipe until read
 	o.addOwn([]byte("<answer/>"))
 	o.closeHere(condPolicyViolation, "end", "because")
 	b, _ := io.ReadAll(client)
@@ -147,7 +147,7 @@ func TestOutboxOwnWaitsOthersDoNot(t *testing.T) {
 	defer client.Close()
 	var o outbox
 	o.init(4, 10*time.Second)
-	o.start(testTransport(server))
+	o.start(testTransport(server), nil)
 
 	// Fill the queue with own stanzas: the writer takes the first and
 	// blocks on the pipe; the next four fill the queue.
@@ -206,7 +206,7 @@ func TestOutboxOwnWaitEndsOnClose(t *testing.T) {
 	defer client.Close()
 	var o outbox
 	o.init(1, 50*time.Millisecond)
-	o.start(testTransport(server))
+	o.start(testTransport(server), nil)
 	o.addOwn([]byte("<a/>"))
 	waitWriting(t, &o)
 	o.addOwn([]byte("<b/>"))
@@ -255,7 +255,7 @@ func TestOutboxWaitWritten(t *testing.T) {
 		if !o.waitWritten(time.Nanosecond) {
 			t.Fatal("waitWritten on an empty outbox: false")
 		}
-		o.start(testTransport(server))
+		o.start(testTransport(server), nil)
 		const want = "<a/><b/><c/>"
 		o.add([]byte("<a/>"))
 		o.add([]byte("<b/>"))
@@ -328,7 +328,7 @@ func TestOutboxAwaitFree(t *testing.T) {
 		t.Fatalf("awaitFree with a full queue and no writer: %d, want 0", got)
 	}
 	go io.Copy(io.Discard, client)
-	o.start(testTransport(server))
+	o.start(testTransport(server), nil)
 	if got := o.awaitFree(4, 10*time.Second); got != 4 {
 		t.Fatalf("awaitFree once the writer took the queue: %d, want 4", got)
 	}
@@ -350,7 +350,7 @@ func stuckOutbox(t *testing.T) (*outbox, net.Conn) {
 	t.Cleanup(func() { client.Close() })
 	o := new(outbox)
 	o.init(8, 10*time.Second)
-	o.start(testTransport(server))
+	o.start(testTransport(server), nil)
 	o.add([]byte("<never-read/>"))
 	return o, client
 }
