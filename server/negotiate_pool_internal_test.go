@@ -3,6 +3,8 @@ package server
 import (
 	"io"
 	"net"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -18,20 +20,39 @@ func (f funcJob) run() { f() }
 func TestPoolRunsJobOnIdleWorker(t *testing.T) {
 	var p negotiatorPool
 	defer p.stop()
-	p.do(funcJob(func() {}))
-	waitFor(t, func() bool { return p.idle.Load() == 1 }, "the first worker to wait")
+	first := parkedWorker(t, &p)
 
+	ids := make(chan string, 1)
 	release := make(chan struct{})
-	running := make(chan struct{})
-	p.do(funcJob(func() { close(running); <-release }))
-	<-running
-	if n := p.idle.Load(); n != 0 {
-		t.Errorf("%d workers idle while the second job runs: it ran on a new goroutine, not the waiting worker", n)
+	p.do(funcJob(func() { ids <- goroutineID(); <-release }))
+	if second := <-ids; second != first {
+		t.Errorf("the job ran on goroutine %s, not on the waiting worker %s", second, first)
 	}
 	close(release)
 	waitFor(t, func() bool { return p.idle.Load() == 1 }, "the worker to wait again")
 	p.stop()
 	waitFor(t, func() bool { return p.idle.Load() == 0 }, "stop to end the idle worker")
+}
+
+// parkedWorker starts p's first worker and returns its goroutine's ID once
+// it waits for work (counting it idle comes a moment before the wait: a job
+// given in between would go to a new worker).
+func parkedWorker(t *testing.T, p *negotiatorPool) string {
+	t.Helper()
+	ids := make(chan string, 1)
+	p.do(funcJob(func() { ids <- goroutineID() }))
+	id := <-ids
+	waitFor(t, func() bool {
+		buf := make([]byte, 1<<20)
+		return strings.Contains(string(buf[:runtime.Stack(buf, true)]), "goroutine "+id+" [select")
+	}, "worker "+id+" to wait for work")
+	return id
+}
+
+// goroutineID is the calling goroutine's number, as its stack trace gives it.
+func goroutineID() string {
+	buf := make([]byte, 64)
+	return strings.Fields(string(buf[:runtime.Stack(buf, false)]))[1]
 }
 
 func waitFor(t *testing.T, cond func() bool, what string) {
@@ -45,32 +66,39 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 }
 
 // An outbox started with a pool runs its writer there (a worker whose stack
-// has grown, not a fresh goroutine that grows it inside crypto/tls): while
-// the writer is blocked on a client that does not read, the pool's one
-// worker is busy; once the client reads, it waits in the pool again.
+// has grown, not a fresh goroutine that grows it inside crypto/tls).
 func TestOutboxWriterRunsOnPool(t *testing.T) {
 	var p negotiatorPool
 	defer p.stop()
-	p.do(funcJob(func() {}))
-	waitFor(t, func() bool { return p.idle.Load() == 1 }, "the worker to wait")
+	worker := parkedWorker(t, &p)
 
 	server, client := net.Pipe()
 	defer client.Close()
+	ids := make(chan string, 1)
 	var o outbox
 	o.init(8, 10*time.Second)
 	o.add([]byte("<m/>"))
-	o.start(testTransport(server), &p) // the writer blocks on the pipe until read
-	// Well within negotiatorIdleTime, after which an idle worker ends.
-	busy := false
-	for end := time.Now().Add(time.Second); !busy && time.Now().Before(end); time.Sleep(time.Millisecond) {
-		busy = p.idle.Load() == 0
-	}
-	if !busy {
-		t.Fatal("the pool's worker stayed idle: the writer ran on a goroutine of its own")
-	}
+	o.start(&writerIDTransport{testTransport(server), ids}, &p)
 	b := make([]byte, 4)
 	if _, err := io.ReadFull(client, b); err != nil || string(b) != "<m/>" {
 		t.Fatalf("read %q, %v", b, err)
 	}
-	waitFor(t, func() bool { return p.idle.Load() == 1 }, "the worker to wait again after the write")
+	if writer := <-ids; writer != worker {
+		t.Errorf("the writer ran on goroutine %s, not on the pool's waiting worker %s", writer, worker)
+	}
+}
+
+// writerIDTransport tells which goroutine writes. It has no TryWrite: every
+// stanza goes through the writer.
+type writerIDTransport struct {
+	transport
+	ids chan<- string
+}
+
+func (t *writerIDTransport) WriteElements(b [][]byte) error {
+	select {
+	case t.ids <- goroutineID():
+	default:
+	}
+	return t.transport.WriteElements(b)
 }
