@@ -117,8 +117,9 @@ func endReason(cond, text string) string {
 	return cond + ": " + text
 }
 
-// run serves the session on connection c until it ends: the writer in a new
-// goroutine, the read loop in this one.
+// run serves the session on connection c until it ends: the read loop starts
+// in this goroutine (readOn says where it goes on), the writer runs when
+// there is something to write (outbox).
 // Its stanzas are read from d, the decoder that read the client's last stream
 // header and its bind request (or its resume, c.resumed).
 func (s *session) run(c *conn, d *xmltok.Decoder) {

@@ -37,10 +37,7 @@ func (t *tcpTransport) Exceeded() bool          { return t.cc.exceeded() }
 // WaitReadable waits for the client; under TLS, after Buffered found TLS
 // holding nothing, for the socket first (see Buffered).
 func (t *tcpTransport) WaitReadable() error {
-	if t.tlsDrained {
-		t.tlsDrained = false
-		t.waitSocket()
-	}
+	t.WaitSocket()
 	return t.cc.waitReadable()
 }
 

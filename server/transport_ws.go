@@ -97,19 +97,6 @@ func (r *wsReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (r *wsReader) ReadByte() (byte, error) {
-	if len(r.replay) > 0 {
-		b := r.replay[0]
-		r.Discard(1)
-		return b, nil
-	}
-	b, err := r.c.ReadByte()
-	if err != nil {
-		err = r.note(err)
-	}
-	return b, err
-}
-
 func (t *wsTransport) StreamReader() io.Reader { return &t.r }
 func (t *wsTransport) ResetCount()             {} // the limit is per message, in the Conn
 func (t *wsTransport) Exceeded() bool          { return t.r.exceeded }

@@ -7,9 +7,9 @@ import (
 	"time"
 )
 
-// outbox is a session's outbound queue and its writer. The writer is a
-// goroutine that exists only while there is something to write: an idle
-// session costs no goroutine and no buffer on this side, and there is never
+// outbox is a session's outbound queue and its writer. The writer runs (on
+// the negotiator pool's goroutines) only while there is something to write:
+// an idle session costs no goroutine and no buffer on this side, and there is never
 // more than one writer, so stanzas go out in the order they were queued.
 // A lone stanza to a session with no writer running that the socket takes
 // without waiting is written by the goroutine that queues it, under the
