@@ -30,23 +30,9 @@ func runLogins(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *users <= 0 {
 		return usageError("-users must be positive")
 	}
-	t, err := c.target()
-	if err != nil {
-		return err
-	}
-	jsonOut, closeOut, err := c.output(stdout)
-	if err != nil {
-		return err
-	}
-	defer closeOut()
-	for _, n := range conc {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		r := measureLogins(ctx, t, &c, n, *users, *warmup, *duration, nil)
-		r.print(stdout, jsonOut)
-	}
-	return nil
+	return c.perLevel(ctx, stdout, conc, func(t *target, n int) (*result, error) {
+		return measureLogins(ctx, t, &c, n, *users, *warmup, *duration, nil), nil
+	})
 }
 
 // loginSteps are what a kind of login does beyond binding (the roster phase's).

@@ -219,6 +219,31 @@ func (c *common) output(stdout io.Writer) (io.Writer, func(), error) {
 	return f, func() { f.Close() }, nil
 }
 
+// perLevel measures at each level in turn (concurrency, or pairs) against c's target, and
+// prints each result, with its JSON line when -json is set.
+func (c *common) perLevel(ctx context.Context, stdout io.Writer, levels []int, measure func(t *target, n int) (*result, error)) error {
+	t, err := c.target()
+	if err != nil {
+		return err
+	}
+	jsonOut, closeOut, err := c.output(stdout)
+	if err != nil {
+		return err
+	}
+	defer closeOut()
+	for _, n := range levels {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		r, err := measure(t, n)
+		if err != nil {
+			return err
+		}
+		r.print(stdout, jsonOut)
+	}
+	return nil
+}
+
 func isLoopback(addr string) bool {
 	h := addr
 	if i := strings.LastIndexByte(addr, ':'); i >= 0 {

@@ -35,26 +35,9 @@ func runMessages(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *window <= 0 || *body < 0 {
 		return usageError("-window must be positive and -body not negative")
 	}
-	t, err := c.target()
-	if err != nil {
-		return err
-	}
-	jsonOut, closeOut, err := c.output(stdout)
-	if err != nil {
-		return err
-	}
-	defer closeOut()
-	for _, pairs := range levels {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		r, err := measureMessages(ctx, t, &c, pairs, *window, *body, *warmup, *duration)
-		if err != nil {
-			return err
-		}
-		r.print(stdout, jsonOut)
-	}
-	return nil
+	return c.perLevel(ctx, stdout, levels, func(t *target, pairs int) (*result, error) {
+		return measureMessages(ctx, t, &c, pairs, *window, *body, *warmup, *duration)
+	})
 }
 
 // peer is one side of a pair.

@@ -50,26 +50,9 @@ func runResume(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if c.wsURL != "" || c.sasl2 {
 		return usageError("resume: TCP with RFC 6120's SASL only (no -ws, no -sasl2)")
 	}
-	t, err := c.target()
-	if err != nil {
-		return err
-	}
-	jsonOut, closeOut, err := c.output(stdout)
-	if err != nil {
-		return err
-	}
-	defer closeOut()
-	for _, n := range conc {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		r, err := measureResumes(ctx, t, &c, n, *warmup, *duration)
-		if err != nil {
-			return err
-		}
-		r.print(stdout, jsonOut)
-	}
-	return nil
+	return c.perLevel(ctx, stdout, conc, func(t *target, n int) (*result, error) {
+		return measureResumes(ctx, t, &c, n, *warmup, *duration)
+	})
 }
 
 // smWorker is one worker's resumable session: the connection it is on now, the session's id
