@@ -13,35 +13,28 @@ import (
 // A session ends with the server's </stream:stream> and the connection's
 // close right after it: written plainly, that is a segment for the bytes and
 // another for the FIN, and on loopback each costs the kernel a transmit and
-// the client a wakeup. Sent with MSG_MORE the bytes wait in the socket
-// instead, and close() puts the FIN on that same segment. The bytes are the
+// the client a wakeup. Sent with MSG_MORE the bytes wait in the socket, and
+// shutdown(SHUT_WR) puts the FIN on that same segment. The bytes are the
 // same; only their last packet changes.
 //
-// Not when the client has sent bytes the server has not read: close() then
-// answers with a reset, which would drop what MSG_MORE held back (a plain
-// write has sent it by then). So only the stream's end, which answers the
-// client's (nothing more is expected from it), and only with nothing unread.
+// The FIN goes with the shutdown, not with the close that follows: a close
+// that finds bytes the client sent and the server has not read answers with
+// a reset and drops whatever is still held back, and such bytes can arrive
+// at any moment (a client still sending when the server ends its stream).
+// After the shutdown the stream's end and the FIN are on their way, whatever
+// the close then does.
 
 // writeLast writes p, under the connection's write deadline as Write would,
-// for a caller that closes the connection next: with MSG_MORE when nothing
-// the client sent is left unread.
+// and the FIN with it: the caller closes the connection next.
 func writeLast(c syscall.Conn, p []byte) error {
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return err
 	}
 	var werr error
-	flags := syscall.MSG_NOSIGNAL
-	first := true
 	err = rc.Write(func(fd uintptr) bool {
-		if first {
-			first = false
-			if n, err := unix.IoctlGetInt(int(fd), unix.SIOCINQ); err == nil && n == 0 {
-				flags |= syscall.MSG_MORE
-			}
-		}
 		for len(p) > 0 {
-			n, err := syscall.SendmsgN(int(fd), p, nil, nil, flags)
+			n, err := syscall.SendmsgN(int(fd), p, nil, nil, syscall.MSG_NOSIGNAL|syscall.MSG_MORE)
 			switch {
 			case errors.Is(err, syscall.EINTR):
 				continue
@@ -53,6 +46,7 @@ func writeLast(c syscall.Conn, p []byte) error {
 			}
 			p = p[n:]
 		}
+		werr = unix.Shutdown(int(fd), unix.SHUT_WR)
 		return true
 	})
 	if err == nil {

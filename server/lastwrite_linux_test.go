@@ -90,3 +90,31 @@ func segsIn(t *testing.T, c net.Conn) uint32 {
 	}
 	return info.Segs_in
 }
+
+// Bytes that the client sends after the server's stream end has been
+// written, and that arrive before the close, make the close answer with a
+// reset: the stream's end must have left already, not wait in the socket
+// for the FIN and be dropped with it.
+func TestStreamEndSurvivesBytesArrivingBeforeClose(t *testing.T) {
+	server, client := tcpPair(t)
+	tr := newTCPTransport(server, "127.0.0.1", 0)
+	tr.EndNegotiation()
+	if err := tr.WriteStreamClose(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Write([]byte("<message>sent too late")); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); unreadBytes(t, server) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the client's bytes did not arrive")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	tr.Close()
+	got := make([]byte, len(streamEnd))
+	client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(client, got); err != nil || string(got) != streamEnd {
+		t.Fatalf("the client read %q, %v; want the stream's end", got, err)
+	}
+}
