@@ -41,6 +41,11 @@
 # `xtokend-bench logins -sasl2` (X-TOKEN in SASL2 with Bind2), as the server xtokend-sasl2; skipped
 # with a log line when the built tool has no -sasl2.
 #
+# The floor (FLOOR=1, the default; empty: skip): in the plaintext load phase, `xtokend-bench floor`,
+# a stand-in answering the login from canned bytes, takes its turn at each login level as the server
+# floor: the ceiling of any server written with Go's net package under this tool on these cores.
+# Skipped with a log line when the built tool has no floor mode.
+#
 # Presence broadcast (FANOUT_PHASES=plain, the default; empty: skip): every server restarted with
 # storage, r0's roster holding FANOUT_SUBSCRIBERS=1000 subscriptions to users kept online, then
 # `xtokend-bench fanout`; skipped with a log line when the built tool has no fanout mode.
@@ -88,6 +93,7 @@ FANOUT_SUBSCRIBERS=${FANOUT_SUBSCRIBERS:-1000}
 RESUME_PHASES=${RESUME_PHASES-plain}
 RESUME_LEVELS=${RESUME_LEVELS:-1 8}
 SASL2=${SASL2-1}
+FLOOR=${FLOOR-1}
 STORED_PHASES=${STORED_PHASES-plain}
 ROSTER_LEVELS=${ROSTER_LEVELS:-1 8 32}
 ROSTER_USERS=${ROSTER_USERS:-100}
@@ -165,6 +171,10 @@ if "$BENCH" logins -h 2>&1 | grep -q -- '-pipeline'; then
 	PIPELINE_NOTE="
   The tool pipelines each login (\`-pipeline\`, its default, the same for every server): each stream's
   first element goes in the same write as its stream header, as clients that pipeline do."
+fi
+if [ -n "$FLOOR" ] && ! "$BENCH" floor -h >/dev/null 2>&1; then
+	log "this xtokend-bench has no floor mode: skipping the floor's logins"
+	FLOOR=""
 fi
 if [ -n "$SASL2" ] && ! "$BENCH" logins -h 2>&1 | grep -q -- '-sasl2'; then
 	log "this xtokend-bench's logins have no -sasl2: skipping the SASL2+Bind2 series"
@@ -247,6 +257,7 @@ stop_server() { # WHO
 }
 
 stop_servers() {
+	stop_floor
 	stop_server xtokend
 	stop_server prosody
 	stop_server ejabberd
@@ -285,12 +296,34 @@ ejabberd_flags() { echo -addr "127.0.0.1:$EPORT" $(ws_flag "$EWPORT") -server ej
 # The SASL2 series: xtokend again, X-TOKEN inside SASL2 with Bind2 (plaintext TCP only).
 sasl2_flags() { echo $(xtokend_flags) -server xtokend-sasl2 -sasl2; }
 
+FPID=""
+FPORT=""
+start_floor() { # the floor's stand-in server, for the plaintext logins
+	FPORT=$(free_port $((EWPORT + 1)))
+	"$BENCH" floor -addr "127.0.0.1:$FPORT" >>"$WORK/floor.log" 2>&1 &
+	FPID=$!
+	PIDS+=("$FPID")
+	wait_port "$FPORT" "$FPID" || { cat "$WORK/floor.log" >&2; exit 1; }
+}
+stop_floor() {
+	if [ -n "$FPID" ]; then
+		kill "$FPID" 2>/dev/null || true
+		wait_exit "$FPID"
+		FPID=""
+	fi
+}
+floor_flags() { echo -addr "127.0.0.1:$FPORT" -server floor -mech X-TOKEN -secret-file "$WORK/access_secret" -seed-file "$WORK/otp_seed" -server-pid "$FPID"; }
+
 # ---- logins and messages: plaintext, STARTTLS, WebSocket ----
 # With REPEAT > 1 each point runs REPEAT times, the servers taking turns each time.
 for phase in $LOAD_PHASES; do
 	start_phase "$phase"
 	extra=""
 	[ "$phase" = plain ] && [ -n "$SASL2" ] && extra=sasl2
+	if [ "$phase" = plain ] && [ -n "$FLOOR" ]; then
+		start_floor
+		extra="$extra floor"
+	fi
 	for c in $LOGIN_LEVELS; do
 		for rep in $(seq 1 "$REPEAT"); do
 			for who in $PEERS xtokend $extra; do
@@ -680,6 +713,11 @@ bench/run.sh        # installs Prosody and ejabberd from Debian if absent; about
   \`item-not-found\`, "Previous session not found", at c=8); the worker then starts a new session.
 - **SASL2** series$([ -n "$SASL2" ] || echo " (not run this time)"): xtokend's plaintext logins again with X-TOKEN inside SASL2's
   \`<authenticate/>\` and a Bind2 request (\`xtokend-bench logins -sasl2\`): one round trip fewer.
+- **The floor**$([ -n "$FLOOR" ] || echo " (not run this time)"): \`xtokend-bench floor\`, a stand-in server in Go that answers the
+  tool's plaintext login from canned bytes (no parsing, no token check, no session; its stream's end
+  goes with the FIN, as xtokend's), takes its turn at every plaintext login level. What it costs is
+  the loopback TCP, Go's poller and scheduler: the ceiling, under this tool on these cores, of any
+  server written with Go's net package, against which xtokend's logins and the targets are set below.
 - **Where ejabberd has no row**: the token verification and the 1,000-item roster get below are Go
   benchmarks of xtokend's own code (X-TOKEN is xtokend's mechanism; ejabberd's and Prosody's whole
   logins, and logins with a roster, are in the tables); ejabberd 23.01 (Debian) has no SASL2, Bind2 or

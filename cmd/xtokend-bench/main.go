@@ -21,6 +21,8 @@
 //	                                 stream-management session (XEP-0198), at each -c
 //	xtokend-bench seed     [flags]   writes the rosters of the rosters mode into a server
 //	xtokend-bench report   [flags] results.jsonl...   writes BENCHMARKS.md and its SVG plots
+//	xtokend-bench floor    [flags]   a stand-in server answering logins from canned bytes:
+//	                                 the floor of a login's cost under this tool
 //
 // It speaks the protocol with pre-built byte strings and a small scanner that only finds
 // where each stanza ends, so that little of the tool's CPU is its own: most of it is the
@@ -49,7 +51,7 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-const usage = `usage: xtokend-bench logins|messages|idle|soak|rosters|offline|fanout|resume|seed|report [flags]  (-h for the flags of each)`
+const usage = `usage: xtokend-bench logins|messages|idle|soak|rosters|offline|fanout|resume|seed|report|floor [flags]  (-h for the flags of each)`
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -87,6 +89,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runSeed(ctx, args[1:], stdout, stderr)
 	case "report":
 		err = runReport(args[1:], stdout, stderr)
+	case "floor":
+		err = runFloor(ctx, args[1:], stdout, stderr)
 	default:
 		fmt.Fprintln(stderr, usage)
 		return 2

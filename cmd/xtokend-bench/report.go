@@ -297,6 +297,7 @@ func writeTables(b *strings.Builder, rs []result, subject string, peers []string
 		}
 		if mode == "logins" {
 			writeSASL2(b, rs, subject, peers)
+			writeFloor(b, rs, subject, peers)
 			if p.logins != "" && slices.ContainsFunc(rs, func(r result) bool { return r.Mode == "logins" }) {
 				fmt.Fprintf(b, "\n![logins per second against concurrency](%s)\n", p.logins)
 			}

@@ -48,6 +48,8 @@ func serverStyle(server string) (color string, dashed bool) {
 		return "#d62728", false
 	case "ejabberd":
 		return "#2ca02c", false
+	case floorServer:
+		return "#7f7f7f", true
 	}
 	return "#7f7f7f", false
 }
@@ -199,8 +201,11 @@ var loadVariants = []variant{{}, {tls: true}, {ws: true}}
 
 // seriesName is how a plot's legend names a server's line.
 func seriesName(server string) string {
-	if server == sasl2Server {
+	switch server {
+	case sasl2Server:
 		return "xtokend (SASL2+Bind2)"
+	case floorServer:
+		return "floor (canned answers)"
 	}
 	return server
 }

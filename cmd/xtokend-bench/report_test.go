@@ -287,3 +287,28 @@ func TestReportResume(t *testing.T) {
 		t.Errorf("the resumption table is not between the logins and the messages (%d, %d, %d):\n%s", i, j, k, md)
 	}
 }
+
+// The floor's rows get their own table (xtokend's share of the floor at each concurrency, and
+// what the peer targets ask as a share of the floor's peak) and a line in the logins plot;
+// the other tables and the targets do not count the floor as a peer.
+func TestReportFloor(t *testing.T) {
+	md, svgs := writeReport(t, `{"server":"floor","mode":"logins","tls":false,"concurrency":8,"ops":1000,"rate":8000,"p50_ms":1,"p99_ms":2,"server_cpu_us_per_op":70}
+{"server":"floor","mode":"logins","tls":false,"concurrency":128,"ops":1000,"rate":9000,"p50_ms":14,"p99_ms":20,"server_cpu_us_per_op":60}
+{"server":"xtokend","mode":"logins","tls":false,"concurrency":8,"ops":1000,"rate":7200,"p50_ms":1,"p99_ms":3,"server_cpu_us_per_op":100}
+{"server":"xtokend","mode":"logins","tls":false,"concurrency":128,"ops":1000,"rate":8100,"p50_ms":15,"p99_ms":30,"server_cpu_us_per_op":95}
+{"server":"xtokend","mode":"logins-sasl2","tls":false,"concurrency":8,"ops":1000,"rate":7600,"p50_ms":0.8,"p99_ms":2,"server_cpu_us_per_op":80}
+{"server":"ejabberd","mode":"logins","tls":false,"concurrency":128,"ops":1000,"rate":2000,"p50_ms":60,"p99_ms":80,"server_cpu_us_per_op":800}
+{"server":"prosody","mode":"logins","tls":false,"concurrency":1,"ops":1000,"rate":500,"p50_ms":1,"p99_ms":10,"server_cpu_us_per_op":1600}
+`)
+	wantLines(t, md,
+		"### Logins, plaintext, against the floor\n",
+		"| 8 | 8000 | 70 | 7200 | 100 | 90% | 7600 | 95% |",
+		"| 128 | 9000 | 60 | 8100 | 95 | 90% | – | – |",
+		"The floor's peak: 9000 logins/s (c=128) at 60 µs of CPU per login. 3.5x ejabberd's peak is 7000 logins/s: 78% of the floor's. 15x prosody's peak is 7500 logins/s: 83% of the floor's.",
+		"| peak logins/s, plaintext: ≥ 3.5x ejabberd's | 4.0x (8100 vs 2000) | met |", // the floor is no peer
+	)
+	if strings.Contains(md, "floor logins/s | p50") {
+		t.Error("the floor has a peer's columns in the logins table")
+	}
+	wantLines(t, svgs["logins.svg"], ">floor (canned answers)<")
+}
