@@ -20,3 +20,6 @@ func SetMemRelease(minPeak int, after time.Duration) (restore func()) {
 
 // MemoryReleases is how many times the server returned idle memory.
 func (s *Server) MemoryReleases() int64 { return s.ops.caps.released.Load() }
+
+// ParkedSessions is how many idle sessions wait in the epoll set.
+func (s *Server) ParkedSessions() int { return s.parker.count() }

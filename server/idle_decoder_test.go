@@ -76,7 +76,7 @@ func TestIdleDecoderWire(t *testing.T) {
 			conn := rawDial(t, ts, "") // the steps send the header
 			for _, s := range tc.steps {
 				if s.idle {
-					waitIdleSessions(t, tcpWait, 1)
+					waitIdleSessions(t, ts, tcpWait, 1)
 				}
 				time.Sleep(s.pause)
 				conn.Write([]byte(strings.ReplaceAll(s.send, "{TOKEN}", token)))
@@ -86,12 +86,13 @@ func TestIdleDecoderWire(t *testing.T) {
 	}
 }
 
-// waitIdleSessions waits until n sessions whose wait runs through waitFrame
-// wait for their client in a fresh goroutine, and none in a read loop's;
-// then it has the collector free their decoders.
-func waitIdleSessions(t testing.TB, waitFrame string, n int) {
+// waitIdleSessions waits until n sessions wait for their client without a
+// read loop's goroutine: over TCP parked in the server's epoll set, over
+// WebSocket (waitFrame wsWait) in a fresh goroutine; then it has the
+// collector free their decoders.
+func waitIdleSessions(t testing.TB, ts *servertest.Server, waitFrame string, n int) {
 	t.Helper()
-	var fresh, grown int
+	var fresh, grown, parked int
 	for end := time.Now().Add(waitLimit); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
 		fresh, grown = 0, 0
 		buf := make([]byte, 1<<22)
@@ -104,7 +105,12 @@ func waitIdleSessions(t testing.TB, waitFrame string, n int) {
 				grown++
 			}
 		}
-		if fresh == n && grown == 0 {
+		parked = ts.ParkedSessions()
+		idle := fresh == n && parked == 0 // over WebSocket: each in a fresh goroutine
+		if waitFrame == tcpWait && parksIdle {
+			idle = parked == n && fresh == 0 // over TCP: parked, no goroutine of its own
+		}
+		if idle && grown == 0 {
 			// The idle sessions' decoders are freed: the next stanza is
 			// read by a fresh one, primed with the replayed header.
 			runtime.GC()
@@ -112,8 +118,11 @@ func waitIdleSessions(t testing.TB, waitFrame string, n int) {
 			return
 		}
 	}
-	t.Fatalf("%d sessions wait in a fresh goroutine, %d in their read loop's; want %d and 0", fresh, grown, n)
+	t.Fatalf("%d sessions parked, %d wait in a fresh goroutine, %d in a read loop's; want %d idle and none in a read loop's", parked, fresh, grown, n)
 }
+
+// parksIdle: idle TCP sessions park on the server's epoll set (Linux).
+var parksIdle = runtime.GOOS == "linux"
 
 // Under TLS: a session that logged in with declared prefixes reads, after
 // idle waits, a stanza split across TLS records and its stream's end.
@@ -124,7 +133,7 @@ func TestIdleDecoderTLS(t *testing.T) {
 		{"<c:iq type='get' id='p0'><p:ping/></c:iq>"},
 		{"<c:iq type='get' ", "id='p1'><p:pi", "ng/></c:iq>"},
 	} {
-		waitIdleSessions(t, tcpWait, 1)
+		waitIdleSessions(t, ts, tcpWait, 1)
 		for j, p := range parts {
 			if j > 0 {
 				time.Sleep(30 * time.Millisecond)
@@ -135,7 +144,7 @@ func TestIdleDecoderTLS(t *testing.T) {
 			t.Fatalf("ping %d after idle: %s", i, res)
 		}
 	}
-	waitIdleSessions(t, tcpWait, 1)
+	waitIdleSessions(t, ts, tcpWait, 1)
 	fmt.Fprint(c.conn, "</s:stream>")
 	if rest := readAll(t, c.conn); strings.Contains(rest, "error") || !strings.Contains(rest, "</stream:stream>") {
 		t.Fatalf("after </s:stream>: %q", rest)
@@ -150,7 +159,7 @@ func TestIdleDecoderResumed(t *testing.T) {
 	id := alice.smEnable()
 	fmt.Fprintf(alice.conn, wPing, 0)
 	alice.expect("iq")
-	waitIdleSessions(t, tcpWait, 1)
+	waitIdleSessions(t, ts, tcpWait, 1)
 	alice.conn.Close() // lost, not ended
 	time.Sleep(100 * time.Millisecond)
 
@@ -159,17 +168,17 @@ func TestIdleDecoderResumed(t *testing.T) {
 	if e := again.next(); e.XMLName.Local != "resumed" {
 		t.Fatalf("resume: %s", e)
 	}
-	waitIdleSessions(t, tcpWait, 1)
+	waitIdleSessions(t, ts, tcpWait, 1)
 	fmt.Fprint(again.conn, "<c:iq type='get' id='p1'><p:ping/></c:iq>")
 	if e := again.expect("iq"); e.attr("id") != "p1" || e.attr("type") != "result" {
 		t.Fatalf("ping after the resumption: %s", e)
 	}
-	waitIdleSessions(t, tcpWait, 1)
+	waitIdleSessions(t, ts, tcpWait, 1)
 	fmt.Fprint(again.conn, "<r xmlns='urn:xmpp:sm:3'/>")
 	if e := again.expect("a"); e.attr("h") != "2" {
 		t.Fatalf("a: %s, want h=2 (two pings)", e)
 	}
-	waitIdleSessions(t, tcpWait, 1)
+	waitIdleSessions(t, ts, tcpWait, 1)
 	fmt.Fprint(again.conn, "<a xmlns='urn:xmpp:sm:3' h='2'/></s:stream>")
 	if rest := readAll(t, again.conn); strings.Contains(rest, "error") || !strings.Contains(rest, "</stream:stream>") {
 		t.Fatalf("after </s:stream>: %q", rest)
@@ -185,14 +194,14 @@ func TestIdleDecoderWebSocket(t *testing.T) {
 	w := loginWS(t, ts, "alice@localhost", "web")
 	const wsWait = "websocket.(*Conn).waitIdle"
 	for i := range 2 {
-		waitIdleSessions(t, wsWait, 1)
+		waitIdleSessions(t, ts, wsWait, 1)
 		w.send(fmt.Sprintf("<iq xmlns='jabber:client' type='get' id='p%d'><ping xmlns='urn:xmpp:ping'/></iq>", i))
 		if res := w.expect("iq"); res.attr("id") != fmt.Sprintf("p%d", i) || res.attr("type") != "result" {
 			t.Fatalf("ping %d after idle: %s", i, res)
 		}
 	}
 	// A ping frame (coder/websocket reads its pong in a Read).
-	waitIdleSessions(t, wsWait, 1)
+	waitIdleSessions(t, ts, wsWait, 1)
 	read := make(chan string, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
@@ -208,12 +217,12 @@ func TestIdleDecoderWebSocket(t *testing.T) {
 	if err := w.c.Ping(ctx); err != nil {
 		t.Fatalf("ping frame: %v", err)
 	}
-	waitIdleSessions(t, wsWait, 1)
+	waitIdleSessions(t, ts, wsWait, 1)
 	w.send("<iq xmlns='jabber:client' type='get' id='p9'><ping xmlns='urn:xmpp:ping'/></iq>")
 	if got := <-read; !strings.Contains(got, "id='p9'") && !strings.Contains(got, `id="p9"`) {
 		t.Fatalf("after the ping frame: %s", got)
 	}
-	waitIdleSessions(t, wsWait, 1)
+	waitIdleSessions(t, ts, wsWait, 1)
 	w.send("<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>")
 	if cl := w.expect("close"); cl.XMLName.Space != "urn:ietf:params:xml:ns:xmpp-framing" {
 		t.Fatalf("got %s, want <close/>", cl)

@@ -12,25 +12,25 @@ import (
 	"github.com/xtokend/xtokend/server/servertest"
 )
 
-// TestIdleSessionWaitsInFreshGoroutine: once a plaintext session has read
-// and answered a stanza, it waits for the next one in a goroutine that began
-// with that wait (session.waitThenRead), not in the one that decoded and
-// routed the stanza: that one's stack grew, and a goroutine that grew keeps
-// at least 4 KB while it waits (BenchmarkIdleSession measures the stacks).
-// And the session still works from there: a second ping is answered.
-func TestIdleSessionWaitsInFreshGoroutine(t *testing.T) {
+// TestIdleSessionParks: once a plaintext session has read and answered a
+// stanza, it waits for the next one parked in the server's epoll set, with
+// no goroutine of its own: not the one that decoded and routed the stanza
+// (its stack grew, and a goroutine that grew keeps at least 4 KB while it
+// waits), nor a fresh one (2 KB). And the session still works from there: a
+// second ping is answered.
+func TestIdleSessionParks(t *testing.T) {
 	ts := servertest.Start(t, servertest.Options{})
-	idlePings(t, rawLogin(t, ts, "fresh", "localhost", "r"))
+	idlePings(t, ts, rawLogin(t, ts, "fresh", "localhost", "r"))
 }
 
-// TestIdleTLSSessionWaitsForTheSocket: under TLS the fresh goroutine waits
-// for the TCP socket, not inside crypto/tls's read (deep enough to grow its
-// stack to 4 KB), and TLS still gets every byte: records that arrive
-// together, and a stanza split across records.
+// TestIdleTLSSessionWaitsForTheSocket: under TLS too the session parks on
+// the TCP socket (no goroutine waits inside crypto/tls's read, deep enough
+// to grow a stack to 4 KB), and TLS still gets every byte: records that
+// arrive together, and a stanza split across records.
 func TestIdleTLSSessionWaitsForTheSocket(t *testing.T) {
 	ts := servertest.Start(t, servertest.Options{RequireStartTLS: true})
 	c := tlsLogin(t, ts, "freshtls")
-	idlePings(t, c)
+	idlePings(t, ts, c)
 	// Two stanzas in one write (one record), then one in two records.
 	fmt.Fprintf(c.conn, "<iq type='get' id='a'><ping xmlns='urn:xmpp:ping'/></iq><iq type='get' id='b'><ping xmlns='urn:xmpp:ping'/></iq>")
 	for _, id := range []string{"a", "b"} {
@@ -88,21 +88,15 @@ func tlsLoginHeader(t testing.TB, ts *servertest.Server, node, header string) *r
 }
 
 // idlePings sends two pings, and after each checks that the session waits
-// in a fresh goroutine.
-func idlePings(t *testing.T, c *rawClient) {
+// idle as it should (waitIdleSessions).
+func idlePings(t *testing.T, ts *servertest.Server, c *rawClient) {
 	t.Helper()
 	for i := range 2 {
 		fmt.Fprintf(c.conn, "<iq type='get' id='p%d'><ping xmlns='urn:xmpp:ping'/></iq>", i)
 		if res := c.expect("iq"); res.attr("id") != fmt.Sprintf("p%d", i) || res.attr("type") != "result" {
 			t.Fatalf("ping %d: %s", i, res)
 		}
-		fresh, grown := idleWaiters()
-		for end := time.Now().Add(waitLimit); fresh == 0 && time.Now().Before(end); fresh, grown = idleWaiters() {
-			time.Sleep(10 * time.Millisecond)
-		}
-		if fresh != 1 || grown != 0 {
-			t.Fatalf("after ping %d: %d sessions wait in a fresh goroutine, %d in their read loop's; want 1 and 0", i, fresh, grown)
-		}
+		waitIdleSessions(t, ts, tcpWait, 1)
 	}
 }
 
@@ -120,22 +114,4 @@ func tlsWaiters() (n int) {
 		}
 	}
 	return n
-}
-
-// idleWaiters counts the goroutines waiting for a client between stanzas:
-// those that began with the wait, and those that wait inside a read loop.
-func idleWaiters() (fresh, grown int) {
-	buf := make([]byte, 1<<22)
-	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
-		if !strings.Contains(g, tcpWait) {
-			continue
-		}
-		switch {
-		case strings.Contains(g, "(*session).readLoop"):
-			grown++
-		case strings.Contains(g, "(*session).waitThenRead"):
-			fresh++
-		}
-	}
-	return fresh, grown
 }

@@ -85,6 +85,8 @@ type Server struct {
 	reg     registry
 	// negotiators are the goroutines connections negotiate on.
 	negotiators negotiatorPool
+	// parker holds idle sessions' sockets (nil: they wait in goroutines).
+	parker *parker
 
 	ctx    context.Context // canceled when Shutdown gives up waiting
 	cancel context.CancelFunc
@@ -143,6 +145,13 @@ func New(ctx context.Context, opts Config) (*Server, error) {
 		s.closeStore()
 		s.cancel()
 		return nil, err
+	}
+	// Idle sessions park on an epoll set; without one (not Linux, or no
+	// descriptor to spare) each waits in a goroutine of its own.
+	if p, err := newParker(&s.negotiators); err == nil {
+		s.parker = p
+	} else {
+		s.logger().Warn("idle sessions wait in goroutines", "err", err)
 	}
 	close(s.started)
 	return s, nil
@@ -355,7 +364,9 @@ func (s *Server) Serve(l net.Listener) error {
 		if !ok {
 			continue
 		}
-		c := newConn(s, newTCPTransport(raw, ip, s.maxStanzaSize()))
+		t := newTCPTransport(raw, ip, s.maxStanzaSize())
+		t.park.p = s.parker
+		c := newConn(s, t)
 		c.slot = slot
 		if !s.track(c) {
 			s.ops.caps.release(slot)
@@ -444,6 +455,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}()
 	select {
 	case <-done:
+		s.parker.close()
 		s.stopCluster() // after every session had its system-shutdown
 		s.closeStore()
 		s.logger().Info("shut down")
@@ -456,6 +468,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		s.mu.Unlock()
 		<-done
+		s.parker.close()
 		s.stopCluster()
 		s.closeStore()
 		return ctx.Err()

@@ -159,6 +159,9 @@ func (s *session) readOn(c *conn, r *streamReader) {
 	err := s.readLoop(c, r)
 	if err == errWaitIdle {
 		r.idle(c.t.StreamReader()) // the decoder too waits no more
+		if p, ok := c.t.(parkable); ok && p.Park(&wakeRead{s, c, r, true}) {
+			return
+		}
 		go s.waitThenRead(c, r)
 		return
 	}
@@ -166,7 +169,8 @@ func (s *session) readOn(c *conn, r *streamReader) {
 	c.served()
 }
 
-// waitThenRead is a fresh goroutine's wait for the client's next stanza.
+// waitThenRead is a fresh goroutine's wait for the client's next stanza,
+// for a session that does not park (WebSocket, or no parker).
 // Once the client has sent, the read loop goes on on a pooled goroutine
 // (wakeRead), and this one ends. Under TLS it waits for the socket only, and
 // the record is read through crypto/tls on the pooled goroutine too.
@@ -190,6 +194,10 @@ func (s *session) lost(c *conn, err error) {
 	s.finish(c, err)
 	c.served()
 }
+
+// parkable is a transport whose idle wait can be a place in the server's
+// epoll set instead of a goroutine (parker).
+type parkable interface{ Park(wake job) bool }
 
 // socketWaiter is a transport whose wait can stop short of the read: TLS
 // waits for the TCP socket, and leaves the read through crypto/tls, deep
@@ -223,8 +231,8 @@ func (w *wakeRead) run() {
 }
 
 // errWaitIdle tells readOn that the read loop found nothing to decode and
-// the wait goes to a fresh goroutine.
-var errWaitIdle = errors.New("server: wait for the client in a fresh goroutine")
+// the wait goes to the epoll set, or to a fresh goroutine.
+var errWaitIdle = errors.New("server: wait for the client with no read loop")
 
 // bufferedReader is a transport that tells whether it holds bytes the
 // decoder has not taken yet (TCP).

@@ -22,6 +22,7 @@ type tcpTransport struct {
 	// tlsDrained: Buffered found TLS holding no bytes (transport_tcp_idle).
 	tlsDrained bool
 	under      *tlsUnder // under TLS: what crypto/tls writes to (tls_close)
+	park       parkState // an idle session's place in the server's epoll set
 }
 
 func newTCPTransport(raw net.Conn, ip string, limit int64) *tcpTransport {
@@ -191,8 +192,18 @@ func (t *tcpTransport) StartTLS(ctx context.Context, conf *tls.Config) error {
 func (t *tcpTransport) RemoteIP() string                   { return t.ip }
 func (t *tcpTransport) SetDeadline(d time.Time) error      { return t.raw.SetDeadline(d) }
 func (t *tcpTransport) SetWriteDeadline(d time.Time) error { return t.raw.SetWriteDeadline(d) }
-func (t *tcpTransport) Close() error                       { return t.cc.Close() }
-func (t *tcpTransport) Abort() error                       { return t.raw.Close() }
+
+// Close and Abort take the socket out of the epoll set first, waking a
+// session parked there.
+func (t *tcpTransport) Close() error {
+	t.park.closing()
+	return t.cc.Close()
+}
+
+func (t *tcpTransport) Abort() error {
+	t.park.closing()
+	return t.raw.Close()
+}
 
 // streamEnd ends the server's stream.
 const streamEnd = "</stream:stream>"

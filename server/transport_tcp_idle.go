@@ -9,10 +9,11 @@ import (
 
 // Waiting idle under TLS.
 //
-// An idle session waits for its next stanza in a fresh goroutine with a 2 KB
-// stack (session.readOn). A wait inside tls.Conn.Read runs through frames
-// deep enough to grow that stack to 4 KB, so under TLS the fresh goroutine
-// waits for the TCP socket instead (syscall.RawConn, holding nothing), and
+// An idle session waits for its next stanza parked on the server's epoll set
+// (parker), or, when it cannot, in a fresh goroutine with a 2 KB stack
+// (session.readOn). A wait inside tls.Conn.Read runs through frames deep
+// enough to grow that stack to 4 KB, so under TLS the session parks, or the
+// fresh goroutine waits, on the TCP socket instead (holding nothing), and
 // reads through TLS once bytes came. That is only right when TLS holds no
 // decrypted or undecrypted bytes of its own, which Buffered finds out before
 // the wait is handed on: a TLS read with a read deadline already passed
@@ -63,4 +64,23 @@ func (t *tcpTransport) waitSocket() {
 		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		return err != syscall.EAGAIN
 	})
+}
+
+// Park puts the idle session's socket in the server's epoll set, with wake
+// (a read that waits for the client, then the read loop) to run on the pool
+// once it is readable; false when the session must wait in a goroutine:
+// no parker, a connection closing, or TLS holding bytes of its own.
+func (t *tcpTransport) Park(wake job) bool {
+	if t.cc != t.tcp && !t.tlsDrained {
+		return false
+	}
+	sc, ok := t.raw.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	return t.park.park(rc, wake)
 }
