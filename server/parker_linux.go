@@ -49,11 +49,12 @@ type parkSlot struct {
 // parkState is what a transport keeps of its socket's registration. Its
 // fields are the parker's, under its lock.
 type parkState struct {
-	p      *parker // the server's, set with the transport (nil: no parking)
-	fd     int32   // the socket's descriptor, once known
-	added  bool    // in the epoll set (disarmed after its event: one-shot)
-	parked bool    // its slot holds a wake job
-	closed bool    // the connection is closing: no more parking
+	p       *parker // the server's, set with the transport (nil: no parking)
+	fd      int32   // the socket's descriptor...
+	fdKnown bool    // ...once learnFD has run
+	added   bool    // in the epoll set (disarmed after its event: one-shot)
+	parked  bool    // its slot holds a wake job
+	closed  bool    // the connection is closing: no more parking
 }
 
 func newParker(pool *negotiatorPool) (*parker, error) {
@@ -124,18 +125,24 @@ func (p *parker) take(events []syscall.EpollEvent, jobs []job) []job {
 	return jobs
 }
 
-// park puts the socket of rc in the set with wake to run once it is
-// readable, and reports false when it cannot (no parker, the connection is
-// closing, the descriptor is gone): the caller waits in a goroutine then.
-func (st *parkState) park(rc syscall.RawConn, wake job) bool {
-	p := st.p
-	if p == nil {
-		return false
-	}
-	// The descriptor stays open while the lock is held and closing has not
-	// run: a connection's Close runs closing first.
+// learnFD keeps rc's descriptor for park, once per connection (the
+// descriptor does not change while the connection lives, and closing runs
+// before it closes): a wait costs no SyscallConn and no Control.
+func (st *parkState) learnFD(rc syscall.RawConn) bool {
 	fd := -1
 	if err := rc.Control(func(d uintptr) { fd = int(d) }); err != nil || fd < 0 {
+		return false
+	}
+	st.fd, st.fdKnown = int32(fd), true
+	return true
+}
+
+// park puts the socket (learnFD) in the set with wake to run once it is
+// readable, and reports false when it cannot (no parker, the connection is
+// closing): the caller waits in a goroutine then.
+func (st *parkState) park(wake job) bool {
+	p := st.p
+	if p == nil || !st.fdKnown {
 		return false
 	}
 	p.mu.Lock()
@@ -147,7 +154,7 @@ func (st *parkState) park(rc syscall.RawConn, wake job) bool {
 	if !st.added {
 		op = syscall.EPOLL_CTL_ADD
 	}
-	st.fd = int32(fd)
+	fd := int(st.fd)
 	if fd >= len(p.slots) {
 		p.slots = append(p.slots, make([]parkSlot, fd+1-len(p.slots)+len(p.slots)/4)...)
 	}

@@ -74,13 +74,18 @@ func (t *tcpTransport) Park(wake job) bool {
 	if t.cc != t.tcp && !t.tlsDrained {
 		return false
 	}
-	sc, ok := t.raw.(syscall.Conn)
-	if !ok {
+	if t.park.p == nil {
 		return false
 	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return false
+	if !t.park.fdKnown {
+		sc, ok := t.raw.(syscall.Conn)
+		if !ok {
+			return false
+		}
+		rc, err := sc.SyscallConn()
+		if err != nil || !t.park.learnFD(rc) {
+			return false
+		}
 	}
-	return t.park.park(rc, wake)
+	return t.park.park(wake)
 }
