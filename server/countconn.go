@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/xtokend/xtokend/internal/lastwrite"
 	"github.com/xtokend/xtokend/internal/sockread"
 )
 
@@ -305,10 +306,10 @@ func (c *countConn) Close() error {
 }
 
 // writeLast writes p, the last bytes before Close: on a socket, with the
-// FIN that Close sends in the same segment when it can (writeLast).
+// FIN in the same segment when it can (lastwrite).
 func (c *countConn) writeLast(p []byte) error {
 	if sc, ok := c.Conn.(syscall.Conn); ok {
-		return writeLast(sc, p)
+		return lastwrite.Write(sc, p)
 	}
 	_, err := c.Conn.Write(p)
 	return err

@@ -8,7 +8,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"syscall"
 	"time"
+
+	"github.com/xtokend/xtokend/internal/lastwrite"
 )
 
 // runFloor serves the logins mode's exchange from canned answers: it looks for the end of
@@ -117,7 +120,11 @@ func serveFloor(c net.Conn, script []floorStep) {
 			next++
 		}
 		if next == len(script) {
-			writeWithFIN(c, out)
+			if sc, ok := c.(syscall.Conn); ok {
+				lastwrite.Write(sc, out)
+			} else {
+				c.Write(out)
+			}
 			return
 		}
 		if len(out) > 0 {
