@@ -56,11 +56,7 @@ func runFanout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *subscribers <= 0 || *broadcasts <= 0 || *warmup < 0 || *loginConc <= 0 {
 		return usageError("-subscribers, -broadcasts and -login-c must be positive, -warmup not negative")
 	}
-	t, err := c.target()
-	if err != nil {
-		return err
-	}
-	jsonOut, closeOut, err := c.output(stdout)
+	t, jsonOut, closeOut, err := c.targetAndOutput(stdout)
 	if err != nil {
 		return err
 	}

@@ -223,14 +223,22 @@ func (c *common) output(stdout io.Writer) (io.Writer, func(), error) {
 	return f, func() { f.Close() }, nil
 }
 
+// targetAndOutput is what a load mode starts with: c's target, and where its JSON lines go
+// (closeOut closes that).
+func (c *common) targetAndOutput(stdout io.Writer) (t *target, jsonOut io.Writer, closeOut func(), err error) {
+	if t, err = c.target(); err != nil {
+		return nil, nil, nil, err
+	}
+	if jsonOut, closeOut, err = c.output(stdout); err != nil {
+		return nil, nil, nil, err
+	}
+	return t, jsonOut, closeOut, nil
+}
+
 // perLevel measures at each level in turn (concurrency, or pairs) against c's target, and
 // prints each result, with its JSON line when -json is set.
 func (c *common) perLevel(ctx context.Context, stdout io.Writer, levels []int, measure func(t *target, n int) (*result, error)) error {
-	t, err := c.target()
-	if err != nil {
-		return err
-	}
-	jsonOut, closeOut, err := c.output(stdout)
+	t, jsonOut, closeOut, err := c.targetAndOutput(stdout)
 	if err != nil {
 		return err
 	}

@@ -29,11 +29,7 @@ func runOffline(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *pairs <= 0 || *messages <= 0 {
 		return usageError("-pairs and -messages must be positive")
 	}
-	t, err := c.target()
-	if err != nil {
-		return err
-	}
-	jsonOut, closeOut, err := c.output(stdout)
+	t, jsonOut, closeOut, err := c.targetAndOutput(stdout)
 	if err != nil {
 		return err
 	}

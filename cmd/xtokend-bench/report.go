@@ -231,6 +231,17 @@ func levelsOf(rs []result, mode string, v variant) []int {
 	return ls
 }
 
+// levelsWith are the levels of mode at which server has a result.
+func levelsWith(rs []result, server, mode string, v variant) []int {
+	var levels []int
+	for _, l := range levelsOf(rs, mode, v) {
+		if find(rs, server, mode, v, l) != nil {
+			levels = append(levels, l)
+		}
+	}
+	return levels
+}
+
 func ratio(a, b float64) string {
 	if a <= 0 || b <= 0 {
 		return "–"

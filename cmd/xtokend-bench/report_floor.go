@@ -15,12 +15,7 @@ const floorServer = "floor"
 // concurrency, and what the login targets ask of xtokend against the floor's peak.
 func writeFloor(b *strings.Builder, rs []result, subject string, peers []string) {
 	v := variant{}
-	var levels []int
-	for _, l := range levelsOf(rs, "logins", v) {
-		if find(rs, floorServer, "logins", v, l) != nil {
-			levels = append(levels, l)
-		}
-	}
+	levels := levelsWith(rs, floorServer, "logins", v)
 	if len(levels) == 0 {
 		return
 	}

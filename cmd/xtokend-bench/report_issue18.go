@@ -111,12 +111,7 @@ func messagesRow(rs []result, subject, peer string, v variant, pairs int, want f
 // writeSASL2 gives xtokend's SASL2+Bind2 logins beside its RFC 6120 ones and ejabberd's.
 func writeSASL2(b *strings.Builder, rs []result, subject string, peers []string) {
 	v := variant{}
-	var levels []int
-	for _, l := range levelsOf(rs, "logins", v) {
-		if find(rs, sasl2Server, "logins", v, l) != nil {
-			levels = append(levels, l)
-		}
-	}
+	levels := levelsWith(rs, sasl2Server, "logins", v)
 	if len(levels) == 0 {
 		return
 	}

@@ -38,11 +38,7 @@ func runRosters(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	t, err := c.target()
-	if err != nil {
-		return err
-	}
-	jsonOut, closeOut, err := c.output(stdout)
+	t, jsonOut, closeOut, err := c.targetAndOutput(stdout)
 	if err != nil {
 		return err
 	}
