@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -55,4 +57,78 @@ func TestRunAllPass(t *testing.T) {
 	if strings.Contains(out.String(), "skipped (") {
 		t.Errorf("a skipped list with nothing skipped:\n%s", out.String())
 	}
+}
+
+// TestFailureLines: the closing list names why each test failed, from a
+// data race's report and the test's own errors, without the log it printed.
+func TestFailureLines(t *testing.T) {
+	out := func(s string) string {
+		return `{"Action":"output","Package":"github.com/xtokend/xtokend/server","Test":"TestRevoke","Output":` + quote(s) + `}`
+	}
+	in := strings.Join([]string{
+		out("==================\n"),
+		out("WARNING: DATA RACE\n"),
+		out("Read at 0x00c0001 by goroutine 9:\n"),
+		out("  runtime.something()\n"),
+		out("      /usr/local/go/src/runtime/x.go:4 +0x24\n"),
+		out("  github.com/xtokend/xtokend/server.(*parkState).closing()\n"),
+		out("      /src/server/parker_linux.go:180 +0x24\n"),
+		out("  github.com/xtokend/xtokend/server.(*tcpTransport).Close()\n"),
+		out("      /src/server/transport_tcp.go:199 +0x24\n"),
+		out("\n"),
+		out("Previous write at 0x00c0001 by goroutine 8:\n"),
+		out("  github.com/xtokend/xtokend/server.(*parkState).learnFD()\n"),
+		out("      /src/server/parker_linux.go:140 +0x55\n"),
+		out("\n"),
+		out("Goroutine 9 (running) created at:\n"),
+		out("  github.com/xtokend/xtokend/server.newPool()\n"),
+		out("      /src/server/pool.go:10 +0x55\n"),
+		out("==================\n"),
+		out("    revoke_test.go:201: POST /v1/revocations: 500; want 200\n"),
+		out("    testing.go:1712: race detected during execution of test\n"),
+		out("    servertest.go:159: server log:\n        time=2026-12-03T15:55:00.002Z level=DEBUG msg=login\n        revoke_test.go:1: not a test line\n"),
+		out("--- FAIL: TestRevoke (3.97s)\n"),
+		`{"Action":"fail","Package":"github.com/xtokend/xtokend/server","Test":"TestRevoke"}`,
+	}, "\n")
+	var b strings.Builder
+	run(strings.NewReader(in), &b, nil)
+	_, list, ok := strings.Cut(b.String(), "\nfailed (1):\n")
+	if !ok {
+		t.Fatalf("no failed list:\n%s", b.String())
+	}
+	want := `  server TestRevoke
+    WARNING: DATA RACE
+    Read at 0x00c0001 by goroutine 9:
+    github.com/xtokend/xtokend/server.(*parkState).closing() /src/server/parker_linux.go:180
+    Previous write at 0x00c0001 by goroutine 8:
+    github.com/xtokend/xtokend/server.(*parkState).learnFD() /src/server/parker_linux.go:140
+    revoke_test.go:201: POST /v1/revocations: 500; want 200
+    testing.go:1712: race detected during execution of test
+
+tests: 0 passed, 1 failed, 0 skipped
+`
+	if list != want {
+		t.Errorf("failed list:\n%s\nwant:\n%s", list, want)
+	}
+}
+
+// TestFailureLinesBounded: a test that fails in a loop does not fill the
+// run's last lines.
+func TestFailureLinesBounded(t *testing.T) {
+	var lines []string
+	for i := range 100 {
+		lines = append(lines, fmt.Sprintf("    a_test.go:%d: %s\n", i, strings.Repeat("x", 1000)))
+	}
+	got := failureLines(lines)
+	if len(got) != maxWhyLines+1 || got[maxWhyLines] != "(more in the output above)" {
+		t.Fatalf("%d lines, last %q", len(got), got[len(got)-1])
+	}
+	if len(got[0]) > maxWhyChars+len("...") {
+		t.Errorf("a line of %d characters", len(got[0]))
+	}
+}
+
+func quote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }
