@@ -7,13 +7,15 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/xtokend/xtokend/internal/testkit"
 )
 
 // TestStreamEndRidesWithTheFIN: on plaintext TCP the server's
 // </stream:stream> and the FIN reach the client as one segment, counted by
 // the client's kernel (TCP_INFO's segments in), not as two.
 func TestStreamEndRidesWithTheFIN(t *testing.T) {
-	server, client := tcpPair(t)
+	server, client := testkit.TCPPair(t)
 	before := segsIn(t, client)
 	tr := newTCPTransport(server, "127.0.0.1", 0)
 	tr.EndNegotiation()
@@ -35,7 +37,7 @@ func TestStreamEndRidesWithTheFIN(t *testing.T) {
 // A client whose bytes the server left unread gets a reset at the close:
 // the stream's end is sent before it, not held back for the FIN and lost.
 func TestStreamEndBeforeResetOnUnreadBytes(t *testing.T) {
-	server, client := tcpPair(t)
+	server, client := testkit.TCPPair(t)
 	if _, err := client.Write([]byte("<message>never read")); err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +98,7 @@ func segsIn(t *testing.T, c net.Conn) uint32 {
 // reset: the stream's end must have left already, not wait in the socket
 // for the FIN and be dropped with it.
 func TestStreamEndSurvivesBytesArrivingBeforeClose(t *testing.T) {
-	server, client := tcpPair(t)
+	server, client := testkit.TCPPair(t)
 	tr := newTCPTransport(server, "127.0.0.1", 0)
 	tr.EndNegotiation()
 	if err := tr.WriteStreamClose(); err != nil {

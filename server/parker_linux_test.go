@@ -3,6 +3,8 @@ package server
 import (
 	"testing"
 	"time"
+
+	"github.com/xtokend/xtokend/internal/testkit"
 )
 
 // jobFunc is a job that runs a function.
@@ -21,7 +23,7 @@ func TestParkerWakes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.close()
-	server, client := tcpPair(t)
+	server, client := testkit.TCPPair(t)
 	tr := newTCPTransport(server, "127.0.0.1", 0)
 	tr.EndNegotiation()
 	tr.park.p = p

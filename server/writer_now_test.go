@@ -4,38 +4,19 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-)
 
-// tcpPair is a loopback TCP connection: the server's end and the client's.
-func tcpPair(t *testing.T) (server, client net.Conn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err = net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	server, err = ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { client.Close(); server.Close() })
-	return server, client
-}
+	"github.com/xtokend/xtokend/internal/testkit"
+)
 
 // A lone stanza to an idle session over plaintext TCP is written by the
 // goroutine that queues it: add returns with nothing pending and no writer
 // started.
 func TestOutboxWritesLoneStanzaNow(t *testing.T) {
-	server, client := tcpPair(t)
+	server, client := testkit.TCPPair(t)
 	var o outbox
 	o.init(8, 10*time.Second)
 	o.start(testTransport(server), nil)
@@ -65,7 +46,7 @@ func TestOutboxWritesLoneStanzaNow(t *testing.T) {
 // is finished by the writer before anything else, so every sender's
 // stanzas arrive whole and in its order.
 func TestOutboxWriteNowKeepsOrder(t *testing.T) {
-	server, client := tcpPair(t)
+	server, client := testkit.TCPPair(t)
 	var o outbox
 	o.init(1<<20, 10*time.Second)
 	o.start(testTransport(server), nil)

@@ -4,41 +4,20 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"net"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/xtokend/xtokend/internal/lastwrite"
+	"github.com/xtokend/xtokend/internal/testkit"
 )
-
-// pair is a connected loopback TCP pair: the writer's end and the reader's.
-func pair(t *testing.T) (w *net.TCPConn, r net.Conn) {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	r, err = net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	c, err := l.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c.(*net.TCPConn), r
-}
 
 // TestWriteThenEnd: the peer reads every byte, then the end of the stream,
 // for a write that fits the socket's buffer and for one that must wait for
 // the peer to read (several times the buffer).
 func TestWriteThenEnd(t *testing.T) {
 	for _, size := range []int{len("</stream:stream>"), 8 << 20} {
-		w, r := pair(t)
+		w, r := testkit.TCPPair(t)
 		p := bytes.Repeat([]byte("0123456789abcdef"), size/16+1)[:size]
 		got := make(chan []byte, 1)
 		go func() {
@@ -61,7 +40,7 @@ func TestWriteThenEnd(t *testing.T) {
 // TestWriteUnderDeadline: a peer that reads nothing stops a write larger than
 // the buffers at the connection's write deadline, as conn.Write would.
 func TestWriteUnderDeadline(t *testing.T) {
-	w, _ := pair(t)
+	w, _ := testkit.TCPPair(t)
 	w.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
 	done := make(chan error, 1)
 	go func() { done <- lastwrite.Write(w, make([]byte, 64<<20)) }()
@@ -77,7 +56,7 @@ func TestWriteUnderDeadline(t *testing.T) {
 
 // TestWriteOnClosed: a closed connection's error, not a hang or a panic.
 func TestWriteOnClosed(t *testing.T) {
-	w, _ := pair(t)
+	w, _ := testkit.TCPPair(t)
 	w.Close()
 	if err := lastwrite.Write(w, []byte("x")); err == nil {
 		t.Fatal("Write on a closed connection succeeded")

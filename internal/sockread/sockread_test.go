@@ -9,26 +9,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-func tcpPair(t testing.TB) (server *net.TCPConn, client net.Conn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err = net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close(); client.Close() })
-	return s.(*net.TCPConn), client
-}
+	"github.com/xtokend/xtokend/internal/testkit"
+)
 
 func rawConn(t *testing.T, c *net.TCPConn) syscall.RawConn {
 	rc, err := c.SyscallConn()
@@ -42,7 +25,7 @@ func rawConn(t *testing.T, c *net.TCPConn) syscall.RawConn {
 // no buffer while it waits: one that times out has none.
 func TestRead(t *testing.T) {
 	pool := sync.Pool{New: func() any { b := make([]byte, 16); return &b }}
-	s, c := tcpPair(t)
+	s, c := testkit.TCPPair(t)
 	rc := rawConn(t, s)
 
 	go func() {
@@ -84,7 +67,7 @@ func TestRead(t *testing.T) {
 // the server was busy): the allocations per read.
 func BenchmarkRead(b *testing.B) {
 	pool := sync.Pool{New: func() any { b := make([]byte, 4096); return &b }}
-	s, c := tcpPair(b)
+	s, c := testkit.TCPPair(b)
 	rc, _ := s.SyscallConn()
 	msg := []byte("<iq type='get' id='1'><ping xmlns='urn:xmpp:ping'/></iq>")
 	var buf *[]byte
