@@ -3,6 +3,7 @@ package server
 import (
 	"runtime"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,19 +20,26 @@ import (
 // a full scavenge, a few milliseconds on a server that just became quiet.
 // Nothing runs, and no timer exists, unless there was such a peak.
 
+// Both are atomic because a test sets them while the connections of
+// earlier tests' servers may still close.
 var (
-	memReleaseMinPeak = 1000
-	memReleaseAfter   = 30 * time.Second
+	memReleaseMinPeak atomic.Int64 // connections
+	memReleaseAfter   atomic.Int64 // a time.Duration
 )
+
+func init() {
+	memReleaseMinPeak.Store(1000)
+	memReleaseAfter.Store(int64(30 * time.Second))
+}
 
 // noteOpen is connCaps' bookkeeping for the release, under its lock.
 func (c *connCaps) noteOpen() {
 	if c.open > c.peak {
 		c.peak = c.open
 	}
-	if c.peak >= memReleaseMinPeak && c.open <= c.peak/4 && !c.releaseArmed {
+	if int64(c.peak) >= memReleaseMinPeak.Load() && c.open <= c.peak/4 && !c.releaseArmed {
 		c.releaseArmed = true
-		time.AfterFunc(memReleaseAfter, c.releaseMemory)
+		time.AfterFunc(time.Duration(memReleaseAfter.Load()), c.releaseMemory)
 	}
 }
 

@@ -4,11 +4,16 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// refusalLogEvery is how often refusals are summed up in the log.
-var refusalLogEvery = 10 * time.Second
+// refusalLogEvery is how often refusals are summed up in the log (a
+// time.Duration). It is atomic because a test shortens it while the timers
+// of earlier tests' servers may still run.
+var refusalLogEvery atomic.Int64
+
+func init() { refusalLogEvery.Store(int64(10 * time.Second)) }
 
 // refusalLog counts connections and logins refused by the limits and logs
 // one line per reason per interval instead of one per refusal: a flood of
@@ -19,6 +24,7 @@ type refusalLog struct {
 	mu     sync.Mutex
 	counts map[string]int
 	armed  bool
+	every  time.Duration // the interval armed
 	log    *slog.Logger
 }
 
@@ -32,15 +38,15 @@ func (r *refusalLog) add(log *slog.Logger, reason string) {
 	r.counts[reason]++
 	r.log = log
 	if !r.armed {
-		r.armed = true
-		time.AfterFunc(refusalLogEvery, r.flush)
+		r.armed, r.every = true, time.Duration(refusalLogEvery.Load())
+		time.AfterFunc(r.every, r.flush)
 	}
 }
 
 // flush logs the counts of the interval that ended and starts a new one.
 func (r *refusalLog) flush() {
 	r.mu.Lock()
-	counts, log := r.counts, r.log
+	counts, log, every := r.counts, r.log, r.every
 	r.counts, r.armed = nil, false
 	r.mu.Unlock()
 	reasons := make([]string, 0, len(counts))
@@ -49,6 +55,6 @@ func (r *refusalLog) flush() {
 	}
 	sort.Strings(reasons)
 	for _, reason := range reasons {
-		log.Warn("refused", "reason", reason, "count", counts[reason], "in", refusalLogEvery.String())
+		log.Warn("refused", "reason", reason, "count", counts[reason], "in", every.String())
 	}
 }
