@@ -87,9 +87,9 @@ func TestIdleDecoderWire(t *testing.T) {
 }
 
 // waitIdleSessions waits until n sessions wait for their client without a
-// read loop's goroutine: over TCP parked in the server's epoll set, over
-// WebSocket (waitFrame wsWait) in a fresh goroutine; then it has the
-// collector free their decoders.
+// read loop's goroutine: parked in the server's epoll set (over TCP and
+// over ws://), or where there is none in a fresh goroutine (whose stack has
+// waitFrame); then it has the collector free their decoders.
 func waitIdleSessions(t testing.TB, ts *servertest.Server, waitFrame string, n int) {
 	t.Helper()
 	var fresh, grown, parked int
@@ -106,9 +106,9 @@ func waitIdleSessions(t testing.TB, ts *servertest.Server, waitFrame string, n i
 			}
 		}
 		parked = ts.ParkedSessions()
-		idle := fresh == n && parked == 0 // over WebSocket: each in a fresh goroutine
-		if waitFrame == tcpWait && parksIdle {
-			idle = parked == n && fresh == 0 // over TCP: parked, no goroutine of its own
+		idle := parked == n && fresh == 0 // parked, no goroutine of its own
+		if !parksIdle {
+			idle = fresh == n && parked == 0 // each in a fresh goroutine
 		}
 		if idle && grown == 0 {
 			// The idle sessions' decoders are freed: the next stanza is
@@ -185,10 +185,10 @@ func TestIdleDecoderResumed(t *testing.T) {
 	}
 }
 
-// Over WebSocket the session too waits in a fresh goroutine, on the raw
-// socket (websocket.Conn.waitIdle) holding no buffer, and after a ping
-// frame goes back to that wait rather than reading on inside the Conn; the
-// stanza after an idle wait and <close/> read as before.
+// Over WebSocket the session too parks on the raw socket (or waits for it
+// in a fresh goroutine, websocket.Conn.waitIdle) holding no buffer, and
+// after a ping frame goes back to that wait rather than reading on inside
+// the Conn; the stanza after an idle wait and <close/> read as before.
 func TestIdleDecoderWebSocket(t *testing.T) {
 	ts := startWS(t, servertest.Options{})
 	w := loginWS(t, ts, "alice@localhost", "web")

@@ -85,7 +85,7 @@ func (s *Server) serveWebSocket(wc *websocket.Conn) {
 		wc.Close()
 		return
 	}
-	c := newConn(s, newWSTransport(wc))
+	c := newConn(s, newWSTransport(wc, s.parker))
 	c.slot = slot
 	if !s.track(c) {
 		s.ops.caps.release(slot)

@@ -13,8 +13,8 @@ import (
 // a plaintext login's CPU). A worker keeps its grown stack from one login to
 // the next. Sessions do not wait here: a bound session's read loop goes on
 // on the worker only until nothing is buffered, and then waits with no
-// goroutine, parked on the server's epoll set (parker; a WebSocket session,
-// or one that cannot park, in a fresh goroutine whose stack stays small);
+// goroutine, parked on the server's epoll set (parker; one that cannot
+// park, in a fresh goroutine whose stack stays small);
 // once the client has sent, the read loop comes back to a worker (wakeRead)
 // to decode and route, which would grow the small stack of a goroutine that
 // waited (about 10% of the server's CPU per routed message). Under TLS

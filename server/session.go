@@ -158,19 +158,26 @@ func (s *session) run(c *conn, d *xmltok.Decoder) {
 func (s *session) readOn(c *conn, r *streamReader) {
 	err := s.readLoop(c, r)
 	if err == errWaitIdle {
-		r.idle(c.t.StreamReader()) // the decoder too waits no more
-		if p, ok := c.t.(parkable); ok && p.Park(&wakeRead{s, c, r, true}) {
-			return
-		}
-		go s.waitThenRead(c, r)
+		s.waitIdle(c, r)
 		return
 	}
 	s.finish(c, err)
 	c.served()
 }
 
+// waitIdle hands the wait for the client's next bytes to the epoll set
+// (parkable), or to a fresh goroutine.
+func (s *session) waitIdle(c *conn, r *streamReader) {
+	r.idle(c.t.StreamReader()) // the decoder too waits no more
+	if p, ok := c.t.(parkable); ok && p.Park(&wakeRead{s, c, r, true}) {
+		return
+	}
+	go s.waitThenRead(c, r)
+}
+
 // waitThenRead is a fresh goroutine's wait for the client's next stanza,
-// for a session that does not park (WebSocket, or no parker).
+// for a session that does not park (wss:// on xtokend's own TLS listener,
+// or no parker).
 // Once the client has sent, the read loop goes on on a pooled goroutine
 // (wakeRead), and this one ends. Under TLS it waits for the socket only, and
 // the record is read through crypto/tls on the pooled goroutine too.
@@ -222,12 +229,32 @@ type wakeRead struct {
 
 func (w *wakeRead) run() {
 	if w.read {
-		if err := w.c.t.WaitReadable(); err != nil {
+		ready, err := readWoken(w.c.t)
+		if err != nil {
 			w.s.lost(w.c, err)
+			return
+		}
+		if !ready {
+			w.s.waitIdle(w.c, w.r)
 			return
 		}
 	}
 	w.s.readOn(w.c, w.r)
+}
+
+// wokenReader is a transport whose read, once its socket is readable, may
+// find nothing for the stream (WebSocket: a keepalive's pong); the session
+// waits again then.
+type wokenReader interface {
+	ReadWoken() (ready bool, err error)
+}
+
+// readWoken reads what woke a parked session's socket.
+func readWoken(t transport) (ready bool, err error) {
+	if wr, ok := t.(wokenReader); ok {
+		return wr.ReadWoken()
+	}
+	return true, t.WaitReadable()
 }
 
 // errWaitIdle tells readOn that the read loop found nothing to decode and

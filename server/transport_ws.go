@@ -21,12 +21,13 @@ var errNoStartTLS = errors.New("server: STARTTLS is not possible over WebSocket"
 // per-message size limit is the stanza limit and no stanza is ever half
 // read: the stanza deadline has nothing to time.
 type wsTransport struct {
-	c *websocket.Conn
-	r wsReader
+	c    *websocket.Conn
+	r    wsReader
+	park parkState // an idle session's place in the server's epoll set
 }
 
-func newWSTransport(c *websocket.Conn) *wsTransport {
-	return &wsTransport{c: c, r: wsReader{c: c}}
+func newWSTransport(c *websocket.Conn, p *parker) *wsTransport {
+	return &wsTransport{c: c, r: wsReader{c: c}, park: parkState{p: p}}
 }
 
 // wsReader is the decoder's reader: the Conn, remembering whether the
@@ -186,11 +187,19 @@ func (t *wsTransport) SetDeadline(d time.Time) error {
 
 func (t *wsTransport) SetWriteDeadline(d time.Time) error { return t.c.SetWriteDeadline(d) }
 
-func (t *wsTransport) Close() error { return t.c.Close() }
+// Close and Abort take the socket out of the epoll set first, waking a
+// session parked there.
+func (t *wsTransport) Close() error {
+	t.park.closing()
+	return t.c.Close()
+}
 
 // Abort closes at once: the Conn's Close after a failed write does, and any
 // goroutine may call it.
-func (t *wsTransport) Abort() error { return t.c.Close() }
+func (t *wsTransport) Abort() error {
+	t.park.closing()
+	return t.c.Close()
+}
 
 // transportName names t in logs: "tcp" or "websocket".
 func transportName(t transport) string {

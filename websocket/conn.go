@@ -610,7 +610,7 @@ func (c *Conn) ping() {
 	if sent := c.pingSent.Load(); sent != 0 {
 		if time.Since(time.Unix(0, sent)) >= c.pingTimeout {
 			c.pingFailed.Store(true)
-			c.netConn.Close() // a dead peer: the reader's next read fails
+			c.drop() // a dead peer: the reader's next read fails
 			return
 		}
 	}
@@ -623,7 +623,7 @@ func (c *Conn) ping() {
 		c.pingSent.Store(time.Now().UnixNano())
 		if c.writeControl(opPing, nil) != nil {
 			c.pingFailed.Store(true)
-			c.netConn.Close()
+			c.drop()
 			return
 		}
 	}

@@ -278,9 +278,10 @@ func TestReadDeadline(t *testing.T) {
 	}
 }
 
-// TestKeepalive: a quiet client is pinged (its library answers), and one
-// that does not answer is disconnected.
-func TestKeepalive(t *testing.T) {
+// newKeepaliveFixture is a fixture whose Conns ping every 50 ms and give
+// up on a client after 100 ms without an answer.
+func newKeepaliveFixture(t *testing.T) *fixture {
+	t.Helper()
 	f := &fixture{conns: make(chan *Conn, 1)}
 	h, err := NewHandler(Config{Options: DefaultOptions(), PingInterval: 50 * time.Millisecond, PingTimeout: 100 * time.Millisecond,
 		Serve: func(c *Conn) { f.conns <- c }})
@@ -288,7 +289,14 @@ func TestKeepalive(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.srv = httptest.NewServer(h)
-	defer f.srv.Close()
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// TestKeepalive: a quiet client is pinged (its library answers), and one
+// that does not answer is disconnected.
+func TestKeepalive(t *testing.T) {
+	f := newKeepaliveFixture(t)
 
 	// An answering client: its library answers pings while it reads.
 	var pings atomic.Int32
