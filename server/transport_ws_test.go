@@ -12,6 +12,7 @@ import (
 	ws "github.com/coder/websocket"
 
 	"github.com/xtokend/xtokend/config"
+	"github.com/xtokend/xtokend/internal/testkit"
 	"github.com/xtokend/xtokend/server/servertest"
 )
 
@@ -256,10 +257,12 @@ func TestWebSocketRequireTLS(t *testing.T) {
 }
 
 // TestWebSocketShutdown: Shutdown ends a WebSocket session with a
-// system-shutdown stream error and then <close/>, as it does a TCP one.
+// system-shutdown stream error and then <close/>, as it does a TCP one,
+// an idle (parked) session too.
 func TestWebSocketShutdown(t *testing.T) {
 	ts := startWS(t, servertest.Options{})
 	c := loginWS(t, ts, "dave@localhost", "web")
+	waitIdleSessions(t, ts, "websocket.(*Conn).waitIdle", 1)
 	done := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
@@ -270,4 +273,21 @@ func TestWebSocketShutdown(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Errorf("Shutdown: %v", err)
 	}
+}
+
+// TestWebSocketKickWhileParked: the server's close of an idle session's
+// connection (here an administrator's kick) wakes it from the epoll set:
+// the client gets the stream error, and the session leaves the set and the
+// registry.
+func TestWebSocketKickWhileParked(t *testing.T) {
+	ts := startWS(t, servertest.Options{})
+	c := loginWS(t, ts, "erin@localhost", "web")
+	waitIdleSessions(t, ts, "websocket.(*Conn).waitIdle", 1)
+	if ended, err := ts.Kick(context.Background(), "erin@localhost/web"); err != nil || !ended {
+		t.Fatalf("Kick = %t, %v", ended, err)
+	}
+	c.expectStreamError("policy-violation")
+	testkit.Eventually(t, waitLimit, "the kicked session is still parked or bound", func() bool {
+		return ts.ParkedSessions() == 0 && len(ts.Sessions()["localhost"]) == 0
+	})
 }
