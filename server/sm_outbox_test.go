@@ -46,10 +46,11 @@ func TestOutboxResumeAfterFailedWrite(t *testing.T) {
 // is woken by the writer's exit (not by its own re-check, an hour away
 // here).
 func TestOutboxTakeOverWaitsForWriter(t *testing.T) {
-	o, client := stuckOutbox(t)
+	// The write timeout (the writer's deadline, and takeOver's re-check) is
+	// set before the writer starts: the writer reads it without the lock.
+	o, client := stuckOutbox(t, time.Hour)
 	o.mu.Lock()
 	o.sm = &smOut{max: 8}
-	o.timeout = time.Hour // the writer's deadline is already set
 	oldConn := o.conn
 	o.mu.Unlock()
 	waitWriting(t, o)

@@ -290,7 +290,7 @@ func TestOutboxWaitWritten(t *testing.T) {
 		}
 	})
 	t.Run("closed", func(t *testing.T) {
-		o, client := stuckOutbox(t)
+		o, client := stuckOutbox(t, 10*time.Second)
 		returned := make(chan bool, 1)
 		go func() { returned <- o.waitWritten(time.Hour) }()
 		o.close("", "", "test")
@@ -300,7 +300,7 @@ func TestOutboxWaitWritten(t *testing.T) {
 		}
 	})
 	t.Run("timeout", func(t *testing.T) {
-		o, _ := stuckOutbox(t)
+		o, _ := stuckOutbox(t, 10*time.Second)
 		if !o.waitWritten(20 * time.Millisecond) {
 			t.Fatal("waitWritten = false at the timeout with the writer busy, want true")
 		}
@@ -345,11 +345,11 @@ func TestOutboxAwaitFree(t *testing.T) {
 
 // stuckOutbox is an outbox whose writer is stuck writing a stanza to a
 // client that reads nothing (client: close it to end the write).
-func stuckOutbox(t *testing.T) (*outbox, net.Conn) {
+func stuckOutbox(t *testing.T, timeout time.Duration) (*outbox, net.Conn) {
 	server, client := net.Pipe()
 	t.Cleanup(func() { client.Close() })
 	o := new(outbox)
-	o.init(8, 10*time.Second)
+	o.init(8, timeout)
 	o.start(testTransport(server), nil)
 	o.add([]byte("<never-read/>"))
 	return o, client
