@@ -185,7 +185,14 @@ func (s *server) start(t *testing.T) error {
 	}
 }
 
+// ready reports whether this process listens on s.addr: its log says so, and the port accepts.
+// A dial alone is not enough: the port may have been taken between freePort and the bind (by
+// another test's server, or as a client's ephemeral port), and the dial then reaches that one
+// while this process exits with "address already in use".
 func (s *server) ready() bool {
+	if !strings.Contains(s.log.String(), "msg=listening addr="+s.addr+" ") {
+		return false
+	}
 	c, err := net.DialTimeout("tcp", s.addr, time.Second)
 	if err != nil {
 		return false
