@@ -7,11 +7,6 @@ import (
 	"github.com/xtokend/xtokend/internal/testkit"
 )
 
-// jobFunc is a job that runs a function.
-type jobFunc func()
-
-func (f jobFunc) run() { f() }
-
 // TestParkerWakes: a parked socket's wake job runs once its client sends,
 // and again (after parking anew) when the server closes the connection;
 // meanwhile the session has no goroutine and is counted as parked. A
@@ -28,7 +23,7 @@ func TestParkerWakes(t *testing.T) {
 	tr.EndNegotiation()
 	tr.park.p = p
 	woken := make(chan string, 2)
-	wake := func(why string) job { return jobFunc(func() { woken <- why }) }
+	wake := func(why string) job { return funcJob(func() { woken <- why }) }
 	expect := func(want string) {
 		t.Helper()
 		select {

@@ -187,19 +187,16 @@ func (t *wsTransport) SetDeadline(d time.Time) error {
 
 func (t *wsTransport) SetWriteDeadline(d time.Time) error { return t.c.SetWriteDeadline(d) }
 
-// Close and Abort take the socket out of the epoll set first, waking a
-// session parked there.
+// Close takes the socket out of the epoll set first, waking a session
+// parked there.
 func (t *wsTransport) Close() error {
 	t.park.closing()
 	return t.c.Close()
 }
 
-// Abort closes at once: the Conn's Close after a failed write does, and any
-// goroutine may call it.
-func (t *wsTransport) Abort() error {
-	t.park.closing()
-	return t.c.Close()
-}
+// Abort is Close: the Conn's Close after a failed write closes at once, and
+// any goroutine may call it.
+func (t *wsTransport) Abort() error { return t.Close() }
 
 // transportName names t in logs: "tcp" or "websocket".
 func transportName(t transport) string {
